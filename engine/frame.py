@@ -1,0 +1,40 @@
+"""The unit that travels through the engine: one RGB picture and when it was captured."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Frame:
+    """RGB uint8 HxWx3 pixels, the monotonic capture time, and the source's sequence number."""
+
+    pixels: np.ndarray
+    t_capture: float = field(default_factory=time.monotonic)
+    seq: int = 0
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        p = self.pixels
+        if p.dtype != np.uint8 or p.ndim != 3 or p.shape[2] != 3:
+            raise ValueError(f"Frame pixels must be uint8 HxWx3, got {p.dtype} {p.shape}")
+
+    @property
+    def width(self) -> int:
+        return int(self.pixels.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.pixels.shape[0])
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height), the order OpenCV and pygame use."""
+        return self.width, self.height
+
+    def with_pixels(self, pixels: np.ndarray) -> "Frame":
+        """The same capture (time, sequence, source) with new pixels."""
+        return Frame(pixels, self.t_capture, self.seq, self.source)

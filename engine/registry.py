@@ -1,0 +1,40 @@
+"""Config ``type:`` names -> classes, imported on first use so optional dependencies stay optional.
+
+Each table maps a short name to a ``"module:Class"`` string. ``resolve`` imports only the module that
+is asked for, so a kiosk without TensorRT or a display imports everything else.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from engine.errors import ConfigError
+
+SOURCES = {
+    "camera": "engine.sources.camera:CameraSource",
+    "video": "engine.sources.video:VideoSource",
+    "slideshow": "engine.sources.slideshow:SlideshowSource",
+    "pattern": "engine.sources.pattern:PatternSource",
+    "generator": "engine.sources.generator:GeneratorSource",
+}
+BACKENDS = {
+    "onnxruntime": "engine.backends.onnxruntime:OnnxRuntimeBackend",
+    "tensorrt": "engine.backends.tensorrt:TensorRTBackend",
+    "torch": "engine.backends.torch:TorchBackend",
+}
+SINKS = {
+    "window": "engine.sinks.window:ProjectorSink",
+    "headless": "engine.sinks.headless:HeadlessSink",
+    "recorder": "engine.sinks.recorder:RecorderSink",
+}
+
+
+def resolve(table: dict[str, str], name: str, what: str) -> type:
+    """Import and return the class registered as ``name``; a clear ConfigError for unknown names."""
+    try:
+        target = table[name]
+    except KeyError:
+        raise ConfigError(f"unknown {what} type {name!r}; expected one of {sorted(table)}") from None
+    module_name, _, class_name = target.partition(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, class_name)

@@ -1,0 +1,118 @@
+"""The export chain for a trained LanternNet: checkpoint -> ONNX (+ parity) -> fp16/int8 variants
+(+ parity against fp32, + speed) -> manifest; optionally -> TensorRT engine.
+
+Each step is a separate callable that returns a report; ``export_style_model`` composes them and
+writes the manifest beside the ONNX file.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.errors import ExportError
+from engine.manifest import Manifest, StyleInfo, TensorSpec, file_sha256, manifest_path_for
+from exporters.images import load_rgb
+from exporters.onnx_export import check_parity, compare_onnx, export_onnx
+from exporters.style_catalog import style_entry
+from exporters.stylenet import LanternConfig, LanternNet
+
+log = logging.getLogger(__name__)
+
+
+def load_lantern_checkpoint(path: str | Path) -> tuple[LanternNet, list[str], dict]:
+    """A LanternNet from a training or slim checkpoint; returns (net, style names, checkpoint)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ExportError(f"{path}: checkpoint not found")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        net = LanternNet(LanternConfig.from_dict(ckpt["net_config"]))
+        net.load_state_dict(ckpt["model"])
+    except Exception as exc:
+        raise ExportError(f"{path}: not a LanternNet checkpoint ({exc})") from exc
+    return net.eval(), list(ckpt["style_names"]), ckpt
+
+
+def style_manifest_specs(n_styles: int) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
+    image = TensorSpec("image", (1, 3, "height", "width"), "float32", (0.0, 1.0), "NCHW RGB")
+    inputs = (image,) + ((TensorSpec("style", (1, n_styles), "float32", (0.0, 1.0), "weights per style"),)
+                         if n_styles else ())
+    outputs = (TensorSpec("stylized", (1, 3, "height", "width"), "float32", (0.0, 1.0), "NCHW RGB"),)
+    return inputs, outputs
+
+
+def ort_speed_ms(path: str | Path, n_styles: int, hw: tuple[int, int] = (360, 640), runs: int = 10,
+                 threads: int = 0) -> float:
+    """Median ms per frame of an ONNX style model in ONNX Runtime CPU."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    if threads:
+        so.intra_op_num_threads = threads
+    sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    feed = {"image": np.random.default_rng(0).random((1, 3, *hw), dtype=np.float32)}
+    if n_styles:
+        feed["style"] = np.full((1, n_styles), 1.0 / n_styles, np.float32)
+    sess.run(None, feed)
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        sess.run(None, feed)
+        times.append((time.perf_counter() - t) * 1000)
+    return float(np.median(times))
+
+
+def real_frames(paths: list[Path], long_side: int = 320) -> list[np.ndarray]:
+    return [load_rgb(p, long_side=long_side)[None].numpy() for p in paths]
+
+
+def export_style_model(checkpoint: str | Path, out_dir: str | Path, name: str, real_images: list[Path],
+                       variants: tuple[str, ...] = ("fp16", "int8"), extra: dict | None = None,
+                       styles_info: list[dict] | None = None) -> Manifest:
+    """Export, verify and describe a trained LanternNet. Raises ExportError if parity fails."""
+    from exporters.variants import to_fp16, to_int8
+
+    net, style_names, ckpt = load_lantern_checkpoint(checkpoint)
+    n = len(style_names)
+    out_dir = Path(out_dir)
+    onnx_path = export_onnx(net, out_dir / f"{name}.onnx", n)
+    frames = real_frames(real_images)
+    parity = check_parity(net, onnx_path, n, frames).require()
+    info = {"parity": parity.to_dict(), "speed_ms_640x360_ort_cpu": round(ort_speed_ms(onnx_path, n), 2)}
+    variant_info = {}
+    for variant in variants:
+        vpath = out_dir / f"{name}.{variant}.onnx"
+        if variant == "fp16":
+            to_fp16(onnx_path, vpath)
+        elif variant == "int8":
+            to_int8(onnx_path, vpath, real_frames(real_images, long_side=640) * 2, n)
+        else:
+            raise ExportError(f"unknown variant {variant!r}; expected fp16 or int8")
+        report = compare_onnx(onnx_path, vpath, n, frames, max_abs=1.0, min_psnr=0.0)
+        variant_info[variant] = {"file": vpath.name, "sha256": file_sha256(vpath),
+                                 "psnr_db_vs_fp32": _round(report.min_psnr_db),
+                                 "max_abs_error_vs_fp32": round(report.max_abs_error, 4),
+                                 "speed_ms_640x360_ort_cpu": round(ort_speed_ms(vpath, n), 2)}
+    inputs, outputs = style_manifest_specs(n)
+    styles = tuple(StyleInfo(**{k: (tuple(v) if k == "tags" else v) for k, v in e.items()})
+                   for e in (styles_info or [style_entry(s) for s in style_names]))
+    train_cfg = ckpt.get("train_config", {})
+    body = {"network": {"architecture": "LanternNet", **net.config.to_dict(),
+                        "parameters": sum(p.numel() for p in net.parameters())},
+            "training": {"steps": ckpt.get("step"), **{k: v for k, v in train_cfg.items() if k != "styles"},
+                         "style_images": [Path(s).name for s in train_cfg.get("styles", [])]},
+            **info, "variants": variant_info, **(extra or {})}
+    manifest = Manifest(name=name, file=onnx_path.name, kind="style", inputs=inputs, outputs=outputs, styles=styles,
+                        sha256=file_sha256(onnx_path), extra=body, path=manifest_path_for(onnx_path))
+    manifest.save()
+    log.info("wrote %s", manifest.path)
+    return manifest
+
+
+def _round(v: float) -> float | None:
+    return None if v == float("inf") else round(v, 2)
