@@ -129,8 +129,11 @@ def _style(rng: np.random.Generator, n: int) -> np.ndarray | None:
 
 def check_parity(model: torch.nn.Module, onnx_path: str | Path, n_styles: int,
                  real_images: list[np.ndarray] | None = None, max_abs: float = 1e-3, min_psnr: float = 60.0,
-                 providers: tuple[str, ...] = ("CPUExecutionProvider",)) -> ParityReport:
-    """Run the ONNX file in ONNX Runtime beside the PyTorch model; a report, never a print."""
+                 providers: tuple[str, ...] = ("CPUExecutionProvider",), pixel_scale: float = 1.0) -> ParityReport:
+    """Run the ONNX file in ONNX Runtime beside the PyTorch model; a report, never a print.
+
+    ``pixel_scale`` is the model's pixel range (255 for 0..255 models): inputs are scaled to it and
+    PSNR is measured against it as the peak. ``real_images`` are [0, 1] NCHW arrays."""
     import onnxruntime as ort
 
     sess = ort.InferenceSession(str(onnx_path), providers=list(providers))
@@ -138,6 +141,7 @@ def check_parity(model: torch.nn.Module, onnx_path: str | Path, n_styles: int,
                           min_psnr_threshold=min_psnr)
     model = model.eval()
     for name, image, style in parity_inputs(n_styles, real_images):
+        image = image * np.float32(pixel_scale)
         feed = {"image": image}
         if style is not None:
             feed["style"] = style
@@ -145,7 +149,8 @@ def check_parity(model: torch.nn.Module, onnx_path: str | Path, n_styles: int,
         with torch.no_grad():
             args = (torch.from_numpy(image),) + ((torch.from_numpy(style),) if style is not None else ())
             want = model(*args).numpy()
-        report.cases.append(ParityCase(name, list(image.shape), float(np.max(np.abs(got - want))), psnr(got, want)))
+        report.cases.append(ParityCase(name, list(image.shape), float(np.max(np.abs(got - want))),
+                                       psnr(got, want, peak=pixel_scale)))
     return report
 
 

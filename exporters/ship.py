@@ -84,7 +84,9 @@ def export_style_model(checkpoint: str | Path, out_dir: str | Path, name: str, r
     frames = real_frames(real_images)
     parity = check_parity(net, onnx_path, n, frames).require()
     info = {"parity": parity.to_dict(), "speed_ms_640x360_ort_cpu": round(ort_speed_ms(onnx_path, n), 2)}
-    variant_info = {}
+    script_path = out_dir / f"{name}.torchscript.pt"
+    torch.jit.script(net).save(str(script_path))
+    variant_info: dict = {"torchscript": {"file": script_path.name, "sha256": file_sha256(script_path)}}
     for variant in variants:
         vpath = out_dir / f"{name}.{variant}.onnx"
         if variant == "fp16":
@@ -116,3 +118,27 @@ def export_style_model(checkpoint: str | Path, out_dir: str | Path, name: str, r
 
 def _round(v: float) -> float | None:
     return None if v == float("inf") else round(v, 2)
+
+
+def export_johnson_model(checkpoint: str | Path, out_dir: str | Path, name: str, real_images: list[Path]) -> Manifest:
+    """Export a pytorch/examples fast_neural_style checkpoint: one style, pixels in 0..255."""
+    from exporters.johnson import ClampedTransformerNet, load_transformer_net
+
+    net = ClampedTransformerNet(load_transformer_net(checkpoint)).eval()
+    out_dir = Path(out_dir)
+    onnx_path = export_onnx(net, out_dir / f"{name}.onnx", 0)
+    # pixels are 0..255, so the absolute threshold scales with them (PSNR is against a peak of 255)
+    parity = check_parity(net, onnx_path, 0, real_frames(real_images, long_side=256), max_abs=0.255,
+                          min_psnr=60.0, pixel_scale=255.0).require()
+    image = TensorSpec("image", (1, 3, "height", "width"), "float32", (0.0, 255.0), "NCHW RGB")
+    output = TensorSpec("stylized", (1, 3, "height", "width"), "float32", (0.0, 255.0), "NCHW RGB")
+    stem = Path(checkpoint).stem
+    manifest = Manifest(name=name, file=onnx_path.name, kind="style", inputs=(image,), outputs=(output,),
+                        styles=(StyleInfo(stem, f"The look of the fast_neural_style model {stem}."),),
+                        sha256=file_sha256(onnx_path),
+                        extra={"network": {"architecture": "Johnson TransformerNet (pytorch/examples)"},
+                               "provenance": {"checkpoint": Path(checkpoint).name}, "parity": parity.to_dict()},
+                        path=manifest_path_for(onnx_path))
+    manifest.save()
+    return manifest
+

@@ -90,9 +90,12 @@ class ResidualBlock(nn.Module):
 class LanternNet(nn.Module):
     """Multi-style feed-forward stylisation network; see the module docstring."""
 
+    __constants__ = ["stride"]
+
     def __init__(self, config: LanternConfig = LanternConfig()) -> None:
         super().__init__()
         self.config = config
+        self.stride = STRIDE
         w, s = config.width, config.n_styles
         body = config.body_width
         self.enc1 = nn.Conv2d(3, w, 3, stride=2, padding=1)
@@ -105,8 +108,8 @@ class LanternNet(nn.Module):
 
     def forward(self, image: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         h, w = image.shape[-2], image.shape[-1]
-        pad_h = (STRIDE - h % STRIDE) % STRIDE
-        pad_w = (STRIDE - w % STRIDE) % STRIDE
+        pad_h = (self.stride - h % self.stride) % self.stride
+        pad_w = (self.stride - w % self.stride) % self.stride
         x = F.pad(image, (0, pad_w, 0, pad_h), mode="replicate")
         x = F.relu(self.enc1(x))
         x = F.relu(self.enc2_norm(self.enc2(x), style))

@@ -1,0 +1,81 @@
+"""Events other threads post to the frame loop (``FrameLoop.post``); the loop applies them at the
+start of a tick, so no other thread ever touches loop state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from engine.style import StyleMix
+
+if TYPE_CHECKING:
+    from engine.loop import FrameLoop
+
+
+class Event:
+    def apply(self, loop: "FrameLoop") -> None:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class TargetChanged(Event):
+    """Glide to a new mix over ``seconds`` (None: the loop's configured transition time)."""
+
+    mix: StyleMix
+    seconds: float | None = None
+    ease: str | None = None
+    label: str = ""
+
+    def apply(self, loop: "FrameLoop") -> None:
+        loop.glide_to(self.mix, self.seconds, self.ease, self.label)
+
+
+@dataclass(frozen=True)
+class SetStrength(Event):
+    strength: float
+    seconds: float | None = None
+
+    def apply(self, loop: "FrameLoop") -> None:
+        target = loop.target
+        loop.glide_to(StyleMix(target.weights, min(max(self.strength, 0.0), 1.0)), self.seconds, None, loop.label)
+
+
+@dataclass(frozen=True)
+class SetTransition(Event):
+    seconds: float
+
+    def apply(self, loop: "FrameLoop") -> None:
+        loop.transition_s = max(0.0, float(self.seconds))
+
+
+@dataclass(frozen=True)
+class Blackout(Event):
+    on: bool
+
+    def apply(self, loop: "FrameLoop") -> None:
+        loop.blackout = self.on
+
+
+@dataclass(frozen=True)
+class Freeze(Event):
+    on: bool
+
+    def apply(self, loop: "FrameLoop") -> None:
+        loop.frozen = self.on
+
+
+@dataclass(frozen=True)
+class Snapshot(Event):
+    """Save the picture on screen as a PNG at ``path``."""
+
+    path: Path
+
+    def apply(self, loop: "FrameLoop") -> None:
+        loop.snapshot(Path(self.path))
+
+
+@dataclass(frozen=True)
+class Stop(Event):
+    def apply(self, loop: "FrameLoop") -> None:
+        loop.running = False

@@ -1,0 +1,258 @@
+"""The frame loop: joins a source, the stylizer and the sinks, and keeps time.
+
+The main thread runs ``tick()`` (SDL wants the window on the main thread). Inference runs ahead in
+worker threads: each tick hands the newest camera frame to a one-slot mailbox (a newer frame
+replaces an unprocessed one: latest wins, nothing queues), and shows the newest finished picture.
+If no finished picture arrives within ``frame_budget_s`` (a hung or very slow backend), the camera
+picture is shown unstyled so the show never freezes. Other threads talk to the loop only through
+``post(event)``; events are applied at the start of a tick.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from engine.errors import EngineError, SinkError, SourceError
+from engine.events import Event
+from engine.frame import Frame
+from engine.pipeline import StylizeResult, Stylizer
+from engine.sinks.base import FrameSink
+from engine.sources.base import FrameSource
+from engine.stats import LiveStats
+from engine.style import StyleMix
+from engine.transition import Glide
+
+log = logging.getLogger(__name__)
+
+
+class _Mailbox:
+    """One-slot, latest-wins hand-over between threads."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._item = None
+        self.closed = False
+
+    def put(self, item) -> bool:
+        """Store ``item``; True if it replaced one nobody had taken (a dropped frame)."""
+        with self._cond:
+            replaced = self._item is not None
+            self._item = item
+            self._cond.notify()
+            return replaced
+
+    def take(self, timeout: float | None = None):
+        with self._cond:
+            if self._item is None and not self.closed:
+                self._cond.wait(timeout)
+            item, self._item = self._item, None
+            return item
+
+    def close(self) -> None:
+        with self._cond:
+            self.closed = True
+            self._cond.notify_all()
+
+
+class FrameLoop:
+    def __init__(self, source: FrameSource, stylizer: Stylizer, sinks: list[FrameSink], initial: StyleMix,
+                 output_size: tuple[int, int], display_fps: float = 30.0, transition_s: float = 3.0,
+                 ease: str = "smoothstep", frame_budget_s: float = 0.5, workers: int = 1,
+                 clock: Callable[[], float] = time.monotonic, max_events: int = 256) -> None:
+        self.source = source
+        self.stylizer = stylizer
+        self.sinks = list(sinks)
+        self.output_size = output_size
+        self.display_fps = display_fps
+        self.transition_s = transition_s
+        self.ease = ease
+        self.frame_budget_s = frame_budget_s
+        self.clock = clock
+        self.stats = LiveStats(clock=clock)
+        self.stats.resolution = output_size
+        self.glide = Glide(initial, initial, clock(), 0.0, ease)
+        self.label = ""
+        self.blackout = False
+        self.frozen = False
+        self.running = False
+        self.last_tick = clock()
+        self.on_tick: list[Callable[["FrameLoop"], None]] = []  # main-thread hooks (watchdog, overlays)
+        self._events: queue.Queue[Event] = queue.Queue(maxsize=max_events)
+        self._jobs = _Mailbox()
+        self._results = _Mailbox()
+        self._n_workers = max(1, workers)
+        self._workers: list[threading.Thread] = []
+        self._newest_seq = -1
+        self._seq_lock = threading.Lock()
+        self._last_result_t = clock()
+        self._last_source_frame: Frame | None = None
+        self._on_screen: np.ndarray | None = None
+        self._black: np.ndarray | None = None
+        self._next_seq = 0
+
+    # -- thread-safe API -------------------------------------------------------------------------
+    def post(self, event: Event) -> bool:
+        """Queue an event for the next tick; False (and a warning) if the queue is full."""
+        try:
+            self._events.put_nowait(event)
+            return True
+        except queue.Full:
+            log.warning("event queue full; dropped %s", type(event).__name__)
+            return False
+
+    @property
+    def target(self) -> StyleMix:
+        return self.glide.target
+
+    def current_mix(self, now: float | None = None) -> StyleMix:
+        return self.glide.at(self.clock() if now is None else now)
+
+    # -- loop-thread state changes (called by events) -----------------------------------------------
+    def glide_to(self, mix: StyleMix, seconds: float | None = None, ease: str | None = None, label: str = "") -> None:
+        now = self.clock()
+        self.glide = Glide(self.current_mix(now), mix, now, self.transition_s if seconds is None else seconds,
+                           ease or self.ease)
+        self.label = label
+
+    def snapshot(self, path: Path) -> Path | None:
+        if self._on_screen is None:
+            log.warning("snapshot asked before any frame was shown")
+            return None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(path), cv2.cvtColor(self._on_screen, cv2.COLOR_RGB2BGR))
+        log.info("snapshot saved to %s", path)
+        return path
+
+    # -- workers -----------------------------------------------------------------------------------
+    def _work(self) -> None:
+        while self.running:
+            job = self._jobs.take(timeout=0.2)
+            if job is None:
+                continue
+            frame, mix = job
+            try:
+                result = self.stylizer.process(frame, mix)
+            except Exception:  # a bug must not kill the worker; the loop falls back to passthrough
+                log.exception("stylizer crashed on frame %d", frame.seq)
+                self.stats.error()
+                continue
+            if result.styled:
+                self.stats.model(result.model_ms)
+            with self._seq_lock:
+                if frame.seq <= self._newest_seq:
+                    continue  # another worker already delivered a newer frame
+                self._newest_seq = frame.seq
+            if self._results.put(result):
+                self.stats.drop()
+
+    def start(self) -> None:
+        if self.running:
+            return
+        self.running = True
+        for i in range(self._n_workers):
+            t = threading.Thread(target=self._work, name=f"laterna-infer-{i}", daemon=True)
+            t.start()
+            self._workers.append(t)
+
+    # -- one tick -----------------------------------------------------------------------------------
+    def _read_source(self) -> Frame | None:
+        try:
+            frame = self.source.read()
+        except SourceError as exc:
+            self.stats.error()
+            log.warning("source failed: %s", exc)
+            return None
+        if frame is not None:
+            frame = Frame(frame.pixels, frame.t_capture, self._next_seq, frame.source)
+            self._next_seq += 1
+            self._last_source_frame = frame
+        return frame
+
+    def _present(self, pixels: np.ndarray, t_capture: float, styled: bool) -> None:
+        w, h = self.output_size
+        if (pixels.shape[1], pixels.shape[0]) != (w, h):
+            pixels = cv2.resize(pixels, (w, h), interpolation=cv2.INTER_LINEAR)
+        self._on_screen = pixels
+        frame = Frame(pixels, t_capture)
+        for sink in self.sinks:
+            try:
+                sink.show(frame)
+            except SinkError as exc:
+                self.stats.error()
+                log.warning("sink %s failed: %s", sink.name, exc)
+        self.stats.shown((self.clock() - t_capture) * 1000.0, styled)
+
+    def tick(self) -> bool:
+        """One step: events, source, hand-over, newest picture to the sinks. False to stop."""
+        now = self.clock()
+        self.last_tick = now
+        while True:
+            try:
+                self._events.get_nowait().apply(self)
+            except queue.Empty:
+                break
+        mix = self.current_mix(now)
+        frame = None if self.blackout else self._read_source()
+        if frame is not None and not self.frozen and self._jobs.put((frame, mix)):
+            self.stats.drop()
+        wait = 1.0 / self.display_fps if self.display_fps > 0 else 0.25
+        result: StylizeResult | None = None if (self.blackout or self.frozen) else self._results.take(timeout=wait)
+        if self.blackout:
+            if self._black is None or self._black.shape[:2] != (self.output_size[1], self.output_size[0]):
+                self._black = np.zeros((self.output_size[1], self.output_size[0], 3), np.uint8)
+            self._present(self._black, self.clock(), False)
+            time.sleep(wait)
+        elif self.frozen:
+            time.sleep(wait)
+        elif result is not None:
+            self._last_result_t = self.clock()
+            self._present(result.frame.pixels, result.frame.t_capture, result.styled)
+        elif (not self.frozen and self._last_source_frame is not None
+              and self.clock() - self._last_result_t > self.frame_budget_s):
+            # inference is stuck or too slow: keep the picture alive, unstyled
+            src = self._last_source_frame
+            self._present(self.stylizer.prepare(src), src.t_capture, False)
+            self._last_result_t = self.clock()
+            log.warning("no stylised frame for %.1f s; showing the picture unstyled", self.frame_budget_s)
+        self.stats.mix = mix.named(self.stylizer.style_names)
+        self.stats.strength = mix.strength
+        self.stats.backend = self.stylizer.backend_name
+        self.stats.backend_errors = self.stylizer.errors
+        for hook in self.on_tick:
+            hook(self)
+        keep_going = True
+        for sink in self.sinks:
+            try:
+                keep_going = sink.poll() and keep_going
+            except EngineError as exc:
+                log.warning("sink %s poll failed: %s", sink.name, exc)
+        return keep_going and self.running
+
+    def run(self, max_frames: int | None = None, duration: float | None = None) -> dict:
+        """Run until stopped (window closed, Stop event), ``max_frames`` shown, or ``duration`` seconds."""
+        self.start()
+        t_end = None if duration is None else self.clock() + duration
+        try:
+            while self.tick():
+                if max_frames is not None and self.stats.frames >= max_frames:
+                    break
+                if t_end is not None and self.clock() >= t_end:
+                    break
+        finally:
+            self.stop()
+        return self.stats.snapshot()
+
+    def stop(self) -> None:
+        self.running = False
+        self._jobs.close()
+        for t in self._workers:
+            t.join(timeout=5.0)
+        self._workers.clear()

@@ -1,0 +1,147 @@
+"""One frame's way through the model: resize -> tensor -> backend(image, style) -> picture -> blend.
+
+``Stylizer`` owns the ordered list of backends (the configured fallback order). A backend error
+never stops the picture: the frame passes through unstyled, the error is counted and logged, and
+after ``max_consecutive_errors`` the next backend in the order is loaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from engine.backends.base import Backend
+from engine.errors import BackendError
+from engine.frame import Frame
+from engine.stabilizer import Stabilizer
+from engine.style import StyleMix
+
+log = logging.getLogger(__name__)
+
+
+def to_tensor(pixels: np.ndarray) -> np.ndarray:
+    """uint8 HxWx3 -> float32 1x3xHxW in [0, 1]."""
+    return (pixels.transpose(2, 0, 1)[None].astype(np.float32)) * np.float32(1.0 / 255.0)
+
+
+def to_pixels(tensor: np.ndarray) -> np.ndarray:
+    """float32 1x3xHxW in [0, 1] -> uint8 HxWx3 (cv2.convertScaleAbs per channel: ~20x numpy's speed)."""
+    chans = [cv2.convertScaleAbs(tensor[0, c], alpha=255.0) for c in range(3)]
+    return cv2.merge(chans)
+
+
+@dataclass
+class StylizeResult:
+    frame: Frame
+    styled: bool
+    model_ms: float
+    error: str | None = None
+
+
+class Stylizer:
+    """Runs the current backend on frames; thread-safe (each worker thread calls ``process``)."""
+
+    def __init__(self, backends: list[Callable[[], Backend]], work_size: tuple[int, int],
+                 stabilizer: Stabilizer | None = None, max_consecutive_errors: int = 3) -> None:
+        if not backends:
+            raise BackendError("no backend configured")
+        self._factories = backends
+        self.work_size = work_size
+        self.stabilizer = stabilizer
+        self.max_consecutive_errors = max_consecutive_errors
+        self._lock = threading.Lock()
+        self._stab_lock = threading.Lock()
+        self._index = -1
+        self.backend: Backend | None = None
+        self.errors = 0
+        self._consecutive = 0
+        self.last_error: str | None = None
+        self._advance()
+
+    # -- backend order --------------------------------------------------------------------------
+    def _advance(self) -> None:
+        """Load the next backend in order that loads; if none does, keep passing frames through."""
+        while self._index + 1 < len(self._factories):
+            self._index += 1
+            try:
+                backend = self._factories[self._index]().load()
+            except BackendError as exc:
+                self.errors += 1
+                self.last_error = str(exc)
+                log.warning("backend %d of %d unavailable: %s", self._index + 1, len(self._factories), exc)
+                continue
+            old, self.backend = self.backend, backend
+            if old is not None:
+                old.close()
+            log.info("stylising with %s", backend.describe())
+            return
+        if self.backend is None:
+            log.error("no backend could be loaded; showing the picture unstyled")
+
+    @property
+    def backend_name(self) -> str:
+        return self.backend.describe() if self.backend else "none (passthrough)"
+
+    @property
+    def style_names(self) -> list[str]:
+        return self.backend.manifest.style_names if self.backend else []
+
+    def _fail(self, backend: Backend, exc: Exception) -> None:
+        with self._lock:
+            self.errors += 1
+            self._consecutive += 1
+            self.last_error = str(exc)
+            if self._consecutive == 1 or self.errors % 100 == 0:
+                log.warning("backend %s failed (%d in a row, %d total): %s", backend.describe(), self._consecutive,
+                            self.errors, exc)
+            if self._consecutive >= self.max_consecutive_errors and backend is self.backend:
+                log.warning("giving up on backend %s after %d errors in a row", backend.describe(), self._consecutive)
+                self._consecutive = 0
+                if self._index + 1 < len(self._factories):
+                    self._advance()
+
+    # -- one frame ------------------------------------------------------------------------------
+    def prepare(self, frame: Frame) -> np.ndarray:
+        w, h = self.work_size
+        px = frame.pixels
+        if (px.shape[1], px.shape[0]) != (w, h):
+            px = cv2.resize(px, (w, h), interpolation=cv2.INTER_AREA)
+        return px
+
+    def process(self, frame: Frame, mix: StyleMix) -> StylizeResult:
+        pixels = self.prepare(frame)
+        backend = self.backend
+        if backend is None or mix.is_unstyled:
+            return StylizeResult(frame.with_pixels(pixels), False, 0.0)
+        fixed = backend.fixed_hw
+        image = pixels if fixed is None else cv2.resize(pixels, (fixed[1], fixed[0]), interpolation=cv2.INTER_AREA)
+        t0 = time.perf_counter()
+        try:
+            weights = mix.as_array() if backend.n_styles else None
+            if weights is not None and weights.shape[1] != backend.n_styles:
+                raise BackendError(f"mix has {weights.shape[1]} styles, model {backend.manifest.name} has {backend.n_styles}")
+            out = to_pixels(backend.infer(to_tensor(image), weights))
+        except BackendError as exc:
+            self._fail(backend, exc)
+            return StylizeResult(frame.with_pixels(pixels), False, 0.0, str(exc))
+        model_ms = (time.perf_counter() - t0) * 1000.0
+        self._consecutive = 0
+        if out.shape[:2] != pixels.shape[:2]:
+            out = cv2.resize(out, (pixels.shape[1], pixels.shape[0]), interpolation=cv2.INTER_LINEAR)
+        if self.stabilizer is not None:
+            with self._stab_lock:
+                out = self.stabilizer.apply(pixels, out)
+        if mix.strength < 1.0:
+            out = cv2.addWeighted(out, mix.strength, pixels, 1.0 - mix.strength, 0.0)
+        return StylizeResult(frame.with_pixels(out), True, model_ms)
+
+    def close(self) -> None:
+        if self.backend is not None:
+            self.backend.close()
+            self.backend = None

@@ -1,0 +1,310 @@
+"""The projector window: pygame, on a chosen display, fitted, keystoned, with text overlays on top.
+
+Per frame the work is one resize (only when the frame is not already the window's size), one blit,
+the overlays' blits and, only when keystone corners are set, one perspective warp whose matrix was
+computed when the corners were set. Overlays are rendered to surfaces when they change, not per
+frame. Call everything from the main thread (SDL wants it); ``set_overlay`` may be called from
+another thread, it only stores the text for the next ``show()``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pygame
+
+from engine.errors import ConfigError, SinkError
+from engine.frame import Frame
+from engine.sinks.base import FrameSink
+from engine.sinks.keystone import check_corners, is_identity, keystone_matrix, warp
+from engine.sources.transform import crop_box, fit_size, resize
+
+log = logging.getLogger(__name__)
+
+FITS = ("letterbox", "fill")
+# Overlay position -> (column, row) in a 3x3 grid of the window.
+_ANCHORS = {
+    "top-left": (0, 0),
+    "top": (1, 0),
+    "top-right": (2, 0),
+    "left": (0, 1),
+    "center": (1, 1),
+    "right": (2, 1),
+    "bottom-left": (0, 2),
+    "bottom": (1, 2),
+    "bottom-right": (2, 2),
+}
+POSITIONS = tuple(_ANCHORS)
+TEXT_RGB = (255, 255, 255)
+BOX_RGBA = (0, 0, 0, 150)
+
+
+@dataclass
+class _Overlay:
+    lines: tuple[str, ...]
+    position: str
+    surface: pygame.Surface | None = None  # rendered on the main thread when first needed
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where a frame of one size goes: the part of it that is shown and the window rectangle it fills."""
+
+    crop: tuple[int, int, int, int]
+    dest: tuple[int, int, int, int]
+    bars: tuple[tuple[int, int, int, int], ...]  # window rectangles left black
+
+
+class ProjectorSink(FrameSink):
+    """A pygame window (or full screen) that shows frames fitted to its size and keystone-corrected."""
+
+    name = "window"
+
+    def __init__(
+        self,
+        width: int = 1280,
+        height: int = 720,
+        display: int = 0,
+        fullscreen: bool = False,
+        fit: str = "letterbox",
+        keystone: Sequence[Sequence[float]] | None = None,
+        vsync: bool = True,
+        hide_cursor: bool = True,
+        title: str = "Laterna",
+        font_size: int = 0,
+    ) -> None:
+        """``width``/``height`` 0 take the display's desktop size; ``font_size`` 0 scales with the height."""
+        if width < 0 or height < 0:
+            raise ConfigError(f"window: width and height must be >= 0, got {width}x{height}")
+        if fit not in FITS:
+            raise ConfigError(f"window: fit must be one of {FITS}, got {fit!r}")
+        if display < 0:
+            raise ConfigError(f"window: display must be >= 0, got {display}")
+        self.width = width
+        self.height = height
+        self.display = display
+        self.fullscreen = fullscreen
+        self.fit = fit
+        self.vsync = vsync
+        self.hide_cursor = hide_cursor
+        self.title = title
+        self.font_size = font_size
+        self.keystone = check_corners(keystone) if keystone is not None else None
+        self._screen: pygame.Surface | None = None
+        self._size = (0, 0)
+        self._matrix: np.ndarray | None = None
+        self._canvas: np.ndarray | None = None  # window-sized composition, only when keystoning
+        self._canvas_surface: pygame.Surface | None = None
+        self._warped: np.ndarray | None = None
+        self._warped_surface: pygame.Surface | None = None
+        self._layouts: dict[tuple[int, int], _Layout] = {}
+        self._overlays: dict[str, _Overlay] = {}
+        self._overlay_lock = threading.Lock()
+        self._font: pygame.font.Font | None = None
+        self._font_failed = False
+
+    # -- FrameSink ---------------------------------------------------------------------------------
+    def open(self) -> None:
+        if self._screen is not None:
+            return
+        try:
+            pygame.display.init()
+        except pygame.error as exc:
+            raise SinkError(f"window: no display available ({exc})") from exc
+        displays = pygame.display.get_num_displays()
+        display = self.display
+        if display >= displays:
+            log.warning("window: display %d not found (%d connected); using display 0", display, displays)
+            display = 0
+        desktop = pygame.display.get_desktop_sizes()[display]
+        size = (self.width or desktop[0], self.height or desktop[1])
+        flags = pygame.FULLSCREEN if self.fullscreen else 0
+        screen = None
+        if self.vsync:
+            try:  # SDL gives vsync only through its renderer, which pygame uses for SCALED windows
+                screen = pygame.display.set_mode(size, flags | pygame.SCALED, display=display, vsync=1)
+            except pygame.error as exc:
+                log.info("window: vsync unavailable (%s); continuing without it", exc)
+        if screen is None:
+            try:
+                screen = pygame.display.set_mode(size, flags, display=display)
+            except pygame.error as exc:
+                pygame.display.quit()
+                raise SinkError(f"window: cannot open {size[0]}x{size[1]} on display {display} ({exc})") from exc
+        pygame.display.set_caption(self.title)
+        if self.hide_cursor:
+            try:
+                pygame.mouse.set_visible(False)
+            except pygame.error as exc:
+                log.debug("window: cannot hide the cursor: %s", exc)
+        self._screen = screen
+        self._size = screen.get_size()
+        self._layouts.clear()
+        self._set_matrix()
+        log.info("window: %dx%d on display %d%s", *self._size, display, " (full screen)" if self.fullscreen else "")
+
+    def show(self, frame: Frame) -> None:
+        screen = self._screen
+        if screen is None:
+            raise SinkError("window: show() before open()")
+        try:
+            layout = self._layout(frame.width, frame.height)
+            x, y, w, h = layout.crop
+            pixels = resize(frame.pixels[y : y + h, x : x + w], layout.dest[2], layout.dest[3])
+            pixels = np.ascontiguousarray(pixels)
+            if self._matrix is None:
+                for bar in layout.bars:
+                    screen.fill((0, 0, 0), bar)
+                screen.blit(pygame.image.frombuffer(pixels, (pixels.shape[1], pixels.shape[0]), "RGB"), layout.dest[:2])
+                self._draw_overlays(screen)
+            else:
+                assert self._canvas is not None and self._canvas_surface is not None and self._warped_surface is not None
+                dx, dy, dw, dh = layout.dest
+                if layout.bars:
+                    self._canvas[:] = 0
+                self._canvas[dy : dy + dh, dx : dx + dw] = pixels
+                self._draw_overlays(self._canvas_surface)  # overlays are keystoned with the picture
+                warp(self._canvas, self._matrix, out=self._warped)
+                screen.blit(self._warped_surface, (0, 0))
+            pygame.display.flip()
+        except pygame.error as exc:
+            raise SinkError(f"window: drawing failed ({exc})") from exc
+
+    def poll(self) -> bool:
+        """Handle window events; False when the window is closed or Esc is pressed."""
+        if self._screen is None:
+            return True
+        keep_going = True
+        for event in pygame.event.get():
+            if event.type == pygame.QUIT:
+                keep_going = False
+            elif event.type == pygame.KEYDOWN and event.key == pygame.K_ESCAPE:
+                keep_going = False
+        return keep_going
+
+    def close(self) -> None:
+        if self._screen is None:
+            return
+        self._screen = None
+        self._canvas = self._warped = None
+        self._canvas_surface = self._warped_surface = None
+        pygame.display.quit()
+
+    # -- for other parts of the installation ----------------------------------------------------------
+    def set_overlay(self, name: str, lines: Sequence[str] | None, position: str = "bottom") -> None:
+        """Show ``lines`` of text at ``position`` (e.g. "bottom", "top-left") under ``name``; None removes it."""
+        if position not in POSITIONS:
+            raise ValueError(f"overlay position must be one of {POSITIONS}, got {position!r}")
+        with self._overlay_lock:
+            if lines is None:
+                self._overlays.pop(name, None)
+                return
+            lines = tuple(str(line) for line in lines)
+            old = self._overlays.get(name)
+            if old is None or old.lines != lines or old.position != position:
+                self._overlays[name] = _Overlay(lines, position)
+
+    def set_keystone(self, corners: Sequence[Sequence[float]] | None) -> None:
+        """Move the picture's corners to ``corners`` (TL, TR, BR, BL in 0..1); None or the identity removes it."""
+        self.keystone = check_corners(corners) if corners is not None else None
+        if self._screen is not None:
+            self._set_matrix()
+
+    def last_presented(self) -> np.ndarray:
+        """A copy of what the window shows now, RGB uint8 HxWx3."""
+        if self._screen is None:
+            raise SinkError("window: not open")
+        w, h = self._size
+        return np.frombuffer(pygame.image.tobytes(self._screen, "RGB"), dtype=np.uint8).reshape(h, w, 3).copy()
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """The window's (width, height) once open."""
+        return self._size
+
+    # -- inside ------------------------------------------------------------------------------------
+    def _set_matrix(self) -> None:
+        w, h = self._size
+        if self.keystone is None or is_identity(self.keystone):
+            self._matrix = None
+            self._canvas = self._warped = None
+            self._canvas_surface = self._warped_surface = None
+            return
+        self._matrix = keystone_matrix(self.keystone, w, h)
+        if self._canvas is None:
+            self._canvas = np.zeros((h, w, 3), dtype=np.uint8)
+            self._warped = np.zeros((h, w, 3), dtype=np.uint8)
+            self._canvas_surface = pygame.image.frombuffer(self._canvas, (w, h), "RGB")
+            self._warped_surface = pygame.image.frombuffer(self._warped, (w, h), "RGB")
+
+    def _layout(self, frame_width: int, frame_height: int) -> _Layout:
+        key = (frame_width, frame_height)
+        layout = self._layouts.get(key)
+        if layout is None:
+            width, height = self._size
+            if self.fit == "fill":
+                crop = crop_box(frame_width, frame_height, width, height, "fill")
+                dest = (0, 0, width, height)
+            else:
+                crop = (0, 0, frame_width, frame_height)
+                dest = fit_size(frame_width, frame_height, width, height)
+            x, y, w, h = dest
+            bars = tuple(
+                r
+                for r in ((0, 0, x, height), (x + w, 0, width - x - w, height), (x, 0, w, y), (x, y + h, w, height - y - h))
+                if r[2] > 0 and r[3] > 0
+            )
+            layout = self._layouts[key] = _Layout(crop, dest, bars)
+        return layout
+
+    def _draw_overlays(self, target: pygame.Surface) -> None:
+        with self._overlay_lock:
+            overlays = list(self._overlays.values())
+        if not overlays or not self._ensure_font():
+            return
+        width, height = target.get_size()
+        margin = max(4, height // 60)
+        for overlay in overlays:
+            if overlay.surface is None:
+                overlay.surface = self._render(overlay.lines)
+            box = overlay.surface
+            bw, bh = box.get_size()
+            col, row = _ANCHORS[overlay.position]
+            x = (margin, (width - bw) // 2, width - bw - margin)[col]
+            y = (margin, (height - bh) // 2, height - bh - margin)[row]
+            target.blit(box, (x, y))
+
+    def _ensure_font(self) -> bool:
+        if self._font is not None:
+            return True
+        if self._font_failed:
+            return False
+        size = self.font_size or max(12, self._size[1] // 28)
+        try:
+            pygame.font.init()
+            self._font = pygame.font.Font(None, size)
+        except (pygame.error, NotImplementedError, OSError, AttributeError) as exc:
+            self._font_failed = True
+            log.warning("window: no font available (%s); overlays will not be drawn", exc)
+            return False
+        return True
+
+    def _render(self, lines: tuple[str, ...]) -> pygame.Surface:
+        assert self._font is not None
+        rendered = [self._font.render(line, True, TEXT_RGB) for line in lines if line]
+        pad = max(3, self._font.get_linesize() // 4)
+        if not rendered:
+            return pygame.Surface((0, 0))
+        w = max(r.get_width() for r in rendered) + 2 * pad
+        h = sum(r.get_height() for r in rendered) + 2 * pad
+        box = pygame.Surface((w, h), pygame.SRCALPHA)
+        box.fill(BOX_RGBA)
+        y = pad
+        for r in rendered:
+            box.blit(r, (pad, y))
+            y += r.get_height()
+        return box

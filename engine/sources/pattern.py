@@ -1,0 +1,173 @@
+"""A built-in animated landscape that needs no camera and no files: the default source.
+
+A sky that passes slowly through dawn, day, dusk and night, soft drifting colour clouds and a sun,
+three ranges of hills moving at different speeds, furrows and trees on the nearest ones and a fixed
+paper grain. Style networks need edges and texture to look good; the hills, furrows and trees give
+them crisp anti-aliased edges, the grain gives flat areas something to work on.
+
+The smooth parts are computed at 1/8 size and enlarged; only the polygons are drawn at full size,
+so a 640x360 frame costs about a millisecond. ``render(t)`` is a pure function of the seed and
+``t``; ``read()`` paces it at ``fps`` on the monotonic clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+
+from engine.errors import ConfigError
+from engine.frame import Frame
+from engine.sources.base import FrameSource
+
+log = logging.getLogger(__name__)
+
+DAY_SECONDS = 120.0  # one dawn -> day -> dusk -> night cycle
+
+# (sky top, sky horizon, far hills, near hills, sun, cloud tint), RGB 0..255, one row per time of day.
+PALETTES = np.array(
+    [
+        [(58, 64, 130), (250, 170, 120), (150, 110, 140), (70, 60, 90), (255, 215, 150), (255, 160, 170)],  # dawn
+        [(60, 130, 210), (190, 225, 240), (120, 160, 170), (50, 110, 70), (255, 250, 220), (255, 255, 255)],  # day
+        [(40, 40, 100), (255, 120, 60), (140, 70, 90), (50, 30, 50), (255, 180, 90), (255, 130, 90)],  # dusk
+        [(8, 10, 35), (30, 45, 90), (35, 45, 80), (12, 18, 35), (230, 235, 255), (90, 110, 170)],  # night
+    ],
+    dtype=np.float32,
+)
+
+
+def _smoothstep(x: float) -> float:
+    return x * x * (3.0 - 2.0 * x)
+
+
+class PatternSource(FrameSource):
+    """A drifting landscape at width x height, a new frame every 1/fps seconds; same seed, same film."""
+
+    name = "pattern"
+
+    def __init__(
+        self,
+        width: int = 1280,
+        height: int = 720,
+        fps: float = 30.0,
+        seed: int = 0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if width < 16 or height < 16:
+            raise ConfigError(f"pattern: width and height must be at least 16, got {width}x{height}")
+        if fps <= 0:
+            raise ConfigError(f"pattern: fps must be positive, got {fps}")
+        self.width = width
+        self.height = height
+        self.fps = fps
+        self.seed = seed
+        self._clock = clock
+        self._t0: float | None = None
+        self._last_index = -1
+
+        rng = np.random.default_rng(seed)
+        self._day_offset = float(rng.uniform(0.0, 1.0))
+        # Low-resolution grid for the smooth sky.
+        self._lw, self._lh = max(8, width // 8), max(8, height // 8)
+        ys = np.linspace(0.0, 1.0, self._lh, dtype=np.float32)[:, None]
+        self._sky_ramp = ys**0.8  # 0 at the top, 1 at the horizon and below
+        self._gx = np.linspace(0.0, 1.0, self._lw, dtype=np.float32)[None, :] * (width / height)
+        self._gy = ys
+        # Clouds: centre y, radius, speed (screen widths per second), phase, stretch.
+        self._clouds = rng.uniform((0.08, 0.06, 0.004, 0.0, 1.5), (0.45, 0.16, 0.02, 1.0, 3.5), size=(5, 5))
+        # Hill ranges, back to front: base height (fraction of H), speed (widths/s), sine terms.
+        self._hills = []
+        for depth, (base, speed) in enumerate(((0.55, 0.006), (0.66, 0.014), (0.78, 0.03))):
+            freqs = rng.uniform(1.0, 4.0, size=3) * (1.0 + depth * 0.6)
+            amps = rng.uniform(0.02, 0.06, size=3) / (1.0 + depth * 0.3)
+            phases = rng.uniform(0.0, 2 * math.pi, size=3)
+            self._hills.append((base, speed, freqs, amps, phases))
+        self._xs = np.linspace(-0.02, 1.02, 72)
+        # Trees on the nearest range: positions along one screen-width period, heights.
+        self._trees = np.sort(rng.uniform(0.0, 1.0, size=14)), rng.uniform(0.04, 0.09, size=14)
+        # Fixed paper grain, subtracted from the finished picture.
+        grain = rng.integers(0, 14, size=(height, width), dtype=np.uint8)
+        grain = cv2.GaussianBlur(grain, (3, 3), 0)
+        self._grain = cv2.merge([grain, grain, grain])
+        self._scale = np.array([width, height], dtype=np.float64)
+
+    # -- FrameSource -------------------------------------------------------------------------------
+    def open(self) -> None:
+        self._t0 = None
+        self._last_index = -1
+
+    def read(self) -> Frame | None:
+        now = self._clock()
+        if self._t0 is None:
+            self._t0 = now
+        index = int((now - self._t0) * self.fps)
+        if index <= self._last_index:
+            return None
+        self._last_index = index
+        return Frame(self.render(index / self.fps), t_capture=now, seq=index, source=self.name)
+
+    # -- drawing -----------------------------------------------------------------------------------
+    def _palette(self, t: float) -> np.ndarray:
+        phase = (t / DAY_SECONDS + self._day_offset) % 1.0 * len(PALETTES)
+        i = int(phase)
+        a = _smoothstep(phase - i)
+        return PALETTES[i] * (1.0 - a) + PALETTES[(i + 1) % len(PALETTES)] * a
+
+    def _ridge(self, hill: tuple, t: float) -> np.ndarray:
+        base, speed, freqs, amps, phases = hill
+        x = self._xs + speed * t
+        y = base - (amps[:, None] * np.sin(2 * math.pi * freqs[:, None] * x[None, :] + phases[:, None])).sum(0)
+        return np.stack([self._xs, y], axis=1)
+
+    def render(self, t: float) -> np.ndarray:
+        """The picture at time ``t`` seconds: RGB uint8 height x width x 3, the same for the same seed and t."""
+        pal = self._palette(t)
+        sky_top, horizon, far, near, sun_rgb, cloud_rgb = pal
+
+        # Smooth sky at low resolution: gradient, sun, clouds.
+        sky = np.empty((self._lh, self._lw, 3), dtype=np.float32)
+        sky[:] = sky_top + (horizon - sky_top) * self._sky_ramp[:, :, None]
+        aspect = self.width / self.height
+        sun_x = (0.2 + 0.6 * ((t / DAY_SECONDS + self._day_offset) % 1.0)) * aspect
+        sun_y = 0.42 - 0.25 * math.sin(math.pi * ((t / DAY_SECONDS + self._day_offset) % 1.0))
+        d2 = (self._gx - sun_x) ** 2 + (self._gy - sun_y) ** 2
+        glow = np.exp(-d2 / 0.004) + 0.35 * np.exp(-d2 / 0.04)
+        sky += (sun_rgb - sky) * np.clip(glow, 0.0, 1.0)[:, :, None]
+        for cy, radius, speed, phase, stretch in self._clouds:
+            cx = ((phase + speed * t) % 1.4 - 0.2) * aspect
+            d2 = ((self._gx - cx) / stretch) ** 2 + (self._gy - cy) ** 2
+            sky += (cloud_rgb - sky) * (0.55 * np.exp(-d2 / (radius * radius)))[:, :, None]
+        img = cv2.resize(np.clip(sky, 0, 255).astype(np.uint8), (self.width, self.height), interpolation=cv2.INTER_LINEAR)
+
+        # Hills at full resolution with anti-aliased edges, hazier further away.
+        shades = (far * 0.75 + horizon * 0.25, far * 0.45 + near * 0.55, near)
+        for depth, (hill, shade) in enumerate(zip(self._hills, shades)):
+            ridge = self._ridge(hill, t)
+            poly = np.vstack([ridge, [[1.02, 1.02], [-0.02, 1.02]]])
+            pts = (poly * self._scale * 16).astype(np.int32)  # 4 fractional bits
+            colour = tuple(float(c) for c in shade)
+            cv2.fillPoly(img, [pts], colour, cv2.LINE_AA, shift=4)
+            if depth >= 1:  # furrows: darker lines following the ridge
+                dark = tuple(float(c) * 0.8 for c in shade)
+                lines = [
+                    ((ridge + [0.0, 0.025 * k * (depth + 1)]) * self._scale * 16).astype(np.int32) for k in (1, 2, 3)
+                ]
+                cv2.polylines(img, lines, False, dark, max(1, self.height // 240), cv2.LINE_AA, shift=4)
+        self._draw_trees(img, self._hills[2], near, t)
+        return cv2.subtract(img, self._grain)
+
+    def _draw_trees(self, img: np.ndarray, hill: tuple, near: np.ndarray, t: float) -> None:
+        base, speed, freqs, amps, phases = hill
+        positions, heights = self._trees
+        xs = (positions - speed * t) % 1.1 - 0.05
+        ground = base - (amps[:, None] * np.sin(2 * math.pi * freqs[:, None] * (xs + speed * t)[None, :] + phases[:, None])).sum(0)
+        half = heights * 0.22 * self.height / self.width
+        colour = tuple(float(c) * 0.55 for c in near)
+        for x, g, h, w in zip(xs, ground, heights, half):
+            tri = np.array([[x - w, g + 0.01], [x + w, g + 0.01], [x, g - h]])
+            # One call per tree: fillPoly with several overlapping polygons would hollow out the overlap.
+            cv2.fillConvexPoly(img, (tri * self._scale * 16).astype(np.int32), colour, cv2.LINE_AA, shift=4)

@@ -1,0 +1,160 @@
+"""Assembling a show from a ``ShowConfig``: source (+ fallback), backends in order, stylizer, sinks, loop.
+
+Everything is built before anything opens, so a bad model or path fails with a clear message first.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.backends.base import Backend, BackendOptions
+from engine.errors import ConfigError, EngineError
+from engine.loop import FrameLoop
+from engine.manifest import Manifest, load_manifest
+from engine.pipeline import Stylizer
+from engine.registry import BACKENDS, SINKS, SOURCES, resolve
+from engine.sinks.base import FrameSink
+from engine.sources.base import FrameSource
+from engine.stabilizer import Stabilizer
+from engine.style import StyleMix
+from installation.config import ShowConfig
+
+log = logging.getLogger(__name__)
+
+
+def has_display() -> bool:
+    """True when a window can be opened: a desktop session, or any non-Linux desktop OS."""
+    if os.environ.get("SDL_VIDEODRIVER") in ("dummy", "offscreen"):
+        return True  # explicitly asked for an off-screen window (tests)
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+def camera_present(device: int | str) -> bool:
+    """Cheap check for a local camera (Linux: /dev/videoN); URLs and paths are assumed present."""
+    if isinstance(device, int) and sys.platform.startswith("linux"):
+        return os.path.exists(f"/dev/video{device}")
+    return True
+
+
+def list_cameras() -> list[str]:
+    return sorted(glob.glob("/dev/video*")) if sys.platform.startswith("linux") else []
+
+
+def _simple_source(kind: str, cfg: ShowConfig) -> FrameSource:
+    s = cfg.source
+    cls = resolve(SOURCES, kind, "source")
+    if kind == "pattern":
+        return cls(width=s.width, height=s.height, fps=s.fps, seed=s.seed)
+    if kind == "video":
+        return cls(path=cfg.resolve(s.path))
+    if kind == "slideshow":
+        return cls(images=cfg.resolve(s.path), width=s.width, height=s.height, seconds=s.slide_seconds, fps=s.fps)
+    if kind == "camera":
+        return cls(device=s.device, width=s.width, height=s.height, fps=s.fps, stale_after=s.stale_after_s)
+    raise ConfigError(f"{cfg.path}: source.type {kind!r} is not available in this build")
+
+
+def build_source(cfg: ShowConfig) -> FrameSource:
+    from engine.sources.fallback import FallbackSource
+    from engine.sources.transform import TransformedSource
+
+    s = cfg.source
+    kind = s.type
+    if kind == "auto":
+        kind = "camera" if camera_present(s.device) else "pattern"
+        if kind == "pattern":
+            log.warning("no camera found (%s); showing the built-in animated source", s.device)
+    source = _simple_source(kind, cfg)
+    if kind in ("camera", "video") and s.fallback != "none":
+        fallback = _simple_source(s.fallback, cfg) if s.fallback != kind else _simple_source("pattern", cfg)
+        source = FallbackSource(source, fallback)
+    return TransformedSource(source, cfg.pipeline.width, cfg.pipeline.height, mirror=s.mirror, zoom=s.zoom)
+
+
+def backend_factories(cfg: ShowConfig, manifest: Manifest) -> list:
+    m = cfg.model
+    options = BackendOptions(device=m.device, threads=m.threads, sessions=m.sessions, providers=m.providers,
+                             fp16=m.fp16, engine_path=str(cfg.resolve(m.engine)) if m.engine else "")
+    factories = []
+    for name in m.backends:
+        cls = resolve(BACKENDS, name, "backend")
+
+        def make(cls: type = cls) -> Backend:
+            return cls(manifest, options)
+
+        factories.append(make)
+    return factories
+
+
+def build_sinks(cfg: ShowConfig, headless: bool) -> list[FrameSink]:
+    d = cfg.display
+    kind = d.type
+    if headless:
+        kind = "headless"
+    elif kind == "auto":
+        kind = "window" if has_display() else "headless"
+        if kind == "headless":
+            log.warning("no display found (DISPLAY is not set): running headless; frames are processed but not shown")
+    sinks: list[FrameSink] = []
+    if kind == "window":
+        cls = resolve(SINKS, "window", "sink")
+        sinks.append(cls(width=d.width, height=d.height, display=d.monitor, fullscreen=d.fullscreen, fit=d.fit,
+                         keystone=[tuple(p) for p in d.keystone] or None, hide_cursor=d.hide_cursor, vsync=d.vsync))
+    else:
+        sinks.append(resolve(SINKS, "headless", "sink")())
+    if cfg.record.path:
+        sinks.append(resolve(SINKS, "recorder", "sink")(path=cfg.resolve(cfg.record.path), fps=d.fps or 30.0,
+                                                         every_n=cfg.record.every_n))
+    return sinks
+
+
+@dataclass
+class Show:
+    """A ready-to-run show: the loop and what it owns."""
+
+    config: ShowConfig
+    manifest: Manifest
+    source: FrameSource
+    stylizer: Stylizer
+    sinks: list[FrameSink]
+    loop: FrameLoop
+    closers: list = field(default_factory=list)
+
+    def close(self) -> None:
+        self.loop.stop()
+        for thing in (*self.sinks, self.source, self.stylizer):
+            try:
+                thing.close()
+            except EngineError as exc:
+                log.warning("closing %s: %s", type(thing).__name__, exc)
+
+
+def build_show(cfg: ShowConfig, headless: bool = False) -> Show:
+    manifest = load_manifest(cfg.resolve(cfg.model.manifest))
+    names = manifest.style_names
+    start = StyleMix.from_names(names, cfg.style.start, cfg.style.strength) if cfg.style.start and names else \
+        StyleMix(tuple([1.0 / max(len(names), 1)] * len(names)), cfg.style.strength)
+    p = cfg.pipeline
+    stylizer = Stylizer(backend_factories(cfg, manifest), (p.width, p.height),
+                        Stabilizer(p.smoothing, p.motion_threshold) if p.smoothing > 0 else None)
+    source = build_source(cfg)
+    sinks = build_sinks(cfg, headless)
+    loop = FrameLoop(source, stylizer, sinks, start, (cfg.display.width, cfg.display.height),
+                     display_fps=cfg.display.fps, transition_s=cfg.style.transition_s, ease=cfg.style.easing,
+                     frame_budget_s=p.frame_budget_ms / 1000.0, workers=p.workers)
+    return Show(cfg, manifest, source, stylizer, sinks, loop)
+
+
+def open_show(show: Show) -> None:
+    """Open the source and sinks (sinks on the calling thread: SDL wants the main thread)."""
+    show.source.open()
+    for sink in show.sinks:
+        sink.open()
+    show.loop.stats.source = getattr(show.source, "name", type(show.source).__name__)
