@@ -236,7 +236,7 @@ class StyleTrainer:
         self.opt.step()
         self.sched.step()
         self.step += 1
-        return {"loss": float(loss), **{k: float(v) for k, v in parts.items()}}
+        return {"loss": float(loss.detach()), **{k: float(v.detach()) for k, v in parts.items()}}
 
     @torch.no_grad()
     def preview(self, path: str | Path | None = None) -> Path:

@@ -108,5 +108,8 @@ class RecorderSink(FrameSink):
             return bgr
         if not self._resize_warned:
             self._resize_warned = True
-            log.warning("recorder %s: frames changed size to %dx%d; resizing to %dx%d", self.path, bgr.shape[1], bgr.shape[0], *self._size)
+            log.warning(
+                "recorder %s: frames changed size to %dx%d; resizing to %dx%d",
+                self.path, bgr.shape[1], bgr.shape[0], *self._size,
+            )
         return cv2.resize(bgr, self._size, interpolation=cv2.INTER_AREA)

@@ -162,7 +162,7 @@ class ProjectorSink(FrameSink):
                 screen.blit(pygame.image.frombuffer(pixels, (pixels.shape[1], pixels.shape[0]), "RGB"), layout.dest[:2])
                 self._draw_overlays(screen)
             else:
-                assert self._canvas is not None and self._canvas_surface is not None and self._warped_surface is not None
+                assert self._canvas is not None and self._canvas_surface and self._warped_surface
                 dx, dy, dw, dh = layout.dest
                 if layout.bars:
                     self._canvas[:] = 0
@@ -222,6 +222,11 @@ class ProjectorSink(FrameSink):
         return np.frombuffer(pygame.image.tobytes(self._screen, "RGB"), dtype=np.uint8).reshape(h, w, 3).copy()
 
     @property
+    def warping(self) -> bool:
+        """True when keystone corners other than the identity are in effect."""
+        return self._matrix is not None
+
+    @property
     def size(self) -> tuple[int, int]:
         """The window's (width, height) once open."""
         return self._size
@@ -253,11 +258,9 @@ class ProjectorSink(FrameSink):
                 crop = (0, 0, frame_width, frame_height)
                 dest = fit_size(frame_width, frame_height, width, height)
             x, y, w, h = dest
-            bars = tuple(
-                r
-                for r in ((0, 0, x, height), (x + w, 0, width - x - w, height), (x, 0, w, y), (x, y + h, w, height - y - h))
-                if r[2] > 0 and r[3] > 0
-            )
+            left, right = (0, 0, x, height), (x + w, 0, width - x - w, height)
+            top, bottom = (x, 0, w, y), (x, y + h, w, height - y - h)
+            bars = tuple(r for r in (left, right, top, bottom) if r[2] > 0 and r[3] > 0)
             layout = self._layouts[key] = _Layout(crop, dest, bars)
         return layout
 

@@ -45,7 +45,10 @@ CaptureFactory = Callable[[int | str, int, int, float], Capture]
 def open_capture(device: int | str, width: int, height: int, fps: float) -> Capture:
     """Open ``device`` with OpenCV and ask for width x height at fps (0 leaves the camera's default)."""
     if isinstance(device, str) and "://" in device:
-        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, NETWORK_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, NETWORK_TIMEOUT_MS]
+        params = [
+            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, NETWORK_TIMEOUT_MS,
+            cv2.CAP_PROP_READ_TIMEOUT_MSEC, NETWORK_TIMEOUT_MS,
+        ]
         capture = cv2.VideoCapture(device, cv2.CAP_FFMPEG, params)
     else:
         capture = cv2.VideoCapture(device)
@@ -162,7 +165,7 @@ class CameraSource(FrameSource):
         self._stop.set()
         thread.join(JOIN_TIMEOUT_S)
         if thread.is_alive():
-            log.warning("%s: capture thread still blocked in OpenCV; it will release the device when it returns", self.name)
+            log.warning("%s: capture thread still blocked in OpenCV; it releases the device when it returns", self.name)
 
     # -- capture thread ----------------------------------------------------------------------------
     def _run(self, stop: threading.Event) -> None:

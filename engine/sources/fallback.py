@@ -111,4 +111,6 @@ class FallbackSource(FrameSource):
         try:
             return self.fallback.read()
         except SourceError as exc:
-            raise SourceError(f"{self.primary.name} failed ({self.last_error}) and so did {self.fallback.name} ({exc})") from exc
+            raise SourceError(
+                f"{self.primary.name} failed ({self.last_error}) and so did {self.fallback.name} ({exc})"
+            ) from exc

@@ -117,11 +117,15 @@ class PatternSource(FrameSource):
         a = _smoothstep(phase - i)
         return PALETTES[i] * (1.0 - a) + PALETTES[(i + 1) % len(PALETTES)] * a
 
-    def _ridge(self, hill: tuple, t: float) -> np.ndarray:
+    @staticmethod
+    def _ground(hill: tuple, x: np.ndarray, t: float) -> np.ndarray:
+        """The height (fraction of H, down) of a hill range at screen positions ``x`` at time ``t``."""
         base, speed, freqs, amps, phases = hill
-        x = self._xs + speed * t
-        y = base - (amps[:, None] * np.sin(2 * math.pi * freqs[:, None] * x[None, :] + phases[:, None])).sum(0)
-        return np.stack([self._xs, y], axis=1)
+        world = (x + speed * t)[None, :]
+        return base - (amps[:, None] * np.sin(2 * math.pi * freqs[:, None] * world + phases[:, None])).sum(0)
+
+    def _ridge(self, hill: tuple, t: float) -> np.ndarray:
+        return np.stack([self._xs, self._ground(hill, self._xs, t)], axis=1)
 
     def render(self, t: float) -> np.ndarray:
         """The picture at time ``t`` seconds: RGB uint8 height x width x 3, the same for the same seed and t."""
@@ -141,7 +145,8 @@ class PatternSource(FrameSource):
             cx = ((phase + speed * t) % 1.4 - 0.2) * aspect
             d2 = ((self._gx - cx) / stretch) ** 2 + (self._gy - cy) ** 2
             sky += (cloud_rgb - sky) * (0.55 * np.exp(-d2 / (radius * radius)))[:, :, None]
-        img = cv2.resize(np.clip(sky, 0, 255).astype(np.uint8), (self.width, self.height), interpolation=cv2.INTER_LINEAR)
+        sky8 = np.clip(sky, 0, 255).astype(np.uint8)
+        img = cv2.resize(sky8, (self.width, self.height), interpolation=cv2.INTER_LINEAR)
 
         # Hills at full resolution with anti-aliased edges, hazier further away.
         shades = (far * 0.75 + horizon * 0.25, far * 0.45 + near * 0.55, near)
@@ -161,10 +166,9 @@ class PatternSource(FrameSource):
         return cv2.subtract(img, self._grain)
 
     def _draw_trees(self, img: np.ndarray, hill: tuple, near: np.ndarray, t: float) -> None:
-        base, speed, freqs, amps, phases = hill
         positions, heights = self._trees
-        xs = (positions - speed * t) % 1.1 - 0.05
-        ground = base - (amps[:, None] * np.sin(2 * math.pi * freqs[:, None] * (xs + speed * t)[None, :] + phases[:, None])).sum(0)
+        xs = (positions - hill[1] * t) % 1.1 - 0.05  # trees scroll with their hill
+        ground = self._ground(hill, xs, t)
         half = heights * 0.22 * self.height / self.width
         colour = tuple(float(c) * 0.55 for c in near)
         for x, g, h, w in zip(xs, ground, heights, half):

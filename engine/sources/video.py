@@ -45,6 +45,7 @@ class VideoSource(FrameSource):
         self._clock = clock
         self.fps = fps or DEFAULT_FPS
         self._capture: cv2.VideoCapture | None = None
+        self._opened = False  # open() succeeded and close() has not been called since
         self._held: np.ndarray | None = None  # the last decoded BGR picture ...
         self._held_index = -1  # ... and its frame number (counting across loops)
         self._returned_index = -1
@@ -69,17 +70,20 @@ class VideoSource(FrameSource):
             if math.isfinite(file_fps) and 0 < file_fps <= 1000:
                 self.fps = float(file_fps)
             else:
-                log.warning("%s does not state a usable frame rate (%r); playing at %g fps", self.path, file_fps, DEFAULT_FPS)
+                log.warning("%s states no usable frame rate (%r); playing at %g fps", self.path, file_fps, DEFAULT_FPS)
         self._capture = capture
         self._held, self._held_index = bgr, 0
         self._returned_index = -1
         self._t0 = None
         self._ended = False
+        self._opened = True
         log.info("%s opened: %dx%d at %g fps", self.path, bgr.shape[1], bgr.shape[0], self.fps)
 
     def read(self) -> Frame | None:
         if self._capture is None:
-            raise SourceError(f"{self.name} is not open")
+            if not self._opened:
+                raise SourceError(f"{self.name} is not open")
+            self.open()  # decoding broke earlier: start the file again, or say why not
         now = self._clock()
         if self._t0 is None:
             self._t0 = now
@@ -116,6 +120,7 @@ class VideoSource(FrameSource):
                     self._ended = True
                     return
                 self._rewind()
+        self._drop_capture()
         raise SourceError(f"video file {self.path}: decoding failed after rewinding to the start")
 
     def _rewind(self) -> None:
@@ -124,10 +129,16 @@ class VideoSource(FrameSource):
             self._capture.release()
             self._capture = cv2.VideoCapture(str(self.path))
             if not self._capture.isOpened():
+                self._drop_capture()
                 raise SourceError(f"video file {self.path} could not be reopened to loop")
 
-    def close(self) -> None:
+    def _drop_capture(self) -> None:
+        """Let go of a capture that failed; the next read() opens the file again."""
         if self._capture is not None:
             self._capture.release()
             self._capture = None
+
+    def close(self) -> None:
+        self._drop_capture()
+        self._opened = False
         self._held = None

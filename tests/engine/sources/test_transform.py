@@ -84,6 +84,7 @@ def test_transformed_source_passes_none_through():
 def test_transformed_source_rejects_bad_settings():
     """Impossible sizes, zooms and modes are ConfigErrors at construction."""
     inner = ScriptedSource("cam", (1, 2, 3))
-    for kwargs in ({"width": 0, "height": 8}, {"width": 8, "height": 8, "zoom": 0.5}, {"width": 8, "height": 8, "mode": "x"}):
+    bad = ({"width": 0, "height": 8}, {"width": 8, "height": 8, "zoom": 0.5}, {"width": 8, "height": 8, "mode": "x"})
+    for kwargs in bad:
         with pytest.raises(ConfigError):
             TransformedSource(inner, **kwargs)

@@ -1,0 +1,69 @@
+"""Shared, tiny, real fixtures: a small LanternNet exported to ONNX inside the test session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data"
+PHOTOS = SHARED / "content" / "public_domain"
+STYLES = SHARED / "styles"
+SQUEEZENET = SHARED / "weights" / "squeezenet1_0" / "squeezenet1_0_imagenet.npz"
+TINY_STYLES = ["ink", "ember", "moss"]
+
+
+def cuda_available() -> bool:
+    return torch.cuda.is_available()
+
+
+def tiny_net(seed: int = 0):
+    from exporters.stylenet import LanternConfig, LanternNet
+
+    torch.manual_seed(seed)
+    net = LanternNet(LanternConfig(n_styles=3, width=4, body_width=8, body_blocks=1)).eval()
+    with torch.no_grad():  # distinct styles, so mixes make a visible difference
+        for name, p in net.named_parameters():
+            if name.endswith("scale"):
+                p.copy_(1.0 + 0.5 * torch.randn_like(p))
+            elif name.endswith("shift"):
+                p.copy_(0.5 * torch.randn_like(p))
+    return net
+
+
+def save_tiny_checkpoint(path: Path, seed: int = 0) -> Path:
+    net = tiny_net(seed)
+    torch.save({"model": net.state_dict(), "net_config": net.config.to_dict(), "style_names": TINY_STYLES,
+                "step": 0}, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """A tiny 3-style LanternNet exported to ONNX + TorchScript with its manifest (no variants)."""
+    from exporters.ship import export_style_model
+
+    d = tmp_path_factory.mktemp("tiny_model")
+    ckpt = save_tiny_checkpoint(d / "tiny.pt")
+    photo = sorted(PHOTOS.iterdir())[0]
+    return export_style_model(ckpt, d, "tiny", [photo], variants=())
+
+
+@pytest.fixture()
+def model_copy(tiny_model, tmp_path):
+    """A private copy of the tiny model's files, for tests that damage them."""
+    import shutil
+
+    for f in tiny_model.model_path.parent.iterdir():
+        if f.name.startswith("tiny"):
+            shutil.copy(f, tmp_path / f.name)
+    from engine.manifest import load_manifest
+
+    return load_manifest(tmp_path / "tiny.json")

@@ -1,0 +1,189 @@
+import os
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+
+import logging  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pygame  # noqa: E402
+import pytest  # noqa: E402
+
+from engine.errors import ConfigError, SinkError  # noqa: E402
+from engine.frame import Frame  # noqa: E402
+from engine.sinks.keystone import IDENTITY  # noqa: E402
+from engine.sinks.window import ProjectorSink  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore:no fast renderer")
+W, H = 64, 48
+
+
+@pytest.fixture
+def window():
+    sink = ProjectorSink(W, H)
+    sink.open()
+    yield sink
+    sink.close()
+
+
+def gradient(width: int, height: int) -> np.ndarray:
+    pixels = np.zeros((height, width, 3), dtype=np.uint8)
+    pixels[:, :, 0] = (np.arange(width) * 255 // max(1, width - 1))[None, :]
+    pixels[:, :, 1] = (np.arange(height) * 255 // max(1, height - 1))[:, None]
+    pixels[:, :, 2] = 90
+    return pixels
+
+
+def test_a_frame_of_the_window_size_is_shown_exactly(window):
+    """A frame the size of the window comes back pixel for pixel from the screen."""
+    pixels = gradient(W, H)
+    window.show(Frame(pixels))
+    assert window.size == (W, H)
+    assert np.array_equal(window.last_presented(), pixels)
+
+
+def test_letterbox_centres_a_narrow_frame_between_black_bars(window):
+    """fit="letterbox": a half-width frame is centred with black bars left and right."""
+    window.show(Frame(np.full((H, W // 2, 3), 200, dtype=np.uint8)))
+    shown = window.last_presented()
+    assert not shown[:, : W // 4 - 1].any() and not shown[:, 3 * W // 4 + 1 :].any()
+    assert (shown[:, W // 4 + 1 : 3 * W // 4 - 1] == 200).all()
+
+
+def test_fill_crops_a_wide_frame_to_the_window():
+    """fit="fill": a double-width frame fills the window with its central half."""
+    sink = ProjectorSink(W, H, fit="fill")
+    sink.open()
+    try:
+        wide = np.zeros((H, 2 * W, 3), dtype=np.uint8)
+        wide[:, W // 2 : 3 * W // 2] = 255
+        sink.show(Frame(wide))
+        assert (sink.last_presented() == 255).all()
+    finally:
+        sink.close()
+
+
+def test_keystone_moves_the_picture_corners(window):
+    """With keystone corners set, the window corners go black and the picture fills the requested quad."""
+    corners = ((0.25, 0.25), (0.75, 0.25), (1.0, 1.0), (0.0, 1.0))
+    window.set_keystone(corners)
+    assert window.warping
+    window.show(Frame(np.full((H, W, 3), 255, dtype=np.uint8)))
+    shown = window.last_presented()
+    assert tuple(shown[0, 0]) == (0, 0, 0) and tuple(shown[0, W - 1]) == (0, 0, 0)
+    assert (shown[int(0.3 * H), W // 2] == 255).all() and (shown[H - 1, W // 2] == 255).all()
+    assert tuple(shown[int(0.26 * (H - 1)) + 1, int(0.26 * (W - 1)) + 1]) != (0, 0, 0)
+
+
+def test_identity_keystone_skips_the_warp(window):
+    """Corners at the picture's own corners turn the warp off, and the frame is shown unchanged."""
+    window.set_keystone(IDENTITY)
+    assert not window.warping
+    pixels = gradient(W, H)
+    window.show(Frame(pixels))
+    assert np.array_equal(window.last_presented(), pixels)
+
+
+def test_overlays_are_drawn_where_asked_and_removed(window):
+    """A caption appears at the bottom, leaves the top alone, and disappears when set to None."""
+    grey = np.full((H, W, 3), 128, dtype=np.uint8)
+    window.set_overlay("caption", ["hello"], "bottom")
+    window.show(Frame(grey))
+    shown = window.last_presented()
+    assert (shown[: H // 3] == 128).all()
+    assert (shown[H // 2 :] != 128).any()
+    window.set_overlay("caption", None)
+    window.show(Frame(grey))
+    assert (window.last_presented() == 128).all()
+
+
+def test_overlays_follow_the_keystone(window):
+    """With keystone on, the overlay is drawn before the warp, so it is keystoned with the picture."""
+    window.set_keystone(((0.2, 0.0), (0.8, 0.0), (1.0, 1.0), (0.0, 1.0)))
+    window.set_overlay("debug", ["fps 30"], "top-left")
+    window.show(Frame(np.full((H, W, 3), 128, dtype=np.uint8)))
+    shown = window.last_presented()
+    assert tuple(shown[0, 0]) == (0, 0, 0)  # outside the quad: not even the overlay box
+    assert (shown[: H // 3, W // 5 : W // 2] != 128).any()
+
+
+def test_without_a_font_overlays_are_skipped_with_one_warning(window, monkeypatch, caplog):
+    """If no font can be loaded, frames still show and the problem is logged once."""
+
+    def no_font(*args, **kwargs):
+        raise pygame.error("font not available")
+
+    monkeypatch.setattr(pygame.font, "Font", no_font)
+    window.set_overlay("caption", ["hello"])
+    with caplog.at_level(logging.WARNING):
+        for _ in range(3):
+            window.show(Frame(np.full((H, W, 3), 50, dtype=np.uint8)))
+    assert (window.last_presented() == 50).all()
+    assert sum("no font" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_poll_stops_on_quit_and_escape(window):
+    """poll() is True with no events, False after a window close or an Esc key."""
+    assert window.poll()
+    pygame.event.post(pygame.event.Event(pygame.QUIT))
+    assert not window.poll()
+    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_ESCAPE, mod=0, unicode="\x1b", scancode=41))
+    assert not window.poll()
+    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_a, mod=0, unicode="a", scancode=4))
+    assert window.poll()
+
+
+def test_missing_display_falls_back_to_the_first(caplog):
+    """A display index that is not connected opens on display 0 with a WARNING."""
+    sink = ProjectorSink(W, H, display=5)
+    with caplog.at_level(logging.WARNING):
+        sink.open()
+    try:
+        assert sink.size == (W, H)
+        assert "display 5 not found" in caplog.text
+    finally:
+        sink.close()
+
+
+def test_fullscreen_without_a_size_takes_the_desktop_size():
+    """fullscreen with width=height=0 opens at the display's desktop resolution."""
+    sink = ProjectorSink(0, 0, fullscreen=True, vsync=False)
+    sink.open()
+    try:
+        assert sink.size == tuple(pygame.display.get_desktop_sizes()[0])
+    finally:
+        sink.close()
+
+
+def test_misuse_is_reported():
+    """show() before open() is a SinkError, a bad fit or bad corners a ConfigError, close() twice is fine."""
+    sink = ProjectorSink(W, H)
+    with pytest.raises(SinkError):
+        sink.show(Frame(np.zeros((H, W, 3), dtype=np.uint8)))
+    sink.close()
+    sink.close()
+    with pytest.raises(ConfigError):
+        ProjectorSink(W, H, fit="stretch")
+    with pytest.raises(ConfigError):
+        ProjectorSink(W, H, keystone=[(0, 0), (1, 1)])
+
+
+def test_without_vsync_support_the_window_still_opens(monkeypatch, caplog):
+    """If asking for vsync fails, the window opens without it and says so at INFO."""
+    real_set_mode = pygame.display.set_mode
+
+    def set_mode(size, flags=0, depth=0, display=0, vsync=0):
+        if vsync:
+            raise pygame.error("vsync not supported here")
+        return real_set_mode(size, flags, depth, display)
+
+    monkeypatch.setattr(pygame.display, "set_mode", set_mode)
+    sink = ProjectorSink(W, H, vsync=True)
+    with caplog.at_level(logging.INFO):
+        sink.open()
+    try:
+        sink.show(Frame(np.full((H, W, 3), 9, dtype=np.uint8)))
+        assert (sink.last_presented() == 9).all()
+        assert "vsync unavailable" in caplog.text
+    finally:
+        sink.close()

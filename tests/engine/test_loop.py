@@ -1,0 +1,120 @@
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from engine.backends.onnxruntime import OnnxRuntimeBackend
+from engine.events import Blackout, Snapshot, Stop, TargetChanged
+from engine.loop import FrameLoop
+from engine.pipeline import Stylizer
+from engine.sinks.headless import HeadlessSink
+from engine.sources.pattern import PatternSource
+from engine.style import StyleMix
+
+
+class SwitchableBackend(OnnxRuntimeBackend):
+    """A real ONNX Runtime backend that can be told to fail or to hang, as a crashed or stuck GPU would."""
+
+    fail = False
+    hang = threading.Event()
+
+    def _infer(self, image, style):
+        if SwitchableBackend.fail:
+            raise RuntimeError("simulated backend crash")
+        if SwitchableBackend.hang.is_set():
+            time.sleep(2.0)
+        return super()._infer(image, style)
+
+
+class RecordingSink(HeadlessSink):
+    def __init__(self):
+        super().__init__()
+        self.shown = []
+
+    def show(self, frame):
+        super().show(frame)
+        self.shown.append(frame.pixels.copy())
+
+
+def _loop(tiny_model, sink, backend=OnnxRuntimeBackend, **kw):
+    stylizer = Stylizer([lambda: backend(tiny_model)], (64, 36))
+    source = PatternSource(width=64, height=36, fps=60)
+    source.open()
+    return FrameLoop(source, stylizer, [sink], StyleMix.single(3, 0), (64, 36), display_fps=60, **kw)
+
+
+def test_loop_shows_stylised_frames_and_counts_them(tiny_model):
+    """The loop shows stylised frames from the source on the sink and records stats."""
+    sink = RecordingSink()
+    stats = _loop(tiny_model, sink).run(max_frames=10)
+    assert stats["frames"] == 10 and len(sink.shown) == 10
+    assert stats["styled_frames"] >= 9 and stats["errors"] == 0
+    assert stats["model_ms"]["p50"] > 0 and stats["latency_ms"]["p50"] > 0
+    assert stats["mix"]["ink"] == 1.0
+
+
+def test_backend_that_raises_does_not_stop_the_show(tiny_model):
+    """While the backend raises, the loop keeps showing (unstyled) frames and counts errors; then recovers."""
+    sink = RecordingSink()
+    loop = _loop(tiny_model, sink, backend=SwitchableBackend)
+    loop.stylizer.max_consecutive_errors = 10**9  # keep the same backend: we test recovery, not fallback
+    SwitchableBackend.fail = True
+    try:
+        stats = loop.run(max_frames=8)
+    finally:
+        SwitchableBackend.fail = False
+    assert stats["frames"] == 8 and stats["errors"] >= 8 and stats["styled_frames"] == 0
+    loop2 = _loop(tiny_model, RecordingSink(), backend=SwitchableBackend)
+    assert loop2.run(max_frames=5)["styled_frames"] >= 4
+
+
+def test_hung_backend_falls_back_to_passthrough_within_budget(tiny_model):
+    """If no stylised frame arrives within the frame budget, the picture is shown unstyled (never frozen)."""
+    sink = RecordingSink()
+    loop = _loop(tiny_model, sink, backend=SwitchableBackend, frame_budget_s=0.2)
+    SwitchableBackend.hang.set()
+    try:
+        t0 = time.monotonic()
+        stats = loop.run(duration=1.0)
+    finally:
+        SwitchableBackend.hang.clear()
+    assert time.monotonic() - t0 < 3.0
+    assert stats["frames"] >= 2 and stats["styled_frames"] == 0
+
+
+def test_posted_target_is_reached_in_the_configured_time(tiny_model):
+    """A TargetChanged event glides the mix to the target over the transition time, not at once."""
+    sink = RecordingSink()
+    loop = _loop(tiny_model, sink, transition_s=0.6)
+    loop.post(TargetChanged(StyleMix.single(3, 2)))
+    loop.run(duration=0.25)
+    early = loop.stats.snapshot()["mix"]
+    assert 0.05 < early["moss"] < 0.95 and early["ink"] == pytest.approx(1.0 - early["moss"])
+    loop = _loop(tiny_model, sink, transition_s=0.6)
+    loop.post(TargetChanged(StyleMix.single(3, 2)))
+    loop.run(duration=0.8)
+    assert loop.stats.snapshot()["mix"]["moss"] == pytest.approx(1.0)
+    first, last = sink.shown[0].astype(int), sink.shown[-1].astype(int)
+    assert np.abs(first - last).mean() > 1.0  # the picture changed as the style glided
+
+
+def test_blackout_stop_and_snapshot_events(tiny_model, tmp_path):
+    """Blackout shows black, Snapshot saves the screen as a PNG, Stop ends the run, all via post()."""
+    sink = RecordingSink()
+    loop = _loop(tiny_model, sink)
+    loop.run(max_frames=2)
+    loop.post(Snapshot(tmp_path / "snap.png"))
+    loop.post(Blackout(True))
+    loop.run(max_frames=4)
+    assert (tmp_path / "snap.png").stat().st_size > 0
+    assert sink.shown[-1].max() == 0
+    loop.post(Stop())
+    assert loop.run()["frames"] >= 4  # returns at once
+
+
+def test_post_is_bounded(tiny_model):
+    """post() never blocks and never grows without bound: a full queue refuses the event."""
+    loop = _loop(tiny_model, RecordingSink(), max_events=4)
+    accepted = [loop.post(Blackout(False)) for _ in range(10)]
+    assert accepted == [True] * 4 + [False] * 6

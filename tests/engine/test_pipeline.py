@@ -1,0 +1,79 @@
+import numpy as np
+
+from engine.backends.base import Backend
+from engine.backends.onnxruntime import OnnxRuntimeBackend
+from engine.errors import BackendError
+from engine.frame import Frame
+from engine.pipeline import Stylizer, to_pixels, to_tensor
+from engine.style import StyleMix
+
+
+class BrokenBackend(Backend):
+    """A backend whose runtime fails at every frame (a lost GPU, a driver crash)."""
+
+    name = "broken"
+
+    def _load(self) -> None:
+        pass
+
+    def _infer(self, image, style):
+        raise RuntimeError("device lost")
+
+
+def _frame(h=72, w=128, seed=0):
+    return Frame(np.random.default_rng(seed).integers(0, 255, (h, w, 3), dtype=np.uint8))
+
+
+def test_tensor_conversions_round_trip():
+    """uint8 HWC -> float NCHW -> uint8 HWC gives back the same picture."""
+    px = _frame().pixels
+    assert np.array_equal(to_pixels(to_tensor(px)), px)
+
+
+def test_stylizer_resizes_stylises_and_blends(tiny_model):
+    """A frame is resized to the working size, stylised, and strength 0.5 lies between photo and style."""
+    stylizer = Stylizer([lambda: OnnxRuntimeBackend(tiny_model)], (64, 36))
+    frame = _frame()
+    full = stylizer.process(frame, StyleMix.single(3, 0))
+    half = stylizer.process(frame, StyleMix.single(3, 0, strength=0.5))
+    plain = stylizer.prepare(frame).astype(np.int32)
+    assert full.styled and full.frame.pixels.shape == (36, 64, 3) and full.model_ms > 0
+    d_full = np.abs(full.frame.pixels.astype(np.int32) - plain).mean()
+    d_half = np.abs(half.frame.pixels.astype(np.int32) - plain).mean()
+    assert 0.3 * d_full < d_half < 0.7 * d_full
+    stylizer.close()
+
+
+def test_failing_backend_passes_frames_through_then_falls_back(tiny_model):
+    """A backend that raises never loses a frame: it passes through, and the next backend takes over."""
+    stylizer = Stylizer([lambda: BrokenBackend(tiny_model), lambda: OnnxRuntimeBackend(tiny_model)], (64, 36),
+                        max_consecutive_errors=3)
+    results = [stylizer.process(_frame(seed=i), StyleMix.single(3, 1)) for i in range(5)]
+    assert [r.styled for r in results] == [False, False, False, True, True]
+    assert results[0].error and "device lost" in results[0].error
+    assert all(r.frame.pixels.shape == (36, 64, 3) for r in results)
+    assert stylizer.errors == 3 and stylizer.backend_name.startswith("onnxruntime")
+    stylizer.close()
+
+
+def test_unloadable_backend_is_skipped(tiny_model, tmp_path):
+    """If the first configured backend cannot load, the next one is used from the start."""
+    from engine.backends.base import BackendOptions
+    from engine.backends.tensorrt import TensorRTBackend
+
+    missing = BackendOptions(engine_path=str(tmp_path / "none.engine"))
+    stylizer = Stylizer([lambda: TensorRTBackend(tiny_model, missing), lambda: OnnxRuntimeBackend(tiny_model)], (32, 32))
+    assert stylizer.backend_name.startswith("onnxruntime") and stylizer.errors == 1
+    assert stylizer.process(_frame(), StyleMix.single(3, 2)).styled
+    stylizer.close()
+
+
+def test_no_backend_at_all_still_shows_the_picture(tiny_model):
+    """With every backend broken at load time, frames pass through unstyled."""
+    class Unloadable(BrokenBackend):
+        def _load(self):
+            raise BackendError("no such device")
+
+    stylizer = Stylizer([lambda: Unloadable(tiny_model)], (32, 32))
+    result = stylizer.process(_frame(), StyleMix.single(3, 0))
+    assert not result.styled and result.frame.pixels.shape == (32, 32, 3)

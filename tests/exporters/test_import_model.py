@@ -1,0 +1,59 @@
+import numpy as np
+import torch
+
+from engine.backends.onnxruntime import OnnxRuntimeBackend
+from engine.manifest import load_manifest
+from exporters.import_model import import_model
+
+
+class ZooLike(torch.nn.Module):
+    """Stands in for an ONNX-zoo fast-neural-style model: fixed 224x224, pixels 0..255 in and out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 3, 3, padding=1)
+        with torch.no_grad():
+            self.conv.weight.zero_()
+            for c in range(3):
+                self.conv.weight[c, c, 1, 1] = 0.8
+            self.conv.bias.fill_(20.0)
+
+    def forward(self, x):
+        return self.conv(x).clamp(0, 255)
+
+
+class Generator(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = torch.nn.Linear(16, 3 * 8 * 8)
+
+    def forward(self, z):
+        return torch.tanh(self.fc(z)).view(-1, 3, 8, 8)
+
+
+def test_import_probes_fixed_size_and_0_255_range(tmp_path):
+    """import-model finds a fixed 224x224 input and the 0..255 range, and the engine then runs it."""
+    path = tmp_path / "mosaic-9.onnx"
+    torch.onnx.export(ZooLike(), (torch.rand(1, 3, 224, 224) * 255,), str(path), input_names=["input1"],
+                      output_names=["output1"], opset_version=17, dynamo=False)
+    manifest = import_model(path)
+    again = load_manifest(tmp_path / "mosaic-9.json")
+    assert again.kind == "style"
+    assert again.image_input.name == "input1"
+    assert again.image_input.fixed_hw() == (224, 224)
+    assert again.image_input.range == (0.0, 255.0)
+    assert again.sha256 == manifest.sha256 and again.styles[0].name == "mosaic-9"
+    with OnnxRuntimeBackend(again) as backend:
+        out = backend.infer(np.full((1, 3, 224, 224), 0.5, np.float32))
+    assert np.allclose(out, (0.5 * 255 * 0.8 + 20) / 255, atol=1e-3)  # converted back to 0..1
+
+
+def test_import_recognises_a_generator(tmp_path):
+    """A model with a latent input is recorded as a generator with its latent size and output range."""
+    path = tmp_path / "gan.onnx"
+    torch.onnx.export(Generator(), (torch.randn(1, 16),), str(path), input_names=["z"], output_names=["img"],
+                      opset_version=17, dynamo=False)
+    manifest = import_model(path)
+    assert manifest.kind == "generator"
+    assert manifest.inputs[0].shape == (1, 16)
+    assert manifest.outputs[0].range == (-1.0, 1.0)
