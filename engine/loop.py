@@ -97,6 +97,7 @@ class FrameLoop:
         self._on_screen: np.ndarray | None = None
         self._black: np.ndarray | None = None
         self._next_seq = 0
+        self._last_job_mix: StyleMix | None = None
 
     # -- thread-safe API -------------------------------------------------------------------------
     def post(self, event: Event) -> bool:
@@ -201,8 +202,16 @@ class FrameLoop:
                 break
         mix = self.current_mix(now)
         frame = None if self.blackout else self._read_source()
-        if frame is not None and not self.frozen and self._jobs.put((frame, mix)):
-            self.stats.drop()
+        if frame is None and not self.blackout and self._last_source_frame is not None \
+                and self._last_job_mix is not None and mix.distance(self._last_job_mix) > 1e-3:
+            # a still picture (slideshow, frozen camera) must keep gliding: restyle it with the new mix
+            last = self._last_source_frame
+            frame = Frame(last.pixels, last.t_capture, self._next_seq, last.source)
+            self._next_seq += 1
+        if frame is not None and not self.frozen:
+            self._last_job_mix = mix
+            if self._jobs.put((frame, mix)):
+                self.stats.drop()
         wait = 1.0 / self.display_fps if self.display_fps > 0 else 0.25
         result: StylizeResult | None = None if (self.blackout or self.frozen) else self._results.take(timeout=wait)
         if self.blackout:

@@ -162,13 +162,14 @@ class ProjectorSink(FrameSink):
                 screen.blit(pygame.image.frombuffer(pixels, (pixels.shape[1], pixels.shape[0]), "RGB"), layout.dest[:2])
                 self._draw_overlays(screen)
             else:
-                assert self._canvas is not None and self._canvas_surface and self._warped_surface
+                canvas, canvas_surface = self._canvas, self._canvas_surface
+                assert canvas is not None and canvas_surface is not None and self._warped_surface is not None
                 dx, dy, dw, dh = layout.dest
                 if layout.bars:
-                    self._canvas[:] = 0
-                self._canvas[dy : dy + dh, dx : dx + dw] = pixels
-                self._draw_overlays(self._canvas_surface)  # overlays are keystoned with the picture
-                warp(self._canvas, self._matrix, out=self._warped)
+                    canvas[:] = 0
+                canvas[dy : dy + dh, dx : dx + dw] = pixels
+                self._draw_overlays(canvas_surface)  # drawn before the warp: overlays are keystoned too
+                warp(canvas, self._matrix, out=self._warped)
                 screen.blit(self._warped_surface, (0, 0))
             pygame.display.flip()
         except pygame.error as exc:

@@ -101,12 +101,12 @@ class CameraSource(FrameSource):
     ) -> None:
         if isinstance(device, str) and device.strip().isdigit():
             device = int(device)  # "0" from a config file means index 0
-        if stale_after <= 0 or open_timeout <= 0:
-            raise ConfigError(f"camera {device}: stale_after and open_timeout must be positive")
-        if not 0 < reconnect_min <= reconnect_max:
-            raise ConfigError(f"camera {device}: need 0 < reconnect_min <= reconnect_max")
         self.device = device
         self.name = describe(device)
+        if stale_after <= 0 or open_timeout <= 0:
+            raise ConfigError(f"{self.name}: stale_after and open_timeout must be positive")
+        if not 0 < reconnect_min <= reconnect_max:
+            raise ConfigError(f"{self.name}: need 0 < reconnect_min <= reconnect_max")
         self.width = width
         self.height = height
         self.fps = fps

@@ -2,7 +2,8 @@
 
 ``read()`` returns the frame that is due now on the monotonic clock: if the caller is late, the
 frames in between are grabbed without being converted, and if it is early it gets None. Frame
-numbers keep counting across loops, so ``Frame.seq`` never repeats.
+numbers (``Frame.seq``) keep counting across loops. If decoding breaks, ``read()`` raises
+SourceError and the next ``read()`` opens the file again.
 """
 
 from __future__ import annotations

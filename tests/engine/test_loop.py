@@ -118,3 +118,28 @@ def test_post_is_bounded(tiny_model):
     loop = _loop(tiny_model, RecordingSink(), max_events=4)
     accepted = [loop.post(Blackout(False)) for _ in range(10)]
     assert accepted == [True] * 4 + [False] * 6
+
+
+class StillSource(PatternSource):
+    """A source that yields one picture and then nothing new (a slideshow slide, a paused camera)."""
+
+    def read(self):
+        if getattr(self, "_given", False):
+            return None
+        self._given = True
+        return super().read()
+
+
+def test_still_picture_keeps_gliding(tiny_model):
+    """With a still source, a style glide still updates the picture until the target is reached."""
+    sink = RecordingSink()
+    source = StillSource(width=64, height=36, fps=60)
+    source.open()
+    loop = FrameLoop(source, Stylizer([lambda: OnnxRuntimeBackend(tiny_model)], (64, 36)), [sink],
+                     StyleMix.single(3, 0), (64, 36), display_fps=60, transition_s=0.4)
+    loop.run(max_frames=1)
+    loop.post(TargetChanged(StyleMix.single(3, 1)))
+    loop.run(duration=0.7)
+    assert len(sink.shown) >= 4
+    assert np.abs(sink.shown[-1].astype(int) - sink.shown[0].astype(int)).mean() > 1.0
+    assert loop.stats.snapshot()["mix"]["ember"] == pytest.approx(1.0)

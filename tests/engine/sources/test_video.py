@@ -114,3 +114,4 @@ def test_read_before_open_and_double_close(clip):
     source.open()
     source.close()
     source.close()
+
