@@ -38,7 +38,20 @@ class SetStrength(Event):
 
     def apply(self, loop: "FrameLoop") -> None:
         target = loop.target
-        loop.glide_to(StyleMix(target.weights, min(max(self.strength, 0.0), 1.0)), self.seconds, None, loop.label)
+        loop.glide_to(StyleMix(target.weights, min(max(self.strength, 0.0), 1.0), target.warmth), self.seconds, None,
+                      loop.label)
+
+
+@dataclass(frozen=True)
+class SetSmoothing(Event):
+    """Temporal smoothing amount of the stabiliser (0 = off .. <1)."""
+
+    amount: float
+
+    def apply(self, loop: "FrameLoop") -> None:
+        stab = loop.stylizer.stabilizer
+        if stab is not None:
+            stab.amount = min(max(float(self.amount), 0.0), 0.95)
 
 
 @dataclass(frozen=True)

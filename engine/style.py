@@ -18,21 +18,24 @@ from engine.errors import ConfigError
 class StyleMix:
     weights: tuple[float, ...]
     strength: float = 1.0
+    warmth: float = 0.0  # colour temperature shift, -1 (cold) .. 1 (warm)
 
     def __post_init__(self) -> None:
         if any(not math.isfinite(w) or w < 0 for w in self.weights):
             raise ConfigError(f"style weights must be finite and non-negative, got {list(self.weights)}")
         if not (math.isfinite(self.strength) and 0.0 <= self.strength <= 1.0):
             raise ConfigError(f"style strength must be between 0 and 1, got {self.strength}")
+        if not (math.isfinite(self.warmth) and -1.0 <= self.warmth <= 1.0):
+            raise ConfigError(f"warmth must be between -1 and 1, got {self.warmth}")
         total = sum(self.weights)
         if total > 0 and abs(total - 1.0) > 1e-6:
             object.__setattr__(self, "weights", tuple(w / total for w in self.weights))
 
     @classmethod
-    def single(cls, n_styles: int, index: int, strength: float = 1.0) -> "StyleMix":
+    def single(cls, n_styles: int, index: int, strength: float = 1.0, warmth: float = 0.0) -> "StyleMix":
         w = [0.0] * n_styles
         w[index] = 1.0
-        return cls(tuple(w), strength)
+        return cls(tuple(w), strength, warmth)
 
     @classmethod
     def from_names(cls, names: list[str], weights: dict[str, float], strength: float = 1.0) -> "StyleMix":
@@ -58,10 +61,11 @@ class StyleMix:
         a = self.weights if sum(self.weights) > 0 else other.weights
         b = other.weights if sum(other.weights) > 0 else self.weights
         return StyleMix(tuple((1 - t) * x + t * y for x, y in zip(a, b)),
-                        (1 - t) * self.strength + t * other.strength)
+                        (1 - t) * self.strength + t * other.strength, (1 - t) * self.warmth + t * other.warmth)
 
     def distance(self, other: "StyleMix") -> float:
-        return max([abs(a - b) for a, b in zip(self.weights, other.weights)] + [abs(self.strength - other.strength)])
+        return max([abs(a - b) for a, b in zip(self.weights, other.weights)]
+                   + [abs(self.strength - other.strength), abs(self.warmth - other.warmth)])
 
     def as_array(self) -> np.ndarray:
         return np.asarray([self.weights], dtype=np.float32)

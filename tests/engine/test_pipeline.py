@@ -77,3 +77,14 @@ def test_no_backend_at_all_still_shows_the_picture(tiny_model):
     stylizer = Stylizer([lambda: Unloadable(tiny_model)], (32, 32))
     result = stylizer.process(_frame(), StyleMix.single(3, 0))
     assert not result.styled and result.frame.pixels.shape == (32, 32, 3)
+
+
+def test_warmth_shifts_colour_temperature(tiny_model):
+    """A warm mix raises red and lowers blue; a cold one does the opposite."""
+    stylizer = Stylizer([lambda: OnnxRuntimeBackend(tiny_model)], (64, 36))
+    frame = _frame()
+    neutral, warm, cold = (stylizer.process(frame, StyleMix.single(3, 0, warmth=w)).frame.pixels.astype(int)
+                           for w in (0.0, 1.0, -1.0))
+    assert warm[..., 0].mean() > neutral[..., 0].mean() > cold[..., 0].mean()
+    assert warm[..., 2].mean() < neutral[..., 2].mean() < cold[..., 2].mean()
+    stylizer.close()

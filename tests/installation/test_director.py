@@ -1,0 +1,95 @@
+import asyncio
+from dataclasses import dataclass
+
+from engine.events import SetSmoothing, TargetChanged
+from installation.director import Director, DirectorSettings
+
+
+class Clock:
+    def __init__(self):
+        self.t = 100.0
+
+    def __call__(self):
+        return self.t
+
+
+@dataclass
+class Verdict:
+    allowed: bool
+    reason: str = ""
+
+
+class WordModerator:
+    def check(self, text):
+        return Verdict("forbidden" not in text, "That prompt can't be shown here.")
+
+
+def _director(interpreter, clock, **kw):
+    posted = []
+    d = Director(posted.append, interpreter, moderator=WordModerator(),
+                 settings=DirectorSettings(min_show_s=10.0, **kw), clock=clock)
+    return d, posted
+
+
+def test_prompt_is_queued_then_shown_and_the_engine_told(interpreter):
+    """submit -> queued (position 1); its turn -> TargetChanged posted and the visitor hears 'showing'."""
+    clock = Clock()
+    d, posted = _director(interpreter, clock)
+    inbox = []
+
+    async def go():
+        async def send(msg):
+            inbox.append(msg)
+
+        d.subscribe("v1", send)
+        reply = await d.submit("v1", "swirling night sky full of stars")
+        assert reply["type"] == "queued" and reply["position"] == 1
+        assert await d.step() is not None
+
+    asyncio.run(go())
+    target = next(e for e in posted if isinstance(e, TargetChanged))
+    assert max(target.mix.named(interpreter.names).items(), key=lambda kv: kv[1])[0] == "starry_night"
+    assert any(isinstance(e, SetSmoothing) for e in posted)
+    assert len(inbox) == 1 and inbox[0]["type"] == "showing"
+    assert inbox[0]["text"] == "swirling night sky full of stars" and inbox[0]["id"].startswith("p")
+    assert d.status()["prompt"] == "swirling night sky full of stars"
+
+
+def test_each_prompt_gets_its_minimum_showing_time(interpreter):
+    """A second prompt waits until the first has been shown for min_show_s; waiting visitors get positions."""
+    clock = Clock()
+    d, posted = _director(interpreter, clock)
+    inbox = []
+
+    async def go():
+        async def send(msg):
+            inbox.append(msg)
+
+        d.subscribe("b", send)
+        await d.submit("a", "stormy sea")
+        await d.submit("b", "calm pond")
+        await d.step()
+        assert d.current.text == "stormy sea" and inbox[-1] == {"type": "queued", "id": inbox[-1]["id"], "position": 1}
+        clock.t += 5
+        assert await d.step() is None
+        clock.t += 6
+        assert (await d.step()).text == "calm pond"
+
+    asyncio.run(go())
+    assert inbox[-1]["type"] == "showing"
+
+
+def test_declined_and_withdrawn_prompts_are_never_shown(interpreter):
+    """Moderated prompts are rejected in neutral words; a visitor who leaves loses their pending prompt."""
+    clock = Clock()
+    d, posted = _director(interpreter, clock)
+
+    async def go():
+        reply = await d.submit("a", "something forbidden")
+        assert reply == {"type": "rejected", "reason": "That prompt can't be shown here."}
+        await d.submit("b", "stars")
+        d.unsubscribe("b")
+        assert await d.step() is None
+
+    asyncio.run(go())
+    assert posted == [] and d.declined == 1
