@@ -86,7 +86,11 @@ def export_style_model(checkpoint: str | Path, out_dir: str | Path, name: str, r
     info = {"parity": parity.to_dict(), "speed_ms_640x360_ort_cpu": round(ort_speed_ms(onnx_path, n), 2)}
     script_path = out_dir / f"{name}.torchscript.pt"
     torch.jit.script(net).save(str(script_path))
-    variant_info: dict = {"torchscript": {"file": script_path.name, "sha256": file_sha256(script_path)}}
+    weights_path = out_dir / f"{name}.pt"  # slim PyTorch checkpoint: weights, config, style names
+    torch.save({"model": net.state_dict(), "net_config": net.config.to_dict(), "style_names": style_names,
+                "step": ckpt.get("step")}, weights_path)
+    variant_info: dict = {"torchscript": {"file": script_path.name, "sha256": file_sha256(script_path)},
+                          "pytorch_checkpoint": {"file": weights_path.name, "sha256": file_sha256(weights_path)}}
     for variant in variants:
         vpath = out_dir / f"{name}.{variant}.onnx"
         if variant == "fp16":

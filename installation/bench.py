@@ -148,3 +148,30 @@ def run_bench(quick: bool = False, seconds: float = 6.0, model: str | Path = "mo
     manifest = load_manifest(model)
     parts = [model_table(manifest, quick), "", e2e_table(manifest, seconds if not quick else min(seconds, 2.0), quick)]
     return "\n".join(parts)
+
+
+def gpu_table(model: str | Path = "models/lantern.json", sizes=((1280, 720), (1920, 1080), (3840, 2160))) -> str:
+    """PyTorch CUDA path of the default model: fp32, fp16 + channels_last, fp16 + CUDA graphs."""
+    import torch
+
+    from engine.backends.torch import TorchBackend
+
+    if not torch.cuda.is_available():
+        return "no CUDA device: GPU benchmark skipped"
+    manifest = load_manifest(model)
+    style = StyleMix.single(len(manifest.styles), 0).as_array()
+    variants = [("fp32", BackendOptions(device="cuda")),
+                ("fp16+channels_last", BackendOptions(device="cuda", fp16=True, channels_last=True)),
+                ("fp16+cuda graphs", BackendOptions(device="cuda", fp16=True, cuda_graphs=True))]
+    rows = []
+    for w, h in sizes:
+        img = np.random.default_rng(0).random((1, 3, h, w), dtype=np.float32)
+        row = [f"{w}x{h}"]
+        for _, opts in variants:
+            backend = TorchBackend(manifest, opts).load()
+            t = statistics.median(_time(lambda: backend.infer(img, style), 2.0, 50))
+            row += [f"{t:.2f}", f"{1000 / t:.0f}"]
+            backend.close()
+        rows.append(row)
+    header = ["size"] + [f"{name} {k}" for name, _ in variants for k in ("ms", "fps")]
+    return _table(f"PyTorch CUDA on {torch.cuda.get_device_name(0)} (incl. host<->device copies)", header, rows)

@@ -56,7 +56,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from engine.manifest import load_manifest
 
     load_manifest(cfg.resolve(cfg.model.manifest)).verify_file()
-    print(f"{cfg.path}: OK")
+    print(f"{cfg.source_file}: OK")
     return 0
 
 

@@ -106,7 +106,7 @@ class ShowConfig:
     display: DisplayConfig = DisplayConfig()
     record: RecordConfig = RecordConfig()
     server: ServerConfig = ServerConfig()
-    path: str = ""  # the file this config came from
+    source_file: str = ""  # the file this config came from (set by the loader, not a config key)
 
     def resolve(self, relative: str) -> Path:
         """A path from the config, relative to the project root (where configs/ and models/ live)."""
@@ -177,7 +177,7 @@ def _convert(value: Any, tp: Any, key: str, errors: list[str]) -> Any:
 
 def _build(cls: type, data: dict, prefix: str, errors: list[str]) -> Any:
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls) if f.name != "path"}
+    names = {f.name for f in dataclasses.fields(cls) if f.name != "source_file"}
     for key in data:
         if key not in names:
             errors.append(f"{prefix + '.' if prefix else ''}{key}: unknown key; expected one of {sorted(names)}")
@@ -235,7 +235,7 @@ def config_from_dict(data: Any, origin: str = "config") -> ShowConfig:
         _check_ranges(cfg, errors)
     if errors:
         raise ConfigError(f"{origin}: {len(errors)} problem(s):\n" + "\n".join(f"  {origin}: {e}" for e in errors))
-    return dataclasses.replace(cfg, path=origin)
+    return dataclasses.replace(cfg, source_file=origin)
 
 
 def load_config(path: str | Path | None = None) -> ShowConfig:

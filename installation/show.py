@@ -58,7 +58,7 @@ def _simple_source(kind: str, cfg: ShowConfig) -> FrameSource:
         return cls(images=cfg.resolve(s.path), width=s.width, height=s.height, seconds=s.slide_seconds, fps=s.fps)
     if kind == "camera":
         return cls(device=s.device, width=s.width, height=s.height, fps=s.fps, stale_after=s.stale_after_s)
-    raise ConfigError(f"{cfg.path}: source.type {kind!r} is not available in this build")
+    raise ConfigError(f"{cfg.source_file}: source.type {kind!r} is not available in this build")
 
 
 def build_source(cfg: ShowConfig) -> FrameSource:
@@ -149,7 +149,31 @@ def build_show(cfg: ShowConfig, headless: bool = False) -> Show:
     loop = FrameLoop(source, stylizer, sinks, start, (cfg.display.width, cfg.display.height),
                      display_fps=cfg.display.fps, transition_s=cfg.style.transition_s, ease=cfg.style.easing,
                      frame_budget_s=p.frame_budget_ms / 1000.0, workers=p.workers)
+    if cfg.display.stats_overlay:
+        loop.on_tick.append(StatsOverlay(sinks))
     return Show(cfg, manifest, source, stylizer, sinks, loop)
+
+
+class StatsOverlay:
+    """Draws live stats (fps, frame time, model time, backend, mix) in the corner of window sinks."""
+
+    def __init__(self, sinks: list[FrameSink], every_s: float = 0.5) -> None:
+        self.targets = [s for s in sinks if hasattr(s, "set_overlay")]
+        self.every_s = every_s
+        self._last = -1e9
+
+    def __call__(self, loop: FrameLoop) -> None:
+        now = loop.clock()
+        if not self.targets or now - self._last < self.every_s:
+            return
+        self._last = now
+        st = loop.stats.snapshot()
+        top = max(st["mix"].items(), key=lambda kv: kv[1], default=("-", 0))
+        lines = [f"{st['fps']:.1f} fps  frame p99 {st['frame_ms']['p99']:.0f} ms  model {st['model_ms']['p50']:.0f} ms",
+                 f"{st['backend']}  dropped {st['dropped']}  errors {st['errors']}",
+                 f"{top[0]} {top[1]:.2f}  strength {st['strength']:.2f}"]
+        for sink in self.targets:
+            sink.set_overlay("stats", lines, "top-left")
 
 
 def open_show(show: Show) -> None:

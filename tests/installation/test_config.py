@@ -12,7 +12,7 @@ CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"
 def test_shipped_configs_load(path):
     """Every config in configs/ loads into a typed ShowConfig."""
     cfg = load_config(path)
-    assert cfg.path == str(path)
+    assert cfg.source_file == str(path)
 
 
 def test_default_config_runs_anywhere():

@@ -1,0 +1,41 @@
+import numpy as np
+
+from installation.config import config_from_dict
+from installation.show import build_show, open_show
+
+
+def _config(tiny_model, display: dict, **extra):
+    return config_from_dict({
+        "source": {"type": "pattern", "width": 96, "height": 54},
+        "model": {"manifest": str(tiny_model.path), "backends": ["tensorrt", "onnxruntime"], "sessions": 1},
+        "pipeline": {"width": 96, "height": 54, "workers": 1},
+        "style": {"start": {"moss": 1.0}},
+        "display": {"width": 96, "height": 54, **display}, **extra}, "test.yaml")
+
+
+def test_show_in_a_real_window_with_stats_overlay(tiny_model):
+    """A config with a window and stats overlay runs in a real pygame window whose pixels show the overlay."""
+    show = build_show(_config(tiny_model, {"type": "window", "stats_overlay": True, "fit": "fill"}))
+    try:
+        open_show(show)
+        stats = show.loop.run(max_frames=8)
+        window = show.sinks[0]
+        on_screen = window.last_presented()
+    finally:
+        show.close()
+    assert stats["frames"] == 8 and stats["backend"].startswith("onnxruntime")  # tensorrt unavailable -> next
+    assert on_screen.shape == (54, 96, 3)
+    loop_frame = show.loop._on_screen
+    # the overlay draws text over the top-left corner of what the loop handed to the window
+    assert np.abs(on_screen[:12, :60].astype(int) - loop_frame[:12, :60].astype(int)).mean() > 1.0
+
+
+def test_recorder_sink_from_config(tiny_model, tmp_path):
+    """record.path in the config adds a recorder beside the headless sink; it writes numbered PNGs."""
+    show = build_show(_config(tiny_model, {"type": "headless"}, record={"path": str(tmp_path) + "/"}))
+    try:
+        open_show(show)
+        show.loop.run(max_frames=3)
+    finally:
+        show.close()
+    assert len(list(tmp_path.glob("*.png"))) == 3
