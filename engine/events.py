@@ -64,10 +64,13 @@ class SetTransition(Event):
 
 @dataclass(frozen=True)
 class Blackout(Event):
+    """Stop showing the picture (inference pauses): black, or a still ``slide`` image if given."""
+
     on: bool
+    slide: Path | None = None
 
     def apply(self, loop: "FrameLoop") -> None:
-        loop.blackout = self.on
+        loop.set_blackout(self.on, self.slide)
 
 
 @dataclass(frozen=True)

@@ -123,6 +123,18 @@ class FrameLoop:
                            ease or self.ease)
         self.label = label
 
+    def set_blackout(self, on: bool, slide: Path | None = None) -> None:
+        """Black (or a still slide) instead of the picture; the source and inference pause meanwhile."""
+        self.blackout = on
+        self._black = None
+        if on and slide is not None:
+            img = cv2.imread(str(slide), cv2.IMREAD_COLOR)
+            if img is None:
+                log.warning("slide %s cannot be read; showing black instead", slide)
+            else:
+                w, h = self.output_size
+                self._black = cv2.resize(cv2.cvtColor(img, cv2.COLOR_BGR2RGB), (w, h), interpolation=cv2.INTER_AREA)
+
     def snapshot(self, path: Path) -> Path | None:
         if self._on_screen is None:
             log.warning("snapshot asked before any frame was shown")

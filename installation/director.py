@@ -19,6 +19,7 @@ from engine.events import Event, SetSmoothing, TargetChanged
 from installation.expander import Expander
 from installation.interpreter import Interpretation, Interpreter
 from installation.prompt_queue import Prompt, PromptQueue, QueueFull
+from installation.schedule import AttractMode
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ class DirectorSettings:
 class Director:
     def __init__(self, post: Callable[[Event], bool], interpreter: Interpreter, expander: Expander | None = None,
                  moderator=None, settings: DirectorSettings = DirectorSettings(),
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, attract: AttractMode | None = None) -> None:
         self.post = post
         self.interpreter = interpreter
         self.expander = expander
@@ -56,6 +57,8 @@ class Director:
         self.accepted = 0
         self.declined = 0
         self.listeners: list[Callable[[str, dict], None]] = []  # operator page, OSC out, metrics
+        self.attract = attract
+        self.mode = "waiting"  # waiting | prompt | attract
 
     # -- visitors ----------------------------------------------------------------------------------
     def subscribe(self, visitor: str, send: Send) -> None:
@@ -80,6 +83,8 @@ class Director:
             self._emit("declined", {"reason": "queue full"})
             return {"type": "rejected", "reason": "Many visitors are waiting right now. Please try again in a minute."}
         self.accepted += 1
+        if self.attract is not None:
+            self.attract.activity()
         log.info("prompt %s queued: %r", prompt.id, text)
         self._emit("queued", {"id": prompt.id, "text": text})
         return {"type": "queued", "id": prompt.id, "position": self.queue.position(visitor)}
@@ -100,7 +105,10 @@ class Director:
         """Give the next prompt its turn if the current one has had its time; returns it."""
         for p in self.queue.expire():
             await self._send(p.visitor, {"type": "rejected", "reason": "Your prompt waited too long; please send it again."})
-        if not self.turn_due() or not len(self.queue):
+        if not len(self.queue):
+            self._wander()
+            return None
+        if not self.turn_due():
             return None
         prompt = self.queue.pop()
         if prompt is None:
@@ -117,12 +125,28 @@ class Director:
         self.post(SetSmoothing(interp.params["smoothing"]))
         self.turn_latency_ms.append((time.perf_counter() - t0) * 1000.0)
         self.current, self.current_interpretation, self.shown_at = prompt, interp, self.clock()
+        self.mode = "prompt"
+        if self.attract is not None:
+            self.attract.activity()
         self.history.append({"id": prompt.id, "text": prompt.text, "mix": interp.mix.named(self.interpreter.names)})
         log.info("showing %s: %r -> %s", prompt.id, prompt.text,
                  {k: v for k, v in interp.mix.named(self.interpreter.names).items() if v > 0.01})
         self._emit("showing", {"id": prompt.id, "text": prompt.text})
         await self._send(prompt.visitor, {"type": "showing", "id": prompt.id, "text": prompt.text})
         return interp
+
+    def _wander(self) -> None:
+        """Attract mode: with nobody prompting for a while, drift through the styles."""
+        if self.attract is None:
+            return
+        target = self.attract.next_target(self.settings.default_strength)
+        if target is None:
+            return
+        if self.mode != "attract":
+            log.info("no prompts for %.0f s: attract mode", self.attract.settings.idle_s)
+            self._emit("attract", {})
+        self.mode, self.current, self.current_interpretation = "attract", None, None
+        self.post(TargetChanged(target, seconds=self.attract.settings.transition_s, label="attract"))
 
     def _interpret(self, text: str) -> Interpretation:
         expansions = self.expander.expand(text, self.settings.expansions) if self.expander else []
@@ -164,6 +188,6 @@ class Director:
         return {
             "prompt": self.current.text if self.current else None,
             "mix": interp.mix.named(self.interpreter.names) if interp else {},
-            "queue_length": len(self.queue),
+            "queue_length": len(self.queue), "mode": self.mode,
             "accepted": self.accepted, "declined": self.declined,
         }

@@ -143,3 +143,16 @@ def test_still_picture_keeps_gliding(tiny_model):
     assert len(sink.shown) >= 4
     assert np.abs(sink.shown[-1].astype(int) - sink.shown[0].astype(int)).mean() > 1.0
     assert loop.stats.snapshot()["mix"]["ember"] == pytest.approx(1.0)
+
+
+def test_blackout_with_slide_shows_the_slide(tiny_model, tmp_path):
+    """Outside opening hours a configured slide is shown instead of the picture."""
+    import cv2
+
+    slide = tmp_path / "closed.png"
+    cv2.imwrite(str(slide), np.full((10, 20, 3), (0, 0, 255), np.uint8))  # BGR red
+    sink = RecordingSink()
+    loop = _loop(tiny_model, sink)
+    loop.post(Blackout(True, slide))
+    loop.run(max_frames=2)
+    assert sink.shown[-1].shape == (36, 64, 3) and (sink.shown[-1][..., 0] == 255).all()

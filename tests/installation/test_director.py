@@ -93,3 +93,32 @@ def test_declined_and_withdrawn_prompts_are_never_shown(interpreter):
 
     asyncio.run(go())
     assert posted == [] and d.declined == 1
+
+
+def test_attract_mode_wanders_when_nobody_prompts(interpreter):
+    """With no prompts for idle_s, the director posts slow wandering targets; a prompt ends it."""
+    from installation.schedule import AttractMode, AttractSettings
+
+    clock = Clock()
+    posted = []
+    attract = AttractMode(len(interpreter.names), AttractSettings(idle_s=30, every_s=10, transition_s=8), seed=0,
+                          clock=clock)
+    d = Director(posted.append, interpreter, settings=DirectorSettings(min_show_s=5), clock=clock, attract=attract)
+
+    async def go():
+        await d.step()
+        assert posted == []
+        clock.t += 31
+        await d.step()
+        assert d.mode == "attract" and posted[-1].seconds == 8 and posted[-1].label == "attract"
+        clock.t += 11
+        await d.step()
+        assert len(posted) == 2
+        await d.submit("v", "stars")
+        await d.step()
+        assert d.mode == "prompt"
+        clock.t += 11
+        await d.step()
+        assert len([e for e in posted if isinstance(e, TargetChanged)]) == 3  # no wandering right after a prompt
+
+    asyncio.run(go())
