@@ -94,6 +94,71 @@ class ServerConfig:
     enabled: bool = True
     host: str = "0.0.0.0"
     port: int = 8765
+    public_url: str = ""  # the address visitors type or scan; derived from the host's address if empty
+    join_hint: bool = True  # show the page's address and a QR code on the projection
+    max_connections: int = 200
+    max_connections_per_address: int = 8
+    idle_timeout_s: float = 300.0
+    origins: tuple[str, ...] = ()  # allowed Origin headers; empty = any
+    log_addresses: bool = False  # privacy: client addresses are not logged unless this is set
+
+
+@dataclass(frozen=True)
+class ExpanderConfig:
+    type: Literal["offline", "http", "transformers", "none"] = "offline"
+    url: str = ""  # OpenAI-compatible endpoint (llama.cpp server, Ollama)
+    model: str = ""
+    model_dir: str = ""  # a local transformers causal LM
+    timeout_s: float = 2.0
+
+
+@dataclass(frozen=True)
+class DirectorConfig:
+    min_show_s: float = 20.0
+    max_queue: int = 50
+    max_age_s: float = 600.0
+    temperature: float = 0.05
+    top_k: int = 3
+    expander: ExpanderConfig = ExpanderConfig()
+
+
+@dataclass(frozen=True)
+class ModerationConfig:
+    blocklist: str = ""  # a file of extra blocked words/phrases, one per line
+    block: tuple[str, ...] = ()  # extra blocked words/phrases
+    default_list: bool = True  # the shipped English list
+    semantic: bool = False  # also refuse prompts close in meaning to blocked concepts
+    concepts: tuple[str, ...] = ()
+    threshold: float = 0.6
+
+
+@dataclass(frozen=True)
+class AttractConfig:
+    enabled: bool = True
+    idle_s: float = 90.0
+    every_s: float = 25.0
+    transition_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class HoursConfig:
+    schedule: dict[str, str] = field(default_factory=dict)  # {"mon-fri": "10:00-18:00"}; empty = always open
+    outside: Literal["blackout", "slide"] = "blackout"
+    slide: str = ""
+
+
+@dataclass(frozen=True)
+class OperatorConfig:
+    token_file: str = ""  # else the token comes from $LATERNA_OPERATOR_TOKEN
+    snapshot_dir: str = "snapshots"
+
+
+@dataclass(frozen=True)
+class OscConfig:
+    enabled: bool = False
+    port: int = 9000
+    feedback_host: str = ""  # send state out to this address (empty = off)
+    feedback_port: int = 9001
 
 
 @dataclass(frozen=True)
@@ -106,6 +171,12 @@ class ShowConfig:
     display: DisplayConfig = DisplayConfig()
     record: RecordConfig = RecordConfig()
     server: ServerConfig = ServerConfig()
+    director: DirectorConfig = DirectorConfig()
+    moderation: ModerationConfig = ModerationConfig()
+    attract: AttractConfig = AttractConfig()
+    hours: HoursConfig = HoursConfig()
+    operator: OperatorConfig = OperatorConfig()
+    osc: OscConfig = OscConfig()
     source_file: str = ""  # the file this config came from (set by the loader, not a config key)
 
     def resolve(self, relative: str) -> Path:
@@ -156,7 +227,7 @@ def _convert(value: Any, tp: Any, key: str, errors: list[str]) -> Any:
             items = [_convert(v, inner, f"{key}[{i}]", errors) for i, v in enumerate(value)]
             return _BAD if _BAD in items else tuple(items)
     elif origin is dict:
-        if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        if isinstance(value, dict) and all(isinstance(k, str) for k in value) and value is not None:
             out = {k: _convert(v, typing.get_args(tp)[1], f"{key}.{k}", errors) for k, v in value.items()}
             return _BAD if _BAD in out.values() else out
     elif tp is bool:
@@ -216,6 +287,26 @@ def _check_ranges(cfg: ShowConfig, errors: list[str]) -> None:
     need(len(cfg.model.backends) >= 1, "model.backends", "at least one backend")
     need(1 <= cfg.server.port <= 65535 or cfg.server.port == 0, "server.port", f"a TCP port, got {cfg.server.port}")
     need(cfg.record.every_n >= 1, "record.every_n", "1 or more")
+    need(cfg.director.min_show_s >= 0, "director.min_show_s", "seconds >= 0")
+    need(1 <= cfg.director.max_queue <= 10000, "director.max_queue", "1 to 10000 prompts")
+    need(cfg.director.temperature > 0, "director.temperature", "a positive softmax temperature")
+    need(cfg.director.expander.type != "http" or bool(cfg.director.expander.url), "director.expander.url",
+         "an OpenAI-compatible endpoint URL for expander type 'http'")
+    need(cfg.director.expander.type != "transformers" or bool(cfg.director.expander.model_dir),
+         "director.expander.model_dir", "a local model folder for expander type 'transformers'")
+    need(0 < cfg.moderation.threshold <= 1, "moderation.threshold", "a similarity between 0 and 1")
+    need(cfg.attract.idle_s > 0 and cfg.attract.every_s > 0, "attract", "positive idle_s and every_s")
+    need(cfg.hours.outside != "slide" or bool(cfg.hours.slide), "hours.slide", "an image file for outside: slide")
+    need(1 <= cfg.server.max_connections_per_address <= cfg.server.max_connections, "server.max_connections_per_address",
+         "1 to server.max_connections")
+    need(1 <= cfg.osc.port <= 65535 or cfg.osc.port == 0, "osc.port", f"a UDP port, got {cfg.osc.port}")
+    if cfg.hours.schedule:
+        from installation.schedule import OpeningHours
+
+        try:
+            OpeningHours(cfg.hours.schedule)
+        except ConfigError as exc:
+            errors.append(f"hours.schedule: {exc}")
     need(1 <= cfg.source.zoom <= 8, "source.zoom", f"a zoom from 1 to 8, got {cfg.source.zoom}")
     ks = cfg.display.keystone
     need(len(ks) in (0, 4) and all(len(p) == 2 for p in ks), "display.keystone",

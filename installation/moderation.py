@@ -180,7 +180,8 @@ class Moderator:
                     self._concept_vecs = vecs
         query = self._embed([" ".join(text.split())])[0]
         if query.shape[0] != vecs.shape[1]:
-            raise ModerationError(f"embedding size changed: {query.shape[0]} for the prompt, {vecs.shape[1]} for concepts")
+            raise ModerationError(f"embedding sizes differ: {query.shape[0]} for the prompt, "
+                                  f"{vecs.shape[1]} for the concepts")
         return float(np.max(vecs @ query))
 
     def _embed(self, texts: list[str]) -> np.ndarray:

@@ -37,6 +37,7 @@ CLOSE_UNSUPPORTED_DATA = 1003  # a binary frame
 CLOSE_INVALID_DATA = 1007  # invalid UTF-8, or a text frame that is not JSON
 CLOSE_POLICY_VIOLATION = 1008  # floods, a visitor too slow to read its replies
 CLOSE_MESSAGE_TOO_BIG = 1009
+CLOSE_INTERNAL_ERROR = 1011  # a fault on the server's side
 CLOSE_TRY_AGAIN_LATER = 1013  # too many connections
 
 # -- what visitors read (neutral, short, never echo what they sent) -------------------------------
@@ -59,7 +60,7 @@ _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u20
 
 
 def reason_too_long(max_chars: int) -> str:
-    return f"Keep it under {max_chars} characters."
+    return f"Keep it to {max_chars} characters or fewer."
 
 
 @dataclass(frozen=True)
@@ -248,7 +249,8 @@ class RateLimiter:
         if now - self._last_prune < refill_s:
             return
         self._last_prune = now
-        for key in [k for k, (tokens, then) in self._buckets.items() if tokens + (now - then) * self.rate >= self.burst]:
+        full = [k for k, (tokens, then) in self._buckets.items() if tokens + (now - then) * self.rate >= self.burst]
+        for key in full:
             del self._buckets[key]
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from http import HTTPStatus
 import logging
 import secrets
 import socket
@@ -24,6 +23,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, fields
+from http import HTTPStatus
 from typing import Any, Protocol
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -117,29 +117,34 @@ class _Visitor:
         self.ws = ws
         self.address = address
         self.last_activity = server.clock()
-        self.waiting: set[str] = set()  # prompt ids queued and not yet shown
+        self.waiting_for: str | None = None  # the id of the visitor's prompt in the queue, if any
         self._shown: deque[str] = deque(maxlen=16)  # "showing" may overtake "queued"
 
     def idle_for(self) -> float:
-        return 0.0 if self.waiting else self.server.clock() - self.last_activity
+        """Seconds since anything was said either way; 0 while the visitor's prompt waits for its turn."""
+        return 0.0 if self.waiting_for else self.server.clock() - self.last_activity
+
+    def _note_queued(self, prompt_id: object) -> None:
+        if isinstance(prompt_id, str) and prompt_id not in self._shown:
+            self.waiting_for = prompt_id  # a newer prompt replaces the visitor's pending one
 
     async def push(self, message: dict) -> None:
         """What the Director holds: a message it sends on its own (positions, showing, expiry)."""
         kind, prompt_id = message.get("type"), message.get("id")
-        if kind == "queued" and prompt_id is not None and prompt_id not in self._shown:
-            self.waiting.add(prompt_id)
-        elif kind == "showing" and prompt_id is not None:
-            self.waiting.discard(prompt_id)
+        if kind == "queued":
+            self._note_queued(prompt_id)
+        elif kind == "showing" and isinstance(prompt_id, str):
             self._shown.append(prompt_id)
+            if self.waiting_for == prompt_id:
+                self.waiting_for = None
         elif kind == "rejected":  # the Director dropped the pending prompt (it waited too long)
-            self.waiting.clear()
+            self.waiting_for = None
         await self.send(message)
 
     async def reply(self, message: dict) -> None:
         """An answer to the visitor's own message."""
-        prompt_id = message.get("id")
-        if message.get("type") == "queued" and prompt_id is not None and prompt_id not in self._shown:
-            self.waiting.add(prompt_id)
+        if message.get("type") == "queued":
+            self._note_queued(message.get("id"))
         await self.send(message)
 
     async def send(self, message: dict) -> None:
@@ -167,6 +172,7 @@ class PromptServer:
     def __init__(self, director: DirectorLike, settings: VisitorServerSettings = VisitorServerSettings(),
                  status_provider: Callable[[], dict] | None = None, *, web_root=WEB_ROOT,
                  clock: Callable[[], float] = time.monotonic) -> None:
+        # clock: monotonic seconds for rate limits and idle times (injectable for tests)
         self.director = director
         self.settings = settings
         self.status_provider = status_provider
@@ -240,7 +246,8 @@ class PromptServer:
         address = _address(connection)
         if not self.http_rate.allow(address):
             return _response(text_reply(429, "Too many requests. Wait a moment.", ("Retry-After", "5")))
-        reply = self.page.reply(request.method, request.path, request.headers.get("Host"))
+        hosts = request.headers.get_all("Host")
+        reply = self.page.reply(request.method, request.path, hosts[0] if len(hosts) == 1 else None)
         if reply is not None:
             return _response(reply)
         if not self.connections.would_admit(address):
@@ -265,7 +272,7 @@ class PromptServer:
             pass
         except Exception:  # the connection is the task boundary: log once, the others keep going
             log.exception("visitor %s: connection failed", visitor.id)
-            await ws.close(1011, "Internal error.")
+            await ws.close(protocol.CLOSE_INTERNAL_ERROR, "Internal error.")
         finally:
             self.visitors.pop(visitor.id, None)
             self.connections.release(address)

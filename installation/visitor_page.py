@@ -61,6 +61,7 @@ def text_reply(status: int, text: str, *extra: tuple[str, str]) -> HttpReply:
 
 
 def is_loopback(host: str) -> bool:
+    """True for addresses a phone cannot use to reach this machine: loopback, unspecified, empty."""
     host = host.strip("[]")
     if host in ("localhost", ""):
         return True
