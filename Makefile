@@ -6,8 +6,17 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CONFIG ?= configs/default.yaml
+.DEFAULT_GOAL := run
 
-.PHONY: run test bench clean
+.PHONY: run test bench clean browser
+
+# Headless Chromium + ChromeDriver for the browser tests (Debian packages). Best effort: without them
+# those tests skip and say why.
+browser:
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || \
+	  { command -v apt-get >/dev/null 2>&1 && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq chromium chromium-driver >/dev/null) ; } || \
+	  echo "chromium/chromedriver not installed: browser tests will be skipped"
 
 $(STAMP): pyproject.toml Makefile
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON)"; exit 1; }
@@ -20,7 +29,7 @@ $(STAMP): pyproject.toml Makefile
 run: $(STAMP)
 	$(VENV)/bin/laterna run $(CONFIG)
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(PY) -m pytest -q -p no:cacheprovider
 
 bench: $(STAMP)
