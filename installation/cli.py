@@ -25,28 +25,35 @@ def _setup_logging(verbose: bool) -> None:
 
 # -- run -------------------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
+    from engine.events import Stop
+    from installation.app import Installation
     from installation.config import load_config
-    from installation.show import build_show, open_show
 
     cfg = load_config(args.config)
-    show = build_show(cfg, headless=args.headless)
-    log.info("show %r: %s -> %s -> %s at %dx%d", cfg.name, type(show.source).__name__, show.stylizer.backend_name,
-             ", ".join(type(s).__name__ for s in show.sinks), cfg.display.width, cfg.display.height)
-    stop = lambda *_: show.loop.post(__import__("engine.events", fromlist=["Stop"]).Stop())  # noqa: E731
-    signal.signal(signal.SIGTERM, stop)
+    inst = Installation(cfg, headless=args.headless, port=args.port, server=False if args.no_server else None)
+    show = inst.show
+    log.info("show %r: %s -> %s -> %s at %dx%d", cfg.name, show.loop.stats.source or type(show.source).__name__,
+             show.stylizer.backend_name, ", ".join(type(s).__name__ for s in show.sinks), cfg.display.width,
+             cfg.display.height)
+    signal.signal(signal.SIGTERM, lambda *_: show.loop.post(Stop()))
     try:
-        open_show(show)
-        stats = show.loop.run(max_frames=args.frames, duration=args.seconds)
+        stats = inst.run(frames=args.frames, seconds=args.seconds)
     except KeyboardInterrupt:
         stats = show.loop.stats.snapshot()
-    finally:
-        show.close()
     log.info("stopped after %d frames, %.1f fps, %d dropped, %d errors", stats["frames"], stats["fps"],
              stats["dropped"], stats["errors"])
     if args.stats_out:
         Path(args.stats_out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.stats_out).write_text(json.dumps(stats, indent=2) + "\n")
     return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from installation.doctor import format_report, run_doctor
+
+    checks = run_doctor(args.config)
+    print(format_report(checks))
+    return 0 if all(c.ok for c in checks) else 1
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -138,11 +145,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--frames", type=int, default=None, help="stop after N shown frames")
     r.add_argument("--seconds", type=float, default=None, help="stop after this many seconds")
     r.add_argument("--stats-out", default=None, help="write live stats as JSON here on exit")
+    r.add_argument("--port", type=int, default=None, help="visitor/operator port (overrides server.port; 0 = any free)")
+    r.add_argument("--no-server", action="store_true", help="no visitor server (the picture only)")
     r.set_defaults(func=cmd_run)
 
     c = sub.add_parser("check", help="validate a config file (exit 78 if it is wrong)")
     c.add_argument("config", nargs="?", default=str(ROOT / "configs" / "default.yaml"))
     c.set_defaults(func=cmd_check)
+
+    doc = sub.add_parser("doctor", help="check cameras, displays, GPU, models and ports, and say how to fix problems")
+    doc.add_argument("config", nargs="?", default=str(ROOT / "configs" / "default.yaml"))
+    doc.set_defaults(func=cmd_doctor)
 
     d = sub.add_parser("devices", help="cameras, displays and inference backends found on this machine")
     d.set_defaults(func=cmd_devices)

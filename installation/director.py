@@ -38,7 +38,7 @@ class DirectorSettings:
 
 
 class Director:
-    def __init__(self, post: Callable[[Event], bool], interpreter: Interpreter, expander: Expander | None = None,
+    def __init__(self, post: Callable[[Event], bool], interpreter: Interpreter | None, expander: Expander | None = None,
                  moderator=None, settings: DirectorSettings = DirectorSettings(),
                  clock: Callable[[], float] = time.monotonic, attract: AttractMode | None = None) -> None:
         self.post = post
@@ -59,6 +59,15 @@ class Director:
         self.listeners: list[Callable[[str, dict], None]] = []  # operator page, OSC out, metrics
         self.attract = attract
         self.mode = "waiting"  # waiting | prompt | attract
+        self.pinned = False  # an operator holds the look: prompts wait, attract mode rests
+
+    def set_interpreter(self, interpreter: Interpreter, expander: Expander | None = None) -> None:
+        """Install the interpreter once it has loaded (the show starts before the language model)."""
+        self.interpreter, self.expander = interpreter, expander
+
+    @property
+    def ready(self) -> bool:
+        return self.interpreter is not None
 
     # -- visitors ----------------------------------------------------------------------------------
     def subscribe(self, visitor: str, send: Send) -> None:
@@ -105,10 +114,12 @@ class Director:
         """Give the next prompt its turn if the current one has had its time; returns it."""
         for p in self.queue.expire():
             await self._send(p.visitor, {"type": "rejected", "reason": "Your prompt waited too long; please send it again."})
+        if self.pinned:
+            return None
         if not len(self.queue):
             self._wander()
             return None
-        if not self.turn_due():
+        if not self.turn_due() or not self.ready:
             return None
         prompt = self.queue.pop()
         if prompt is None:
@@ -187,7 +198,7 @@ class Director:
         interp = self.current_interpretation
         return {
             "prompt": self.current.text if self.current else None,
-            "mix": interp.mix.named(self.interpreter.names) if interp else {},
+            "mix": interp.mix.named(self.interpreter.names) if interp and self.interpreter else {},
             "queue_length": len(self.queue), "mode": self.mode,
             "accepted": self.accepted, "declined": self.declined,
         }

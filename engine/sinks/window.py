@@ -48,6 +48,7 @@ class _Overlay:
     lines: tuple[str, ...]
     position: str
     surface: pygame.Surface | None = None  # rendered on the main thread when first needed
+    image: np.ndarray | None = None  # optional RGB picture above the text (e.g. a QR code)
 
 
 @dataclass(frozen=True)
@@ -196,18 +197,22 @@ class ProjectorSink(FrameSink):
         pygame.display.quit()
 
     # -- for other parts of the installation ----------------------------------------------------------
-    def set_overlay(self, name: str, lines: Sequence[str] | None, position: str = "bottom") -> None:
-        """Show ``lines`` of text at ``position`` (e.g. "bottom", "top-left") under ``name``; None removes it."""
+    def set_overlay(self, name: str, lines: Sequence[str] | None, position: str = "bottom",
+                    image: np.ndarray | None = None) -> None:
+        """Show ``lines`` of text (and an optional RGB ``image`` above them, e.g. a QR code) at
+        ``position`` (e.g. "bottom", "top-left") under ``name``; None removes it."""
         if position not in POSITIONS:
             raise ValueError(f"overlay position must be one of {POSITIONS}, got {position!r}")
+        if image is not None and (image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3):
+            raise ValueError(f"overlay image must be uint8 HxWx3, got {image.dtype} {image.shape}")
         with self._overlay_lock:
             if lines is None:
                 self._overlays.pop(name, None)
                 return
             lines = tuple(str(line) for line in lines)
             old = self._overlays.get(name)
-            if old is None or old.lines != lines or old.position != position:
-                self._overlays[name] = _Overlay(lines, position)
+            if old is None or old.lines != lines or old.position != position or old.image is not image:
+                self._overlays[name] = _Overlay(lines, position, image=image)
 
     def set_keystone(self, corners: Sequence[Sequence[float]] | None) -> None:
         """Move the picture's corners to ``corners`` (TL, TR, BR, BL in 0..1); None or the identity removes it."""
@@ -274,7 +279,7 @@ class ProjectorSink(FrameSink):
         margin = max(4, height // 60)
         for overlay in overlays:
             if overlay.surface is None:
-                overlay.surface = self._render(overlay.lines)
+                overlay.surface = self._render(overlay.lines, overlay.image)
             box = overlay.surface
             bw, bh = box.get_size()
             col, row = _ANCHORS[overlay.position]
@@ -297,9 +302,12 @@ class ProjectorSink(FrameSink):
             return False
         return True
 
-    def _render(self, lines: tuple[str, ...]) -> pygame.Surface:
+    def _render(self, lines: tuple[str, ...], image: np.ndarray | None = None) -> pygame.Surface:
         assert self._font is not None
         rendered = [self._font.render(line, True, TEXT_RGB) for line in lines if line]
+        if image is not None:
+            h, w = image.shape[:2]
+            rendered.insert(0, pygame.image.frombuffer(np.ascontiguousarray(image).tobytes(), (w, h), "RGB"))
         pad = max(3, self._font.get_linesize() // 4)
         if not rendered:
             return pygame.Surface((0, 0))

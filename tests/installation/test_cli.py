@@ -18,7 +18,7 @@ def _laterna(*args, env=None, timeout=180):
 def test_run_headless_writes_valid_stats(tmp_path):
     """`laterna run --headless --frames 60 --stats-out` shows 60 frames of the bundled model and writes stats."""
     out = tmp_path / "stats.json"
-    proc = _laterna("run", "--headless", "--frames", "60", "--stats-out", str(out))
+    proc = _laterna("run", "--headless", "--frames", "60", "--stats-out", str(out), "--port", "0")
     assert proc.returncode == 0, proc.stderr
     stats = json.loads(out.read_text())
     for key in ("frames", "fps", "frame_ms", "model_ms", "latency_ms", "dropped", "errors", "backend", "resolution"):
@@ -30,7 +30,7 @@ def test_run_headless_writes_valid_stats(tmp_path):
 
 def test_run_without_display_says_headless(tmp_path):
     """With no display and no camera, `laterna run` says it runs headless on the built-in source."""
-    proc = _laterna("run", "--frames", "3")
+    proc = _laterna("run", "--frames", "3", "--no-server")
     assert proc.returncode == 0, proc.stderr
     assert "running headless" in proc.stderr
     if not any(Path("/dev").glob("video*")):

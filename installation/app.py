@@ -1,0 +1,207 @@
+"""The whole installation, wired: the show (source -> model -> projector), the visitor server and
+Director, operator control, OSC, opening hours and systemd supervision.
+
+The frame loop owns the main thread; the server, Director and their asyncio loop run in a
+background thread; the sentence-embedding model loads in another so the picture is up at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from engine.events import Blackout, Stop
+from installation.config import ShowConfig
+from installation.director import Director, DirectorSettings
+from installation.schedule import AttractMode, AttractSettings, OpeningHours
+from installation.show import Show, build_show, open_show
+
+log = logging.getLogger(__name__)
+
+
+def qr_image(url: str, module_px: int = 4) -> np.ndarray:
+    """The URL as a QR code: RGB uint8, black modules on white with a quiet zone, generated locally."""
+    import segno
+
+    matrix = np.array([[bool(v) for v in row] for row in segno.make(url, error="m").matrix], dtype=bool)
+    matrix = np.pad(matrix, 2, constant_values=False)
+    pixels = np.where(matrix, 0, 255).astype(np.uint8)
+    pixels = np.kron(pixels, np.ones((module_px, module_px), np.uint8))
+    return np.repeat(pixels[:, :, None], 3, axis=2)
+
+
+class HoursWatch:
+    """Tick hook: outside opening hours, black out (or show the slide) with inference paused."""
+
+    def __init__(self, hours: OpeningHours, slide: Path | None, every_s: float = 5.0, now=dt.datetime.now) -> None:
+        self.hours, self.slide, self.every_s, self.now = hours, slide, every_s, now
+        self._last_check = -1e9
+        self.open: bool | None = None
+
+    def __call__(self, loop) -> None:
+        t = loop.clock()
+        if t - self._last_check < self.every_s:
+            return
+        self._last_check = t
+        is_open = self.hours.is_open(self.now())
+        if is_open != self.open:
+            log.info("opening hours: %s", "open, the show runs" if is_open else "closed, inference paused")
+            self.open = is_open
+            loop.post(Blackout(not is_open, None if is_open else self.slide))
+
+
+def build_moderator(cfg: ShowConfig, embed):
+    from installation.moderation import Moderator, load_blocklist
+
+    m = cfg.moderation
+    phrases = list(m.block)
+    if m.blocklist:
+        phrases += load_blocklist(cfg.resolve(m.blocklist))
+    semantic = m.semantic and bool(m.concepts)
+    return Moderator(phrases, default_list=m.default_list, embed=embed if semantic else None,
+                     blocked_concepts=m.concepts if semantic else (), threshold=m.threshold)
+
+
+def build_expander(cfg: ShowConfig, embed):
+    from installation.expander import HttpExpander, OfflineExpander, TransformersExpander
+
+    e = cfg.director.expander
+    if e.type == "none":
+        return None
+    offline = OfflineExpander(embed)
+    if e.type == "http":
+        return HttpExpander(e.url, e.model, offline, e.timeout_s, os.environ.get("LATERNA_LLM_API_KEY", ""))
+    if e.type == "transformers":
+        return TransformersExpander(cfg.resolve(e.model_dir), offline, e.timeout_s)
+    return offline
+
+
+class Installation:
+    """Build with a config; ``run()`` blocks on the main thread until the show stops."""
+
+    def __init__(self, cfg: ShowConfig, headless: bool = False, port: int | None = None, server: bool | None = None):
+        self.cfg = cfg
+        self.show: Show = build_show(cfg, headless)
+        loop = self.show.loop
+        names = self.show.manifest.style_names
+        self.embedder = None
+        self.director: Director | None = None
+        self.server_thread = None
+        self.server = None
+        self.osc = self.osc_feedback = None
+        self.watchdog = None
+        self._brain_thread: threading.Thread | None = None
+        self.serve = cfg.server.enabled if server is None else server
+        self.port = cfg.server.port if port is None else port
+        if cfg.hours.schedule:
+            slide = cfg.resolve(cfg.hours.slide) if cfg.hours.outside == "slide" else None
+            loop.on_tick.append(HoursWatch(OpeningHours(cfg.hours.schedule), slide))
+        if self.serve and names:
+            from installation.embedding import SentenceEmbedder
+
+            self.embedder = SentenceEmbedder()
+            a = cfg.attract
+            attract = AttractMode(len(names), AttractSettings(a.idle_s, a.every_s, a.transition_s)) if a.enabled else None
+            d = cfg.director
+            self.director = Director(loop.post, None, None, build_moderator(cfg, self.embedder),
+                                     DirectorSettings(min_show_s=d.min_show_s, max_queue=d.max_queue,
+                                                      max_age_s=d.max_age_s, default_strength=cfg.style.strength),
+                                     attract=attract)
+
+    # -- parts -------------------------------------------------------------------------------------
+    def _load_brain(self) -> None:
+        """Load the sentence model and build interpreter + expander (background thread)."""
+        from installation.interpreter import Interpreter
+
+        try:
+            interp = Interpreter(self.embedder, list(self.show.manifest.styles), self.cfg.director.temperature,
+                                 self.cfg.director.top_k)
+            self.director.set_interpreter(interp, build_expander(self.cfg, self.embedder))
+            log.info("prompt interpreter ready (%d styles)", len(interp.names))
+        except Exception:  # the picture goes on without prompts; operators see why
+            log.exception("the prompt interpreter could not be loaded; visitors' prompts will wait")
+
+    def status(self) -> dict:
+        stats = self.show.loop.stats.snapshot()
+        d = self.director.status() if self.director else {}
+        return {"fps": stats["fps"], "prompt": d.get("prompt"), "mix": stats["mix"], "strength": stats["strength"],
+                "queue_length": d.get("queue_length", 0), "mode": d.get("mode", "")}
+
+    def _start_server(self) -> None:
+        from installation.server import PromptServer, ServerThread, VisitorServerSettings
+
+        s = self.cfg.server
+        settings = VisitorServerSettings(host=s.host, port=self.port, max_connections=s.max_connections,
+                                         max_connections_per_address=s.max_connections_per_address,
+                                         idle_timeout_s=s.idle_timeout_s, origins=s.origins,
+                                         log_addresses=s.log_addresses, page_title=f"Laterna — {self.cfg.name}",
+                                         public_url=s.public_url)
+        self.server = PromptServer(self.director, settings, status_provider=self.status)
+        self.server_thread = ServerThread(self.server, background=[self.director.run])
+        self.port = self.server_thread.start()
+        log.info("visitors: %s (websocket /ws, status /status)", self.server.url)
+        if s.join_hint:
+            self._join_hint(self.server.url)
+
+    def _join_hint(self, url: str) -> None:
+        qr = qr_image(url)
+        for sink in self.show.sinks:
+            if hasattr(sink, "set_overlay"):
+                sink.set_overlay("join", ["Paint this room with words:", url], "bottom-right", image=qr)
+
+    def _start_osc(self) -> None:
+        from installation.osc import OscControl, OscFeedback, director_submitter
+
+        o = self.cfg.osc
+        loop = self.show.loop
+        submit = None
+        if self.director is not None and self.server_thread is not None:
+            submit = director_submitter(self.director.submit, self.server_thread.loop)
+        self.osc = OscControl(loop.post, self.show.manifest.style_names, lambda: loop.target, submit, port=o.port)
+        self.osc.start()
+        if o.feedback_host:
+            self.osc_feedback = OscFeedback(o.feedback_host, o.feedback_port, loop.stats.snapshot,
+                                            lambda: self.director.status().get("prompt") if self.director else None)
+            self.osc_feedback.start()
+
+    def _start_watchdog(self) -> None:
+        from installation.supervision import Watchdog
+
+        if not os.environ.get("NOTIFY_SOCKET"):
+            return
+        loop = self.show.loop
+        self.watchdog = Watchdog(lambda: loop.last_tick, stats=loop.stats.snapshot, is_up=lambda: loop.stats.frames > 0)
+        self.watchdog.start()
+
+    # -- run ---------------------------------------------------------------------------------------
+    def run(self, frames: int | None = None, seconds: float | None = None) -> dict:
+        loop = self.show.loop
+        try:
+            open_show(self.show)
+            if self.director is not None:
+                self._start_server()
+                self._brain_thread = threading.Thread(target=self._load_brain, name="laterna-brain", daemon=True)
+                self._brain_thread.start()
+            if self.cfg.osc.enabled:
+                self._start_osc()
+            self._start_watchdog()
+            return loop.run(max_frames=frames, duration=seconds)
+        finally:
+            self.close()
+
+    def stop(self) -> None:
+        self.show.loop.post(Stop())
+
+    def close(self) -> None:
+        for part in (self.watchdog, self.osc_feedback, self.osc, self.server_thread):
+            if part is not None:
+                try:
+                    part.stop()
+                except Exception:
+                    log.exception("stopping %s", type(part).__name__)
+        self.show.close()

@@ -1,0 +1,59 @@
+import asyncio
+import json
+import threading
+import time
+import urllib.request
+
+from installation.app import Installation, qr_image
+from installation.config import config_from_dict
+
+
+def _config(tiny_model, **extra):
+    return config_from_dict({
+        "source": {"type": "pattern", "width": 96, "height": 54},
+        "model": {"manifest": str(tiny_model.path), "sessions": 1},
+        "pipeline": {"width": 96, "height": 54, "workers": 1},
+        "style": {"start": {"moss": 1.0}, "transition_s": 0.3},
+        "display": {"type": "headless", "width": 96, "height": 54},
+        "server": {"port": 0, "host": "127.0.0.1", "join_hint": False},
+        "director": {"min_show_s": 0},
+        "attract": {"enabled": False}, **extra}, "test.yaml")
+
+
+def test_a_visitors_prompt_changes_the_running_show(tiny_model):
+    """A real show with its server: a websocket prompt is queued, shown, and the engine's mix follows it."""
+    from websockets.sync.client import connect
+
+    inst = Installation(_config(tiny_model), headless=True)
+    seen: list[dict] = []
+    status: dict = {}
+
+    def visitor():
+        deadline = time.monotonic() + 90
+        while not (inst.server_thread and inst.director.ready) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        try:
+            with connect(f"ws://127.0.0.1:{inst.port}/ws") as ws:
+                ws.send(json.dumps({"type": "prompt", "text": "ink"}))
+                while not any(m["type"] == "showing" for m in seen):
+                    seen.append(json.loads(ws.recv(timeout=30)))
+            time.sleep(1.0)  # the glide takes 0.3 s
+            with urllib.request.urlopen(f"http://127.0.0.1:{inst.port}/status", timeout=10) as resp:
+                status.update(json.loads(resp.read()))
+        finally:
+            inst.stop()
+
+    t = threading.Thread(target=visitor)
+    t.start()
+    stats = inst.run(seconds=120)
+    t.join()
+    assert [m["type"] for m in seen][-1] == "showing" and seen[-1]["text"] == "ink"
+    assert stats["mix"]["ink"] > 0.5 > stats["mix"]["moss"]
+    assert status["prompt"] == "ink" and status["fps"] > 0
+
+
+def test_qr_code_image():
+    """The join hint's QR code is a black-and-white RGB picture with a white quiet zone."""
+    img = qr_image("http://192.0.2.2:8765/")
+    assert img.ndim == 3 and img.shape[0] == img.shape[1] and img.dtype.name == "uint8"
+    assert set(map(int, img.reshape(-1))) == {0, 255} and img[:8].min() == 255
