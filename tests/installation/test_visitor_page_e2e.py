@@ -6,6 +6,7 @@ run the page against a fuller show (the real sentence embedder, or the engine's 
 """
 
 import os
+import time
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,3 +142,72 @@ def test_page_reconnects_when_the_server_comes_back(browser, show):
         _wait(browser, lambda d: connection.get_attribute("data-state") == "open", "the page to reconnect")
     finally:
         again.thread.stop()
+
+
+def test_prompt_in_the_browser_restyles_the_engine_output(browser, tiny_model):
+    """End to end: a prompt typed in Chromium reaches the Director, the frame loop glides, and its output
+    frames change (pixel difference) while the camera picture stays still."""
+    import threading
+
+    import numpy as np
+    from selenium.webdriver.common.by import By
+
+    from engine.backends.onnxruntime import OnnxRuntimeBackend
+    from engine.loop import FrameLoop
+    from engine.pipeline import Stylizer
+    from engine.sinks.headless import HeadlessSink
+    from engine.sources.pattern import PatternSource
+    from engine.style import StyleMix
+    from installation.director import Director, DirectorSettings
+    from installation.interpreter import Interpreter
+    from tests.installation.toy_director import STYLES, toy_embed
+
+    class Still(PatternSource):
+        def read(self):
+            if getattr(self, "_given", False):
+                return None
+            self._given = True
+            return super().read()
+
+    class Keep(HeadlessSink):
+        def __init__(self):
+            super().__init__()
+            self.frames = []
+
+        def show(self, frame):
+            super().show(frame)
+            self.frames.append(frame.pixels.copy())
+
+    sink = Keep()
+    source = Still(width=96, height=54, fps=30)
+    source.open()
+    loop = FrameLoop(source, Stylizer([lambda: OnnxRuntimeBackend(tiny_model)], (96, 54)), [sink],
+                     StyleMix.single(3, 0), (96, 54), display_fps=30, transition_s=0.5)
+    runner = threading.Thread(target=loop.run, kwargs={"duration": 60}, daemon=True)
+    runner.start()
+    director = Director(loop.post, Interpreter(toy_embed, STYLES), settings=DirectorSettings(min_show_s=0, tick_s=0.02))
+    server = PromptServer(director, VisitorServerSettings(host="127.0.0.1", port=0, page_title="Laterna test"))
+    thread = ServerThread(server, background=[director.run])
+    port = thread.start()
+    try:
+        deadline = time.monotonic() + WAIT_S
+        while len(sink.frames) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        before = sink.frames[-1].astype(int)
+        browser.get(f"http://127.0.0.1:{port}/")
+        send = browser.find_element(By.ID, "send")
+        _wait(browser, lambda d: send.is_enabled(), "the page to connect")
+        browser.find_element(By.ID, "prompt").send_keys("warm fire glow")
+        send.click()
+        _wait(browser, _feedback("showing"), "'now showing'")
+        deadline = time.monotonic() + WAIT_S
+        while loop.stats.snapshot()["mix"].get("ember", 0) < 0.99 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        after = sink.frames[-1].astype(int)
+    finally:
+        thread.stop()
+        loop.post(__import__("engine.events", fromlist=["Stop"]).Stop())
+        runner.join(timeout=10)
+    assert loop.stats.snapshot()["mix"]["ember"] > 0.99
+    assert np.abs(after - before).mean() > 2.0  # the picture changed with the style, not with the scene
