@@ -56,10 +56,15 @@ class SetSmoothing(Event):
 
 @dataclass(frozen=True)
 class SetTransition(Event):
+    """Time (and optionally easing) of the next glides."""
+
     seconds: float
+    ease: str | None = None
 
     def apply(self, loop: "FrameLoop") -> None:
         loop.transition_s = max(0.0, float(self.seconds))
+        if self.ease:
+            loop.ease = self.ease
 
 
 @dataclass(frozen=True)

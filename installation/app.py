@@ -7,15 +7,20 @@ background thread; the sentence-embedding model loads in another so the picture 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import os
+import shutil
+import signal
+import subprocess
+import tempfile
 import threading
 from pathlib import Path
 
 import numpy as np
 
-from engine.events import Blackout, Stop
+from engine.events import Blackout, SetStrength, SetTransition, Stop
 from installation.config import ShowConfig
 from installation.director import Director, DirectorSettings
 from installation.schedule import AttractMode, AttractSettings, OpeningHours
@@ -95,12 +100,13 @@ class Installation:
         self.server = None
         self.osc = self.osc_feedback = None
         self.watchdog = None
+        self.browser: subprocess.Popen | None = None
+        self.reloader = None
+        self.hours_watch: HoursWatch | None = None
         self._brain_thread: threading.Thread | None = None
         self.serve = cfg.server.enabled if server is None else server
         self.port = cfg.server.port if port is None else port
-        if cfg.hours.schedule:
-            slide = cfg.resolve(cfg.hours.slide) if cfg.hours.outside == "slide" else None
-            loop.on_tick.append(HoursWatch(OpeningHours(cfg.hours.schedule), slide))
+        self._set_hours(cfg)
         if self.serve and names:
             from installation.embedding import SentenceEmbedder
 
@@ -112,7 +118,54 @@ class Installation:
                                      DirectorSettings(min_show_s=d.min_show_s, max_queue=d.max_queue,
                                                       max_age_s=d.max_age_s, default_strength=cfg.style.strength),
                                      attract=attract)
+        if cfg.source_file and Path(cfg.source_file).is_file():
+            from installation.reload import ConfigReloader
 
+            self.reloader = ConfigReloader(cfg.source_file, cfg, self._apply_reload)
+            loop.on_tick.append(self.reloader)
+
+    # -- hot reload ----------------------------------------------------------------------------------
+    def _set_hours(self, cfg: ShowConfig) -> None:
+        loop = self.show.loop
+        if not cfg.hours.schedule:
+            if self.hours_watch is not None:
+                loop.on_tick.remove(self.hours_watch)
+                self.hours_watch = None
+                loop.post(Blackout(False))
+            return
+        slide = cfg.resolve(cfg.hours.slide) if cfg.hours.outside == "slide" else None
+        if self.hours_watch is None:
+            self.hours_watch = HoursWatch(OpeningHours(cfg.hours.schedule), slide)
+            loop.on_tick.append(self.hours_watch)
+        else:
+            self.hours_watch.hours, self.hours_watch.slide = OpeningHours(cfg.hours.schedule), slide
+            self.hours_watch.open = None  # re-evaluate at the next check
+            self.hours_watch._last_check = -1e9
+
+    def _apply_reload(self, old: ShowConfig, new: ShowConfig) -> None:
+        """Apply the safe settings of a reloaded config to the running show (main thread)."""
+        loop = self.show.loop
+        if (new.style.transition_s, new.style.easing) != (old.style.transition_s, old.style.easing):
+            loop.post(SetTransition(new.style.transition_s, new.style.easing))
+        if new.style.strength != old.style.strength:
+            loop.post(SetStrength(new.style.strength))
+        if new.hours != old.hours:
+            self._set_hours(new)
+        d = self.director
+        if d is None:
+            return
+        if new.director != old.director:
+            d.settings = dataclasses.replace(d.settings, min_show_s=new.director.min_show_s,
+                                             max_queue=new.director.max_queue, max_age_s=new.director.max_age_s)
+            d.queue.max_length, d.queue.max_age_s = new.director.max_queue, new.director.max_age_s
+            if d.interpreter is not None:
+                d.interpreter.temperature, d.interpreter.top_k = new.director.temperature, new.director.top_k
+        if new.moderation != old.moderation:
+            d.moderator = build_moderator(new, self.embedder)
+        if new.attract != old.attract:
+            a = new.attract
+            d.attract = AttractMode(len(self.show.manifest.style_names),
+                                    AttractSettings(a.idle_s, a.every_s, a.transition_s)) if a.enabled else None
     # -- parts -------------------------------------------------------------------------------------
     def _load_brain(self) -> None:
         """Load the sentence model and build interpreter + expander (background thread)."""
@@ -147,12 +200,29 @@ class Installation:
         log.info("visitors: %s (websocket /ws, status /status)", self.server.url)
         if s.join_hint:
             self._join_hint(self.server.url)
+        if self.cfg.kiosk.browser:
+            self._start_browser(f"http://127.0.0.1:{self.port}/")
 
     def _join_hint(self, url: str) -> None:
         qr = qr_image(url)
         for sink in self.show.sinks:
             if hasattr(sink, "set_overlay"):
                 sink.set_overlay("join", ["Paint this room with words:", url], "bottom-right", image=qr)
+
+    def _start_browser(self, url: str) -> None:
+        """Kiosk touchscreen: the visitor page full screen in a local browser window."""
+        k = self.cfg.kiosk
+        exe = shutil.which(k.command)
+        if exe is None:
+            log.warning("kiosk browser %r not found; open %s on the touchscreen by hand", k.command, url)
+            return
+        profile = tempfile.mkdtemp(prefix="laterna-kiosk-")
+        self.browser = subprocess.Popen(
+            [exe, "--kiosk", f"--app={url}", f"--window-position={k.window_x},{k.window_y}", "--no-first-run",
+             "--noerrdialogs", "--disable-translate", "--disable-background-networking", "--disable-sync",
+             "--disable-component-update", f"--user-data-dir={profile}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        log.info("kiosk browser started on the touchscreen at (%d, %d)", k.window_x, k.window_y)
 
     def _start_osc(self) -> None:
         from installation.osc import OscControl, OscFeedback, director_submitter
@@ -190,6 +260,8 @@ class Installation:
             if self.cfg.osc.enabled:
                 self._start_osc()
             self._start_watchdog()
+            if self.reloader is not None and threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGHUP, lambda *_: setattr(self.reloader, "force", True))
             return loop.run(max_frames=frames, duration=seconds)
         finally:
             self.close()
@@ -198,6 +270,8 @@ class Installation:
         self.show.loop.post(Stop())
 
     def close(self) -> None:
+        if self.browser is not None and self.browser.poll() is None:
+            self.browser.terminate()
         for part in (self.watchdog, self.osc_feedback, self.osc, self.server_thread):
             if part is not None:
                 try:

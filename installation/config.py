@@ -154,6 +154,16 @@ class OperatorConfig:
 
 
 @dataclass(frozen=True)
+class KioskConfig:
+    """A local touchscreen showing the visitor page in a full-screen browser beside the projection."""
+
+    browser: bool = False
+    command: str = "chromium"
+    window_x: int = 0  # where the browser window goes: the touchscreen's position on the desktop
+    window_y: int = 0
+
+
+@dataclass(frozen=True)
 class OscConfig:
     enabled: bool = False
     port: int = 9000
@@ -177,6 +187,7 @@ class ShowConfig:
     hours: HoursConfig = HoursConfig()
     operator: OperatorConfig = OperatorConfig()
     osc: OscConfig = OscConfig()
+    kiosk: KioskConfig = KioskConfig()
     source_file: str = ""  # the file this config came from (set by the loader, not a config key)
 
     def resolve(self, relative: str) -> Path:

@@ -4,6 +4,7 @@
 ``VisitorPage.reply(method, target, host)`` returns an ``HttpReply`` (status, headers, body), or
 ``None`` for ``GET /ws`` (the websocket handshake goes on). Files are read once from
 ``installation/web/`` into a fixed route table, so no request path ever reaches the file system.
+Files named ``operator*`` are the operator panel's (``operator_page``) and are not served here.
 The QR code is drawn locally with segno.
 """
 
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 WEB_ROOT = Path(__file__).resolve().parent / "web"
 WEBSOCKET_PATH = "/ws"
+OPERATOR_FILES = "operator"  # files in web/ whose names start with this are not the visitor's
 
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
@@ -50,14 +52,24 @@ class HttpReply:
     body: bytes
 
 
-def _reply(status: int, content_type: str, body: bytes, *extra: tuple[str, str], cache: str = "no-cache") -> HttpReply:
+def http_reply(status: int, content_type: str, body: bytes, *extra: tuple[str, str], cache: str = "no-cache",
+               security: tuple[tuple[str, str], ...] = SECURITY_HEADERS) -> HttpReply:
+    """An answer with the headers every answer of this server carries (``security``: CSP and friends)."""
     headers = (("Content-Type", content_type), ("Content-Length", str(len(body))), ("Cache-Control", cache),
-               ("Connection", "close")) + SECURITY_HEADERS + extra
+               ("Connection", "close")) + security + extra
     return HttpReply(status, headers, body)
+
+
+_reply = http_reply
 
 
 def text_reply(status: int, text: str, *extra: tuple[str, str]) -> HttpReply:
     return _reply(status, "text/plain; charset=utf-8", (text.rstrip("\n") + "\n").encode(), *extra, cache="no-store")
+
+
+def json_bytes(value) -> bytes:
+    """JSON that browsers can read: NaN/inf -> null, numpy values and tuples/sets as plain lists."""
+    return json.dumps(_finite(value), default=_plain).encode()
 
 
 def is_loopback(host: str) -> bool:
@@ -101,8 +113,8 @@ class VisitorPage:
         routes = {}
         for path in sorted(self.web_root.iterdir()):
             kind = CONTENT_TYPES.get(path.suffix.lower())
-            if not path.is_file() or path.name.startswith(".") or kind is None:
-                continue
+            if not path.is_file() or path.name.startswith((".", OPERATOR_FILES)) or kind is None:
+                continue  # operator.* files are the operator panel's, served behind its token
             body = path.read_bytes()
             if path.name == "index.html":
                 body = body.replace(b"{{title}}", html.escape(title).encode())
@@ -144,7 +156,7 @@ class VisitorPage:
 
     def _status(self) -> HttpReply:
         try:
-            body = json.dumps(_finite(self.status()), default=_plain).encode()
+            body = json_bytes(self.status())
         except Exception:  # the status provider is someone else's code: say so, keep serving
             log.exception("the status provider failed")
             return text_reply(500, "Status is not available right now.")

@@ -57,3 +57,49 @@ def test_qr_code_image():
     img = qr_image("http://192.0.2.2:8765/")
     assert img.ndim == 3 and img.shape[0] == img.shape[1] and img.dtype.name == "uint8"
     assert set(map(int, img.reshape(-1))) == {0, 255} and img[:8].min() == 255
+
+
+def test_hot_reload_in_a_running_show(tiny_model, tmp_path):
+    """Editing the config while the show runs changes pacing and moderation; a broken edit changes nothing."""
+    import os
+
+    import yaml
+
+    from installation.config import load_config
+
+    path = tmp_path / "show.yaml"
+    data = {"source": {"type": "pattern", "width": 96, "height": 54},
+            "model": {"manifest": str(tiny_model.path), "sessions": 1},
+            "pipeline": {"width": 96, "height": 54, "workers": 1}, "style": {"start": {"moss": 1.0}},
+            "display": {"type": "headless", "width": 96, "height": 54},
+            "server": {"port": 0, "host": "127.0.0.1", "join_hint": False}, "director": {"min_show_s": 20}}
+    path.write_text(yaml.safe_dump(data))
+    inst = Installation(load_config(path), headless=True)
+    inst.reloader.every_s = 0.05
+    observed = {}
+
+    def edit(new_data):
+        path.write_text(yaml.safe_dump(new_data))
+        st = os.stat(path)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+
+    def operator():
+        try:
+            time.sleep(1.0)
+            edit({**data, "director": {"min_show_s": 5}, "moderation": {"block": ["lanterns"]}})
+            time.sleep(1.0)
+            observed["min_show_s"] = inst.director.settings.min_show_s
+            observed["blocked"] = not inst.director.moderator.check("many lanterns").allowed
+            edit({**data, "director": {"min_show_s": "soon"}})
+            time.sleep(1.0)
+            observed["after_bad"] = inst.director.settings.min_show_s
+            observed["error"] = inst.reloader.last.error
+        finally:
+            inst.stop()
+
+    t = threading.Thread(target=operator)
+    t.start()
+    inst.run(seconds=60)
+    t.join()
+    assert observed["min_show_s"] == 5 and observed["blocked"]
+    assert observed["after_bad"] == 5 and "director.min_show_s" in observed["error"]

@@ -64,3 +64,30 @@ def test_unreadable_yaml_and_missing_file(tmp_path):
         load_config(path)
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("name", ["default", "gallery-projector", "kiosk-touchscreen", "slideshow"])
+def test_presets_describe_their_setup(name):
+    """Each preset exists and says what it is for: camera/projector/GPU, kiosk browser, slideshow folder."""
+    cfg = load_config(DEFAULT_CONFIG.parent / f"{name}.yaml")
+    if name == "gallery-projector":
+        assert cfg.source.type == "camera" and cfg.display.fullscreen and cfg.display.monitor == 1
+        assert cfg.model.backends[0] == "tensorrt" and cfg.model.providers[-1] == "cpu"
+    elif name == "kiosk-touchscreen":
+        assert cfg.kiosk.browser and cfg.display.monitor == 1 and not cfg.server.join_hint
+    elif name == "slideshow":
+        assert cfg.source.type == "slideshow" and any(cfg.resolve(cfg.source.path).glob("*.jpg"))
+
+
+def test_slideshow_and_gallery_presets_build_a_show_here():
+    """The slideshow preset runs here; the GPU preset falls back to the CPU on this machine."""
+    from installation.show import build_show, open_show
+
+    for name in ("slideshow", "gallery-projector"):
+        show = build_show(load_config(DEFAULT_CONFIG.parent / f"{name}.yaml"), headless=True)
+        try:
+            open_show(show)
+            stats = show.loop.run(max_frames=2)
+        finally:
+            show.close()
+        assert stats["frames"] == 2 and stats["backend"].startswith("onnxruntime")
