@@ -144,9 +144,16 @@ def e2e_table(manifest: Manifest, seconds: float, quick: bool) -> str:
                    "model ms p50", "engine overhead"], rows)
 
 
-def run_bench(quick: bool = False, seconds: float = 6.0, model: str | Path = "models/lantern.json") -> str:
+def run_bench(quick: bool = False, seconds: float = 6.0, model: str | Path = "models/lantern.json",
+              tables: tuple[str, ...] = ("model", "e2e", "turn")) -> str:
     manifest = load_manifest(model)
-    parts = [model_table(manifest, quick), "", e2e_table(manifest, seconds if not quick else min(seconds, 2.0), quick)]
+    parts = []
+    if "model" in tables:
+        parts += [model_table(manifest, quick), ""]
+    if "e2e" in tables:
+        parts += [e2e_table(manifest, seconds if not quick else min(seconds, 2.0), quick), ""]
+    if "turn" in tables:
+        parts += [turn_table(manifest), ""]
     return "\n".join(parts)
 
 
@@ -175,3 +182,88 @@ def gpu_table(model: str | Path = "models/lantern.json", sizes=((1280, 720), (19
         rows.append(row)
     header = ["size"] + [f"{name} {k}" for name, _ in variants for k in ("ms", "fps")]
     return _table(f"PyTorch CUDA on {torch.cuda.get_device_name(0)} (incl. host<->device copies)", header, rows)
+
+
+class _StillCamera(PatternSource):
+    """A camera watching a still room: the same picture, new frames at the camera's rate."""
+
+    def read(self):
+        frame = super().read()
+        if frame is None:
+            return None
+        if not hasattr(self, "_still"):
+            self._still = frame.pixels
+        return frame.with_pixels(self._still)
+
+
+class _ChangeWatcher(HeadlessSink):
+    """Records when each frame is shown, to find the first one that differs from a reference."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log: list[tuple[float, np.ndarray]] = []
+        self._lock = threading.Lock()
+
+    def show(self, frame) -> None:
+        super().show(frame)
+        with self._lock:
+            self.log.append((time.perf_counter(), frame.pixels))
+            del self.log[:-200]
+
+    def first_change_after(self, t0: float, reference: np.ndarray, threshold: float = 0.2) -> float | None:
+        with self._lock:
+            for t, px in self.log:
+                if t >= t0 and np.abs(px.astype(np.int16) - reference).mean() > threshold:
+                    return t
+        return None
+
+
+def turn_table(manifest: Manifest, prompts: tuple[str, ...] = ("stormy sea, huge waves", "swirling night sky full of stars",
+                                                              "a calm pond with water lilies", "cubist machine dance",
+                                                              "golden blossoms in spring")) -> str:
+    """A prompt's turn -> the first changed frame on screen, through the real Director and frame loop."""
+    import asyncio
+
+    from installation.director import Director, DirectorSettings
+    from installation.embedding import SentenceEmbedder
+    from installation.expander import OfflineExpander
+    from installation.interpreter import Interpreter
+    from installation.prompt_queue import Prompt
+
+    size = (640, 360)
+    options = BackendOptions(threads=1, sessions=2)
+    stylizer = Stylizer([lambda: OnnxRuntimeBackend(manifest, options)], size, Stabilizer(0.5))
+    source = _StillCamera(width=size[0], height=size[1], fps=30.0)
+    sink = _ChangeWatcher()
+    n = len(manifest.styles)
+    loop = FrameLoop(source, stylizer, [sink], StyleMix.single(n, 0), size, display_fps=30.0, workers=2,
+                     transition_s=2.0)
+    embedder = SentenceEmbedder()
+    director = Director(loop.post, Interpreter(embedder, list(manifest.styles)), OfflineExpander(embedder),
+                        settings=DirectorSettings(min_show_s=0))
+    director._interpret("warm up")  # load the model before timing
+    source.open()
+    runner = threading.Thread(target=loop.run, kwargs={"duration": 120.0}, daemon=True)
+    runner.start()
+    rows = []
+    try:
+        for i, text in enumerate(prompts):
+            time.sleep(2.5)  # let the previous glide settle
+            with sink._lock:
+                reference = sink.log[-1][1].astype(np.int16)
+            t0 = time.perf_counter()
+            asyncio.run(director.show(Prompt(f"b{i}", "bench", text, 0.0)))
+            t_posted = time.perf_counter()
+            t_changed = None
+            while t_changed is None and time.perf_counter() - t0 < 5.0:
+                time.sleep(0.005)
+                t_changed = sink.first_change_after(t_posted, reference)
+            total = (t_changed - t0) * 1000 if t_changed else float("nan")
+            rows.append([text, f"{(t_posted - t0) * 1000:.0f}", f"{total - (t_posted - t0) * 1000:.0f}",
+                         f"{total:.0f}", "yes" if total < 1000 else "NO"])
+    finally:
+        loop.post(__import__("engine.events", fromlist=["Stop"]).Stop())
+        runner.join(timeout=10)
+        stylizer.close()
+    return _table("A prompt's turn -> first changed frame (640x360, ONNX Runtime CPU 2x1, offline expander)",
+                  ["prompt", "expand+interpret ms", "post -> changed frame ms", "total ms", "< 1 s"], rows)

@@ -130,7 +130,7 @@ def cmd_import_model(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from installation.bench import run_bench
 
-    print(run_bench(quick=args.quick, seconds=args.seconds, model=args.model))
+    print(run_bench(quick=args.quick, seconds=args.seconds, model=args.model, tables=tuple(args.tables.split(","))))
     return 0
 
 
@@ -199,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--quick", action="store_true", help="fewer runs and sizes")
     b.add_argument("--seconds", type=float, default=6.0, help="seconds per end-to-end measurement")
     b.add_argument("--model", default=str(ROOT / "models" / "lantern.json"), help="manifest of the model to time")
+    b.add_argument("--tables", default="model,e2e,turn", help="which tables: model, e2e, turn (comma-separated)")
     b.set_defaults(func=cmd_bench)
     return p
 

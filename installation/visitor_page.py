@@ -60,11 +60,9 @@ def http_reply(status: int, content_type: str, body: bytes, *extra: tuple[str, s
     return HttpReply(status, headers, body)
 
 
-_reply = http_reply
-
-
 def text_reply(status: int, text: str, *extra: tuple[str, str]) -> HttpReply:
-    return _reply(status, "text/plain; charset=utf-8", (text.rstrip("\n") + "\n").encode(), *extra, cache="no-store")
+    body = (text.rstrip("\n") + "\n").encode()
+    return http_reply(status, "text/plain; charset=utf-8", body, *extra, cache="no-store")
 
 
 def json_bytes(value) -> bytes:
@@ -144,14 +142,14 @@ class VisitorPage:
             return None
         if path in self._routes:
             kind, body = self._routes[path]
-            return _reply(200, kind, body)
+            return http_reply(200, kind, body)
         if path == "/status":
             return self._status()
         if path == "/qr.svg":
             url = self.page_url(host)
             if url not in self._qr_cache:
                 self._qr_cache = {url: qr_svg(url)}  # one address at a time is all a show needs
-            return _reply(200, "image/svg+xml", self._qr_cache[url])
+            return http_reply(200, "image/svg+xml", self._qr_cache[url])
         return text_reply(404, "Not found.")
 
     def _status(self) -> HttpReply:
@@ -160,7 +158,7 @@ class VisitorPage:
         except Exception:  # the status provider is someone else's code: say so, keep serving
             log.exception("the status provider failed")
             return text_reply(500, "Status is not available right now.")
-        return _reply(200, "application/json", body, cache="no-store")
+        return http_reply(200, "application/json", body, cache="no-store")
 
 
 def _finite(value):
