@@ -11,7 +11,6 @@ from __future__ import annotations
 import abc
 import collections
 import logging
-import threading
 import time
 from dataclasses import dataclass
 
@@ -47,7 +46,6 @@ class Backend(abc.ABC):
         self.options = options
         self.loaded = False
         self.timings_ms: collections.deque[float] = collections.deque(maxlen=512)
-        self._lock = threading.Lock()
         spec = manifest.image_input
         self._in_lo, self._in_hi = spec.range
         out = manifest.outputs[0]
@@ -87,6 +85,9 @@ class Backend(abc.ABC):
             raise BackendError(f"{self.manifest.name}: style weights must be finite numbers, got {s.tolist()}")
         if np.any(s < 0):
             raise BackendError(f"{self.manifest.name}: style weights must not be negative, got {s.tolist()}")
+        if np.any(s.sum(axis=1) <= 0):
+            raise BackendError(f"{self.manifest.name}: style weights must not all be zero (use strength 0 for "
+                               "the unstyled picture)")
         if s.shape[0] == 1 and batch > 1:
             s = np.repeat(s, batch, axis=0)
         return np.ascontiguousarray(s)

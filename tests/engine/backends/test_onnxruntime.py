@@ -27,6 +27,7 @@ def test_real_session_matches_pytorch(tiny_model):
     ([[1.0, 0.0]], "must have 3 weights"),
     ([[1.0, -0.5, 0.5]], "must not be negative"),
     ([[np.nan, 0.5, 0.5]], "finite"),
+    ([[0.0, 0.0, 0.0]], "not all be zero"),
     (None, "needs a style vector"),
 ])
 def test_bad_style_vectors_are_clear_errors(tiny_model, style, match):
