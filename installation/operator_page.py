@@ -63,6 +63,8 @@ class _InlinePage:
     """An HTML template with its style and script put inline, and the headers that allow just them."""
 
     def __init__(self, template: str, style: str, script: str, title: str) -> None:
+        if "</script" in script.lower() or "</style" in style.lower():
+            raise ConfigError("the operator panel's script or style would end its own inline block early")
         self.template = template.replace("{{title}}", html.escape(title)).replace("{{style}}", style) \
             .replace("{{script}}", script)
         self.security = _security(script, style)

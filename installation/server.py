@@ -1,14 +1,20 @@
 """The visitor server: a thin adapter joining ``websockets`` to the pure protocol, the page and the Director.
 
 One port serves the visitor page (``/``, ``/static/...``), ``/status``, ``/qr.svg`` and the
-websocket ``/ws``. Plain GETs are answered in ``process_request`` (see ``visitor_page``); each
-websocket visitor gets a random id, is subscribed to the Director, and has every message passed
-through ``FloodGuard`` and ``parse_message`` (see ``protocol``). A visitor who breaks the protocol
-gets a reply and, where the protocol says so, is closed with its close code; nobody else notices.
+websocket ``/ws``; ``/healthz`` and ``/metrics``; and the operator's side behind a token
+(``/operator``, ``/operator/state``, ``/operator/preview.jpg`` and the websocket ``/operator/ws``).
+The route table is ``routes.Router``; plain GETs are answered in ``process_request`` from it (see
+``visitor_page``, ``operator_page``, ``operator_auth``). Each websocket visitor gets a random id, is
+subscribed to the Director, and has every message passed through ``FloodGuard`` and
+``parse_message`` (see ``protocol``). A visitor who breaks the protocol gets a reply and, where the
+protocol says so, is closed with its close code; nobody else notices. An operator's websocket is
+pushed the panel's state every ``state_interval_s`` (JSON text, then the preview as a binary JPEG)
+and carries commands for ``operator.ShowControl``.
 
 ``PromptServer`` runs in an asyncio loop; ``ServerThread`` gives it one of its own in a background
 thread, because the frame loop owns the main thread. Prompts are logged without client addresses
-unless ``log_addresses=True``; visitor ids are random, never derived from an address.
+unless ``log_addresses=True``; visitor ids are random, never derived from an address. The operator
+token is never logged: websockets' own lines go through ``operator_auth.RedactingLogger``.
 """
 
 from __future__ import annotations
@@ -35,7 +41,11 @@ from engine.errors import ConfigError, EngineError
 from installation import protocol
 from installation.protocol import (ConnectionLimiter, FloodGuard, Ping, ProtocolLimits, ProtocolViolation,
                                    RateLimiter, parse_message)
-from installation.visitor_page import WEB_ROOT, HttpReply, VisitorPage, text_reply
+from installation.operator import ShowControl, handle_message
+from installation.operator_auth import OperatorAuth, RedactingLogger
+from installation.operator_page import OperatorPage
+from installation.routes import OPERATOR_SESSION, HealthLike, MetricsLike, Router
+from installation.visitor_page import WEB_ROOT, HttpReply, VisitorPage, json_bytes, text_reply
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +84,17 @@ class VisitorServerSettings:
     log_addresses: bool = False
     page_title: str = "Laterna"
     public_url: str = ""  # the address in the QR code; empty: guessed from the request or this machine
+    metrics_public: bool = True  # /metrics without the operator token (LAN scrapers); False: token needed
+    max_operators: int = 4  # operator websockets open at once
+    state_interval_s: float = 0.5  # how often an operator's panel is sent the state (and preview)
 
     def __post_init__(self) -> None:
         problems = []
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.type in ("int", "float") and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            if f.type == "bool" and not isinstance(value, bool):
+                problems.append(f"{f.name}: expected true or false, got {value!r}")
+            elif f.type in ("int", "float") and (isinstance(value, bool) or not isinstance(value, (int, float))):
                 problems.append(f"{f.name}: expected a number, got {value!r}")
             elif f.type in ("int", "float") and f.name != "port" and f.name != "flood_warnings" and value <= 0:
                 problems.append(f"{f.name}: expected a number > 0, got {value!r}")
@@ -171,8 +186,12 @@ class PromptServer:
 
     def __init__(self, director: DirectorLike, settings: VisitorServerSettings = VisitorServerSettings(),
                  status_provider: Callable[[], dict] | None = None, *, web_root=WEB_ROOT,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, operator_token: str | None = None,
+                 control: ShowControl | None = None, health: HealthLike | None = None,
+                 metrics: MetricsLike | None = None) -> None:
         # clock: monotonic seconds for rate limits and idle times (injectable for tests)
+        # operator_token: the operator routes' secret (LATERNA_OPERATOR_TOKEN); None: they all answer 403
+        # control: what the operator panel reads and commands; health: /healthz; metrics: /metrics
         self.director = director
         self.settings = settings
         self.status_provider = status_provider
@@ -184,7 +203,12 @@ class PromptServer:
                                 warnings=settings.flood_warnings)
         self.http_rate = RateLimiter(settings.http_rate_per_address, settings.http_burst_per_address, clock)
         self.page = VisitorPage(settings.page_title, web_root, self.status, settings.public_url, lambda: self.url)
+        self.control = control
+        self.auth = OperatorAuth(operator_token)
+        self.operator_page = OperatorPage(settings.page_title, web_root, control)
+        self.router = Router(self.page, self.operator_page, self.auth, health, metrics, settings.metrics_public)
         self.visitors: dict[str, _Visitor] = {}
+        self.operators: set[ServerConnection] = set()
         self.port: int | None = None
         self._server: Server | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -200,12 +224,17 @@ class PromptServer:
                 origins=[*s.origins, None] if s.origins else None,
                 compression=None, max_size=s.max_message_bytes, max_queue=16,
                 open_timeout=10, close_timeout=3, ping_interval=20, ping_timeout=20,
-                server_header="Laterna", logger=logging.getLogger(f"{__name__}.wire"),
+                server_header="Laterna",
+                logger=RedactingLogger(logging.getLogger(f"{__name__}.wire"), self.auth.redactor()),
             )
         except OSError as exc:
             raise ServerError(f"cannot serve visitors on {s.host}:{s.port}: {exc.strerror or exc}") from exc
         self.port = self._server.sockets[0].getsockname()[1]
         log.info("visitor page at %s (websocket %s)", self.url, "/ws")
+        if self.auth.enabled:
+            log.info("operator panel at %soperator (needs the operator token)", self.url)
+        else:
+            log.info("operator panel is off: LATERNA_OPERATOR_TOKEN is not set")
         return self.port
 
     async def stop(self) -> None:
@@ -247,9 +276,17 @@ class PromptServer:
         if not self.http_rate.allow(address):
             return _response(text_reply(429, "Too many requests. Wait a moment.", ("Retry-After", "5")))
         hosts = request.headers.get_all("Host")
-        reply = self.page.reply(request.method, request.path, hosts[0] if len(hosts) == 1 else None)
+        route, reply = self.router.reply(request.method, request.path, request.headers.get_all("Authorization"),
+                                         hosts[0] if len(hosts) == 1 else None)
         if reply is not None:
+            if route is not None and reply.status in (401, 403) and self.router.needs_token(route):
+                log.info("%s refused without the right token (%d)", route.path, reply.status)  # never the target
             return _response(reply)
+        if route is not None and route.session == OPERATOR_SESSION:
+            if len(self.operators) >= self.settings.max_operators:
+                log.warning("an operator was turned away: %d operator panels are open", len(self.operators))
+                return _response(text_reply(503, "Too many operator panels are open.", ("Retry-After", "10")))
+            return None
         if not self.connections.would_admit(address):
             log.info("a visitor was turned away: %d connected", self.connections.total)
             return _response(text_reply(503, protocol.REASON_BUSY, ("Retry-After", "30")))
@@ -257,6 +294,13 @@ class PromptServer:
 
     # -- websocket ----------------------------------------------------------------------------------------
     async def _handle(self, ws: ServerConnection) -> None:
+        route = self.router.find(ws.request.path) if ws.request is not None else None
+        if route is not None and route.session == OPERATOR_SESSION:
+            await self._operate(ws)
+        else:  # process_request lets only the two websocket routes through to here
+            await self._visit(ws)
+
+    async def _visit(self, ws: ServerConnection) -> None:
         address = _address(ws)
         if not self.connections.try_acquire(address):
             await ws.close(protocol.CLOSE_TRY_AGAIN_LATER, protocol.REASON_BUSY)
@@ -323,6 +367,68 @@ class PromptServer:
             log.error("visitor %s: the director answered %r; expected queued or rejected", visitor.id, reply)
             reply = protocol.error(protocol.REASON_INTERNAL)
         await visitor.reply(reply)
+
+    # -- operators ----------------------------------------------------------------------------------------
+    async def _operate(self, ws: ServerConnection) -> None:
+        """One operator panel: state (and preview) pushed every ``state_interval_s`` and after each
+        command; commands answered with ``{"type": "result", ...}``."""
+        control = self.control
+        if control is None:  # process_request answers 503 first; this is belt and braces
+            await ws.close(protocol.CLOSE_INTERNAL_ERROR, "No operator controls.")
+            return
+        session = secrets.token_hex(3)
+        self.operators.add(ws)
+        log.info("operator %s connected (%d panels open)", session, len(self.operators))
+        wake = asyncio.Event()
+        pusher = asyncio.ensure_future(self._push_state(ws, control, wake))
+        try:
+            async for data in ws:
+                await self._send_operator(ws, handle_message(control, data))
+                wake.set()
+        except ConnectionClosed:
+            pass
+        except Exception:  # the connection is the task boundary
+            log.exception("operator %s: connection failed", session)
+            await ws.close(protocol.CLOSE_INTERNAL_ERROR, "Internal error.")
+        finally:
+            pusher.cancel()
+            await asyncio.gather(pusher, return_exceptions=True)
+            self.operators.discard(ws)
+            log.info("operator %s left (%d panels open)", session, len(self.operators))
+
+    async def _push_state(self, ws: ServerConnection, control: ShowControl, wake: asyncio.Event) -> None:
+        while True:
+            wake.clear()
+            try:
+                state = control.state()
+            except Exception:  # ShowControl guards its providers; this is for anything it missed
+                log.exception("the operator state could not be read")
+                state = None
+            if state is not None and not await self._send_operator(ws, {"type": "state", **state}):
+                return
+            jpeg = await asyncio.to_thread(control.preview_jpeg)
+            if jpeg is not None and not await self._send_operator(ws, jpeg):
+                return
+            try:
+                async with asyncio.timeout(self.settings.state_interval_s):
+                    await wake.wait()
+            except TimeoutError:
+                pass
+
+    async def _send_operator(self, ws: ServerConnection, message: dict | bytes) -> bool:
+        """Send a JSON message (text) or a JPEG (binary); False once the panel is gone or too slow."""
+        data = message if isinstance(message, bytes) else json_bytes(message).decode()
+        try:
+            async with asyncio.timeout(self.settings.send_timeout_s):
+                await ws.send(data)
+            return True
+        except ConnectionClosed:
+            return False
+        except TimeoutError:
+            log.warning("an operator panel could not take the state for %.0f s; closing it",
+                        self.settings.send_timeout_s)
+            self._spawn(ws.close(protocol.CLOSE_POLICY_VIOLATION, "Too slow to read the state."))
+            return False
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)

@@ -7,7 +7,7 @@ from installation.visitor_page import WEB_ROOT, VisitorPage, is_loopback
 
 
 def test_routes_are_a_fixed_table_of_the_web_folder():
-    """Every file in installation/web is served under /static/ (index.html at /), and nothing else."""
+    """Every visitor file in installation/web is served under /static/ (index.html at /), and nothing else."""
     page = VisitorPage()
     assert {"/", "/static/visitor.js", "/static/visitor.css", "/static/icon.svg"} <= set(page.paths)
     for target in ["/static/../server.py", "/static/%2e%2e/server.py", "/static/", "/server.py", "/web/index.html"]:

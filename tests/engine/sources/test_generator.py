@@ -59,7 +59,7 @@ def test_walk_is_continuous_even_while_steered(generator):
     clock = ManualClock()
     with GeneratorSource(generator, 64, 36, fps=30, seed=0, clock=clock) as source:
         before = latents(source, clock, 300)
-        source.steer(np.full(8, 2.0, np.float32), seconds=2.0)
+        source.steer(np.full(8, -1.0, np.float32), seconds=2.0)  # a latent of the prior's length
         after = latents(source, clock, 300)
     path = np.concatenate([before, after])
     steps = np.linalg.norm(np.diff(path, axis=0), axis=1) / math.sqrt(8)

@@ -1,0 +1,351 @@
+// Laterna operator panel: state pushed over /operator/ws about twice a second (JSON text, then the
+// preview as a binary JPEG); commands go back as JSON. Routes, auth and commands: docs/operator.md.
+// Everything visitors wrote is put on the page as text, never as HTML.
+"use strict";
+
+(() => {
+  const KEY = "laterna.operator.token";
+  const HISTORY_S = 120; // the graph's window
+  const STRENGTH_SEND_MS = 150; // at most this often while the slider moves
+
+  // The token arrives once as ?token=...; keep it for this tab and take it out of the address bar.
+  const params = new URLSearchParams(location.search);
+  if (params.has("token")) {
+    sessionStorage.setItem(KEY, params.get("token"));
+    history.replaceState(null, "", location.pathname);
+  }
+  const token = sessionStorage.getItem(KEY) || "";
+
+  let socket = null;
+  let attempt = 0;
+  let everOpened = false;
+  let nextRef = 1;
+  let previewUrl = null;
+  let strengthTimer = null;
+  let strengthHeld = false; // the operator's hand is on the slider: do not move it under them
+  const pendingRefs = new Map();
+  const samples = []; // {t, fps, latency}: what the graph draws
+
+  function ready(fn) {
+    if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", fn);
+    else fn();
+  }
+
+  ready(() => {
+    const $ = (id) => document.getElementById(id);
+    const el = {
+      connection: $("connection"), preview: $("preview"), badge: $("preview-badge"),
+      mode: $("mode"), fps: $("fps"), latency: $("latency"), backend: $("backend"), dropped: $("dropped"),
+      errors: $("errors"), graph: $("graph"), prompt: $("prompt"), skip: $("skip"), queue: $("queue"),
+      queueCount: $("queue-count"), queueEmpty: $("queue-empty"), blockForm: $("block-form"),
+      blockPhrase: $("block-phrase"), blocked: $("blocked"), styles: $("styles"), unpin: $("unpin"),
+      strength: $("strength"), strengthValue: $("strength-value"), transitionForm: $("transition-form"),
+      transition: $("transition"), blackout: $("blackout"), freeze: $("freeze"), snapshot: $("snapshot"),
+      feedback: $("feedback"), warnings: $("warnings"), warningsEmpty: $("warnings-empty"),
+    };
+
+    // -- talking to the server ------------------------------------------------------------------------
+    function setConnection(state, text) {
+      el.connection.dataset.state = state;
+      el.connection.textContent = text;
+    }
+
+    function socketUrl() {
+      const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+      return `${scheme}//${location.host}/operator/ws?token=${encodeURIComponent(token)}`;
+    }
+
+    function connect() {
+      setConnection("connecting", "Connecting…");
+      const ws = new WebSocket(socketUrl());
+      ws.binaryType = "blob";
+      socket = ws;
+      ws.addEventListener("open", () => {
+        attempt = 0;
+        everOpened = true;
+        setConnection("open", "Connected");
+      });
+      ws.addEventListener("message", (event) => {
+        if (typeof event.data === "string") onMessage(JSON.parse(event.data));
+        else showPreview(event.data);
+      });
+      ws.addEventListener("close", () => {
+        if (socket !== ws) return;
+        socket = null;
+        attempt += 1;
+        if (!everOpened && attempt >= 3) {
+          // a refused handshake (wrong or missing token) looks like any other failure to a page
+          setConnection("closed", "Not connected. Is the token right? Reload /operator to sign in again.");
+        } else {
+          setConnection("closed", "Disconnected; reconnecting…");
+        }
+        const delay = Math.min(30000, 1000 * 2 ** Math.min(attempt, 5)) * (0.75 + Math.random() * 0.5);
+        setTimeout(connect, delay);
+      });
+    }
+
+    function send(command) {
+      if (socket === null || socket.readyState !== WebSocket.OPEN) {
+        say("error", "Not connected.");
+        return;
+      }
+      const ref = nextRef++;
+      pendingRefs.set(ref, command.cmd);
+      socket.send(JSON.stringify({ ...command, ref }));
+    }
+
+    function say(kind, text) {
+      el.feedback.dataset.kind = kind;
+      el.feedback.textContent = text;
+    }
+
+    function onMessage(message) {
+      if (message.type === "state") render(message);
+      else if (message.type === "result") onResult(message);
+    }
+
+    function onResult(result) {
+      const cmd = pendingRefs.get(result.ref) || result.cmd || "";
+      pendingRefs.delete(result.ref);
+      if (!result.ok) say("error", `${cmd}: ${result.error}`);
+      else if (result.cmd === "snapshot") say("ok", `Snapshot saved to ${result.path}`);
+      else if (result.cmd === "block") say("ok", result.added ? "Blocked." : "That phrase was already blocked.");
+      else if (result.cmd !== "strength") say("ok", "Done.");
+    }
+
+    function showPreview(blob) {
+      const url = URL.createObjectURL(blob);
+      el.preview.src = url;
+      if (previewUrl !== null) URL.revokeObjectURL(previewUrl);
+      previewUrl = url;
+    }
+
+    // -- drawing the state ----------------------------------------------------------------------------
+    function ms(value) {
+      return typeof value === "number" ? `${value.toFixed(0)} ms` : "–";
+    }
+
+    function seconds(value) {
+      if (typeof value !== "number") return "";
+      if (value < 90) return `${Math.round(value)} s`;
+      return `${Math.floor(value / 60)} min`;
+    }
+
+    function render(state) {
+      const stats = state.stats || {};
+      const latency = stats.latency_ms ? stats.latency_ms.p50 : null;
+      el.mode.textContent = state.mode || "–";
+      el.fps.textContent = typeof stats.fps === "number" ? stats.fps.toFixed(1) : "–";
+      el.latency.textContent = ms(latency);
+      el.backend.textContent = stats.backend || "–";
+      el.dropped.textContent = stats.dropped ?? "–";
+      el.errors.textContent = stats.errors ?? "–";
+      const badge = state.blackout ? "BLACKOUT" : state.frozen ? "FROZEN" : "";
+      el.badge.hidden = badge === "";
+      el.badge.textContent = badge;
+
+      samples.push({ t: performance.now() / 1000, fps: stats.fps, latency });
+      while (samples.length && samples[samples.length - 1].t - samples[0].t > HISTORY_S) samples.shift();
+      drawGraph();
+
+      if (state.prompt) {
+        el.prompt.dataset.kind = "showing";
+        el.prompt.textContent = `“${state.prompt.text}” · ${seconds(state.prompt.shown_s)}`;
+      } else {
+        el.prompt.dataset.kind = "idle";
+        el.prompt.textContent = state.mode === "attract" ? "Attract mode: drifting through the styles."
+          : "No prompt is showing.";
+      }
+      el.skip.disabled = !state.prompt;
+      renderQueue(state.queue || []);
+      renderBlocked(state.blocked_here || []);
+      renderStyles(state);
+      if (!strengthHeld && typeof state.strength === "number") {
+        el.strength.value = state.strength;
+        el.strengthValue.textContent = state.strength.toFixed(2);
+      }
+      if (document.activeElement !== el.transition && typeof state.transition_s === "number") {
+        el.transition.value = state.transition_s;
+      }
+      el.blackout.setAttribute("aria-pressed", String(Boolean(state.blackout)));
+      el.freeze.setAttribute("aria-pressed", String(Boolean(state.frozen)));
+      renderWarnings(state.warnings || []);
+    }
+
+    function renderQueue(queue) {
+      el.queueCount.textContent = String(queue.length);
+      el.queueEmpty.hidden = queue.length > 0;
+      const items = queue.map((p) => {
+        const li = document.createElement("li");
+        const position = document.createElement("span");
+        position.className = "position";
+        position.textContent = String(p.position);
+        const text = document.createElement("span");
+        text.className = "text";
+        text.textContent = p.text;
+        const waited = document.createElement("span");
+        waited.className = "waited";
+        waited.textContent = seconds(p.waited_s);
+        const remove = document.createElement("button");
+        remove.type = "button";
+        remove.className = "small";
+        remove.textContent = "Remove";
+        remove.addEventListener("click", () => send({ cmd: "remove", id: p.id }));
+        li.append(position, text, waited, remove);
+        return li;
+      });
+      el.queue.replaceChildren(...items);
+    }
+
+    function renderBlocked(phrases) {
+      el.blocked.replaceChildren(...phrases.map((phrase) => {
+        const li = document.createElement("li");
+        const text = document.createElement("span");
+        text.textContent = phrase;
+        const undo = document.createElement("button");
+        undo.type = "button";
+        undo.className = "small";
+        undo.textContent = "Unblock";
+        undo.addEventListener("click", () => send({ cmd: "unblock", phrase }));
+        li.append(text, undo);
+        return li;
+      }));
+    }
+
+    function renderStyles(state) {
+      const names = state.styles || [];
+      if (el.styles.childElementCount !== names.length
+          || [...el.styles.children].some((b, i) => b.dataset.style !== names[i])) {
+        el.styles.replaceChildren(...names.map((name) => {
+          const b = document.createElement("button");
+          b.type = "button";
+          b.className = "style";
+          b.dataset.style = name;
+          b.setAttribute("aria-pressed", "false");
+          const label = document.createElement("span");
+          label.textContent = name;
+          const weight = document.createElement("span");
+          weight.className = "weight";
+          b.append(label, weight);
+          b.addEventListener("click", () => send({ cmd: "pin", style: name }));
+          return b;
+        }));
+      }
+      const mix = state.mix || {};
+      for (const b of el.styles.children) {
+        b.setAttribute("aria-pressed", String(state.pinned === b.dataset.style));
+        b.lastElementChild.style.width = `${Math.round((mix[b.dataset.style] || 0) * 100)}%`;
+      }
+      el.unpin.disabled = !state.pinned;
+    }
+
+    function renderWarnings(warnings) {
+      el.warningsEmpty.hidden = warnings.length > 0;
+      el.warnings.replaceChildren(...warnings.map((w) => {
+        const li = document.createElement("li");
+        li.dataset.level = w.level;
+        const time = document.createElement("time");
+        const when = new Date(w.time * 1000);
+        time.dateTime = when.toISOString();
+        time.textContent = when.toLocaleTimeString();
+        const logger = document.createElement("span");
+        logger.className = "logger";
+        logger.textContent = w.logger;
+        li.append(time, logger, document.createTextNode(w.message));
+        return li;
+      }));
+    }
+
+    function drawGraph() {
+      const canvas = el.graph;
+      const ratio = window.devicePixelRatio || 1;
+      const width = Math.max(1, Math.round(canvas.clientWidth * ratio));
+      const height = Math.max(1, Math.round(canvas.clientHeight * ratio));
+      if (canvas.width !== width || canvas.height !== height) {
+        canvas.width = width;
+        canvas.height = height;
+      }
+      const ctx = canvas.getContext("2d");
+      ctx.clearRect(0, 0, width, height);
+      if (samples.length < 2) return;
+      const css = getComputedStyle(document.documentElement);
+      const now = samples[samples.length - 1].t;
+      const x = (t) => width - ((now - t) / HISTORY_S) * width;
+      const pad = 6 * ratio;
+      const line = (key, top, colour) => {
+        const y = (v) => height - pad - (Math.min(v, top) / top) * (height - 2 * pad);
+        ctx.strokeStyle = colour;
+        ctx.lineWidth = 2 * ratio;
+        ctx.beginPath();
+        let drawing = false;
+        for (const point of samples) {
+          const v = point[key];
+          if (typeof v !== "number") { drawing = false; continue; }
+          if (drawing) ctx.lineTo(x(point.t), y(v));
+          else ctx.moveTo(x(point.t), y(v));
+          drawing = true;
+        }
+        ctx.stroke();
+      };
+      const peak = (key, floor) => Math.max(floor, ...samples.map((p) => (typeof p[key] === "number" ? p[key] : 0)));
+      const fpsTop = Math.ceil((peak("fps", 30) * 1.2) / 10) * 10; // headroom: lines never hug the top
+      const latencyTop = Math.ceil((peak("latency", 100) * 1.2) / 50) * 50;
+      ctx.fillStyle = css.getPropertyValue("--ink-faint").trim() || "#8f7f6a";
+      ctx.font = `${11 * ratio}px system-ui, sans-serif`;
+      ctx.fillText(`${fpsTop} fps`, pad, pad + 10 * ratio);
+      const label = `${latencyTop} ms`;
+      ctx.fillText(label, width - pad - ctx.measureText(label).width, pad + 10 * ratio);
+      line("fps", fpsTop, css.getPropertyValue("--lantern").trim() || "#ffb347");
+      line("latency", latencyTop, css.getPropertyValue("--sky").trim() || "#8ec5ff");
+    }
+
+    // -- controls -------------------------------------------------------------------------------------
+    el.skip.addEventListener("click", () => send({ cmd: "skip" }));
+    el.unpin.addEventListener("click", () => send({ cmd: "pin", style: null }));
+    el.snapshot.addEventListener("click", () => send({ cmd: "snapshot" }));
+    el.blackout.addEventListener("click", () => {
+      send({ cmd: "blackout", on: el.blackout.getAttribute("aria-pressed") !== "true" });
+    });
+    el.freeze.addEventListener("click", () => {
+      send({ cmd: "freeze", on: el.freeze.getAttribute("aria-pressed") !== "true" });
+    });
+    el.blockForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const phrase = el.blockPhrase.value.trim();
+      if (!phrase) return;
+      send({ cmd: "block", phrase });
+      el.blockPhrase.value = "";
+    });
+    el.transitionForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const value = Number(el.transition.value);
+      if (el.transition.value === "" || !Number.isFinite(value)) return;
+      send({ cmd: "transition", seconds: value });
+      el.transition.blur();
+    });
+
+    function sendStrength() {
+      strengthTimer = null;
+      send({ cmd: "strength", value: Number(el.strength.value) });
+    }
+    el.strength.addEventListener("pointerdown", () => { strengthHeld = true; });
+    el.strength.addEventListener("input", () => {
+      strengthHeld = true;
+      el.strengthValue.textContent = Number(el.strength.value).toFixed(2);
+      if (strengthTimer === null) strengthTimer = setTimeout(sendStrength, STRENGTH_SEND_MS);
+    });
+    el.strength.addEventListener("change", () => {
+      clearTimeout(strengthTimer);
+      sendStrength();
+      strengthHeld = false;
+    });
+    window.addEventListener("resize", drawGraph);
+
+    if (!token) {
+      setConnection("closed", "No operator token in this tab.");
+      location.replace("/operator"); // the sign-in page
+      return;
+    }
+    connect();
+  });
+})();
