@@ -38,7 +38,7 @@ class AudioLevel:
         self._clock = clock
         self._lock = threading.Lock()  # the audio callback thread writes, the frame loop reads
         self._level = 0.0
-        self._average_rms = 0.0
+        self._average_rms: float | None = None  # set by the first block: starting to listen is no onset
         self._last_onset: float | None = None
         self._last_feed: float | None = None
         self._stream = None
@@ -59,6 +59,8 @@ class AudioLevel:
                 self._level = target  # instant attack
             else:
                 self._level += (target - self._level) * min(1.0, dt / self.release_s)
+            if self._average_rms is None:
+                self._average_rms = rms
             if rms > self.onset_floor and rms > self.onset_ratio * self._average_rms:
                 self._last_onset = now
             self._average_rms += (rms - self._average_rms) * min(1.0, dt / 1.0)  # about a second of memory

@@ -113,6 +113,11 @@ class FrameLoop:
     def target(self) -> StyleMix:
         return self.glide.target
 
+    @property
+    def on_screen(self) -> np.ndarray | None:
+        """The picture most recently handed to the sinks (RGB uint8), e.g. for a preview."""
+        return self._on_screen
+
     def current_mix(self, now: float | None = None) -> StyleMix:
         return self.glide.at(self.clock() if now is None else now)
 

@@ -102,6 +102,8 @@ class Installation:
         self.watchdog = None
         self.browser: subprocess.Popen | None = None
         self.reloader = None
+        self.control = None
+        self.warnings = None
         self.hours_watch: HoursWatch | None = None
         self._brain_thread: threading.Thread | None = None
         self.serve = cfg.server.enabled if server is None else server
@@ -162,6 +164,8 @@ class Installation:
                 d.interpreter.temperature, d.interpreter.top_k = new.director.temperature, new.director.top_k
         if new.moderation != old.moderation:
             d.moderator = build_moderator(new, self.embedder)
+            if self.control is not None:
+                self.control.moderator = d.moderator
         if new.attract != old.attract:
             a = new.attract
             d.attract = AttractMode(len(self.show.manifest.style_names),
@@ -185,6 +189,46 @@ class Installation:
         return {"fps": stats["fps"], "prompt": d.get("prompt"), "mix": stats["mix"], "strength": stats["strength"],
                 "queue_length": d.get("queue_length", 0), "mode": d.get("mode", "")}
 
+    def operator_token(self) -> str | None:
+        """From the file the config names, else $LATERNA_OPERATOR_TOKEN; never from the config itself."""
+        if self.cfg.operator.token_file:
+            path = self.cfg.resolve(self.cfg.operator.token_file)
+            try:
+                return path.read_text(encoding="utf-8").strip() or None
+            except OSError as exc:
+                log.warning("operator token file %s cannot be read (%s); the operator panel is locked", path, exc)
+                return None
+        token = os.environ.get("LATERNA_OPERATOR_TOKEN", "").strip()
+        if not token:
+            log.warning("LATERNA_OPERATOR_TOKEN is not set: the operator panel is locked")
+        return token or None
+
+    def _operator_parts(self):
+        from installation.metrics import Metrics
+        from installation.operator import ShowControl
+        from installation.supervision import Health
+        from installation.warning_log import WarningLog
+
+        loop = self.show.loop
+        self.warnings = WarningLog()
+        self.warnings.install()
+        self.control = ShowControl(loop.post, self.director, self.director.moderator, loop.stats.snapshot,
+                                   lambda: loop.target, self.show.manifest.style_names,
+                                   self.cfg.resolve(self.cfg.operator.snapshot_dir), lambda: loop.on_screen,
+                                   self.warnings, transition_s=self.cfg.style.transition_s)
+        self.director.is_pinned = lambda: self.control.pinned is not None
+        metrics = Metrics()
+        loop.on_tick.append(metrics.on_tick)
+        installation = self
+
+        class LiveMetrics:
+            def render(self):
+                visitors = installation.server.connected_visitors if installation.server else 0
+                metrics.update(loop.stats.snapshot(), installation.director.status(), visitors)
+                return metrics.render()
+
+        return Health(lambda: loop.last_tick), LiveMetrics()
+
     def _start_server(self) -> None:
         from installation.server import PromptServer, ServerThread, VisitorServerSettings
 
@@ -194,7 +238,10 @@ class Installation:
                                          idle_timeout_s=s.idle_timeout_s, origins=s.origins,
                                          log_addresses=s.log_addresses, page_title=f"Laterna — {self.cfg.name}",
                                          public_url=s.public_url)
-        self.server = PromptServer(self.director, settings, status_provider=self.status)
+        health, metrics = self._operator_parts()
+        self.server = PromptServer(self.director, settings, status_provider=self.status,
+                                   operator_token=self.operator_token(), control=self.control, health=health,
+                                   metrics=metrics)
         self.server_thread = ServerThread(self.server, background=[self.director.run])
         self.port = self.server_thread.start()
         log.info("visitors: %s (websocket /ws, status /status)", self.server.url)
@@ -272,6 +319,8 @@ class Installation:
     def close(self) -> None:
         if self.browser is not None and self.browser.poll() is None:
             self.browser.terminate()
+        if self.warnings is not None:
+            self.warnings.uninstall()
         for part in (self.watchdog, self.osc_feedback, self.osc, self.server_thread):
             if part is not None:
                 try:

@@ -59,7 +59,8 @@ class Director:
         self.listeners: list[Callable[[str, dict], None]] = []  # operator page, OSC out, metrics
         self.attract = attract
         self.mode = "waiting"  # waiting | prompt | attract
-        self.pinned = False  # an operator holds the look: prompts wait, attract mode rests
+        self.is_pinned: Callable[[], bool] = lambda: False  # an operator holds the look: prompts wait
+        self.base_strength = settings.default_strength  # operators may change it while the show runs
 
     def set_interpreter(self, interpreter: Interpreter, expander: Expander | None = None) -> None:
         """Install the interpreter once it has loaded (the show starts before the language model)."""
@@ -114,7 +115,7 @@ class Director:
         """Give the next prompt its turn if the current one has had its time; returns it."""
         for p in self.queue.expire():
             await self._send(p.visitor, {"type": "rejected", "reason": "Your prompt waited too long; please send it again."})
-        if self.pinned:
+        if self.is_pinned():
             return None
         if not len(self.queue):
             self._wander()
@@ -150,7 +151,7 @@ class Director:
         """Attract mode: with nobody prompting for a while, drift through the styles."""
         if self.attract is None:
             return
-        target = self.attract.next_target(self.settings.default_strength)
+        target = self.attract.next_target(self.base_strength)
         if target is None:
             return
         if self.mode != "attract":
@@ -161,7 +162,7 @@ class Director:
 
     def _interpret(self, text: str) -> Interpretation:
         expansions = self.expander.expand(text, self.settings.expansions) if self.expander else []
-        interp = self.interpreter.interpret(text, expansions, self.settings.default_strength)
+        interp = self.interpreter.interpret(text, expansions, self.base_strength)
         warm = interp.params.get("warmth", 0.0)
         mix = type(interp.mix)(interp.mix.weights, interp.mix.strength, warm)
         return Interpretation(mix, interp.params, interp.scores, text)

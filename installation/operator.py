@@ -262,6 +262,8 @@ class ShowControl:
         value = _number(command, "value", 0.0, 1.0)
         seconds = _number(command, "seconds", 0.0, MAX_GLIDE_S, required=False)
         self._post(SetStrength(value, DEFAULT_STRENGTH_GLIDE_S if seconds is None else seconds))
+        if hasattr(self.director, "base_strength"):
+            self.director.base_strength = value  # the next prompts keep the operator's strength
         log.info("operator: strength %.2f", value)
         return {"value": value}
 

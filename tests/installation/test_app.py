@@ -103,3 +103,49 @@ def test_hot_reload_in_a_running_show(tiny_model, tmp_path):
     t.join()
     assert observed["min_show_s"] == 5 and observed["blocked"]
     assert observed["after_bad"] == 5 and "director.min_show_s" in observed["error"]
+
+
+def test_operator_health_and_metrics_in_a_running_show(tiny_model, monkeypatch):
+    """The running show serves the token-protected operator state, /healthz and live /metrics on its port."""
+    import urllib.error
+
+    monkeypatch.setenv("LATERNA_OPERATOR_TOKEN", "s3cret-token")
+    inst = Installation(_config(tiny_model), headless=True)
+    got = {}
+
+    def get(path, token=None):
+        req = urllib.request.Request(f"http://127.0.0.1:{inst.port}{path}")
+        if token:
+            req.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read()
+
+    def operator():
+        try:
+            deadline = time.monotonic() + 60
+            while not inst.server_thread and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(1.0)
+            got["state"] = get("/operator/state", "s3cret-token")
+            got["no_token"] = get("/operator/state")[0]
+            got["wrong"] = get("/operator/state", "guess")[0]
+            got["health"] = get("/healthz")
+            got["metrics"] = get("/metrics")
+            status, body = get("/operator/state", "s3cret-token")
+            inst.control.apply({"cmd": "pin", "style": "ink"})
+            got["pinned"] = inst.director.is_pinned()
+        finally:
+            inst.stop()
+
+    t = threading.Thread(target=operator)
+    t.start()
+    inst.run(seconds=60)
+    t.join()
+    status, body = got["state"]
+    assert status == 200 and json.loads(body)["stats"]["frames"] > 0
+    assert (got["no_token"], got["wrong"]) == (401, 403)
+    assert got["health"][0] == 200 and got["metrics"][0] == 200
+    assert b"laterna_fps" in got["metrics"][1] and got["pinned"]
