@@ -23,7 +23,7 @@ import logging
 import math
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -244,11 +244,12 @@ def plot_kid(points: list[dict], path: str | Path, title: str = "KID over traini
 # -- the trainer ---------------------------------------------------------------------------------
 @dataclass
 class StepResult:
+    """What one training step did: both losses and the mean logits D gave real and generated crops."""
+
     d_loss: float
     g_loss: float
     real_logit: float
     fake_logit: float
-    extra: dict = field(default_factory=dict)
 
 
 class GanTrainer:
@@ -287,6 +288,7 @@ class GanTrainer:
         self.kid_latents = torch.randn(max(config.kid_samples, 2), config.latent_dim, generator=fixed)
         self._kid: KernelDistance | None = None
         self._real_features: torch.Tensor | None = None
+        self._calibrated_at = -1
         if self.checkpoint_path.exists():
             self._resume()
 
@@ -380,8 +382,10 @@ class GanTrainer:
     @torch.no_grad()
     def ema_generator(self) -> Generator:
         """The EMA generator with batch-norm statistics recomputed for its weights, in eval mode."""
-        g = recalibrate_batchnorm(self.ema.model, batches=8, batch_size=64, seed=self.config.seed)
-        return g.eval()
+        if self._calibrated_at != self.step:  # once per step, however many pictures and measures want it
+            recalibrate_batchnorm(self.ema.model, batches=4, batch_size=64, seed=self.config.seed)
+            self._calibrated_at = self.step
+        return self.ema.model.eval()
 
     @torch.no_grad()
     def samples(self, path: str | Path | None = None) -> Path:

@@ -195,6 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--range", default=None, help="input pixel range LOW,HIGH (probed if omitted)")
     i.set_defaults(func=cmd_import_model)
 
+    from installation.generator_cli import add_parser as add_generator_commands
+
+    add_generator_commands(sub)
+
     b = sub.add_parser("bench", help="speed tables (model and end to end)")
     b.add_argument("--quick", action="store_true", help="fewer runs and sizes")
     b.add_argument("--seconds", type=float, default=6.0, help="seconds per end-to-end measurement")
