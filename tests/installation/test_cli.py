@@ -37,6 +37,24 @@ def test_run_without_display_says_headless(tmp_path):
         assert "built-in animated source" in proc.stderr
 
 
+import pytest
+
+
+@pytest.mark.parametrize("text,key", [
+    ("display: {fit: stretch}\n", "display.fit"),
+    ("source: {type: video}\n", "source.path"),
+    ("model: {sessions: 0}\n", "model.sessions"),
+    ("hours: {schedule: {mon: '9-5'}}\n", "hours.schedule"),
+    ("server: {port: -1}\n", "server.port"),
+])
+def test_check_exits_78_naming_the_key(tmp_path, text, key):
+    """`laterna check` on a broken config exits 78 (EX_CONFIG) and names the wrong key."""
+    bad = tmp_path / "kiosk.yaml"
+    bad.write_text(text)
+    proc = _laterna("check", str(bad))
+    assert proc.returncode == 78 and key in proc.stderr and "kiosk.yaml" in proc.stderr
+
+
 def test_bad_config_exits_78_before_opening_anything(tmp_path):
     """A broken config makes `laterna run` and `laterna check` exit 78 naming the key."""
     bad = tmp_path / "bad.yaml"
