@@ -1,8 +1,9 @@
 """The frame loop: joins a source, the stylizer and the sinks, and keeps time.
 
-The main thread runs ``tick()`` (SDL wants the window on the main thread). Inference runs ahead in
-worker threads: each tick hands the newest camera frame to a one-slot mailbox (a newer frame
-replaces an unprocessed one: latest wins, nothing queues), and shows the newest finished picture.
+The main thread runs ``tick()`` (SDL wants the window on the main thread) and shows the newest
+finished picture. A feeder thread reads the source whenever an inference worker is free and hands
+the frame, with the mix of that moment, to a one-slot mailbox (latest wins, nothing queues); worker
+threads run the stylizer, so capture, inference and display overlap.
 If no finished picture arrives within ``frame_budget_s`` (a hung or very slow backend), the camera
 picture is shown unstyled so the show never freezes. Other threads talk to the loop only through
 ``post(event)``; events are applied at the start of a tick.
@@ -46,7 +47,7 @@ class _Mailbox:
         with self._cond:
             replaced = self._item is not None
             self._item = item
-            self._cond.notify()
+            self._cond.notify_all()
             return replaced
 
     def take(self, timeout: float | None = None):
@@ -54,7 +55,16 @@ class _Mailbox:
             if self._item is None and not self.closed:
                 self._cond.wait(timeout)
             item, self._item = self._item, None
+            if item is not None:
+                self._cond.notify_all()  # a feeder waiting for room
             return item
+
+    def wait_empty(self, timeout: float) -> bool:
+        """Wait until the slot has been taken; True if it is empty."""
+        with self._cond:
+            if self._item is not None and not self.closed:
+                self._cond.wait(timeout)
+            return self._item is None
 
     def close(self) -> None:
         with self._cond:
@@ -171,17 +181,45 @@ class FrameLoop:
             if self._results.put(result):
                 self.stats.drop()
 
+    def _feed(self) -> None:
+        """Read the source whenever a worker is free; still pictures are restyled while a glide runs."""
+        while self.running:
+            if self.blackout or self.frozen:
+                time.sleep(0.01)
+                continue
+            # wait for a free worker; if none frees up soon, refresh the pending frame anyway (latest
+            # wins), so a passthrough picture stays live while inference is stuck
+            self._jobs.wait_empty(timeout=0.05)
+            mix = self.current_mix()
+            frame = self._read_source()
+            if frame is None:
+                last = self._last_source_frame
+                if last is None or self._last_job_mix is None or mix.distance(self._last_job_mix) <= 1e-3:
+                    time.sleep(0.002)
+                    continue
+                # a still picture (slideshow, paused camera) must keep gliding: restyle it with the new mix
+                frame = Frame(last.pixels, last.t_capture, self._next_seq, last.source)
+                self._next_seq += 1
+            self._last_job_mix = mix
+            if self._jobs.put((frame, mix)):
+                self.stats.drop()
+
     def start(self) -> None:
         if self.running:
             return
         self.running = True
+        self._jobs.closed = False
         for i in range(self._n_workers):
             t = threading.Thread(target=self._work, name=f"laterna-infer-{i}", daemon=True)
             t.start()
             self._workers.append(t)
+        feeder = threading.Thread(target=self._feed, name="laterna-feed", daemon=True)
+        feeder.start()
+        self._workers.append(feeder)
 
     # -- one tick -----------------------------------------------------------------------------------
     def _read_source(self) -> Frame | None:
+        """Feeder thread only: the newest source frame, numbered, or None."""
         try:
             frame = self.source.read()
         except SourceError as exc:
@@ -218,17 +256,6 @@ class FrameLoop:
             except queue.Empty:
                 break
         mix = self.current_mix(now)
-        frame = None if self.blackout else self._read_source()
-        if frame is None and not self.blackout and self._last_source_frame is not None \
-                and self._last_job_mix is not None and mix.distance(self._last_job_mix) > 1e-3:
-            # a still picture (slideshow, frozen camera) must keep gliding: restyle it with the new mix
-            last = self._last_source_frame
-            frame = Frame(last.pixels, last.t_capture, self._next_seq, last.source)
-            self._next_seq += 1
-        if frame is not None and not self.frozen:
-            self._last_job_mix = mix
-            if self._jobs.put((frame, mix)):
-                self.stats.drop()
         wait = 1.0 / self.display_fps if self.display_fps > 0 else 0.25
         result: StylizeResult | None = None if (self.blackout or self.frozen) else self._results.take(timeout=wait)
         if self.blackout:

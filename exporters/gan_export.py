@@ -20,7 +20,7 @@ import torch
 from engine.errors import ExportError
 from engine.manifest import Manifest, TensorSpec, file_sha256, manifest_path_for
 from exporters.gan import GanConfig, Generator, count_parameters, recalibrate_batchnorm
-from exporters.gan_training import plot_kid, write_grid
+from exporters.gan_training import GanTrainingConfig, plot_kid, real_kid_floor, write_grid
 from exporters.onnx_export import OPSET, ParityCase, ParityReport, psnr
 
 log = logging.getLogger(__name__)
@@ -122,8 +122,22 @@ def onnx_samples(onnx_path: str | Path, latent_dim: int, count: int = 64, seed: 
                            for _ in range(count)])
 
 
-def kid_summary(history: list[dict], train_config: dict) -> dict:
-    """First, best and last KID, and the whole (small) history as [step, kid, std] rows."""
+def kid_floor(ckpt: dict) -> float | None:
+    """KID of real crops against other real crops for this run: from the checkpoint, or measured now."""
+    if ckpt.get("kid_floor") is not None:
+        return float(ckpt["kid_floor"])
+    train_cfg = ckpt.get("train_config", {})
+    if not train_cfg.get("loss_network"):
+        return None
+    try:
+        return real_kid_floor(GanTrainingConfig.from_dict(train_cfg))[0]
+    except ExportError as exc:  # the training images or loss network are not on this machine
+        log.warning("cannot measure the real-vs-real KID floor: %s", exc)
+        return None
+
+
+def kid_summary(history: list[dict], train_config: dict, floor: float | None = None) -> dict:
+    """First, best and last KID, the real-vs-real floor, and the whole (small) history as [step, kid, std] rows."""
     if not history:
         return {}
     best = min(history, key=lambda p: p["kid"])
@@ -131,6 +145,7 @@ def kid_summary(history: list[dict], train_config: dict) -> dict:
                       f"SqueezeNet {train_config.get('kid_layer', 'fire9')} features averaged over space, images "
                       f"resized to {train_config.get('kid_resolution', 128)}px, mean over 10 subsets",
             "samples": train_config.get("kid_samples"),
+            "real_vs_real": None if floor is None else round(floor, 6),
             "first": history[0], "best": best, "final": history[-1],
             "history": [[p["step"], p["kid"], p.get("kid_std", 0.0)] for p in history]}
 
@@ -154,6 +169,7 @@ def export_generator(checkpoint: str | Path, out_dir: str | Path, name: str = "g
     if size_mb > SIZE_LIMIT_MB:
         log.warning("%s is %.1f MB, over the %.0f MB meant for shipped generators", onnx_path, size_mb, SIZE_LIMIT_MB)
     train_cfg = ckpt.get("train_config", {})
+    floor = kid_floor(ckpt) if ckpt.get("kid_history") else None
     inputs, outputs = generator_manifest_specs(cfg.latent_dim, cfg.size)
     body = {
         "network": {"architecture": "DCGAN-family generator: dense -> 4x4 -> (nearest upsample, 3x3 conv, batch norm, "
@@ -165,7 +181,7 @@ def export_generator(checkpoint: str | Path, out_dir: str | Path, name: str = "g
                      "losses": "hinge, spectral norm on D, DiffAugment (" + ", ".join(train_cfg.get("augment", [])) + ")",
                      **{k: train_cfg[k] for k in ("size", "batch_size", "lr_g", "lr_d", "beta1", "beta2", "ema_decay",
                                                   "short_side", "crop_min", "crop_max", "seed") if k in train_cfg}},
-        "kid": kid_summary(ckpt.get("kid_history", []), train_cfg),
+        "kid": kid_summary(ckpt.get("kid_history", []), train_cfg, floor),
         "parity": parity.to_dict(),
         "size_mb": round(size_mb, 2),
         "speed_ms_ort_cpu_1thread": round(ort_generator_ms(onnx_path, cfg.latent_dim), 3),
@@ -176,18 +192,20 @@ def export_generator(checkpoint: str | Path, out_dir: str | Path, name: str = "g
     manifest.save()
     log.info("wrote %s", manifest.path)
     if docs_dir is not None:
-        write_generator_pictures(manifest, ckpt, docs_dir)
+        write_generator_pictures(manifest, ckpt, docs_dir, floor)
     return manifest
 
 
-def write_generator_pictures(manifest: Manifest, ckpt: dict, docs_dir: str | Path) -> tuple[Path, Path]:
+def write_generator_pictures(manifest: Manifest, ckpt: dict, docs_dir: str | Path,
+                             floor: float | None = None) -> tuple[Path, Path]:
     """A grid of 64 samples from the exported ONNX file, and the KID-over-training plot."""
     docs = Path(docs_dir)
     latent_dim = int(manifest.inputs[0].shape[1])
-    grid = write_grid(torch.from_numpy(onnx_samples(manifest.model_path, latent_dim)), docs / f"{manifest.name}_samples.png")
+    grid = write_grid(torch.from_numpy(onnx_samples(manifest.model_path, latent_dim, count=32)),
+                      docs / f"{manifest.name}_samples.png")
     train_cfg = ckpt.get("train_config", {})
     size = train_cfg.get("size", "?")
     plot = plot_kid(ckpt.get("kid_history", []), docs / f"{manifest.name}_kid.png",
                     title=f"{manifest.name}: KID (SqueezeNet {train_cfg.get('kid_layer', 'fire9')}, polynomial kernel) "
-                          f"of {size}x{size} EMA samples vs real crops")
+                          f"of {size}x{size} EMA samples vs real crops", floor=floor)
     return grid, plot

@@ -23,7 +23,7 @@ import logging
 import math
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -46,16 +46,16 @@ class GanTrainingConfig:
     images: list[str]
     out_dir: str
     loss_network: str = ""  # SqueezeNet .npz for KID; empty = no KID
-    steps: int = 6000
+    steps: int = 16000
     size: int = 64
     batch_size: int = 16
     latent_dim: int = 64
     g_width: int = 128
-    d_width: int = 16
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
+    d_width: int = 24
+    lr_g: float = 1e-4  # two time-scale update rule: D learns faster than G (Heusel et al. 2017)
+    lr_d: float = 4e-4
+    beta1: float = 0.0
+    beta2: float = 0.9
     ema_decay: float = 0.999
     augment: tuple[str, ...] = AUGMENTATIONS
     short_side: int = 192  # paintings are held in memory at this short side
@@ -65,8 +65,8 @@ class GanTrainingConfig:
     threads: int = 0
     max_minutes: float = 0.0  # stop (with checkpoint, samples and KID) after this much wall time; 0 = no limit
     checkpoint_every: int = 250
-    sample_every: int = 250
-    kid_every: int = 500
+    sample_every: int = 500
+    kid_every: int = 1000
     kid_samples: int = 200
     kid_layer: str = "fire9"
     kid_resolution: int = 128
@@ -78,6 +78,14 @@ class GanTrainingConfig:
         d = asdict(self)
         d["augment"] = list(self.augment)
         return d
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "GanTrainingConfig":
+        known = {f.name for f in fields(cls)}
+        d = {k: v for k, v in data.items() if k in known}
+        if "augment" in d:
+            d["augment"] = tuple(d["augment"])
+        return cls(**d)
 
 
 class PaintingCrops:
@@ -164,6 +172,20 @@ def kid(real: torch.Tensor, fake: torch.Tensor, subsets: int = 10, subset_size: 
     return float(arr.mean()), float(arr.std())
 
 
+def real_kid_floor(config: "GanTrainingConfig") -> tuple[float, float]:
+    """KID between the run's fixed real crops and a second, independent set of real crops.
+
+    What a perfect generator would score with the same number of samples: the floor of the curve.
+    Uses the same crops and feature scale as the run's own KID, so the numbers compare directly."""
+    metric = KernelDistance(config.loss_network, config.kid_layer, config.kid_resolution)
+    paths = list_images(*config.images)
+    n = max(config.kid_samples, 2)
+    sets = [PaintingCrops(paths, config.short_side, (config.crop_min, config.crop_max),
+                          np.random.default_rng(config.seed + k)).batch(n, config.size) for k in (2, 3)]
+    first = metric.features(sets[0])  # fixes the feature scale exactly as the run's first KID did
+    return kid(first, metric.features(sets[1]), seed=config.seed)
+
+
 # -- pictures ------------------------------------------------------------------------------------
 def write_grid(images: torch.Tensor, path: str | Path, columns: int = 8, scale: int = 2, gap: int = 2) -> Path:
     """Write (N, 3, H, W) images in [-1, 1] as one PNG grid, each tile enlarged ``scale`` times."""
@@ -190,8 +212,10 @@ def _nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     return [first + i * step for i in range(int((hi - first) / step + 1e-9) + 1)]
 
 
-def plot_kid(points: list[dict], path: str | Path, title: str = "KID over training", size: tuple[int, int] = (720, 420)) -> Path:
-    """A line plot (PIL, no plotting library) of ``kid`` (with +-``kid_std`` bars) against ``step``."""
+def plot_kid(points: list[dict], path: str | Path, title: str = "KID over training", size: tuple[int, int] = (720, 420),
+             floor: float | None = None) -> Path:
+    """A line plot (PIL, no plotting library) of ``kid`` (with +-``kid_std`` bars) against ``step``;
+    ``floor`` (real crops against other real crops) is drawn as a dashed line."""
     width, height = size
     left, right, top, bottom = 78, 20, 40, 52
     img = Image.new("RGB", size, "white")
@@ -205,7 +229,7 @@ def plot_kid(points: list[dict], path: str | Path, title: str = "KID over traini
         vals = [float(p["kid"]) for p in points]
         stds = [float(p.get("kid_std", 0.0)) for p in points]
         x0, x1 = 0.0, max(steps) if max(steps) > 0 else 1.0
-        y0 = min(0.0, min(v - s for v, s in zip(vals, stds)))
+        y0 = min(0.0, min(v - s for v, s in zip(vals, stds)), floor if floor is not None else 0.0)
         y1 = max(v + s for v, s in zip(vals, stds))
         y1 = y1 + 0.05 * (y1 - y0) if y1 > y0 else y0 + 1.0
         fx = lambda v: left + (v - x0) / (x1 - x0) * pw  # noqa: E731
@@ -221,6 +245,11 @@ def plot_kid(points: list[dict], path: str | Path, title: str = "KID over traini
             draw.line([x, top + ph, x, top + ph + 4], fill="black")
             label = f"{int(t)}"
             draw.text((x - draw.textlength(label, font=font) / 2, top + ph + 8), label, fill="black", font=font)
+        if floor is not None:
+            y = fy(floor)
+            for x in range(left, left + pw, 12):
+                draw.line([x, y, min(x + 6, left + pw), y], fill=(120, 120, 120), width=2)
+            draw.text((left + 6, y - 14), f"real vs real crops: {floor:.3g}", fill=(90, 90, 90), font=font)
         for s, v, e in zip(steps, vals, stds):
             if e > 0:
                 draw.line([fx(s), fy(v - e), fx(s), fy(v + e)], fill=(150, 170, 220), width=1)
@@ -289,6 +318,7 @@ class GanTrainer:
         self._kid: KernelDistance | None = None
         self._real_features: torch.Tensor | None = None
         self._calibrated_at = -1
+        self.kid_floor: float | None = None  # KID of real crops against other real crops
         if self.checkpoint_path.exists():
             self._resume()
 
@@ -310,6 +340,7 @@ class GanTrainer:
         self.elapsed_s = float(ckpt.get("elapsed_s", 0.0))
         self.history = ckpt.get("history", [])
         self.kid_history = ckpt.get("kid_history", [])
+        self.kid_floor = ckpt.get("kid_floor")
         torch.set_rng_state(ckpt["torch_rng"])
         self.rng.bit_generator.state = ckpt["numpy_rng"]
         random.setstate(ckpt["python_rng"])
@@ -320,7 +351,7 @@ class GanTrainer:
             "generator": self.g.state_dict(), "discriminator": self.d.state_dict(),
             "generator_ema": self.ema.state_dict(), "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(), "step": self.step, "elapsed_s": self.elapsed_s,
-            "history": self.history, "kid_history": self.kid_history,
+            "history": self.history, "kid_history": self.kid_history, "kid_floor": self.kid_floor,
             "torch_rng": torch.get_rng_state(), "numpy_rng": self.rng.bit_generator.state,
             "python_rng": random.getstate(),
             "gan_config": self.g.config.to_dict(), "train_config": self.config.to_dict(),
@@ -400,7 +431,13 @@ class GanTrainer:
             real_rng = np.random.default_rng(self.config.seed + 2)  # its own RNG: training data stays untouched
             reals = PaintingCrops(self.paths, self.config.short_side, (self.config.crop_min, self.config.crop_max),
                                   real_rng)
-            self._real_features = self._kid.features(reals.batch(max(self.config.kid_samples, 2), self.config.size))
+            n = max(self.config.kid_samples, 2)
+            self._real_features = self._kid.features(reals.batch(n, self.config.size))
+            if self.kid_floor is None:  # a second real set: what a perfect generator would score
+                others = PaintingCrops(self.paths, self.config.short_side, (self.config.crop_min, self.config.crop_max),
+                                       np.random.default_rng(self.config.seed + 3))
+                self.kid_floor = kid(self._real_features, self._kid.features(others.batch(n, self.config.size)),
+                                     seed=self.config.seed)[0]
         return self._kid
 
     @torch.no_grad()
@@ -417,7 +454,8 @@ class GanTrainer:
     def plot(self, path: str | Path | None = None) -> Path:
         c = self.config
         return plot_kid(self.kid_history, path or self.out / "kid.png",
-                        title=f"KID (SqueezeNet {c.kid_layer}, polynomial kernel) of {c.size}x{c.size} samples")
+                        title=f"KID (SqueezeNet {c.kid_layer}, polynomial kernel) of {c.size}x{c.size} samples",
+                        floor=self.kid_floor)
 
     def run(self, progress: bool = True) -> dict:
         """Train to ``config.steps``; returns a summary (steps, seconds, last KID)."""
@@ -428,6 +466,9 @@ class GanTrainer:
         smooth: dict[str, float] = {}
         t_last = t_start = time.monotonic()
         deadline = t_start + c.max_minutes * 60.0 if c.max_minutes > 0 else math.inf
+        if c.loss_network and c.kid_every and not self.kid_history:
+            self.evaluate_kid()  # the untrained generator: where the curve starts
+            t_last = time.monotonic()
         while self.step < c.steps:
             r = self.train_step()
             now = time.monotonic()

@@ -22,7 +22,7 @@ def cmd_train_generator(args: argparse.Namespace) -> int:
 
     cfg = GanTrainingConfig(images=args.images, out_dir=args.out, loss_network=args.loss_network or "",
                             steps=args.steps, size=args.size, batch_size=args.batch_size, latent_dim=args.latent_dim,
-                            g_width=args.g_width, d_width=args.d_width, lr_g=args.lr, lr_d=args.lr, seed=args.seed,
+                            g_width=args.g_width, d_width=args.d_width, lr_g=args.lr_g, lr_d=args.lr_d, seed=args.seed,
                             threads=args.threads, max_minutes=args.minutes, kid_every=args.kid_every,
                             sample_every=args.sample_every)
     trainer = GanTrainer(cfg)
@@ -47,18 +47,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     t = subparsers.add_parser("train-generator", help="train a GAN on random crops of paintings (or any image folder)")
     t.add_argument("--images", nargs="+", default=[str(SHARED / "styles")], help="image folders or files")
     t.add_argument("--out", default="runs/generator", help="run folder: checkpoint, samples.png, kid.png")
-    t.add_argument("--steps", type=int, default=12000)
+    t.add_argument("--steps", type=int, default=16000)
     t.add_argument("--size", type=int, default=64, help="output side in pixels (a power of two)")
     t.add_argument("--batch-size", type=int, default=16)
     t.add_argument("--latent-dim", type=int, default=64)
     t.add_argument("--g-width", type=int, default=128, help="generator channels at 4x4")
     t.add_argument("--d-width", type=int, default=24, help="discriminator channels in its first layer")
-    t.add_argument("--lr", type=float, default=2e-4)
+    t.add_argument("--lr-g", type=float, default=1e-4, help="generator learning rate")
+    t.add_argument("--lr-d", type=float, default=4e-4, help="discriminator learning rate (faster than G's: TTUR)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     t.add_argument("--minutes", type=float, default=0.0, help="stop after this much wall time (0 = no limit)")
-    t.add_argument("--kid-every", type=int, default=500, help="steps between KID measurements")
-    t.add_argument("--sample-every", type=int, default=250, help="steps between sample grids")
+    t.add_argument("--kid-every", type=int, default=1000, help="steps between KID measurements")
+    t.add_argument("--sample-every", type=int, default=500, help="steps between sample grids")
     t.add_argument("--loss-network", default=str(SQUEEZENET) if SQUEEZENET.is_file() else "",
                    help="SqueezeNet .npz whose features KID is measured in ('' = no KID)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")

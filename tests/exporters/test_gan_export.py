@@ -67,3 +67,17 @@ def test_a_file_that_is_not_a_generator_checkpoint_is_refused(tmp_path):
         export_generator(bad, tmp_path, "x")
     with pytest.raises(ExportError, match="missing.pt"):
         export_generator(tmp_path / "missing.pt", tmp_path, "x")
+
+
+def test_the_kid_floor_is_remeasured_identically_when_a_checkpoint_lacks_it(tmp_path):
+    """For older checkpoints, export measures the real-vs-real KID floor again and gets the run's own value."""
+    from exporters.gan_export import kid_floor
+    from exporters.gan_training import GanTrainer
+    from tests.exporters.tiny_gan import tiny_config
+
+    trainer = GanTrainer(tiny_config(tmp_path, steps=2, kid_every=2))
+    trainer.run(progress=False)
+    ckpt = torch.load(trainer.checkpoint_path, weights_only=False)
+    recorded = ckpt.pop("kid_floor")
+    assert recorded is not None
+    assert kid_floor(ckpt) == pytest.approx(recorded, rel=1e-9)

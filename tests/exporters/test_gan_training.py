@@ -85,12 +85,14 @@ def test_run_writes_checkpoint_samples_kid_plot_and_history(tmp_path):
     trainer = GanTrainer(tiny_config(tmp_path, steps=4, kid_every=2, sample_every=2))
     summary = trainer.run(progress=False)
     assert summary["steps"] == 4 and summary["kid"]["step"] == 4
-    assert [p["step"] for p in trainer.kid_history] == [2, 4]
+    assert [p["step"] for p in trainer.kid_history] == [0, 2, 4]  # from the untrained generator on
+    assert trainer.kid_floor is not None and trainer.kid_floor < trainer.kid_history[-1]["kid"]
+    assert GanTrainer(tiny_config(tmp_path, steps=4)).kid_floor == trainer.kid_floor  # kept in the checkpoint
     for name in ("checkpoint.pt", "samples.png", "kid.png", "history.json"):
         assert (tmp_path / name).is_file()
     assert Image.open(tmp_path / "samples.png").size == (8 * 34 + 2, 8 * 34 + 2)
     history = json.loads((tmp_path / "history.json").read_text())
-    assert len(history["kid"]) == 2
+    assert len(history["kid"]) == 3
 
 
 def test_wall_time_budget_stops_early_with_a_checkpoint(tmp_path):

@@ -28,6 +28,7 @@ def test_train_then_export_a_generator_from_the_command_line(tmp_path, capsys):
     assert exported["parity"] is True
     manifest = load_manifest(tmp_path / "models" / "dream.json")
     assert manifest.kind == "generator" and manifest.extra["kid"]["final"]["step"] == 3
+    assert manifest.extra["kid"]["real_vs_real"] is not None
     assert (tmp_path / "docs" / "dream_samples.png").is_file() and (tmp_path / "docs" / "dream_kid.png").is_file()
 
 
