@@ -187,9 +187,9 @@ class FrameLoop:
             if self.blackout or self.frozen:
                 time.sleep(0.01)
                 continue
-            # wait for a free worker; if none frees up soon, refresh the pending frame anyway (latest
-            # wins), so a passthrough picture stays live while inference is stuck
-            self._jobs.wait_empty(timeout=0.05)
+            # wait for a free worker; if none frees up within half the frame budget, refresh the
+            # pending frame anyway (latest wins), so a passthrough picture stays live while inference is stuck
+            self._jobs.wait_empty(timeout=max(0.02, self.frame_budget_s / 2))
             mix = self.current_mix()
             frame = self._read_source()
             if frame is None:
