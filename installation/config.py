@@ -36,6 +36,9 @@ class SourceConfig:
     stale_after_s: float = 2.0
     slide_seconds: float = 8.0
     seed: int = 0
+    generator: str = "models/generator.json"  # for type/fallback "generator": the generator's manifest
+    walk_speed: float = 1.0
+    walk_amplitude: float = 1.0
 
 
 @dataclass(frozen=True)

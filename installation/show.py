@@ -58,6 +58,9 @@ def _simple_source(kind: str, cfg: ShowConfig) -> FrameSource:
         return cls(images=cfg.resolve(s.path), width=s.width, height=s.height, seconds=s.slide_seconds, fps=s.fps)
     if kind == "camera":
         return cls(device=s.device, width=s.width, height=s.height, fps=s.fps, stale_after=s.stale_after_s)
+    if kind == "generator":
+        return cls(model=cfg.resolve(s.generator), width=s.width, height=s.height, fps=s.fps, seed=s.seed,
+                   speed=s.walk_speed, amplitude=s.walk_amplitude)
     raise ConfigError(f"{cfg.source_file}: source.type {kind!r} is not available in this build")
 
 
