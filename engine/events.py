@@ -96,6 +96,34 @@ class Snapshot(Event):
         loop.snapshot(Path(self.path))
 
 
+def find_source(source, wanted: str):
+    """The first source in a chain of wrappers (transform, fallback) that has the method ``wanted``."""
+    seen = 0
+    stack = [source]
+    while stack and seen < 16:
+        s = stack.pop(0)
+        seen += 1
+        if hasattr(s, wanted):
+            return s
+        stack += [getattr(s, a) for a in ("inner", "primary", "fallback") if getattr(s, a, None) is not None]
+    return None
+
+
+@dataclass(frozen=True)
+class SteerGenerator(Event):
+    """Glide a generator source's latent walk to ``latent`` (if the show has a generator source)."""
+
+    latent: tuple[float, ...]
+    seconds: float = 4.0
+
+    def apply(self, loop: "FrameLoop") -> None:
+        import numpy as np
+
+        generator = find_source(loop.source, "steer")
+        if generator is not None:
+            generator.steer(np.asarray(self.latent, np.float32), self.seconds)
+
+
 @dataclass(frozen=True)
 class Stop(Event):
     def apply(self, loop: "FrameLoop") -> None:

@@ -179,9 +179,22 @@ class Installation:
             interp = Interpreter(self.embedder, list(self.show.manifest.styles), self.cfg.director.temperature,
                                  self.cfg.director.top_k)
             self.director.set_interpreter(interp, build_expander(self.cfg, self.embedder))
+            self._steer_generator()
             log.info("prompt interpreter ready (%d styles)", len(interp.names))
         except Exception:  # the picture goes on without prompts; operators see why
             log.exception("the prompt interpreter could not be loaded; visitors' prompts will wait")
+
+    def _steer_generator(self) -> None:
+        """If a generator is (or may become) the source, prompts also steer its latent walk."""
+        from engine.events import find_source
+        from installation.generator_steering import latent_for_text
+
+        generator = find_source(self.show.source, "steer")
+        if generator is None:
+            return
+        dim, seed = generator.latent_dim, self.cfg.source.seed
+        self.director.generator_latent = lambda text: latent_for_text(self.embedder([text])[0], dim, seed)
+        log.info("prompts also steer the generator's latent walk (%d dimensions)", dim)
 
     def status(self) -> dict:
         stats = self.show.loop.stats.snapshot()

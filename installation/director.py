@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from engine.events import Event, SetSmoothing, TargetChanged
+from engine.events import Event, SetSmoothing, SteerGenerator, TargetChanged
 from installation.expander import Expander
 from installation.interpreter import Interpretation, Interpreter
 from installation.prompt_queue import Prompt, PromptQueue, QueueFull
@@ -61,6 +61,7 @@ class Director:
         self.mode = "waiting"  # waiting | prompt | attract
         self.is_pinned: Callable[[], bool] = lambda: False  # an operator holds the look: prompts wait
         self.base_strength = settings.default_strength  # operators may change it while the show runs
+        self.generator_latent: Callable[[str], object] | None = None  # words -> latent, when a GAN is the source
 
     def set_interpreter(self, interpreter: Interpreter, expander: Expander | None = None) -> None:
         """Install the interpreter once it has loaded (the show starts before the language model)."""
@@ -135,6 +136,9 @@ class Director:
         interp = await asyncio.to_thread(self._interpret, prompt.text)
         self.post(TargetChanged(interp.mix, label=prompt.text))
         self.post(SetSmoothing(interp.params["smoothing"]))
+        if self.generator_latent is not None:
+            latent = await asyncio.to_thread(self.generator_latent, prompt.text)
+            self.post(SteerGenerator(tuple(float(v) for v in latent)))
         self.turn_latency_ms.append((time.perf_counter() - t0) * 1000.0)
         self.current, self.current_interpretation, self.shown_at = prompt, interp, self.clock()
         self.mode = "prompt"

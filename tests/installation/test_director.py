@@ -122,3 +122,36 @@ def test_attract_mode_wanders_when_nobody_prompts(interpreter):
         assert len([e for e in posted if isinstance(e, TargetChanged)]) == 3  # no wandering right after a prompt
 
     asyncio.run(go())
+
+
+def test_prompts_steer_the_generator_deterministically(interpreter, tmp_path):
+    """With a generator source, a prompt also posts a SteerGenerator latent; the same words, the same latent,
+    and the event reaches the GeneratorSource inside its wrappers."""
+    import numpy as np
+
+    from engine.events import SteerGenerator, find_source
+    from engine.sources.generator import GeneratorSource
+    from engine.sources.pattern import PatternSource
+    from engine.sources.fallback import FallbackSource
+    from engine.sources.transform import TransformedSource
+    from installation.generator_steering import latent_for_text
+    from tests.exporters.tiny_gan import tiny_generator
+
+    clock = Clock()
+    d, posted = _director(interpreter, clock)
+    dim = 8
+    d.generator_latent = lambda text: latent_for_text(interpreter.embed([text])[0], dim, 0)
+
+    async def go():
+        await d.submit("a", "stormy sea")
+        await d.step()
+
+    asyncio.run(go())
+    steer = [e for e in posted if isinstance(e, SteerGenerator)]
+    assert len(steer) == 1 and len(steer[0].latent) == dim
+    assert np.allclose(steer[0].latent, d.generator_latent("stormy sea"))
+
+    manifest = tiny_generator(tmp_path)
+    gen = GeneratorSource(manifest, width=32, height=32)
+    chain = TransformedSource(FallbackSource(PatternSource(width=32, height=32), gen), 32, 32)
+    assert find_source(chain, "steer") is gen
