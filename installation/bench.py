@@ -145,7 +145,7 @@ def e2e_table(manifest: Manifest, seconds: float, quick: bool) -> str:
 
 
 def run_bench(quick: bool = False, seconds: float = 6.0, model: str | Path = "models/lantern.json",
-              tables: tuple[str, ...] = ("model", "e2e", "turn")) -> str:
+              tables: tuple[str, ...] = ("model", "e2e", "turn", "generator")) -> str:
     manifest = load_manifest(model)
     parts = []
     if "model" in tables:
@@ -154,6 +154,11 @@ def run_bench(quick: bool = False, seconds: float = 6.0, model: str | Path = "mo
         parts += [e2e_table(manifest, seconds if not quick else min(seconds, 2.0), quick), ""]
     if "turn" in tables:
         parts += [turn_table(manifest), ""]
+    generator = Path(model).parent / "generator.json"
+    if "generator" in tables and generator.is_file():
+        from installation.generator_bench import generator_table
+
+        parts += [generator_table(manifest, load_manifest(generator), seconds if not quick else min(seconds, 2.0)), ""]
     return "\n".join(parts)
 
 

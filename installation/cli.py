@@ -203,7 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--quick", action="store_true", help="fewer runs and sizes")
     b.add_argument("--seconds", type=float, default=6.0, help="seconds per end-to-end measurement")
     b.add_argument("--model", default=str(ROOT / "models" / "lantern.json"), help="manifest of the model to time")
-    b.add_argument("--tables", default="model,e2e,turn", help="which tables: model, e2e, turn (comma-separated)")
+    b.add_argument("--tables", default="model,e2e,turn,generator",
+                   help="which tables: model, e2e, turn, generator (comma-separated)")
     b.set_defaults(func=cmd_bench)
     return p
 
