@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,7 @@ from engine.errors import ExportError
 from engine.manifest import Manifest, TensorSpec, file_sha256, manifest_path_for
 from exporters.gan import GanConfig, Generator, count_parameters, recalibrate_batchnorm
 from exporters.gan_training import GanTrainingConfig, plot_kid, real_kid_floor, write_grid
-from exporters.onnx_export import OPSET, ParityCase, ParityReport, psnr
+from exporters.onnx_export import OPSET, ParityCase, ParityReport, export_module, psnr
 
 log = logging.getLogger(__name__)
 
@@ -46,25 +45,7 @@ def load_generator_checkpoint(path: str | Path, calibration_seed: int = 0) -> tu
 
 def export_generator_onnx(g: Generator, path: str | Path, opset: int = OPSET) -> Path:
     """Export a generator taking ``latent`` (1, Z) and returning ``image`` (1, 3, S, S)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    g = g.eval()
-    z = torch.randn(1, g.config.latent_dim)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(g, (z,), str(path), input_names=["latent"], output_names=["image"],
-                              opset_version=opset, dynamo=False)
-    except Exception as exc:
-        raise ExportError(f"{path}: torch -> ONNX export failed ({exc})") from exc
-    import onnx
-
-    try:
-        onnx.checker.check_model(onnx.load(str(path)))
-    except Exception as exc:
-        raise ExportError(f"{path}: exported file fails the ONNX checker ({exc})") from exc
-    log.info("exported %s (opset %d, %.1f kB)", path, opset, path.stat().st_size / 1024)
-    return path
+    return export_module(g, (torch.randn(1, g.config.latent_dim),), path, ["latent"], ["image"], opset=opset)
 
 
 def parity_latents(latent_dim: int, cases: int = 8, seed: int = 0) -> list[tuple[str, np.ndarray]]:

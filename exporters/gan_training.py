@@ -35,6 +35,7 @@ from engine.errors import ExportError
 from exporters.gan import (AUGMENTATIONS, EMA, Discriminator, GanConfig, Generator, diff_augment, hinge_d_loss,
                            hinge_g_loss, recalibrate_batchnorm)
 from exporters.images import list_images, load_rgb
+from exporters.run_setup import start_run
 
 log = logging.getLogger(__name__)
 
@@ -286,13 +287,7 @@ class GanTrainer:
 
     def __init__(self, config: GanTrainingConfig) -> None:
         self.config = config
-        self.out = Path(config.out_dir)
-        self.out.mkdir(parents=True, exist_ok=True)
-        if config.threads:
-            torch.set_num_threads(config.threads)
-        random.seed(config.seed)
-        torch.manual_seed(config.seed)
-        self.rng = np.random.default_rng(config.seed)
+        self.out, self.rng = start_run(config.out_dir, config.seed, config.threads)
         self.paths = list_images(*config.images)
         if not self.paths:
             raise ExportError(f"no images in {config.images}")

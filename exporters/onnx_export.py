@@ -24,23 +24,17 @@ log = logging.getLogger(__name__)
 OPSET = 17
 
 
-def export_onnx(model: torch.nn.Module, path: str | Path, n_styles: int, sample_hw: tuple[int, int] = (64, 96),
-                opset: int = OPSET) -> Path:
-    """Export a style network taking (image, style) to ONNX with dynamic batch, height and width."""
+def export_module(model: torch.nn.Module, inputs: tuple[torch.Tensor, ...], path: str | Path,
+                  input_names: list[str], output_names: list[str], dynamic_axes: dict | None = None,
+                  opset: int = OPSET) -> Path:
+    """torch -> ONNX for any module, then the ONNX checker; ExportError naming the file on failure."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    model = model.eval()
-    image = torch.rand(1, 3, *sample_hw)
-    style = torch.full((1, n_styles), 1.0 / max(n_styles, 1))
-    inputs, names = ((image, style), ["image", "style"]) if n_styles else ((image,), ["image"])
-    dynamic = {"image": {0: "batch", 2: "height", 3: "width"}, "stylized": {0: "batch", 2: "height", 3: "width"}}
-    if n_styles:
-        dynamic["style"] = {0: "batch"}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.onnx.export(model, inputs, str(path), input_names=names, output_names=["stylized"],
-                              opset_version=opset, dynamic_axes=dynamic, dynamo=False)
+            torch.onnx.export(model.eval(), inputs, str(path), input_names=input_names, output_names=output_names,
+                              opset_version=opset, dynamic_axes=dynamic_axes, dynamo=False)
     except Exception as exc:
         raise ExportError(f"{path}: torch -> ONNX export failed ({exc})") from exc
     import onnx
@@ -51,6 +45,18 @@ def export_onnx(model: torch.nn.Module, path: str | Path, n_styles: int, sample_
         raise ExportError(f"{path}: exported file fails the ONNX checker ({exc})") from exc
     log.info("exported %s (opset %d, %.1f kB)", path, opset, path.stat().st_size / 1024)
     return path
+
+
+def export_onnx(model: torch.nn.Module, path: str | Path, n_styles: int, sample_hw: tuple[int, int] = (64, 96),
+                opset: int = OPSET) -> Path:
+    """Export a style network taking (image, style) to ONNX with dynamic batch, height and width."""
+    image = torch.rand(1, 3, *sample_hw)
+    style = torch.full((1, n_styles), 1.0 / max(n_styles, 1))
+    inputs, names = ((image, style), ["image", "style"]) if n_styles else ((image,), ["image"])
+    dynamic = {"image": {0: "batch", 2: "height", 3: "width"}, "stylized": {0: "batch", 2: "height", 3: "width"}}
+    if n_styles:
+        dynamic["style"] = {0: "batch"}
+    return export_module(model, inputs, path, names, ["stylized"], dynamic, opset)
 
 
 def psnr(a: np.ndarray, b: np.ndarray, peak: float = 1.0) -> float:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ import torch.nn.functional as F
 from engine.errors import ExportError
 from exporters.images import contact_sheet, list_images, load_rgb
 from exporters.lossnet import gram, load_loss_network
+from exporters.run_setup import start_run
 from exporters.stylenet import LanternConfig, LanternNet
 
 log = logging.getLogger(__name__)
@@ -112,13 +112,7 @@ class StyleTrainer:
 
     def __init__(self, config: StyleTrainingConfig) -> None:
         self.config = config
-        self.out = Path(config.out_dir)
-        self.out.mkdir(parents=True, exist_ok=True)
-        if config.threads:
-            torch.set_num_threads(config.threads)
-        random.seed(config.seed)
-        torch.manual_seed(config.seed)
-        self.rng = np.random.default_rng(config.seed)
+        self.out, self.rng = start_run(config.out_dir, config.seed, config.threads)
 
         self.style_paths = list_images(*config.styles)
         if not self.style_paths:
