@@ -3,6 +3,7 @@ start of a tick, so no other thread ever touches loop state."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,6 +12,8 @@ from engine.style import StyleMix
 
 if TYPE_CHECKING:
     from engine.loop import FrameLoop
+
+log = logging.getLogger(__name__)
 
 
 class Event:
@@ -96,17 +99,31 @@ class Snapshot(Event):
         loop.snapshot(Path(self.path))
 
 
-def find_source(source, wanted: str):
-    """The first source in a chain of wrappers (transform, fallback) that has the method ``wanted``."""
-    seen = 0
-    stack = [source]
-    while stack and seen < 16:
+def _children(source) -> list:
+    kids = [getattr(source, a) for a in ("inner", "primary", "fallback") if getattr(source, a, None) is not None]
+    inputs = getattr(source, "inputs", None)
+    if isinstance(inputs, dict):
+        kids += list(inputs.values())
+    return kids
+
+
+def find_sources(source, wanted: str) -> list:
+    """Every source in a chain of wrappers (transform, fallback, switch) that has the method ``wanted``."""
+    found, seen, stack = [], 0, [source]
+    while stack and seen < 32:
         s = stack.pop(0)
         seen += 1
         if hasattr(s, wanted):
-            return s
-        stack += [getattr(s, a) for a in ("inner", "primary", "fallback") if getattr(s, a, None) is not None]
-    return None
+            found.append(s)
+        else:
+            stack += _children(s)
+    return found
+
+
+def find_source(source, wanted: str):
+    """The first source in a chain of wrappers that has the method ``wanted``, or None."""
+    found = find_sources(source, wanted)
+    return found[0] if found else None
 
 
 @dataclass(frozen=True)
@@ -119,9 +136,26 @@ class SteerGenerator(Event):
     def apply(self, loop: "FrameLoop") -> None:
         import numpy as np
 
-        generator = find_source(loop.source, "steer")
-        if generator is not None:
+        for generator in find_sources(loop.source, "steer"):  # the fallback's and attract mode's alike
             generator.steer(np.asarray(self.latent, np.float32), self.seconds)
+
+
+@dataclass(frozen=True)
+class SelectSource(Event):
+    """Crossfade the picture to the source named ``name`` ("live", "generator") of the show's switch.
+
+    ``seconds`` is this crossfade's length (None: the switch's own). A show without a switch, or without
+    a source of that name, keeps its picture and says so at DEBUG (attract mode asks every show)."""
+
+    name: str
+    seconds: float | None = None
+
+    def apply(self, loop: "FrameLoop") -> None:
+        switch = find_source(loop.source, "select")
+        if switch is None:
+            log.debug("no source switch in this show; %r not selected", self.name)
+            return
+        switch.select(self.name, self.seconds)
 
 
 @dataclass(frozen=True)

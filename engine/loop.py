@@ -230,6 +230,8 @@ class FrameLoop:
             frame = Frame(frame.pixels, frame.t_capture, self._next_seq, frame.source)
             self._next_seq += 1
             self._last_source_frame = frame
+            if frame.source:
+                self.stats.source = frame.source  # what is on screen now: camera, fallback, generator
         return frame
 
     def _present(self, pixels: np.ndarray, t_capture: float, styled: bool) -> None:

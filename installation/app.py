@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.events import Blackout, SetStrength, SetTransition, Stop
+from engine.events import Blackout, SetStrength, SetTransition, Stop, find_source
 from installation.config import ShowConfig
 from installation.director import Director, DirectorSettings
 from installation.schedule import AttractMode, AttractSettings, OpeningHours
@@ -120,6 +120,9 @@ class Installation:
                                      DirectorSettings(min_show_s=d.min_show_s, max_queue=d.max_queue,
                                                       max_age_s=d.max_age_s, default_strength=cfg.style.strength),
                                      attract=attract)
+            if a.enabled and a.source != "live":
+                if find_source(self.show.source, "select") is not None:
+                    self.director.attract_source = a.source  # nobody there: crossfade to the generator's dream
         if cfg.source_file and Path(cfg.source_file).is_file():
             from installation.reload import ConfigReloader
 
@@ -186,7 +189,6 @@ class Installation:
 
     def _steer_generator(self) -> None:
         """If a generator is (or may become) the source, prompts also steer its latent walk."""
-        from engine.events import find_source
         from installation.generator_steering import latent_for_text
 
         generator = find_source(self.show.source, "steer")
@@ -225,10 +227,14 @@ class Installation:
         loop = self.show.loop
         self.warnings = WarningLog()
         self.warnings.install()
+        switch = find_source(loop.source, "select")
         self.control = ShowControl(loop.post, self.director, self.director.moderator, loop.stats.snapshot,
                                    lambda: loop.target, self.show.manifest.style_names,
                                    self.cfg.resolve(self.cfg.operator.snapshot_dir), lambda: loop.on_screen,
-                                   self.warnings, transition_s=self.cfg.style.transition_s)
+                                   self.warnings, transition_s=self.cfg.style.transition_s,
+                                   sources=tuple(switch.inputs) if switch is not None else (),
+                                   selected_source=(lambda: switch.selected) if switch is not None else None,
+                                   loop_flags=lambda: {"blackout": loop.blackout, "frozen": loop.frozen})
         self.director.is_pinned = lambda: self.control.pinned is not None
         metrics = Metrics()
         loop.on_tick.append(metrics.on_tick)

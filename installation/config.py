@@ -39,6 +39,8 @@ class SourceConfig:
     generator: str = "models/generator.json"  # for type/fallback "generator": the generator's manifest
     walk_speed: float = 1.0
     walk_amplitude: float = 1.0
+    audio: bool = False  # the generator's walk speeds up with the room's loudness and onsets (needs a microphone)
+    crossfade_s: float = 1.5  # switching to and from the fallback (and attract mode's generator) dissolves
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,7 @@ class AttractConfig:
     idle_s: float = 90.0
     every_s: float = 25.0
     transition_s: float = 10.0
+    source: Literal["live", "generator"] = "live"  # "generator": nobody there -> the GAN dreams (crossfade)
 
 
 @dataclass(frozen=True)
@@ -310,6 +313,7 @@ def _check_ranges(cfg: ShowConfig, errors: list[str]) -> None:
          "director.expander.model_dir", "a local model folder for expander type 'transformers'")
     need(0 < cfg.moderation.threshold <= 1, "moderation.threshold", "a similarity between 0 and 1")
     need(cfg.attract.idle_s > 0 and cfg.attract.every_s > 0, "attract", "positive idle_s and every_s")
+    need(0 <= cfg.source.crossfade_s <= 30, "source.crossfade_s", f"0 (a cut) to 30 seconds, got {cfg.source.crossfade_s}")
     need(cfg.hours.outside != "slide" or bool(cfg.hours.slide), "hours.slide", "an image file for outside: slide")
     need(1 <= cfg.server.max_connections_per_address <= cfg.server.max_connections, "server.max_connections_per_address",
          "1 to server.max_connections")

@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from engine.events import Event, SetSmoothing, SteerGenerator, TargetChanged
+from engine.events import Event, SelectSource, SetSmoothing, SteerGenerator, TargetChanged
 from installation.expander import Expander
 from installation.interpreter import Interpretation, Interpreter
 from installation.prompt_queue import Prompt, PromptQueue, QueueFull
@@ -62,6 +62,7 @@ class Director:
         self.is_pinned: Callable[[], bool] = lambda: False  # an operator holds the look: prompts wait
         self.base_strength = settings.default_strength  # operators may change it while the show runs
         self.generator_latent: Callable[[str], object] | None = None  # words -> latent, when a GAN is the source
+        self.attract_source: str | None = None  # e.g. "generator": attract mode crossfades the show to it
 
     def set_interpreter(self, interpreter: Interpreter, expander: Expander | None = None) -> None:
         """Install the interpreter once it has loaded (the show starts before the language model)."""
@@ -134,6 +135,8 @@ class Director:
     async def show(self, prompt: Prompt) -> Interpretation:
         t0 = time.perf_counter()
         interp = await asyncio.to_thread(self._interpret, prompt.text)
+        if self.mode == "attract" and self.attract_source:
+            self.post(SelectSource("live"))  # somebody is here: back to the room
         self.post(TargetChanged(interp.mix, label=prompt.text))
         self.post(SetSmoothing(interp.params["smoothing"]))
         if self.generator_latent is not None:
@@ -161,6 +164,8 @@ class Director:
         if self.mode != "attract":
             log.info("no prompts for %.0f s: attract mode", self.attract.settings.idle_s)
             self._emit("attract", {})
+            if self.attract_source:
+                self.post(SelectSource(self.attract_source))
         self.mode, self.current, self.current_interpretation = "attract", None, None
         self.post(TargetChanged(target, seconds=self.attract.settings.transition_s, label="attract"))
 

@@ -190,6 +190,51 @@ def check_model(cfg: ShowConfig) -> Check:
                                 f"{len(manifest.style_names)} styles")
 
 
+def uses_generator(cfg: ShowConfig) -> bool:
+    """Whether this show may show the generator: as its source, its fallback, or in attract mode."""
+    s = cfg.source
+    return s.type == "generator" or (s.fallback == "generator" and s.type in ("auto", "camera", "video")) or (
+        cfg.attract.enabled and cfg.attract.source == "generator")
+
+
+def check_generator(cfg: ShowConfig) -> Check | None:
+    """The generator's manifest, file and ONNX session, when the show uses one (None otherwise)."""
+    if not uses_generator(cfg):
+        return None
+    from engine.sources.generator import GeneratorSource
+
+    path = cfg.resolve(cfg.source.generator)
+    fix = (f"export one with `laterna export-generator`, import one with `laterna import-model`, or point "
+           f"source.generator in {cfg.source_file} at a generator manifest")
+    try:
+        source = GeneratorSource(model=path, width=64, height=64)
+        source.open()
+        source.close()
+    except EngineError as exc:
+        return Check("generator", False, str(exc), fix)
+    m = source.manifest
+    return Check("generator", True, f"{m.name}: latent {source.latent_dim}, {source._native_hw[1]}x"
+                                    f"{source._native_hw[0]} pictures, runs in ONNX Runtime")
+
+
+def check_microphone(cfg: ShowConfig) -> Check | None:
+    """sounddevice and an input device, when the generator is to react to sound (None otherwise)."""
+    if not cfg.source.audio:
+        return None
+    try:
+        import sounddevice as sd
+    except (ImportError, OSError) as exc:
+        return Check("microphone", False, f"sounddevice is not usable ({exc}); the generator will run without sound",
+                     "pip install 'laterna[audio]' into the show's environment (on Linux also: apt install "
+                     "libportaudio2)")
+    try:
+        device = sd.query_devices(kind="input")
+    except Exception as exc:  # sounddevice.PortAudioError: no input device
+        return Check("microphone", False, f"no input device ({exc}); the generator will run without sound",
+                     "plug in a microphone (or a USB audio interface) and check `python -m sounddevice`")
+    return Check("microphone", True, f"input: {device['name']}")
+
+
 def check_port(cfg: ShowConfig) -> Check:
     s = cfg.server
     if not s.enabled:
@@ -249,7 +294,8 @@ def _guarded(name: str, check: Callable[[], Check | None]) -> Check | None:
 
 
 def run_doctor(config_path: str | Path | None = None) -> list[Check]:
-    """Every check, in order: config, camera, display, gpu, model, server port, osc port (if enabled), embeddings.
+    """Every check, in order: config, camera, display, gpu, model, server port, generator and microphone
+    (when the show uses them), osc port (if enabled), embeddings.
 
     When the config does not load, the model and port checks are skipped (they would check the
     wrong things) and the machine checks use the defaults.
@@ -262,9 +308,11 @@ def run_doctor(config_path: str | Path | None = None) -> list[Check]:
               _guarded("gpu", lambda: check_gpu(cfg))]
     if cfg is not None:
         checks += [_guarded("model", lambda: check_model(cfg)), _guarded("server port", lambda: check_port(cfg))]
-        osc = _guarded("osc port", lambda: check_osc_port(cfg))
-        if osc is not None:
-            checks.append(osc)
+        for name, check in (("generator", check_generator), ("microphone", check_microphone),
+                            ("osc port", check_osc_port)):
+            found = _guarded(name, lambda check=check: check(cfg))
+            if found is not None:
+                checks.append(found)
     checks.append(_guarded("embeddings", check_embeddings))
     return checks
 

@@ -15,6 +15,7 @@ state itself. Commands are JSON objects (see docs/operator.md)::
     {"cmd": "blackout", "on": true}
     {"cmd": "freeze", "on": true}
     {"cmd": "snapshot"}                    save the picture on screen as a PNG
+    {"cmd": "source", "name": "generator"} crossfade to another source of the show ("live" = the camera)
 
 ``apply(command)`` answers ``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}`` and never
 raises. ``handle_message`` does the same for one raw websocket message. The state never carries
@@ -38,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from engine.errors import ConfigError
-from engine.events import Blackout, Event, Freeze, SetStrength, SetTransition, Snapshot, TargetChanged
+from engine.events import Blackout, Event, Freeze, SelectSource, SetStrength, SetTransition, Snapshot, TargetChanged
 from engine.style import StyleMix
 from installation.warning_log import WarningLog
 
@@ -91,9 +92,15 @@ class ShowControl:
     def __init__(self, post: Callable[[Event], bool], director: Any, moderator: Any, stats: Callable[[], dict],
                  current_target: Callable[[], StyleMix], style_names: Sequence[str], snapshot_dir: str | Path,
                  preview: Callable[[], np.ndarray | None], warnings: WarningLog,
-                 clock: Callable[[], float] = time.monotonic, *, transition_s: float | None = None) -> None:
+                 clock: Callable[[], float] = time.monotonic, *, transition_s: float | None = None,
+                 sources: Sequence[str] = (), selected_source: Callable[[], str | None] | None = None,
+                 loop_flags: Callable[[], dict] | None = None) -> None:
         # clock: the Director's clock (monotonic), for how long prompts have waited and shown.
         # transition_s: the loop's glide time at start, shown until the operator changes it.
+        # sources: the names the show's source switch knows ("live", "generator"); empty: no switch.
+        # selected_source: which of them the switch shows now (attract mode changes it too).
+        # loop_flags: {"blackout": bool, "frozen": bool} as the loop has them (opening hours black out
+        # too); without it the panel shows what its own commands set.
         self.post = post
         self.director = director
         self.moderator = moderator
@@ -108,6 +115,9 @@ class ShowControl:
         self.transition_s = transition_s
         self.blackout = False
         self.frozen = False
+        self.sources = tuple(sources)
+        self.selected_source = selected_source
+        self.loop_flags = loop_flags
         self.blocked_here: list[str] = []  # phrases this panel blocked, so it can offer to unblock them
         self._failing: set[str] = set()
         self._snapshot_lock = threading.Lock()
@@ -115,7 +125,7 @@ class ShowControl:
         self._commands: dict[str, Callable[[dict], dict]] = {
             "skip": self._skip, "remove": self._remove, "block": self._block, "unblock": self._unblock,
             "pin": self._pin, "strength": self._strength, "transition": self._transition,
-            "blackout": self._blackout, "freeze": self._freeze, "snapshot": self._snapshot,
+            "blackout": self._blackout, "freeze": self._freeze, "snapshot": self._snapshot, "source": self._source,
         }
 
     @property
@@ -150,8 +160,10 @@ class ShowControl:
         pending = self._read("the prompt queue", lambda: d.queue.pending(), [])
         queue = [{"id": p.id, "text": p.text, "position": i, "waited_s": round(max(0.0, now - p.t_submitted), 1)}
                  for i, p in enumerate(pending, start=1)]
+        stats = self._read("the frame loop's stats", self.stats, {})
+        flags = self._read("the blackout and freeze flags", self.loop_flags, {}) if self.loop_flags else {}
         return {
-            "stats": self._read("the frame loop's stats", self.stats, {}),
+            "stats": stats,
             "mode": getattr(d, "mode", ""),
             "prompt": prompt,
             "queue": queue,
@@ -161,8 +173,12 @@ class ShowControl:
             "warmth": round(target.warmth, 3) if target is not None else None,
             "transition_s": self.transition_s,
             "pinned": self.pinned,
-            "blackout": self.blackout,
-            "frozen": self.frozen,
+            "blackout": bool(flags.get("blackout", self.blackout)),
+            "frozen": bool(flags.get("frozen", self.frozen)),
+            "sources": list(self.sources),
+            "selected_source": self._read("the selected source", self.selected_source, None)
+            if self.selected_source else None,
+            "source": stats.get("source") if isinstance(stats, dict) else None,
             "blocked_here": list(self.blocked_here),
             "warnings": self.warnings.recent(20),
         }
@@ -287,6 +303,16 @@ class ShowControl:
         self.frozen = on
         log.info("operator: freeze %s", "on" if on else "off")
         return {"on": on}
+
+    def _source(self, command: dict) -> dict:
+        if not self.sources:
+            raise CommandError("this show has one source; set attract.source: generator in its config for a second")
+        name = command.get("name")
+        if not isinstance(name, str) or name not in self.sources:
+            raise CommandError(f"'name' must be one of {', '.join(self.sources)}")
+        self._post(SelectSource(name))
+        log.info("operator: showing the %s source", name)
+        return {"name": name}
 
     def _snapshot(self, command: dict) -> dict:
         path = self._snapshot_path()

@@ -22,7 +22,7 @@ from installation.config import ShowConfig, load_config
 log = logging.getLogger(__name__)
 
 SAFE_SECTIONS = ("style", "director", "moderation", "attract", "hours")
-UNSAFE_FIELDS = {"director": ("expander",)}  # parts of a safe section that still need a restart
+UNSAFE_FIELDS = {"director": ("expander",), "attract": ("source",)}  # parts of a safe section that still need a restart
 
 
 @dataclass

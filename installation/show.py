@@ -60,11 +60,14 @@ def _simple_source(kind: str, cfg: ShowConfig) -> FrameSource:
         return cls(device=s.device, width=s.width, height=s.height, fps=s.fps, stale_after=s.stale_after_s)
     if kind == "generator":
         return cls(model=cfg.resolve(s.generator), width=s.width, height=s.height, fps=s.fps, seed=s.seed,
-                   speed=s.walk_speed, amplitude=s.walk_amplitude)
+                   speed=s.walk_speed, amplitude=s.walk_amplitude, audio=s.audio)
     raise ConfigError(f"{cfg.source_file}: source.type {kind!r} is not available in this build")
 
 
 def build_source(cfg: ShowConfig) -> FrameSource:
+    """The configured source, with its fallback, at the working size; with ``attract.source:
+    generator`` a switch between it ("live") and the generator ("generator") that attract mode drives."""
+    from engine.sources.crossfade import SwitchSource
     from engine.sources.fallback import FallbackSource
     from engine.sources.transform import TransformedSource
 
@@ -77,8 +80,15 @@ def build_source(cfg: ShowConfig) -> FrameSource:
     source = _simple_source(kind, cfg)
     if kind in ("camera", "video") and s.fallback != "none":
         fallback = _simple_source(s.fallback, cfg) if s.fallback != kind else _simple_source("pattern", cfg)
-        source = FallbackSource(source, fallback)
-    return TransformedSource(source, cfg.pipeline.width, cfg.pipeline.height, mirror=s.mirror, zoom=s.zoom)
+        source = FallbackSource(source, fallback, crossfade_s=s.crossfade_s)
+    source = TransformedSource(source, cfg.pipeline.width, cfg.pipeline.height, mirror=s.mirror, zoom=s.zoom)
+    if cfg.attract.enabled and cfg.attract.source == "generator" and kind != "generator":
+        from engine.sources.generator import GeneratorSource
+
+        dream = GeneratorSource(model=cfg.resolve(s.generator), width=cfg.pipeline.width, height=cfg.pipeline.height,
+                                fps=s.fps, seed=s.seed, speed=s.walk_speed, amplitude=s.walk_amplitude, audio=s.audio)
+        source = SwitchSource({"live": source, "generator": dream}, "live", crossfade_s=s.crossfade_s)
+    return source
 
 
 def backend_factories(cfg: ShowConfig, manifest: Manifest) -> list:

@@ -3,7 +3,9 @@
 ``FallbackSource`` reads the primary. When the primary raises SourceError it says so once at
 WARNING, and the same ``read()`` returns a fallback frame instead. While on the fallback it asks the
 primary again every ``retry_every`` seconds (opening it again if opening is what failed) and goes
-back, with an INFO line, as soon as the primary hands out a frame.
+back, with an INFO line, as soon as the primary hands out a frame. Both switches crossfade over
+``crossfade_s`` seconds from the last picture shown (0: a cut), so a dropped camera dissolves into
+the generator's dream instead of jumping to it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Callable
 from engine.errors import ConfigError, SourceError
 from engine.frame import Frame
 from engine.sources.base import FrameSource
+from engine.sources.crossfade import Crossfade
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +31,7 @@ class FallbackSource(FrameSource):
         fallback: FrameSource,
         retry_every: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        crossfade_s: float = 0.0,
     ) -> None:
         if retry_every <= 0:
             raise ConfigError(f"fallback: retry_every must be positive, got {retry_every}")
@@ -38,6 +42,7 @@ class FallbackSource(FrameSource):
         self.active = "primary"  # "primary" or "fallback", for the operator page
         self.last_error: str | None = None
         self._clock = clock
+        self.fade = Crossfade(crossfade_s, clock)
         self._primary_open = False
         self._fallback_open = False
         self._next_try = 0.0
@@ -48,6 +53,9 @@ class FallbackSource(FrameSource):
         self._open_primary()
 
     def read(self) -> Frame | None:
+        return self.fade.apply(self._read())
+
+    def _read(self) -> Frame | None:
         if self.active == "primary":
             try:
                 return self._read_primary()
@@ -63,6 +71,7 @@ class FallbackSource(FrameSource):
                     log.info("%s: back from the fallback (%s)", self.primary.name, self.fallback.name)
                     self.active = "primary"
                     self.last_error = None
+                    self.fade.start()
                     return frame
                 # Healthy but nothing new yet: ask again on the next read.
         return self._read_fallback()
@@ -97,6 +106,7 @@ class FallbackSource(FrameSource):
         self._next_try = self._clock() + self.retry_every
         if self.active != "fallback":
             self.active = "fallback"
+            self.fade.start()
             log.warning("%s failed (%s); showing %s until it recovers", self.primary.name, exc, self.fallback.name)
 
     def _note_still_failing(self, exc: SourceError) -> None:

@@ -35,7 +35,8 @@
     const $ = (id) => document.getElementById(id);
     const el = {
       connection: $("connection"), preview: $("preview"), badge: $("preview-badge"),
-      mode: $("mode"), fps: $("fps"), latency: $("latency"), backend: $("backend"), dropped: $("dropped"),
+      mode: $("mode"), fps: $("fps"), latency: $("latency"), source: $("source"), sources: $("sources"),
+      backend: $("backend"), dropped: $("dropped"),
       errors: $("errors"), graph: $("graph"), prompt: $("prompt"), skip: $("skip"), queue: $("queue"),
       queueCount: $("queue-count"), queueEmpty: $("queue-empty"), blockForm: $("block-form"),
       blockPhrase: $("block-phrase"), blocked: $("blocked"), styles: $("styles"), unpin: $("unpin"),
@@ -137,6 +138,7 @@
       el.mode.textContent = state.mode || "–";
       el.fps.textContent = typeof stats.fps === "number" ? stats.fps.toFixed(1) : "–";
       el.latency.textContent = ms(latency);
+      el.source.textContent = stats.source || "–";
       el.backend.textContent = stats.backend || "–";
       el.dropped.textContent = stats.dropped ?? "–";
       el.errors.textContent = stats.errors ?? "–";
@@ -160,6 +162,7 @@
       renderQueue(state.queue || []);
       renderBlocked(state.blocked_here || []);
       renderStyles(state);
+      renderSources(state);
       if (!strengthHeld && typeof state.strength === "number") {
         el.strength.value = state.strength;
         el.strengthValue.textContent = state.strength.toFixed(2);
@@ -172,34 +175,46 @@
       renderWarnings(state.warnings || []);
     }
 
+    // The state comes five times a second: rows (and their Remove buttons) are kept while the queue holds
+    // the same prompts, so a click never lands on a button that was replaced under the pointer.
     function renderQueue(queue) {
       el.queueCount.textContent = String(queue.length);
       el.queueEmpty.hidden = queue.length > 0;
-      const items = queue.map((p) => {
-        const li = document.createElement("li");
-        const position = document.createElement("span");
-        position.className = "position";
-        position.textContent = String(p.position);
-        const text = document.createElement("span");
-        text.className = "text";
-        text.textContent = p.text;
-        const waited = document.createElement("span");
-        waited.className = "waited";
-        waited.textContent = seconds(p.waited_s);
-        const remove = document.createElement("button");
-        remove.type = "button";
-        remove.className = "small";
-        remove.textContent = "Remove";
-        remove.addEventListener("click", () => send({ cmd: "remove", id: p.id }));
-        li.append(position, text, waited, remove);
-        return li;
+      const same = el.queue.childElementCount === queue.length
+        && [...el.queue.children].every((li, i) => li.dataset.id === queue[i].id);
+      if (!same) {
+        el.queue.replaceChildren(...queue.map((p) => {
+          const li = document.createElement("li");
+          li.dataset.id = p.id;
+          const position = document.createElement("span");
+          position.className = "position";
+          const text = document.createElement("span");
+          text.className = "text";
+          text.textContent = p.text;
+          const waited = document.createElement("span");
+          waited.className = "waited";
+          const remove = document.createElement("button");
+          remove.type = "button";
+          remove.className = "small";
+          remove.textContent = "Remove";
+          remove.addEventListener("click", () => send({ cmd: "remove", id: p.id }));
+          li.append(position, text, waited, remove);
+          return li;
+        }));
+      }
+      queue.forEach((p, i) => {
+        const li = el.queue.children[i];
+        li.querySelector(".position").textContent = String(p.position);
+        li.querySelector(".waited").textContent = seconds(p.waited_s);
       });
-      el.queue.replaceChildren(...items);
     }
 
     function renderBlocked(phrases) {
+      if (el.blocked.childElementCount === phrases.length
+          && [...el.blocked.children].every((li, i) => li.dataset.phrase === phrases[i])) return;
       el.blocked.replaceChildren(...phrases.map((phrase) => {
         const li = document.createElement("li");
+        li.dataset.phrase = phrase;
         const text = document.createElement("span");
         text.textContent = phrase;
         const undo = document.createElement("button");
@@ -237,6 +252,28 @@
         b.lastElementChild.style.width = `${Math.round((mix[b.dataset.style] || 0) * 100)}%`;
       }
       el.unpin.disabled = !state.pinned;
+    }
+
+    const SOURCE_LABELS = { live: "Live camera", generator: "Dream (generator)" };
+
+    function renderSources(state) {
+      const names = state.sources || [];
+      el.sources.hidden = names.length < 2;
+      if (el.sources.childElementCount !== names.length
+          || [...el.sources.children].some((b, i) => b.dataset.source !== names[i])) {
+        el.sources.replaceChildren(...names.map((name) => {
+          const b = document.createElement("button");
+          b.type = "button";
+          b.className = "toggle";
+          b.dataset.source = name;
+          b.textContent = SOURCE_LABELS[name] || name;
+          b.addEventListener("click", () => send({ cmd: "source", name }));
+          return b;
+        }));
+      }
+      for (const b of el.sources.children) {
+        b.setAttribute("aria-pressed", String(state.selected_source === b.dataset.source));
+      }
     }
 
     function renderWarnings(warnings) {

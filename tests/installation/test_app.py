@@ -149,3 +149,18 @@ def test_operator_health_and_metrics_in_a_running_show(tiny_model, monkeypatch):
     assert (got["no_token"], got["wrong"]) == (401, 403)
     assert got["health"][0] == 200 and got["metrics"][0] == 200
     assert b"laterna_fps" in got["metrics"][1] and got["pinned"]
+
+
+def test_attract_source_generator_wires_the_director_to_the_switch(tiny_model):
+    """With attract.source: generator the Director is told to crossfade to the generator when idle; with
+    the default the show has no switch and the Director does not ask for one."""
+    inst = Installation(_config(tiny_model, attract={"enabled": True, "source": "generator"}), headless=True)
+    try:
+        assert inst.director.attract_source == "generator"
+    finally:
+        inst.close()
+    plain = Installation(_config(tiny_model), headless=True)
+    try:
+        assert plain.director.attract_source is None
+    finally:
+        plain.close()

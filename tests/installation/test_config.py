@@ -35,6 +35,8 @@ def test_default_config_runs_anywhere():
     ("sauce: {}", "sauce"),
     ("server: {port: 70000}", "server.port"),
     ("display: {fullscreen: maybe}", "display.fullscreen"),
+    ("source: {crossfade_s: -1}", "source.crossfade_s"),
+    ("attract: {source: webcam}", "attract.source"),
 ])
 def test_broken_config_names_file_key_and_expectation(tmp_path, text, key):
     """A wrong value names the file, the key and what was expected."""

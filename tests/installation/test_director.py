@@ -155,3 +155,32 @@ def test_prompts_steer_the_generator_deterministically(interpreter, tmp_path):
     gen = GeneratorSource(manifest, width=32, height=32)
     chain = TransformedSource(FallbackSource(PatternSource(width=32, height=32), gen), 32, 32)
     assert find_source(chain, "steer") is gen
+
+
+def test_attract_mode_switches_to_the_generator_and_a_prompt_brings_the_room_back(interpreter):
+    """With attract_source set, entering attract mode posts SelectSource("generator") once; the next
+    visitor's turn posts SelectSource("live") before its new style."""
+    from engine.events import SelectSource
+    from installation.schedule import AttractMode, AttractSettings
+
+    clock = Clock()
+    posted = []
+    attract = AttractMode(len(interpreter.names), AttractSettings(idle_s=30, every_s=10, transition_s=8), seed=0,
+                          clock=clock)
+    d = Director(posted.append, interpreter, settings=DirectorSettings(min_show_s=5), clock=clock, attract=attract)
+    d.attract_source = "generator"
+
+    async def go():
+        clock.t += 31
+        await d.step()
+        clock.t += 11
+        await d.step()  # a second destination: no second switch
+        selects = [e for e in posted if isinstance(e, SelectSource)]
+        assert [e.name for e in selects] == ["generator"] and d.mode == "attract"
+        await d.submit("v", "a quiet pond with water lilies")
+        await d.step()
+
+    asyncio.run(go())
+    selects = [i for i, e in enumerate(posted) if isinstance(e, SelectSource)]
+    assert [posted[i].name for i in selects] == ["generator", "live"]
+    assert isinstance(posted[selects[1] + 1], TargetChanged) and d.mode == "prompt"

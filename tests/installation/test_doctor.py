@@ -95,3 +95,33 @@ def test_report_marks_failures_and_their_fixes():
     assert lines[1].split()[:2] == ["FAIL", "model"]
     assert lines[2].strip() == "fix: re-copy the model"
     assert lines[-1] == "1 of 2 checks passed; 1 to fix"
+
+
+def test_generator_check_runs_when_the_show_uses_one(tmp_path):
+    """attract.source: generator adds a generator check that opens the shipped GAN in ONNX Runtime; a
+    corrupt generator file fails it with a fix; a show without a generator has no such check."""
+    cfg = tmp_path / "show.yaml"
+    cfg.write_text(f"model: {{manifest: {ROOT / 'models/lantern.json'}}}\n"
+                   f"source: {{type: pattern, generator: {ROOT / 'models/generator.json'}}}\n"
+                   "attract: {source: generator}\n")
+    gen = by_name(run_doctor(cfg))["generator"]
+    assert gen.ok and "latent 64" in gen.detail
+    for f in (ROOT / "models").glob("generator.*"):
+        shutil.copy(f, tmp_path / f.name)
+    (tmp_path / "generator.onnx").write_bytes(b"not an onnx file")
+    cfg.write_text(cfg.read_text().replace(str(ROOT / "models/generator.json"), str(tmp_path / "generator.json")))
+    broken = by_name(run_doctor(cfg))["generator"]
+    assert not broken.ok and "sha256" in broken.detail and "export-generator" in broken.fix
+    cfg.write_text(f"model: {{manifest: {ROOT / 'models/lantern.json'}}}\nsource: {{type: pattern}}\n")
+    assert "generator" not in by_name(run_doctor(cfg))
+
+
+def test_microphone_check_says_how_to_get_sound(tmp_path, monkeypatch):
+    """source.audio without sounddevice is a failed microphone check whose fix names the [audio] extra."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "sounddevice", None)
+    cfg = tmp_path / "show.yaml"
+    cfg.write_text(f"model: {{manifest: {ROOT / 'models/lantern.json'}}}\nsource: {{type: pattern, audio: true}}\n")
+    mic = by_name(run_doctor(cfg))["microphone"]
+    assert not mic.ok and "laterna[audio]" in mic.fix and "without sound" in mic.detail

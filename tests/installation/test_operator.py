@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from engine.events import Blackout, Freeze, SetStrength, SetTransition, Snapshot, TargetChanged
+from engine.events import Blackout, Freeze, SelectSource, SetStrength, SetTransition, Snapshot, TargetChanged
 from engine.style import StyleMix
 from installation.operator import ShowControl, WarningLog, handle_message
 from tests.installation.toy_director import STYLES, make_director
@@ -26,13 +26,18 @@ class Show:
         self.frame: np.ndarray | None = np.full((90, 160, 3), (200, 120, 40), np.uint8)
         self.stats = {"fps": 29.5, "latency_ms": {"p50": 41.0, "p99": 60.0}, "backend": "onnxruntime", "dropped": 2}
         self.warnings = WarningLog(capacity=5)
+        self.flags = {"blackout": False, "frozen": False}
+        self.selected = "live"
         self.control = ShowControl(self.post, self.director, self.director.moderator, lambda: self.stats,
                                    lambda: self.target, NAMES, tmp_path / "snapshots", lambda: self.frame,
-                                   self.warnings)
+                                   self.warnings, sources=("live", "generator"),
+                                   selected_source=lambda: self.selected, loop_flags=lambda: dict(self.flags))
 
     def post(self, event) -> bool:
         if self.accept_posts:
             self.posted.append(event)
+            if isinstance(event, (Blackout, Freeze)):  # as the frame loop applies them
+                self.flags["blackout" if isinstance(event, Blackout) else "frozen"] = event.on
         return self.accept_posts
 
     def submit(self, visitor: str, text: str) -> dict:
@@ -170,6 +175,7 @@ BAD_COMMANDS = {
     "blackout": [{}, {"on": "yes"}, {"on": 1}],
     "freeze": [{}, {"on": None}, {"on": 0}],
     "snapshot": [],
+    "source": [{}, {"name": "projector"}, {"name": 1}, {"name": None}],
 }
 
 
@@ -188,6 +194,28 @@ def test_commands_that_are_not_commands_are_refused(show, command):
     """Anything but an object with a known 'cmd' answers ok: false with the list of commands."""
     result = show.control.apply(command)
     assert result["ok"] is False and "error" in result
+
+
+def test_source_command_crossfades_to_a_source_of_the_switch(show):
+    """{"cmd": "source", "name": "generator"} posts SelectSource; the state lists the switch's sources and
+    the source now on screen (from the loop's stats); a show without a switch refuses with a hint."""
+    result = show.control.apply({"cmd": "source", "name": "generator"})
+    assert result == {"ok": True, "cmd": "source", "name": "generator"}
+    assert show.posted == [SelectSource("generator")]
+    show.stats["source"], show.selected = "generator", "generator"  # the loop applied it
+    state = show.control.state()
+    assert state["sources"] == ["live", "generator"] and state["source"] == "generator"
+    assert state["selected_source"] == "generator"
+    show.control.sources = ()
+    refused = show.control.apply({"cmd": "source", "name": "generator"})
+    assert refused["ok"] is False and "attract.source" in refused["error"]
+
+
+def test_blackout_from_opening_hours_shows_on_the_panel(show):
+    """The panel's blackout and freeze flags are the loop's, so a blackout the opening hours caused shows too."""
+    assert show.control.state()["blackout"] is False
+    show.flags["blackout"] = True  # the hours watch blacked the show out; no operator command was sent
+    assert show.control.state()["blackout"] is True and show.control.state()["frozen"] is False
 
 
 def test_a_busy_frame_loop_is_an_error_not_a_success(show):

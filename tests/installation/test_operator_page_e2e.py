@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from engine.events import Blackout
+from engine.events import Blackout, SelectSource
 from engine.style import StyleMix
 from installation.operator import ShowControl, WarningLog
 from installation.server import PromptServer, ServerThread, VisitorServerSettings
@@ -39,7 +39,7 @@ def show(tmp_path):
     control = ShowControl(posted.append, director, director.moderator,
                           lambda: {"fps": 30.0, "latency_ms": {"p50": 42.0}, "backend": "toy"},
                           lambda: StyleMix.single(3, 0), [s.name for s in STYLES], tmp_path, lambda: frame,
-                          WarningLog())
+                          WarningLog(), sources=("live", "generator"), selected_source=lambda: "live")
     server = PromptServer(director, VisitorServerSettings(host="127.0.0.1", port=0, page_title="Laterna test",
                                                           state_interval_s=0.2),
                           operator_token=TOKEN, control=control)
@@ -50,14 +50,19 @@ def show(tmp_path):
 
 
 def _wait(driver, condition, what: str):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, WAIT_S, poll_frequency=0.1).until(condition, message=f"waited for {what}")
+    # A page that navigates (sign-in) or re-renders between finding an element and reading it makes the
+    # element stale: that is "not yet", so ask again.
+    return WebDriverWait(driver, WAIT_S, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,)
+                         ).until(condition, message=f"waited for {what}")
 
 
 def test_operator_signs_in_sees_the_show_and_turns_blackout_on(browser, show):  # noqa: F811
     """Sign in with the token (a wrong one is refused), the token leaves the address bar, the panel shows
-    fps, preview and queue (visitor text as text), Remove and Blackout work, and a reload stays signed in."""
+    fps, preview and queue (visitor text as text), Remove, Blackout and the source buttons work, and a reload
+    stays signed in."""
     from selenium.webdriver.common.by import By
 
     browser.get(show.url)
@@ -88,6 +93,13 @@ def test_operator_signs_in_sees_the_show_and_turns_blackout_on(browser, show):  
     blackout.click()
     _wait(browser, lambda d: blackout.get_attribute("aria-pressed") == "true", "blackout on")
     assert Blackout(True) in show.posted
+
+    dream = browser.find_element(By.CSS_SELECTOR, '#sources button[data-source="generator"]')
+    assert browser.find_element(By.ID, "sources").is_displayed()
+    assert browser.find_element(By.CSS_SELECTOR, '#sources button[data-source="live"]').get_attribute(
+        "aria-pressed") == "true"
+    dream.click()
+    _wait(browser, lambda d: SelectSource("generator") in show.posted, "the switch to the generator")
 
     browser.refresh()  # the sign-in page finds the token in this tab and goes back to the panel
     connection = _wait(browser, lambda d: d.find_elements(By.ID, "connection"), "the panel again")[0]

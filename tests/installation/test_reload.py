@@ -55,6 +55,14 @@ def test_unsafe_changes_are_reported_not_applied(tmp_path):
     assert reloader.current.source.type == "pattern" and reloader.current.style.strength == 0.5
 
 
+def test_attract_source_needs_a_restart(tmp_path):
+    """attract.source decides whether the show has a generator to switch to: changing it is not hot."""
+    path, reloader, applied, clock = _setup(tmp_path)
+    _touch(path, BASE + "attract: {source: generator}\n", clock)
+    result = reloader.check()
+    assert "attract.source" in result.needs_restart and reloader.current.attract.source == "live"
+
+
 def test_bad_reload_keeps_the_running_config(tmp_path, caplog):
     """A broken file on reload keeps the old config and says why (file, key, expectation)."""
     path, reloader, applied, clock = _setup(tmp_path)

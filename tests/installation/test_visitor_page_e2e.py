@@ -82,9 +82,13 @@ def show():
 
 
 def _wait(driver, condition, what: str):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, WAIT_S, poll_frequency=0.1).until(condition, message=f"waited for {what}")
+    # A page that navigates (sign-in) or re-renders between finding an element and reading it makes the
+    # element stale: that is "not yet", so ask again.
+    return WebDriverWait(driver, WAIT_S, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,)
+                         ).until(condition, message=f"waited for {what}")
 
 
 def _feedback(kind: str):

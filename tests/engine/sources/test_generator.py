@@ -232,3 +232,24 @@ def test_engine_generator_imports_without_torch():
             "import engine.sources.generator, engine.audio, engine.registry\n"
             "assert engine.registry.resolve(engine.registry.SOURCES, 'generator', 'source').__name__ == 'GeneratorSource'")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def test_a_loud_room_speeds_the_walk(generator, monkeypatch):
+    """With audio on, the room's loudness and a clap (onset) carry the walk further per second than silence."""
+    monkeypatch.setitem(sys.modules, "sounddevice", None)  # no microphone here: the blocks are fed by hand
+
+    def walked(blocks: list[float]) -> float:
+        clock = ManualClock()
+        with GeneratorSource(generator, 32, 32, clock=clock, audio=True) as source:
+            source.audio.active = True  # as if the microphone stream had started
+            for amplitude in blocks:
+                source.audio.feed(np.full(512, amplitude, np.float32), now=clock())
+            for _ in range(10):
+                clock.advance(1.0001 / 30)
+                source.read()
+            return source._tau
+
+    silent = walked([0.0, 0.0])
+    loud = walked([0.001, 0.3])  # quiet, then a block 300x louder: loud and an onset
+    assert silent == pytest.approx(9 / 30, rel=0.01)  # speed 1: walk time follows the clock
+    assert loud > 3 * silent
