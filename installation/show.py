@@ -123,7 +123,10 @@ def build_sinks(cfg: ShowConfig, headless: bool) -> list[FrameSink]:
     else:
         sinks.append(resolve(SINKS, "headless", "sink")())
     if cfg.record.path:
-        sinks.append(resolve(SINKS, "recorder", "sink")(path=cfg.resolve(cfg.record.path), fps=d.fps or 30.0,
+        path = str(cfg.resolve(cfg.record.path))
+        if cfg.record.path.endswith(("/", "\\")):
+            path += "/"  # Path() drops the slash that tells the recorder "a new folder of PNGs"
+        sinks.append(resolve(SINKS, "recorder", "sink")(path=path, fps=d.fps or 30.0,
                                                          every_n=cfg.record.every_n))
     return sinks
 

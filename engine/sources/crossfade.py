@@ -4,7 +4,8 @@
 whatever source comes next, over ``seconds`` with a smoothstep curve. Holding a still picture means
 only the new source is read during the fade, so a dead camera is never asked twice and a fade costs
 one blend per frame. When the new source has nothing new for a read, the fade still advances on its
-last frame, so still sources (a slide) fade in as smoothly as moving ones.
+last frame (at most ``fps`` times a second, so a fast-polling reader is not flooded), so still
+sources (a slide) fade in as smoothly as moving ones.
 
 ``SwitchSource`` holds named sources ("live": the camera chain, "generator": a GAN's dream) and hands
 out the frames of the selected one; ``select(name)`` (thread-safe, e.g. from attract mode through the
@@ -37,16 +38,20 @@ def _smoothstep(x: float) -> float:
 class Crossfade:
     """Blends a held picture into the frames that follow a switch, over ``seconds``."""
 
-    def __init__(self, seconds: float = 1.5, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, seconds: float = 1.5, clock: Callable[[], float] = time.monotonic, fps: float = 30.0) -> None:
         if not (seconds >= 0.0):
             raise ConfigError(f"crossfade: seconds must be >= 0, got {seconds}")
+        if not (fps > 0.0):
+            raise ConfigError(f"crossfade: fps must be positive, got {fps}")
         self.seconds = float(seconds)
+        self.interval = 1.0 / fps
         self._clock = clock
         self._held: np.ndarray | None = None
         self._t0 = 0.0
         self._duration = 0.0
         self._last_new: Frame | None = None
         self._last_out: np.ndarray | None = None  # the last picture handed out, held by the next switch
+        self._t_out = -1e9  # when it was handed out
 
     @property
     def active(self) -> bool:
@@ -67,9 +72,10 @@ class Crossfade:
 
     def apply(self, frame: Frame | None) -> Frame | None:
         """The frame to hand out for the new source's ``frame`` (None: it had nothing new)."""
+        now = self._clock()
         if frame is not None:
             self._last_new = frame
-        elif self._held is None or self._last_new is None:
+        elif self._held is None or self._last_new is None or now - self._t_out < self.interval:
             return None
         else:
             frame = self._last_new  # still fading: advance the fade on the new source's last picture
@@ -82,7 +88,7 @@ class Crossfade:
                 if held.shape != frame.pixels.shape:
                     held = cv2.resize(held, (frame.width, frame.height), interpolation=cv2.INTER_AREA)
                 frame = frame.with_pixels(cv2.addWeighted(held, 1.0 - a, frame.pixels, a, 0.0))
-        self._last_out = frame.pixels
+        self._last_out, self._t_out = frame.pixels, now
         return frame
 
 

@@ -31,7 +31,9 @@ def test_show_in_a_real_window_with_stats_overlay(tiny_model):
 
 
 def test_recorder_sink_from_config(tiny_model, tmp_path):
-    """record.path in the config adds a recorder beside the headless sink; it writes numbered PNGs."""
+    """record.path in the config adds a recorder beside the headless sink; a path ending in "/" is a new
+    folder of numbered PNGs (the slash survives resolving the path)."""
+    tmp_path = tmp_path / "recordings"
     show = build_show(_config(tiny_model, {"type": "headless"}, record={"path": str(tmp_path) + "/"}))
     try:
         open_show(show)

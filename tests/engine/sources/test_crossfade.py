@@ -43,6 +43,7 @@ def test_a_fade_advances_while_the_new_source_has_nothing_new():
     fade.apply(Frame(solid(RED)))
     fade.start()
     first = fade.apply(Frame(solid(BLUE)))
+    assert fade.apply(None) is None  # asked again at once: no new picture (at most fps re-blends a second)
     clock.advance(0.5)
     middle = fade.apply(None)
     clock.advance(0.6)
@@ -63,6 +64,8 @@ def test_zero_seconds_or_nothing_held_is_a_cut():
     assert colour(fresh.apply(Frame(solid(BLUE)))) == BLUE
     with pytest.raises(ConfigError):
         Crossfade(-1.0)
+    with pytest.raises(ConfigError):
+        Crossfade(1.0, fps=0)
 
 
 def test_pictures_of_different_sizes_blend():
