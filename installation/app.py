@@ -266,8 +266,31 @@ class Installation:
         log.info("visitors: %s (websocket /ws, status /status)", self.server.url)
         if s.join_hint:
             self._join_hint(self.server.url)
+        self._hotkeys()
         if self.cfg.kiosk.browser:
             self._start_browser(f"http://127.0.0.1:{self.port}/")
+
+    def _hotkeys(self) -> None:
+        """b, f, g, s, n on the projector window's keyboard run operator commands (installation.hotkeys),
+        on the server's loop like the panel's, so they never race the Director."""
+        from installation.hotkeys import Hotkeys
+
+        keys = Hotkeys(self.control.apply, self.control.state)
+
+        async def press(key: str) -> None:
+            keys(key)
+
+        def on_key(key: str) -> None:
+            coro = press(key)
+            try:
+                self.server_thread.submit(coro)
+            except Exception as exc:  # the server is stopping: the key comes too late
+                coro.close()
+                log.debug("key %r ignored: %s", key, exc)
+
+        for sink in self.show.sinks:
+            if hasattr(sink, "key_handlers"):
+                sink.key_handlers.append(on_key)
 
     def _join_hint(self, url: str) -> None:
         qr = qr_image(url)

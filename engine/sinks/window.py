@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,6 +107,7 @@ class ProjectorSink(FrameSink):
         self._overlay_lock = threading.Lock()
         self._font: pygame.font.Font | None = None
         self._font_failed = False
+        self.key_handlers: list[Callable[[str], None]] = []  # called with pygame's key name, e.g. "b"
 
     # -- FrameSink ---------------------------------------------------------------------------------
     def open(self) -> None:
@@ -177,7 +178,8 @@ class ProjectorSink(FrameSink):
             raise SinkError(f"window: drawing failed ({exc})") from exc
 
     def poll(self) -> bool:
-        """Handle window events; False when the window is closed or Esc is pressed."""
+        """Handle window events; False when the window is closed or Esc is pressed. Other key presses go
+        to ``key_handlers`` (operator hot keys); a handler that fails is logged, not raised."""
         if self._screen is None:
             return True
         keep_going = True
@@ -186,6 +188,13 @@ class ProjectorSink(FrameSink):
                 keep_going = False
             elif event.type == pygame.KEYDOWN and event.key == pygame.K_ESCAPE:
                 keep_going = False
+            elif event.type == pygame.KEYDOWN:
+                name = pygame.key.name(event.key)
+                for handler in self.key_handlers:
+                    try:
+                        handler(name)
+                    except Exception:  # a key must never end the show
+                        log.exception("key %r handler failed", name)
         return keep_going
 
     def close(self) -> None:

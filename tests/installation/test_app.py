@@ -164,3 +164,35 @@ def test_attract_source_generator_wires_the_director_to_the_switch(tiny_model):
         assert plain.director.attract_source is None
     finally:
         plain.close()
+
+
+def test_b_on_the_projector_windows_keyboard_blacks_the_show_out(tiny_model):
+    """In a running show with a real (SDL dummy) window, pressing b turns blackout on through the operator
+    command path; the loop's flag follows."""
+    import os
+
+    import pygame
+
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    inst = Installation(_config(tiny_model, display={"type": "window", "width": 96, "height": 54}), headless=False)
+    seen = {}
+
+    def technician():
+        try:
+            deadline = time.monotonic() + 60
+            while not inst.server_thread and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.5)
+            pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_b, mod=0, unicode="b", scancode=5))
+            deadline = time.monotonic() + 10
+            while not inst.show.loop.blackout and time.monotonic() < deadline:
+                time.sleep(0.05)
+            seen["blackout"] = inst.show.loop.blackout
+        finally:
+            inst.stop()
+
+    t = threading.Thread(target=technician)
+    t.start()
+    inst.run(seconds=60)
+    t.join()
+    assert seen["blackout"] is True

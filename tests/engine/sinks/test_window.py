@@ -133,6 +133,21 @@ def test_poll_stops_on_quit_and_escape(window):
     assert window.poll()
 
 
+def test_other_keys_reach_the_key_handlers_and_a_failing_one_is_logged(window, caplog):
+    """A key press other than Esc goes to every key handler by name; a handler that raises is logged and the
+    window keeps going."""
+    pressed = []
+
+    def broken(name):
+        raise RuntimeError("handler bug")
+
+    window.key_handlers += [pressed.append, broken]
+    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_b, mod=0, unicode="b", scancode=5))
+    with caplog.at_level(logging.ERROR):
+        assert window.poll()
+    assert pressed == ["b"] and any("handler failed" in r.getMessage() for r in caplog.records)
+
+
 def test_missing_display_falls_back_to_the_first(caplog):
     """A display index that is not connected opens on display 0 with a WARNING."""
     sink = ProjectorSink(W, H, display=5)
