@@ -4,6 +4,8 @@ Visitors send JSON text frames over the websocket at ``/ws``::
 
     {"type": "prompt", "text": "a harbour at dusk, in warm orange light"}
     {"type": "ping"}
+    {"type": "resume", "token": "..."}   (the "resume" of an earlier "queued": a phone that dropped
+                                          its connection keeps its waiting prompt)
 
 and hear back one of::
 
@@ -89,6 +91,16 @@ class Ping:
     """A visitor checking the connection; answered with ``pong()``."""
 
 
+MAX_RESUME_TOKEN_CHARS = 64
+
+
+@dataclass(frozen=True)
+class Resume:
+    """A visitor coming back after a dropped connection with the ``resume`` token of its last ``queued``."""
+
+    token: str
+
+
 class ProtocolViolation(EngineError):
     """A visitor's message broke the protocol: send ``reply``; close with ``close_code`` if it is set."""
 
@@ -150,8 +162,8 @@ def decode_text_frame(payload: bytes, limits: ProtocolLimits) -> str:
 
 
 def parse_message(data: str | bytes, limits: ProtocolLimits = ProtocolLimits(), *,
-                  binary: bool | None = None) -> PromptMessage | Ping:
-    """One visitor message -> ``PromptMessage`` or ``Ping``; anything else raises ``ProtocolViolation``.
+                  binary: bool | None = None) -> PromptMessage | Ping | Resume:
+    """One visitor message -> ``PromptMessage``, ``Ping`` or ``Resume``; anything else raises ``ProtocolViolation``.
 
     ``str`` is a text frame as websockets hands it over; ``bytes`` is a binary frame (refused, 1003)
     unless ``binary=False`` says it is the raw payload of a text frame, which is then decoded here.
@@ -173,6 +185,11 @@ def parse_message(data: str | bytes, limits: ProtocolLimits = ProtocolLimits(), 
     kind = message.get("type")
     if kind == "ping":
         return Ping()
+    if kind == "resume":
+        token = message.get("token")
+        if not isinstance(token, str) or not 1 <= len(token) <= MAX_RESUME_TOKEN_CHARS:
+            raise _violation(REASON_NOT_UNDERSTOOD)
+        return Resume(token)
     if kind != "prompt":
         raise _violation(REASON_NOT_UNDERSTOOD)
     text = message.get("text")

@@ -7,7 +7,10 @@ The route table is ``routes.Router``; plain GETs are answered in ``process_reque
 ``visitor_page``, ``operator_page``, ``operator_auth``). Each websocket visitor gets a random id, is
 subscribed to the Director, and has every message passed through ``FloodGuard`` and
 ``parse_message`` (see ``protocol``). A visitor who breaks the protocol gets a reply and, where the
-protocol says so, is closed with its close code; nobody else notices. An operator's websocket is
+protocol says so, is closed with its close code; nobody else notices. A visitor whose connection drops
+while their prompt waits keeps it for ``resume_grace_s``: every ``queued`` carries a secret ``resume``
+token, and a new connection that sends ``{"type": "resume", "token": ...}`` in time takes the place
+(and hears what happened meanwhile); otherwise the prompt is withdrawn. An operator's websocket is
 pushed the panel's state every ``state_interval_s`` (JSON text, then the preview as a binary JPEG)
 and carries commands for ``operator.ShowControl``.
 
@@ -40,7 +43,7 @@ from websockets.http11 import Request, Response
 from engine.errors import ConfigError, EngineError
 from installation import protocol
 from installation.protocol import (ConnectionLimiter, FloodGuard, Ping, ProtocolLimits, ProtocolViolation,
-                                   RateLimiter, parse_message)
+                                   RateLimiter, Resume, parse_message)
 from installation.operator import ShowControl, handle_message
 from installation.operator_auth import OperatorAuth, RedactingLogger
 from installation.operator_page import OperatorPage
@@ -87,6 +90,7 @@ class VisitorServerSettings:
     metrics_public: bool = True  # /metrics without the operator token (LAN scrapers); False: token needed
     max_operators: int = 4  # operator websockets open at once
     state_interval_s: float = 0.5  # how often an operator's panel is sent the state (and preview)
+    resume_grace_s: float = 120.0  # a dropped visitor's waiting prompt is kept this long for them to come back
 
     def __post_init__(self) -> None:
         problems = []
@@ -96,10 +100,12 @@ class VisitorServerSettings:
                 problems.append(f"{f.name}: expected true or false, got {value!r}")
             elif f.type in ("int", "float") and (isinstance(value, bool) or not isinstance(value, (int, float))):
                 problems.append(f"{f.name}: expected a number, got {value!r}")
-            elif f.type in ("int", "float") and f.name != "port" and f.name != "flood_warnings" and value <= 0:
+            elif f.type in ("int", "float") and f.name not in ("port", "flood_warnings", "resume_grace_s") and value <= 0:
                 problems.append(f"{f.name}: expected a number > 0, got {value!r}")
         if isinstance(self.port, int) and not 0 <= self.port <= 65535:
             problems.append(f"port: expected 0..65535, got {self.port!r}")
+        if isinstance(self.resume_grace_s, (int, float)) and not 0 <= self.resume_grace_s <= 3600:
+            problems.append(f"resume_grace_s: expected 0 (off) to 3600 seconds, got {self.resume_grace_s!r}")
         if isinstance(self.flood_warnings, int) and self.flood_warnings < 0:
             problems.append(f"flood_warnings: expected 0 or more, got {self.flood_warnings!r}")
         if isinstance(self.max_message_bytes, int) and self.max_message_bytes < 64:
@@ -128,6 +134,8 @@ class _Visitor:
 
     def __init__(self, server: PromptServer, ws: ServerConnection, address: str) -> None:
         self.id = secrets.token_urlsafe(12)
+        self.token = secrets.token_urlsafe(18)  # sent with "queued": lets this visitor come back to its place
+        self.last_status: dict | None = None  # the last queued/showing/rejected it was sent
         self.server = server
         self.ws = ws
         self.address = address
@@ -164,6 +172,11 @@ class _Visitor:
 
     async def send(self, message: dict) -> None:
         """Send one server message. Never raises for a visitor who has gone or cannot keep up."""
+        kind = message.get("type")
+        if kind == "queued":
+            message = {**message, "resume": self.token}
+        if kind in ("queued", "showing", "rejected"):
+            self.last_status = message
         try:
             text = protocol.encode(message)
         except (TypeError, ValueError):
@@ -179,6 +192,15 @@ class _Visitor:
             log.warning("visitor %s: could not take a message for %.0f s; closing", self.id,
                         self.server.settings.send_timeout_s)
             self.server._spawn(self.ws.close(protocol.CLOSE_POLICY_VIOLATION, "Too slow to read replies."))
+
+
+@dataclass
+class _Away:
+    """A visitor whose connection dropped while their prompt waited, kept for them to come back."""
+
+    visitor_id: str
+    last: dict | None  # the last queued/showing/rejected meant for them (updated while they are away)
+    timer: asyncio.TimerHandle | None = None
 
 
 class PromptServer:
@@ -208,6 +230,7 @@ class PromptServer:
         self.operator_page = OperatorPage(settings.page_title, web_root, control)
         self.router = Router(self.page, self.operator_page, self.auth, health, metrics, settings.metrics_public)
         self.visitors: dict[str, _Visitor] = {}
+        self.away: dict[str, _Away] = {}  # resume token -> a dropped visitor whose prompt still waits
         self.operators: set[ServerConnection] = set()
         self.port: int | None = None
         self._server: Server | None = None
@@ -246,6 +269,8 @@ class PromptServer:
         await server.wait_closed()
         for task in list(self._tasks):
             task.cancel()
+        for token in list(self.away):
+            self._withdraw(token)
         log.info("visitor server stopped")
 
     @property
@@ -321,11 +346,62 @@ class PromptServer:
             self.visitors.pop(visitor.id, None)
             self.connections.release(address)
             self.flood.forget(visitor.id)
-            try:
-                self.director.unsubscribe(visitor.id)
-            except Exception:
-                log.exception("visitor %s: the director failed to let them go", visitor.id)
+            if visitor.waiting_for and self.settings.resume_grace_s > 0 and self._server is not None:
+                self._keep_place(visitor)
+            else:
+                try:
+                    self.director.unsubscribe(visitor.id)
+                except Exception:
+                    log.exception("visitor %s: the director failed to let them go", visitor.id)
             log.info("visitor %s left (%d now)", visitor.id, len(self.visitors))
+
+    # -- coming back after a dropped connection -------------------------------------------------------------
+    def _keep_place(self, visitor: _Visitor) -> None:
+        """Hold the departed visitor's waiting prompt for ``resume_grace_s`` under its resume token."""
+        away = _Away(visitor.id, visitor.last_status)
+
+        async def overhear(message: dict) -> None:  # what the Director tells them meanwhile
+            if message.get("type") in ("queued", "showing", "rejected"):
+                away.last = message
+
+        self.director.subscribe(visitor.id, overhear)
+        away.timer = asyncio.get_running_loop().call_later(self.settings.resume_grace_s, self._withdraw, visitor.token)
+        self.away[visitor.token] = away
+        while len(self.away) > self.settings.max_connections:  # bounded: the oldest place goes first
+            self._withdraw(next(iter(self.away)))
+        log.info("visitor %s dropped; their prompt waits %.0f s for them", visitor.id, self.settings.resume_grace_s)
+
+    def _withdraw(self, token: str) -> None:
+        """The grace period is over (or the server stops): the departed visitor's prompt is withdrawn."""
+        away = self.away.pop(token, None)
+        if away is None:
+            return
+        if away.timer is not None:
+            away.timer.cancel()
+        try:
+            self.director.unsubscribe(away.visitor_id)
+        except Exception:
+            log.exception("visitor %s: the director failed to let them go", away.visitor_id)
+
+    async def _resume(self, visitor: _Visitor, token: str) -> None:
+        """Give ``visitor`` the place of the departed visitor with ``token``; an unknown, expired or used
+        token, or a visitor who already has a prompt waiting, changes nothing (and is not answered)."""
+        away = self.away.get(token)
+        if away is None or visitor.waiting_for or away.visitor_id in self.visitors:
+            log.info("visitor %s: nothing to resume", visitor.id)
+            return
+        del self.away[token]
+        if away.timer is not None:
+            away.timer.cancel()
+        self.director.unsubscribe(visitor.id)  # the new connection's own id had nothing waiting
+        self.visitors.pop(visitor.id, None)
+        self.flood.forget(visitor.id)
+        visitor.id = away.visitor_id
+        self.visitors[visitor.id] = visitor
+        self.director.subscribe(visitor.id, visitor.push)
+        log.info("visitor %s came back to their place", visitor.id)
+        if away.last is not None:
+            await visitor.push(away.last)
 
     async def _converse(self, visitor: _Visitor) -> None:
         idle_limit = self.settings.idle_timeout_s
@@ -352,6 +428,9 @@ class PromptServer:
                 continue
             if isinstance(message, Ping):
                 await visitor.reply(protocol.pong())
+                continue
+            if isinstance(message, Resume):
+                await self._resume(visitor, message.token)
                 continue
             await self._submit(visitor, message.text)
 

@@ -29,6 +29,19 @@
   let coolingDown = false;
   let waitForVisitor = false; // after an idle close, reconnect only when the visitor comes back
   const showing = new Set(); // ids already shown: a late "queued" for them is ignored
+  // The "resume" token of our waiting prompt: if the connection drops (a phone locks its screen, the
+  // page reloads), the next connection sends it and gets the prompt's place in the queue back.
+  const RESUME_KEY = "laterna.resume";
+
+  function resumeToken(token) {
+    try {
+      if (token === undefined) return sessionStorage.getItem(RESUME_KEY);
+      if (token === null) sessionStorage.removeItem(RESUME_KEY);
+      else sessionStorage.setItem(RESUME_KEY, token);
+    } catch { // storage off (private mode): resuming simply does not happen
+    }
+    return null;
+  }
 
   function say(kind, text) {
     feedback.dataset.kind = kind;
@@ -72,6 +85,8 @@
     ws.addEventListener("open", () => {
       attempt = 0;
       setConnection("open", "Connected");
+      const token = resumeToken();
+      if (token) ws.send(JSON.stringify({ type: "resume", token }));
     });
     ws.addEventListener("message", (event) => onMessage(event.data));
     ws.addEventListener("close", (event) => onClose(ws, event));
@@ -103,13 +118,18 @@
     }
     switch (msg.type) {
       case "queued":
-        if (!showing.has(msg.id)) say("queued", `Queued (position ${msg.position})`);
+        if (!showing.has(msg.id)) {
+          say("queued", `Queued (position ${msg.position})`);
+          if (typeof msg.resume === "string") resumeToken(msg.resume);
+        }
         break;
       case "showing":
         showing.add(msg.id);
+        resumeToken(null);
         say("showing", `Now showing: “${msg.text}”`);
         break;
       case "rejected":
+        resumeToken(null);
         say("declined", `Declined: ${msg.reason}`);
         break;
       case "error":

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from engine.errors import ConfigError, EngineError
 from installation import protocol
 from installation.protocol import (ConnectionLimiter, FloodGuard, Ping, ProtocolLimits, ProtocolViolation,
-                                   PromptMessage, RateLimiter, decode_text_frame, parse_message)
+                                   PromptMessage, RateLimiter, Resume, decode_text_frame, parse_message)
 
 LIMITS = ProtocolLimits()
 
@@ -37,6 +37,15 @@ def test_ping_is_parsed_and_pong_is_the_answer():
     """{"type":"ping"} parses to Ping, and the server's answer is {"type":"pong"}."""
     assert parse_message('{"type":"ping"}') == Ping()
     assert json.loads(protocol.encode(protocol.pong())) == {"type": "pong"}
+
+
+def test_resume_carries_its_token_and_a_bad_token_is_not_understood():
+    """{"type": "resume", "token": "..."} parses to Resume; a missing, non-string, empty or over-64-character
+    token is an error reply that keeps the connection."""
+    assert parse_message('{"type": "resume", "token": "abc_-123"}') == Resume("abc_-123")
+    for token in (None, 7, "", "x" * 65, ["a"]):
+        v = violation(json.dumps({"type": "resume", "token": token}))
+        assert v.reply["type"] == "error" and not v.closes
 
 
 def test_unknown_fields_are_ignored():

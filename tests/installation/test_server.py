@@ -109,11 +109,12 @@ def test_moderated_prompt_is_declined_with_a_neutral_reason():
 
 
 def test_visitor_ids_are_random_and_a_departure_withdraws_the_prompt():
-    """Two visitors from one address get different random ids; leaving withdraws a pending prompt."""
+    """Two visitors from one address get different random ids; leaving withdraws a pending prompt (at once
+    with resume_grace_s=0)."""
     director, _ = make_director()
 
     async def scenario():
-        async with running(director, run_director=False) as (server, url):
+        async with running(director, run_director=False, resume_grace_s=0) as (server, url):
             async with connect(url) as a, connect(url) as b:
                 await ask(a, {"type": "ping"})
                 await ask(b, {"type": "ping"})
@@ -126,6 +127,72 @@ def test_visitor_ids_are_random_and_a_departure_withdraws_the_prompt():
                     break
                 await asyncio.sleep(0.02)
             assert director.status()["queue_length"] == 0 and server.connected_visitors == 0
+
+    run(scenario())
+
+
+async def _gone(server, visitor_id: str) -> None:
+    for _ in range(250):
+        if visitor_id not in server.visitors:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{visitor_id} is still connected")
+
+
+def test_a_dropped_phone_comes_back_to_its_place_in_the_queue():
+    """A visitor whose connection drops while their prompt waits keeps it: a new connection sending the
+    'resume' token of its last 'queued' gets the same prompt id and position, and then its 'showing'."""
+    director, _ = make_director(min_show_s=60.0)
+
+    async def scenario():
+        async with running(director, run_director=False) as (server, url):
+            async with connect(url) as first:
+                assert (await ask(first, {"type": "prompt", "text": "ink mist"}))["type"] == "queued"
+                await director.step()  # "ink mist" is on screen for a minute
+                await answer(first)  # its "showing"
+            async with connect(url) as phone:
+                queued = await ask(phone, {"type": "prompt", "text": "green moss"})
+                token, old_id = queued["resume"], next(iter(server.visitors))
+            await _gone(server, old_id)
+            assert director.status()["queue_length"] == 1 and server.away  # kept for them
+            async with connect(url) as again:
+                await again.send(json.dumps({"type": "resume", "token": token}))
+                back = await answer(again)
+                assert back["type"] == "queued" and back["id"] == queued["id"] and back["position"] == 1
+                assert back["resume"] != token and list(server.visitors) == [old_id] and not server.away
+                director.skip()
+                await director.step()
+                assert await answer(again) == {"type": "showing", "id": queued["id"], "text": "green moss"}
+
+    run(scenario())
+
+
+def test_a_resume_token_works_once_and_only_within_the_grace_period():
+    """A used, unknown or expired token changes nothing (and gets no answer); after resume_grace_s the
+    dropped visitor's prompt is withdrawn; a malformed token is a message not understood."""
+    director, _ = make_director(min_show_s=60.0)
+
+    async def scenario():
+        async with running(director, run_director=False, resume_grace_s=0.5, burst_per_connection=20,
+                           burst_per_address=50) as (server, url):
+            async with connect(url) as first:
+                await ask(first, {"type": "prompt", "text": "ink mist"})
+                await director.step()
+            async with connect(url) as phone:
+                token = (await ask(phone, {"type": "prompt", "text": "green moss"}))["resume"]
+                old_id = next(iter(server.visitors))
+            await _gone(server, old_id)
+            async with connect(url) as stranger:
+                await stranger.send(json.dumps({"type": "resume", "token": "guessed-" + token[8:]}))
+                assert (await ask(stranger, {"type": "ping"})) == {"type": "pong"}  # no answer to the resume
+                assert (await ask(stranger, {"type": "resume", "token": 7}))["type"] == "error"
+                assert (await ask(stranger, {"type": "resume", "token": "x" * 65}))["type"] == "error"
+                assert director.status()["queue_length"] == 1
+                await asyncio.sleep(0.8)  # the grace period ends
+                assert director.status()["queue_length"] == 0 and not server.away
+                await stranger.send(json.dumps({"type": "resume", "token": token}))
+                assert (await ask(stranger, {"type": "ping"})) == {"type": "pong"}
+                assert old_id not in server.visitors
 
     run(scenario())
 

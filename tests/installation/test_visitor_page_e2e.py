@@ -64,10 +64,10 @@ class Show:
     posted: list
 
 
-def start_show(port: int = 0) -> Show:
+def start_show(port: int = 0, min_show_s: float = 0.0) -> Show:
     """A real PromptServer and Director in a background loop. Change this to run the page against a
     fuller show (the real sentence embedder, or the engine's frame loop posting to a real pipeline)."""
-    director, posted = make_director()
+    director, posted = make_director(min_show_s=min_show_s)
     server = PromptServer(director, VisitorServerSettings(host="127.0.0.1", port=port, page_title="Laterna test"))
     thread = ServerThread(server, background=[director.run])
     port = thread.start()
@@ -146,6 +146,31 @@ def test_page_reconnects_when_the_server_comes_back(browser, show):
         _wait(browser, lambda d: connection.get_attribute("data-state") == "open", "the page to reconnect")
     finally:
         again.thread.stop()
+
+
+def test_a_reloaded_page_keeps_its_place_in_the_queue(browser):
+    """A prompt waiting behind another survives the page reloading (a phone waking up): the new connection
+    resumes it, the page says 'Queued' again, and the Director still holds the same prompt."""
+    from selenium.webdriver.common.by import By
+
+    show = start_show(min_show_s=60.0)
+    try:
+        show.thread.submit(show.director.submit("someone", "ink mist")).result(WAIT_S)  # on screen for a minute
+        browser.get(show.url)
+        send = browser.find_element(By.ID, "send")
+        _wait(browser, lambda d: send.is_enabled(), "the page to connect")
+        browser.find_element(By.ID, "prompt").send_keys("green moss at dawn")
+        send.click()
+        _wait(browser, _feedback("queued"), "'queued'")
+        before = [p.id for p in show.director.queue.pending()]
+        browser.refresh()
+        queued = _wait(browser, _feedback("queued"), "'queued' after the reload")
+        assert "position 1" in queued.text
+        assert [p.id for p in show.director.queue.pending()] == before and len(before) == 1
+        assert not show.thread.server.away  # taken back by the new connection, not just waiting for it
+        assert browser.find_element(By.ID, "connection").get_attribute("data-state") == "open"
+    finally:
+        show.thread.stop()
 
 
 def test_prompt_in_the_browser_restyles_the_engine_output(browser, tiny_model):
