@@ -32,7 +32,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     inst = Installation(cfg, headless=args.headless, port=args.port, server=False if args.no_server else None)
     show = inst.show
-    log.info("show %r: %s -> %s -> %s at %dx%d", cfg.name, show.loop.stats.source or type(show.source).__name__,
+    source = getattr(show.source, "name", "") or type(show.source).__name__
+    if getattr(show.source, "inputs", None):
+        source += " (" + " | ".join(show.source.inputs) + ")"
+    log.info("show %r: %s -> %s -> %s at %dx%d", cfg.name, source,
              show.stylizer.backend_name, ", ".join(type(s).__name__ for s in show.sinks), cfg.display.width,
              cfg.display.height)
     signal.signal(signal.SIGTERM, lambda *_: show.loop.post(Stop()))
