@@ -141,6 +141,17 @@ class SteerGenerator(Event):
 
 
 @dataclass(frozen=True)
+class ReleaseGenerator(Event):
+    """Let every generator source's walk glide back to dreaming freely over ``seconds``."""
+
+    seconds: float = 8.0
+
+    def apply(self, loop: "FrameLoop") -> None:
+        for generator in find_sources(loop.source, "release"):
+            generator.release(self.seconds)
+
+
+@dataclass(frozen=True)
 class SelectSource(Event):
     """Crossfade the picture to the source named ``name`` ("live", "generator") of the show's switch.
 

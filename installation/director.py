@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from engine.events import Event, SelectSource, SetSmoothing, SteerGenerator, TargetChanged
+from engine.events import Event, ReleaseGenerator, SelectSource, SetSmoothing, SteerGenerator, TargetChanged
 from installation.expander import Expander
 from installation.interpreter import Interpretation, Interpreter
 from installation.prompt_queue import Prompt, PromptQueue, QueueFull
@@ -166,6 +166,8 @@ class Director:
             self._emit("attract", {})
             if self.attract_source:
                 self.post(SelectSource(self.attract_source))
+            if self.generator_latent is not None:  # the last visitor's place fades: the dream wanders again
+                self.post(ReleaseGenerator())
         self.mode, self.current, self.current_interpretation = "attract", None, None
         self.post(TargetChanged(target, seconds=self.attract.settings.transition_s, label="attract"))
 

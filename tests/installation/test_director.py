@@ -159,8 +159,8 @@ def test_prompts_steer_the_generator_deterministically(interpreter, tmp_path):
 
 def test_attract_mode_switches_to_the_generator_and_a_prompt_brings_the_room_back(interpreter):
     """With attract_source set, entering attract mode posts SelectSource("generator") once; the next
-    visitor's turn posts SelectSource("live") before its new style."""
-    from engine.events import SelectSource
+    visitor's turn posts SelectSource("live") before its new style; the generator's walk is released once."""
+    from engine.events import ReleaseGenerator, SelectSource
     from installation.schedule import AttractMode, AttractSettings
 
     clock = Clock()
@@ -169,6 +169,7 @@ def test_attract_mode_switches_to_the_generator_and_a_prompt_brings_the_room_bac
                           clock=clock)
     d = Director(posted.append, interpreter, settings=DirectorSettings(min_show_s=5), clock=clock, attract=attract)
     d.attract_source = "generator"
+    d.generator_latent = lambda text: [0.0] * 8
 
     async def go():
         clock.t += 31
@@ -177,6 +178,7 @@ def test_attract_mode_switches_to_the_generator_and_a_prompt_brings_the_room_bac
         await d.step()  # a second destination: no second switch
         selects = [e for e in posted if isinstance(e, SelectSource)]
         assert [e.name for e in selects] == ["generator"] and d.mode == "attract"
+        assert len([e for e in posted if isinstance(e, ReleaseGenerator)]) == 1  # the dream wanders freely again
         await d.submit("v", "a quiet pond with water lilies")
         await d.step()
 

@@ -253,3 +253,23 @@ def test_a_loud_room_speeds_the_walk(generator, monkeypatch):
     loud = walked([0.001, 0.3])  # quiet, then a block 300x louder: loud and an onset
     assert silent == pytest.approx(9 / 30, rel=0.01)  # speed 1: walk time follows the clock
     assert loud > 3 * silent
+
+
+def test_release_generator_event_reaches_every_generator_in_the_chain(generator):
+    """ReleaseGenerator lets the walk of each generator inside switch/fallback/transform wrappers go free."""
+    from types import SimpleNamespace
+
+    from engine.events import ReleaseGenerator, SteerGenerator
+    from engine.sources.crossfade import SwitchSource
+    from engine.sources.fallback import FallbackSource
+    from engine.sources.pattern import PatternSource
+    from engine.sources.transform import TransformedSource
+
+    a, b = GeneratorSource(generator, 32, 32), GeneratorSource(generator, 32, 32)
+    chain = SwitchSource({"live": TransformedSource(FallbackSource(PatternSource(width=32, height=32), a), 32, 32),
+                          "generator": b})
+    loop = SimpleNamespace(source=chain)
+    SteerGenerator(tuple([1.0] * 8), seconds=0.0).apply(loop)
+    assert a.walk.target is not None and b.walk.target is not None
+    ReleaseGenerator(seconds=0.0).apply(loop)
+    assert a.walk.target is None and b.walk.target is None
