@@ -256,7 +256,9 @@ class Installation:
                                          max_connections_per_address=s.max_connections_per_address,
                                          idle_timeout_s=s.idle_timeout_s, origins=s.origins,
                                          log_addresses=s.log_addresses, page_title=f"Laterna — {self.cfg.name}",
-                                         public_url=s.public_url, resume_grace_s=s.resume_grace_s)
+                                         public_url=s.public_url, resume_grace_s=s.resume_grace_s,
+                                         tls_cert=str(self.cfg.resolve(s.tls_cert)) if s.tls_cert else "",
+                                         tls_key=str(self.cfg.resolve(s.tls_key)) if s.tls_key else "")
         health, metrics = self._operator_parts()
         self.server = PromptServer(self.director, settings, status_provider=self.status,
                                    operator_token=self.operator_token(), control=self.control, health=health,

@@ -107,6 +107,8 @@ class ServerConfig:
     origins: tuple[str, ...] = ()  # allowed Origin headers; empty = any
     log_addresses: bool = False  # privacy: client addresses are not logged unless this is set
     resume_grace_s: float = 120.0  # a phone that drops its connection keeps its waiting prompt this long (0: off)
+    tls_cert: str = ""  # PEM certificate and key: https/wss, so phones may use their microphone (Web Speech)
+    tls_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -318,6 +320,8 @@ def _check_ranges(cfg: ShowConfig, errors: list[str]) -> None:
     need(cfg.hours.outside != "slide" or bool(cfg.hours.slide), "hours.slide", "an image file for outside: slide")
     need(1 <= cfg.server.max_connections_per_address <= cfg.server.max_connections, "server.max_connections_per_address",
          "1 to server.max_connections")
+    need(bool(cfg.server.tls_cert) == bool(cfg.server.tls_key), "server.tls_key",
+         "both tls_cert and tls_key (https) or neither (http)")
     need(0 <= cfg.server.resume_grace_s <= 3600, "server.resume_grace_s", "0 (off) to 3600 seconds")
     need(1 <= cfg.osc.port <= 65535 or cfg.osc.port == 0, "osc.port", f"a UDP port, got {cfg.osc.port}")
     if cfg.hours.schedule:

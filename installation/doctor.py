@@ -235,6 +235,22 @@ def check_microphone(cfg: ShowConfig) -> Check | None:
     return Check("microphone", True, f"input: {device['name']}")
 
 
+def check_tls(cfg: ShowConfig) -> Check | None:
+    """The server's certificate and key load (when https is configured; None otherwise)."""
+    s = cfg.server
+    if not (s.enabled and s.tls_cert):
+        return None
+    from installation.server import tls_context
+
+    cert, key = str(cfg.resolve(s.tls_cert)), str(cfg.resolve(s.tls_key))
+    try:
+        tls_context(cert, key)
+    except EngineError as exc:
+        return Check("tls", False, str(exc), f"point server.tls_cert and server.tls_key in {cfg.source_file} at a PEM "
+                                             "certificate (with its chain) and its unencrypted private key")
+    return Check("tls", True, f"https and wss with {cert}")
+
+
 def check_port(cfg: ShowConfig) -> Check:
     s = cfg.server
     if not s.enabled:
@@ -294,8 +310,8 @@ def _guarded(name: str, check: Callable[[], Check | None]) -> Check | None:
 
 
 def run_doctor(config_path: str | Path | None = None) -> list[Check]:
-    """Every check, in order: config, camera, display, gpu, model, server port, generator and microphone
-    (when the show uses them), osc port (if enabled), embeddings.
+    """Every check, in order: config, camera, display, gpu, model, server port, tls, generator and
+    microphone (when the show uses them), osc port (if enabled), embeddings.
 
     When the config does not load, the model and port checks are skipped (they would check the
     wrong things) and the machine checks use the defaults.
@@ -308,7 +324,7 @@ def run_doctor(config_path: str | Path | None = None) -> list[Check]:
               _guarded("gpu", lambda: check_gpu(cfg))]
     if cfg is not None:
         checks += [_guarded("model", lambda: check_model(cfg)), _guarded("server port", lambda: check_port(cfg))]
-        for name, check in (("generator", check_generator), ("microphone", check_microphone),
+        for name, check in (("tls", check_tls), ("generator", check_generator), ("microphone", check_microphone),
                             ("osc port", check_osc_port)):
             found = _guarded(name, lambda check=check: check(cfg))
             if found is not None:

@@ -27,6 +27,7 @@ import concurrent.futures
 import logging
 import secrets
 import socket
+import ssl
 import threading
 import time
 from collections import deque
@@ -91,6 +92,8 @@ class VisitorServerSettings:
     max_operators: int = 4  # operator websockets open at once
     state_interval_s: float = 0.5  # how often an operator's panel is sent the state (and preview)
     resume_grace_s: float = 120.0  # a dropped visitor's waiting prompt is kept this long for them to come back
+    tls_cert: str = ""  # PEM certificate (chain) and its key: serve https/wss, which phones need for the microphone
+    tls_key: str = ""
 
     def __post_init__(self) -> None:
         problems = []
@@ -110,6 +113,8 @@ class VisitorServerSettings:
             problems.append(f"flood_warnings: expected 0 or more, got {self.flood_warnings!r}")
         if isinstance(self.max_message_bytes, int) and self.max_message_bytes < 64:
             problems.append(f"max_message_bytes: expected at least 64, got {self.max_message_bytes!r}")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            problems.append("tls_cert and tls_key: give both (https) or neither (http)")
         if isinstance(self.origins, str) or not all(isinstance(o, str) and o for o in self.origins):
             problems.append(f"origins: expected a list of origins like 'http://kiosk.local:8765', got {self.origins!r}")
         if problems:
@@ -117,6 +122,17 @@ class VisitorServerSettings:
 
     def limits(self) -> ProtocolLimits:
         return ProtocolLimits(self.max_message_bytes, self.max_prompt_chars)
+
+
+def tls_context(cert: str, key: str) -> ssl.SSLContext:
+    """A server TLS context (TLS 1.2 or newer) from PEM files; a ServerError naming them if they do not load."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ServerError(f"cannot use the TLS certificate {cert} with key {key}: {exc}") from exc
+    return context
 
 
 def lan_address() -> str:
@@ -224,7 +240,8 @@ class PromptServer:
                                 RateLimiter(settings.rate_per_address, settings.burst_per_address, clock),
                                 warnings=settings.flood_warnings)
         self.http_rate = RateLimiter(settings.http_rate_per_address, settings.http_burst_per_address, clock)
-        self.page = VisitorPage(settings.page_title, web_root, self.status, settings.public_url, lambda: self.url)
+        self.page = VisitorPage(settings.page_title, web_root, self.status, settings.public_url, lambda: self.url,
+                                secure=bool(settings.tls_cert))
         self.control = control
         self.auth = OperatorAuth(operator_token)
         self.operator_page = OperatorPage(settings.page_title, web_root, control)
@@ -237,9 +254,15 @@ class PromptServer:
         self._tasks: set[asyncio.Task] = set()
 
     # -- life ------------------------------------------------------------------------------------------
+    def _tls(self) -> ssl.SSLContext | None:
+        """The TLS context for https/wss, or None for plain http."""
+        s = self.settings
+        return tls_context(s.tls_cert, s.tls_key) if s.tls_cert else None
+
     async def start(self) -> int:
         """Bind and serve; returns the port (the real one when ``port=0``). Raises ``ServerError``."""
         s = self.settings
+        tls = self._tls()
         try:
             self._server = await serve(
                 self._handle, s.host, s.port,
@@ -247,7 +270,7 @@ class PromptServer:
                 origins=[*s.origins, None] if s.origins else None,
                 compression=None, max_size=s.max_message_bytes, max_queue=16,
                 open_timeout=10, close_timeout=3, ping_interval=20, ping_timeout=20,
-                server_header="Laterna",
+                server_header="Laterna", ssl=tls,
                 logger=RedactingLogger(logging.getLogger(f"{__name__}.wire"), self.auth.redactor()),
             )
         except OSError as exc:
@@ -283,7 +306,7 @@ class PromptServer:
             host = lan_address()
         if ":" in host:
             host = f"[{host}]"
-        return f"http://{host}:{self.port}/"
+        return f"{'https' if self.settings.tls_cert else 'http'}://{host}:{self.port}/"
 
     @property
     def connected_visitors(self) -> int:

@@ -96,8 +96,10 @@ class VisitorPage:
 
     def __init__(self, title: str = "Laterna", web_root: str | Path = WEB_ROOT,
                  status: Callable[[], dict] | None = None, public_url: str = "",
-                 default_url: Callable[[], str] | None = None) -> None:
+                 default_url: Callable[[], str] | None = None, secure: bool = False) -> None:
+        # secure: the server speaks https (TLS), so addresses it hands out start with https://
         self.web_root = Path(web_root)
+        self.scheme = "https" if secure else "http"
         self.status = status or (lambda: {})
         self.public_url = public_url
         self.default_url = default_url or (lambda: "")
@@ -131,7 +133,7 @@ class VisitorPage:
         if self.public_url:
             return self.public_url
         if host and not is_loopback(urlsplit(f"//{host}").hostname or ""):
-            return f"http://{host}/"
+            return f"{self.scheme}://{host}/"
         return self.default_url()
 
     def reply(self, method: str, target: str, host: str | None = None) -> HttpReply | None:

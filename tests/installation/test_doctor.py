@@ -125,3 +125,17 @@ def test_microphone_check_says_how_to_get_sound(tmp_path, monkeypatch):
     cfg.write_text(f"model: {{manifest: {ROOT / 'models/lantern.json'}}}\nsource: {{type: pattern, audio: true}}\n")
     mic = by_name(run_doctor(cfg))["microphone"]
     assert not mic.ok and "laterna[audio]" in mic.fix and "without sound" in mic.detail
+
+
+def test_tls_check_loads_the_certificate(tmp_path):
+    """With server.tls_cert/tls_key the doctor loads them: a good pair passes, a broken key fails with a fix."""
+    from tests.installation.test_server import _self_signed
+
+    cert, key = _self_signed(tmp_path)
+    cfg = tmp_path / "show.yaml"
+    cfg.write_text(f"model: {{manifest: {ROOT / 'models/lantern.json'}}}\nsource: {{type: pattern}}\n"
+                   f"server: {{tls_cert: {cert}, tls_key: {key}}}\n")
+    assert by_name(run_doctor(cfg))["tls"].ok
+    key.write_text("not a key")
+    tls = by_name(run_doctor(cfg))["tls"]
+    assert not tls.ok and str(key) in tls.detail and "tls_key" in tls.fix

@@ -507,3 +507,61 @@ def test_port_in_use_is_a_server_error():
         with pytest.raises(ServerError, match=f"127.0.0.1:{port}") as err:
             thread.start()
     assert isinstance(err.value, EngineError)
+
+
+def _self_signed(tmp_path):
+    """A throwaway self-signed certificate for 127.0.0.1, made by the openssl command (skips without it)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is not installed: cannot make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def test_with_a_certificate_the_page_and_websocket_are_served_over_tls(tmp_path):
+    """tls_cert/tls_key: the page comes over https, the websocket over wss, and the address handed out
+    (the QR code's) starts with https; plain http on that port gets no page."""
+    import ssl
+    import urllib.request
+
+    cert, key = _self_signed(tmp_path)
+    client = ssl.create_default_context(cafile=str(cert))
+
+    async def scenario():
+        async with running(tls_cert=str(cert), tls_key=str(key)) as (server, url):
+            assert server.url.startswith("https://")
+            page = await asyncio.to_thread(
+                lambda: urllib.request.urlopen(f"https://127.0.0.1:{server.port}/", context=client, timeout=5).read())
+            assert b"<form" in page
+            assert server.page.page_url("phone.example:8765") == "https://phone.example:8765/"
+            async with connect(f"wss://127.0.0.1:{server.port}/ws", ssl=client) as ws:
+                assert (await ask(ws, {"type": "prompt", "text": "ink"}))["type"] == "queued"
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            await writer.drain()
+            raw = await asyncio.wait_for(reader.read(), TIMEOUT)
+            writer.close()
+            assert b"HTTP/1.1 200" not in raw and b"<form" not in raw
+
+    run(scenario())
+
+
+def test_a_bad_certificate_is_a_clear_server_error(tmp_path):
+    """A key that does not load is a ServerError naming the files; only one of cert/key is a settings error."""
+    cert, key = _self_signed(tmp_path)
+    key.write_text("not a key")
+
+    async def scenario():
+        with pytest.raises(ServerError) as err:
+            async with running(tls_cert=str(cert), tls_key=str(key)):
+                pass
+        assert str(key) in str(err.value)
+
+    run(scenario())
+    with pytest.raises(ConfigError):
+        VisitorServerSettings(tls_cert=str(cert))
