@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from engine.events import Blackout, SetStrength, SetTransition, Stop, find_source
-from installation.config import ShowConfig
-from installation.director import Director, DirectorSettings
-from installation.schedule import AttractMode, AttractSettings, OpeningHours
+from installation.config.schema import ShowConfig
+from installation.prompts.director import Director, DirectorSettings
+from installation.control.schedule import AttractMode, AttractSettings, OpeningHours
 from installation.show import Show, build_show, open_show
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class HoursWatch:
 
 
 def build_moderator(cfg: ShowConfig, embed):
-    from installation.moderation import Moderator, load_blocklist
+    from installation.prompts.moderation import Moderator, load_blocklist
 
     m = cfg.moderation
     phrases = list(m.block)
@@ -73,7 +73,7 @@ def build_moderator(cfg: ShowConfig, embed):
 
 
 def build_expander(cfg: ShowConfig, embed):
-    from installation.expander import HttpExpander, OfflineExpander, TransformersExpander
+    from installation.prompts.expander import HttpExpander, OfflineExpander, TransformersExpander
 
     e = cfg.director.expander
     if e.type == "none":
@@ -110,7 +110,7 @@ class Installation:
         self.port = cfg.server.port if port is None else port
         self._set_hours(cfg)
         if self.serve and names:
-            from installation.embedding import SentenceEmbedder
+            from installation.prompts.embedding import SentenceEmbedder
 
             self.embedder = SentenceEmbedder()
             a = cfg.attract
@@ -124,7 +124,7 @@ class Installation:
                 if find_source(self.show.source, "select") is not None:
                     self.director.attract_source = a.source  # nobody there: crossfade to the generator's dream
         if cfg.source_file and Path(cfg.source_file).is_file():
-            from installation.reload import ConfigReloader
+            from installation.config.reload import ConfigReloader
 
             self.reloader = ConfigReloader(cfg.source_file, cfg, self._apply_reload)
             loop.on_tick.append(self.reloader)
@@ -176,7 +176,7 @@ class Installation:
     # -- parts -------------------------------------------------------------------------------------
     def _load_brain(self) -> None:
         """Load the sentence model and build interpreter + expander (background thread)."""
-        from installation.interpreter import Interpreter
+        from installation.prompts.interpreter import Interpreter
 
         try:
             interp = Interpreter(self.embedder, list(self.show.manifest.styles), self.cfg.director.temperature,
@@ -189,7 +189,7 @@ class Installation:
 
     def _steer_generator(self) -> None:
         """If a generator is (or may become) the source, prompts also steer its latent walk."""
-        from installation.generator_steering import latent_for_text
+        from installation.prompts.generator_steering import latent_for_text
 
         generator = find_source(self.show.source, "steer")
         if generator is None:
@@ -219,10 +219,10 @@ class Installation:
         return token or None
 
     def _operator_parts(self):
-        from installation.metrics import Metrics
-        from installation.operator import ShowControl
-        from installation.supervision import Health
-        from installation.warning_log import WarningLog
+        from installation.ops.metrics import Metrics
+        from installation.control.show_control import ShowControl
+        from installation.ops.supervision import Health
+        from installation.control.warning_log import WarningLog
 
         loop = self.show.loop
         self.warnings = WarningLog()
@@ -249,7 +249,7 @@ class Installation:
         return Health(lambda: loop.last_tick), LiveMetrics()
 
     def _start_server(self) -> None:
-        from installation.server import PromptServer, ServerThread, VisitorServerSettings
+        from installation.server.prompt_server import PromptServer, ServerThread, VisitorServerSettings
 
         s = self.cfg.server
         settings = VisitorServerSettings(host=s.host, port=self.port, max_connections=s.max_connections,
@@ -273,9 +273,9 @@ class Installation:
             self._start_browser(f"http://127.0.0.1:{self.port}/")
 
     def _hotkeys(self) -> None:
-        """b, f, g, s, n on the projector window's keyboard run operator commands (installation.hotkeys),
+        """b, f, g, s, n on the projector window's keyboard run operator commands (installation.control.hotkeys),
         on the server's loop like the panel's, so they never race the Director."""
-        from installation.hotkeys import Hotkeys
+        from installation.control.hotkeys import Hotkeys
 
         keys = Hotkeys(self.control.apply, self.control.state)
 
@@ -316,7 +316,7 @@ class Installation:
         log.info("kiosk browser started on the touchscreen at (%d, %d)", k.window_x, k.window_y)
 
     def _start_osc(self) -> None:
-        from installation.osc import OscControl, OscFeedback, director_submitter
+        from installation.control.osc import OscControl, OscFeedback, director_submitter
 
         o = self.cfg.osc
         loop = self.show.loop
@@ -331,7 +331,7 @@ class Installation:
             self.osc_feedback.start()
 
     def _start_watchdog(self) -> None:
-        from installation.supervision import Watchdog
+        from installation.ops.supervision import Watchdog
 
         if not os.environ.get("NOTIFY_SOCKET"):
             return

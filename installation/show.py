@@ -22,7 +22,7 @@ from engine.sinks.base import FrameSink
 from engine.sources.base import FrameSource
 from engine.stabilizer import Stabilizer
 from engine.style import StyleMix
-from installation.config import ShowConfig
+from installation.config.schema import ShowConfig
 
 log = logging.getLogger(__name__)
 

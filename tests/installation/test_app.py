@@ -5,7 +5,7 @@ import time
 import urllib.request
 
 from installation.app import Installation, qr_image
-from installation.config import config_from_dict
+from installation.config.schema import config_from_dict
 
 
 def _config(tiny_model, **extra):
@@ -65,7 +65,7 @@ def test_hot_reload_in_a_running_show(tiny_model, tmp_path):
 
     import yaml
 
-    from installation.config import load_config
+    from installation.config.schema import load_config
 
     path = tmp_path / "show.yaml"
     data = {"source": {"type": "pattern", "width": 96, "height": 54},

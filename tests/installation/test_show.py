@@ -1,6 +1,6 @@
 import numpy as np
 
-from installation.config import config_from_dict
+from installation.config.schema import config_from_dict
 from installation.show import build_show, open_show
 
 

@@ -1,0 +1,1 @@
+"""`laterna bench`: speed tables, measured side by side in one run."""

@@ -1,0 +1,274 @@
+"""``laterna bench``: speed tables, every number measured side by side in one run.
+
+Table 1, the model: ms/frame and FPS of the default model through ONNX Runtime CPU and PyTorch at
+320x180 .. 1920x1080, beside the classic Johnson TransformerNet run by PyTorch eager as
+pytorch/examples runs it (random weights: timing only).
+Table 2, end to end: built-in source -> stylize -> headless sink through the real frame loop, beside
+a bare inference loop with the same backend settings, so the engine's own overhead shows.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import statistics
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from engine.backends.base import BackendOptions
+from engine.backends.onnxruntime import OnnxRuntimeBackend
+from engine.loop import FrameLoop
+from engine.manifest import Manifest, load_manifest
+from engine.pipeline import Stylizer
+from engine.sinks.headless import HeadlessSink
+from engine.sources.pattern import PatternSource
+from engine.stabilizer import Stabilizer
+from engine.style import StyleMix
+
+log = logging.getLogger(__name__)
+
+SIZES = ((320, 180), (640, 360), (1280, 720), (1920, 1080))
+
+
+def _time(fn, budget_s: float, max_runs: int) -> list[float]:
+    fn()  # warm-up
+    times = []
+    t_end = time.perf_counter() + budget_s
+    while len(times) < max_runs and (not times or time.perf_counter() < t_end):
+        t = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t) * 1000.0)
+    return times
+
+
+def _table(title: str, header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
+    line = lambda r: "| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |"  # noqa: E731
+    return "\n".join([title, line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in rows])
+
+
+def model_table(manifest: Manifest, quick: bool) -> str:
+    import torch
+
+    from exporters.johnson import TransformerNet
+
+    n = len(manifest.styles)
+    style = np.full((1, n), 1.0 / n, np.float32)
+    ort = OnnxRuntimeBackend(manifest, BackendOptions(threads=os.cpu_count() or 1)).load()
+    script = torch.jit.load(str(manifest.model_path.parent / manifest.extra["variants"]["torchscript"]["file"])).eval()
+    johnson = TransformerNet().eval()
+    sizes = SIZES[:2] if quick else SIZES
+    rows = []
+    for w, h in sizes:
+        img = np.random.default_rng(0).random((1, 3, h, w), dtype=np.float32)
+        timg, tstyle = torch.from_numpy(img), torch.from_numpy(style)
+        budget, runs = (1.0, 5) if quick else (3.0, 20)
+        t_ort = statistics.median(_time(lambda: ort.infer(img, style), budget, runs))
+        with torch.inference_mode():
+            t_pt = statistics.median(_time(lambda: script(timg, tstyle), budget, runs))
+            t_j = statistics.median(_time(lambda: johnson(timg * 255.0), budget, 3 if w > 640 else runs))
+        rows.append([f"{w}x{h}", f"{t_ort:.1f}", f"{1000 / t_ort:.1f}", f"{t_pt:.1f}", f"{1000 / t_pt:.1f}",
+                     f"{t_j:.0f}", f"{1000 / t_j:.2f}", f"{t_j / t_ort:.0f}x"])
+    ort.close()
+    return _table(f"Model only: {manifest.name} ({len(manifest.styles)} styles) vs classic Johnson TransformerNet, "
+                  f"{os.cpu_count()} CPU threads",
+                  ["size", "ORT ms", "ORT fps", "PyTorch ms", "PyTorch fps", "Johnson ms", "Johnson fps",
+                   "ORT speed-up"], rows)
+
+
+def bare_loop(manifest: Manifest, size: tuple[int, int], sessions: int, threads: int, seconds: float) -> float:
+    """Frames/s of back-to-back inference on ready tensors with ``sessions`` threads: the ceiling."""
+    backend = OnnxRuntimeBackend(manifest, BackendOptions(threads=threads, sessions=sessions)).load()
+    w, h = size
+    img = np.random.default_rng(0).random((1, 3, h, w), dtype=np.float32)
+    style = StyleMix.single(len(manifest.styles), 0).as_array()
+    backend.infer(img, style)
+    count = [0] * sessions
+    t_end = time.perf_counter() + seconds
+
+    def worker(i: int) -> None:
+        while time.perf_counter() < t_end:
+            backend.infer(img, style)
+            count[i] += 1
+
+    t0 = time.perf_counter()
+    threads_ = [threading.Thread(target=worker, args=(i,)) for i in range(sessions)]
+    for t in threads_:
+        t.start()
+    for t in threads_:
+        t.join()
+    fps = sum(count) / (time.perf_counter() - t0)
+    backend.close()
+    return fps
+
+
+def end_to_end(manifest: Manifest, size: tuple[int, int], sessions: int, threads: int, seconds: float,
+               smoothing: float = 0.5) -> dict:
+    w, h = size
+    options = BackendOptions(threads=threads, sessions=sessions)
+    stylizer = Stylizer([lambda: OnnxRuntimeBackend(manifest, options)], size,
+                        Stabilizer(smoothing) if smoothing > 0 else None)
+    source = PatternSource(width=w, height=h, fps=1000.0)
+    loop = FrameLoop(source, stylizer, [HeadlessSink()], StyleMix.single(len(manifest.styles), 0), size,
+                     display_fps=0.0, workers=sessions, frame_budget_s=5.0)
+    source.open()
+    loop.run(duration=0.5)  # warm-up
+    loop = FrameLoop(source, stylizer, [HeadlessSink()], StyleMix.single(len(manifest.styles), 0), size,
+                     display_fps=0.0, workers=sessions, frame_budget_s=5.0)
+    t0 = time.perf_counter()
+    stats = loop.run(duration=seconds)
+    stats["fps_overall"] = stats["frames"] / (time.perf_counter() - t0)
+    stylizer.close()
+    source.close()
+    return stats
+
+
+def e2e_table(manifest: Manifest, seconds: float, quick: bool) -> str:
+    rows = []
+    cpus = os.cpu_count() or 1
+    configs = [(2, 1), (1, cpus)] if cpus >= 2 else [(1, 1)]
+    for size in ((640, 360),) if quick else ((640, 360), (1280, 720)):
+        for sessions, threads in configs:
+            bare = bare_loop(manifest, size, sessions, threads, seconds)
+            stats = end_to_end(manifest, size, sessions, threads, seconds)
+            fps = stats["fps_overall"]
+            rows.append([f"{size[0]}x{size[1]}", f"{sessions}x{threads}", f"{bare:.1f}", f"{fps:.1f}",
+                         f"{stats['frame_ms']['p99']:.1f}", f"{stats['latency_ms']['p50']:.1f}",
+                         f"{stats['model_ms']['p50']:.1f}", f"{max(0.0, 1 - fps / bare) * 100:.1f}%"])
+    return _table("End to end (built-in source -> stylize + smoothing -> headless sink) vs bare inference, "
+                  "ONNX Runtime CPU",
+                  ["size", "sessions x threads", "bare fps", "e2e fps", "e2e p99 frame ms", "latency p50 ms",
+                   "model ms p50", "engine overhead"], rows)
+
+
+def run_bench(quick: bool = False, seconds: float = 6.0, model: str | Path = "models/lantern.json",
+              tables: tuple[str, ...] = ("model", "e2e", "turn", "generator")) -> str:
+    manifest = load_manifest(model)
+    parts = []
+    if "model" in tables:
+        parts += [model_table(manifest, quick), ""]
+    if "e2e" in tables:
+        parts += [e2e_table(manifest, seconds if not quick else min(seconds, 2.0), quick), ""]
+    if "turn" in tables:
+        parts += [turn_table(manifest), ""]
+    generator = Path(model).parent / "generator.json"
+    if "generator" in tables and generator.is_file():
+        from installation.bench.generator import generator_table
+
+        parts += [generator_table(manifest, load_manifest(generator), seconds if not quick else min(seconds, 2.0)), ""]
+    return "\n".join(parts)
+
+
+def gpu_table(model: str | Path = "models/lantern.json", sizes=((1280, 720), (1920, 1080), (3840, 2160))) -> str:
+    """PyTorch CUDA path of the default model: fp32, fp16 + channels_last, fp16 + CUDA graphs."""
+    import torch
+
+    from engine.backends.torch import TorchBackend
+
+    if not torch.cuda.is_available():
+        return "no CUDA device: GPU benchmark skipped"
+    manifest = load_manifest(model)
+    style = StyleMix.single(len(manifest.styles), 0).as_array()
+    variants = [("fp32", BackendOptions(device="cuda")),
+                ("fp16+channels_last", BackendOptions(device="cuda", fp16=True, channels_last=True)),
+                ("fp16+cuda graphs", BackendOptions(device="cuda", fp16=True, cuda_graphs=True))]
+    rows = []
+    for w, h in sizes:
+        img = np.random.default_rng(0).random((1, 3, h, w), dtype=np.float32)
+        row = [f"{w}x{h}"]
+        for _, opts in variants:
+            backend = TorchBackend(manifest, opts).load()
+            t = statistics.median(_time(lambda: backend.infer(img, style), 2.0, 50))
+            row += [f"{t:.2f}", f"{1000 / t:.0f}"]
+            backend.close()
+        rows.append(row)
+    header = ["size"] + [f"{name} {k}" for name, _ in variants for k in ("ms", "fps")]
+    return _table(f"PyTorch CUDA on {torch.cuda.get_device_name(0)} (incl. host<->device copies)", header, rows)
+
+
+class _StillCamera(PatternSource):
+    """A camera watching a still room: the same picture, new frames at the camera's rate."""
+
+    def read(self):
+        frame = super().read()
+        if frame is None:
+            return None
+        if not hasattr(self, "_still"):
+            self._still = frame.pixels
+        return frame.with_pixels(self._still)
+
+
+class _ChangeWatcher(HeadlessSink):
+    """Records when each frame is shown, to find the first one that differs from a reference."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log: list[tuple[float, np.ndarray]] = []
+        self._lock = threading.Lock()
+
+    def show(self, frame) -> None:
+        super().show(frame)
+        with self._lock:
+            self.log.append((time.perf_counter(), frame.pixels))
+            del self.log[:-200]
+
+    def first_change_after(self, t0: float, reference: np.ndarray, threshold: float = 0.2) -> float | None:
+        with self._lock:
+            for t, px in self.log:
+                if t >= t0 and np.abs(px.astype(np.int16) - reference).mean() > threshold:
+                    return t
+        return None
+
+
+def turn_table(manifest: Manifest, prompts: tuple[str, ...] = ("stormy sea, huge waves", "swirling night sky full of stars",
+                                                              "a calm pond with water lilies", "cubist machine dance",
+                                                              "golden blossoms in spring")) -> str:
+    """A prompt's turn -> the first changed frame on screen, through the real Director and frame loop."""
+    import asyncio
+
+    from installation.prompts.director import Director, DirectorSettings
+    from installation.prompts.embedding import SentenceEmbedder
+    from installation.prompts.expander import OfflineExpander
+    from installation.prompts.interpreter import Interpreter
+    from installation.prompts.queue import Prompt
+
+    size = (640, 360)
+    options = BackendOptions(threads=1, sessions=2)
+    stylizer = Stylizer([lambda: OnnxRuntimeBackend(manifest, options)], size, Stabilizer(0.5))
+    source = _StillCamera(width=size[0], height=size[1], fps=30.0)
+    sink = _ChangeWatcher()
+    n = len(manifest.styles)
+    loop = FrameLoop(source, stylizer, [sink], StyleMix.single(n, 0), size, display_fps=30.0, workers=2,
+                     transition_s=2.0)
+    embedder = SentenceEmbedder()
+    director = Director(loop.post, Interpreter(embedder, list(manifest.styles)), OfflineExpander(embedder),
+                        settings=DirectorSettings(min_show_s=0))
+    director._interpret("warm up")  # load the model before timing
+    source.open()
+    runner = threading.Thread(target=loop.run, kwargs={"duration": 120.0}, daemon=True)
+    runner.start()
+    rows = []
+    try:
+        for i, text in enumerate(prompts):
+            time.sleep(2.5)  # let the previous glide settle
+            with sink._lock:
+                reference = sink.log[-1][1].astype(np.int16)
+            t0 = time.perf_counter()
+            asyncio.run(director.show(Prompt(f"b{i}", "bench", text, 0.0)))
+            t_posted = time.perf_counter()
+            t_changed = None
+            while t_changed is None and time.perf_counter() - t0 < 5.0:
+                time.sleep(0.005)
+                t_changed = sink.first_change_after(t_posted, reference)
+            total = (t_changed - t0) * 1000 if t_changed else float("nan")
+            rows.append([text, f"{(t_posted - t0) * 1000:.0f}", f"{total - (t_posted - t0) * 1000:.0f}",
+                         f"{total:.0f}", "yes" if total < 1000 else "NO"])
+    finally:
+        loop.post(__import__("engine.events", fromlist=["Stop"]).Stop())
+        runner.join(timeout=10)
+        stylizer.close()
+    return _table("A prompt's turn -> first changed frame (640x360, ONNX Runtime CPU 2x1, offline expander)",
+                  ["prompt", "expand+interpret ms", "post -> changed frame ms", "total ms", "< 1 s"], rows)

@@ -1,0 +1,1 @@
+"""The `laterna` command: run, check, doctor, devices, training and export commands."""

@@ -1,0 +1,73 @@
+"""``laterna train-generator`` and ``laterna export-generator``: the generator's two commands.
+
+``add_parser(subparsers)`` adds both to the ``laterna`` command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = ROOT.parent / "shared" / "data"
+SQUEEZENET = SHARED / "weights" / "squeezenet1_0" / "squeezenet1_0_imagenet.npz"
+
+
+def cmd_train_generator(args: argparse.Namespace) -> int:
+    from exporters.gan_training import GanTrainer, GanTrainingConfig
+
+    cfg = GanTrainingConfig(images=args.images, out_dir=args.out, loss_network=args.loss_network or "",
+                            steps=args.steps, size=args.size, batch_size=args.batch_size, latent_dim=args.latent_dim,
+                            g_width=args.g_width, d_width=args.d_width, lr_g=args.lr_g, lr_d=args.lr_d, seed=args.seed,
+                            threads=args.threads, max_minutes=args.minutes, kid_every=args.kid_every,
+                            sample_every=args.sample_every)
+    trainer = GanTrainer(cfg)
+    summary = trainer.run(progress=not args.quiet)
+    log.info("trained %d steps in %.0f s; samples at %s, KID plot at %s", summary["steps"], summary["seconds"],
+             trainer.out / "samples.png", trainer.out / "kid.png")
+    print(json.dumps({"checkpoint": str(trainer.checkpoint_path), **summary}))
+    return 0
+
+
+def cmd_export_generator(args: argparse.Namespace) -> int:
+    from exporters.gan_export import export_generator
+
+    manifest = export_generator(args.checkpoint, args.out, args.name, docs_dir=args.docs)
+    print(json.dumps({"manifest": str(manifest.path), "parity": manifest.extra["parity"]["passed"],
+                      "size_mb": manifest.extra["size_mb"], "kid": manifest.extra.get("kid", {}).get("final")}))
+    return 0
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``train-generator`` and ``export-generator`` to the ``laterna`` sub-commands."""
+    t = subparsers.add_parser("train-generator", help="train a GAN on random crops of paintings (or any image folder)")
+    t.add_argument("--images", nargs="+", default=[str(SHARED / "styles")], help="image folders or files")
+    t.add_argument("--out", default="runs/generator", help="run folder: checkpoint, samples.png, kid.png")
+    t.add_argument("--steps", type=int, default=16000)
+    t.add_argument("--size", type=int, default=64, help="output side in pixels (a power of two)")
+    t.add_argument("--batch-size", type=int, default=16)
+    t.add_argument("--latent-dim", type=int, default=64)
+    t.add_argument("--g-width", type=int, default=128, help="generator channels at 4x4")
+    t.add_argument("--d-width", type=int, default=24, help="discriminator channels in its first layer")
+    t.add_argument("--lr-g", type=float, default=1e-4, help="generator learning rate")
+    t.add_argument("--lr-d", type=float, default=4e-4, help="discriminator learning rate (faster than G's: TTUR)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    t.add_argument("--minutes", type=float, default=0.0, help="stop after this much wall time (0 = no limit)")
+    t.add_argument("--kid-every", type=int, default=1000, help="steps between KID measurements")
+    t.add_argument("--sample-every", type=int, default=500, help="steps between sample grids")
+    t.add_argument("--loss-network", default=str(SQUEEZENET) if SQUEEZENET.is_file() else "",
+                   help="SqueezeNet .npz whose features KID is measured in ('' = no KID)")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train_generator)
+
+    e = subparsers.add_parser("export-generator", help="export a trained generator to ONNX with a parity check")
+    e.add_argument("checkpoint", help="runs/generator/checkpoint.pt")
+    e.add_argument("--out", default="models")
+    e.add_argument("--name", default="generator")
+    e.add_argument("--docs", default=None, help="also write NAME_samples.png and NAME_kid.png into this folder")
+    e.set_defaults(func=cmd_export_generator)

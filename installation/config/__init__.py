@@ -1,0 +1,1 @@
+"""Kiosk config: the settings schema, the loader and hot reload."""

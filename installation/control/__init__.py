@@ -1,0 +1,1 @@
+"""Operator control: ShowControl, hot keys, OSC, warnings, opening hours and attract mode."""

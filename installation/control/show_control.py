@@ -1,0 +1,354 @@
+"""The operator's controls, without sockets: what the panel shows and what its buttons do.
+
+``ShowControl`` reads the show (stats, the Director's prompt and queue, the target mix, recent
+warnings, the picture on screen) and turns operator commands into frame-loop events through
+``post`` (``FrameLoop.post``) and calls on the Director and the Moderator. It never touches loop
+state itself. Commands are JSON objects (see docs/operator.md)::
+
+    {"cmd": "skip"}                        end the current prompt's turn
+    {"cmd": "remove", "id": "p7"}          take a waiting prompt out of the queue
+    {"cmd": "block", "phrase": "..."}      decline prompts with this phrase from now on
+    {"cmd": "unblock", "phrase": "..."}
+    {"cmd": "pin", "style": "ink"}         hold one style; {"style": null} lets go
+    {"cmd": "strength", "value": 0.6}      0 = camera picture .. 1 = fully stylised
+    {"cmd": "transition", "seconds": 4}    glide time for later changes
+    {"cmd": "blackout", "on": true}
+    {"cmd": "freeze", "on": true}
+    {"cmd": "snapshot"}                    save the picture on screen as a PNG
+    {"cmd": "source", "name": "generator"} crossfade to another source of the show ("live" = the camera)
+
+``apply(command)`` answers ``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}`` and never
+raises. ``handle_message`` does the same for one raw websocket message. The state never carries
+visitor ids or addresses.
+
+Pinning: ``ShowControl.pinned`` is the pinned style's name (or None). The Director is expected to
+leave the target alone while it is set; this module only posts the pinned style and keeps the flag.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.errors import ConfigError
+from engine.events import Blackout, Event, Freeze, SelectSource, SetStrength, SetTransition, Snapshot, TargetChanged
+from engine.style import StyleMix
+from installation.control.warning_log import WarningLog
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ShowControl", "WarningLog", "CommandError", "handle_message", "COMMANDS"]
+
+MAX_PHRASE_CHARS = 100
+MAX_TRANSITION_S = 600.0
+MAX_GLIDE_S = 60.0
+DEFAULT_STRENGTH_GLIDE_S = 0.5  # a slider should follow the hand, not the show's slow transition
+MAX_REF_CHARS = 64
+PREVIEW_WIDTHS = (16, 1920)
+
+
+class CommandError(ValueError):
+    """An operator command that cannot be carried out; its text is shown on the panel."""
+
+
+def _flag(command: dict, key: str) -> bool:
+    value = command.get(key)
+    if not isinstance(value, bool):
+        raise CommandError(f"'{key}' must be true or false")
+    return value
+
+
+def _number(command: dict, key: str, low: float, high: float, required: bool = True) -> float | None:
+    if key not in command and not required:
+        return None
+    value = command.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not low <= value <= high:
+        raise CommandError(f"'{key}' must be a number from {low:g} to {high:g}")
+    return float(value)
+
+
+def _text(command: dict, key: str, max_chars: int) -> str:
+    value = command.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise CommandError(f"'{key}' must be some text")
+    value = " ".join(value.split())
+    if len(value) > max_chars:
+        raise CommandError(f"'{key}' must be {max_chars} characters or fewer")
+    return value
+
+
+class ShowControl:
+    """See the module docstring. Call ``state``/``apply`` from the Director's thread (the server loop)."""
+
+    def __init__(self, post: Callable[[Event], bool], director: Any, moderator: Any, stats: Callable[[], dict],
+                 current_target: Callable[[], StyleMix], style_names: Sequence[str], snapshot_dir: str | Path,
+                 preview: Callable[[], np.ndarray | None], warnings: WarningLog,
+                 clock: Callable[[], float] = time.monotonic, *, transition_s: float | None = None,
+                 sources: Sequence[str] = (), selected_source: Callable[[], str | None] | None = None,
+                 loop_flags: Callable[[], dict] | None = None) -> None:
+        # clock: the Director's clock (monotonic), for how long prompts have waited and shown.
+        # transition_s: the loop's glide time at start, shown until the operator changes it.
+        # sources: the names the show's source switch knows ("live", "generator"); empty: no switch.
+        # selected_source: which of them the switch shows now (attract mode changes it too).
+        # loop_flags: {"blackout": bool, "frozen": bool} as the loop has them (opening hours black out
+        # too); without it the panel shows what its own commands set.
+        self.post = post
+        self.director = director
+        self.moderator = moderator
+        self.stats = stats
+        self.current_target = current_target
+        self.style_names = tuple(style_names)
+        self.snapshot_dir = Path(snapshot_dir)
+        self.preview = preview
+        self.warnings = warnings
+        self.clock = clock
+        self.pinned: str | None = None
+        self.transition_s = transition_s
+        self.blackout = False
+        self.frozen = False
+        self.sources = tuple(sources)
+        self.selected_source = selected_source
+        self.loop_flags = loop_flags
+        self.blocked_here: list[str] = []  # phrases this panel blocked, so it can offer to unblock them
+        self._failing: set[str] = set()
+        self._snapshot_lock = threading.Lock()
+        self._last_snapshot_name = ""
+        self._commands: dict[str, Callable[[dict], dict]] = {
+            "skip": self._skip, "remove": self._remove, "block": self._block, "unblock": self._unblock,
+            "pin": self._pin, "strength": self._strength, "transition": self._transition,
+            "blackout": self._blackout, "freeze": self._freeze, "snapshot": self._snapshot, "source": self._source,
+        }
+
+    @property
+    def commands(self) -> tuple[str, ...]:
+        return tuple(self._commands)
+
+    # -- reading ---------------------------------------------------------------------------------------
+    def _read(self, what: str, read: Callable[[], Any], default: Any) -> Any:
+        """One provider's value, or ``default`` (a warning when it starts failing, one when it recovers)."""
+        try:
+            value = read()
+        except Exception as exc:  # someone else's code: the panel keeps showing the rest
+            if what not in self._failing:
+                self._failing.add(what)
+                log.warning("operator panel: %s is not available: %s", what, exc)
+            return default
+        if what in self._failing:
+            self._failing.discard(what)
+            log.warning("operator panel: %s is available again", what)
+        return value
+
+    def state(self) -> dict:
+        """What the panel shows, as a JSON-able dict. No visitor ids, no addresses."""
+        now = self.clock()
+        d = self.director
+        target = self._read("the target mix", self.current_target, None)
+        current = getattr(d, "current", None)
+        prompt = None
+        if current is not None and getattr(d, "mode", None) == "prompt":
+            prompt = {"id": current.id, "text": current.text,
+                      "shown_s": round(max(0.0, now - getattr(d, "shown_at", now)), 1)}
+        pending = self._read("the prompt queue", lambda: d.queue.pending(), [])
+        queue = [{"id": p.id, "text": p.text, "position": i, "waited_s": round(max(0.0, now - p.t_submitted), 1)}
+                 for i, p in enumerate(pending, start=1)]
+        stats = self._read("the frame loop's stats", self.stats, {})
+        flags = self._read("the blackout and freeze flags", self.loop_flags, {}) if self.loop_flags else {}
+        return {
+            "stats": stats,
+            "mode": getattr(d, "mode", ""),
+            "prompt": prompt,
+            "queue": queue,
+            "styles": list(self.style_names),
+            "mix": target.named(list(self.style_names)) if target is not None else {},
+            "strength": round(target.strength, 3) if target is not None else None,
+            "warmth": round(target.warmth, 3) if target is not None else None,
+            "transition_s": self.transition_s,
+            "pinned": self.pinned,
+            "blackout": bool(flags.get("blackout", self.blackout)),
+            "frozen": bool(flags.get("frozen", self.frozen)),
+            "sources": list(self.sources),
+            "selected_source": self._read("the selected source", self.selected_source, None)
+            if self.selected_source else None,
+            "source": stats.get("source") if isinstance(stats, dict) else None,
+            "blocked_here": list(self.blocked_here),
+            "warnings": self.warnings.recent(20),
+        }
+
+    def preview_jpeg(self, width: int = 320, quality: int = 75) -> bytes | None:
+        """The picture on screen, ``width`` pixels wide, as JPEG bytes; None before the first frame."""
+        import cv2  # imported here: only the preview needs it
+
+        frame = self._read("the preview picture", self.preview, None)
+        if frame is None:
+            return None
+        frame = np.asarray(frame)
+        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8 or min(frame.shape[:2]) < 1:
+            log.debug("preview: expected an RGB uint8 picture, got %s %s", frame.shape, frame.dtype)
+            return None
+        width = int(min(max(width, PREVIEW_WIDTHS[0]), PREVIEW_WIDTHS[1]))
+        h, w = frame.shape[:2]
+        if w != width:
+            height = max(1, round(h * width / w))
+            frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA if width < w else cv2.INTER_LINEAR)
+        ok, buffer = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+        return buffer.tobytes() if ok else None
+
+    # -- acting ----------------------------------------------------------------------------------------
+    def apply(self, command: Any) -> dict:
+        """Carry out one command; ``{"ok": True, "cmd": ..., ...}`` or ``{"ok": False, "error": ...}``."""
+        if not isinstance(command, dict):
+            return {"ok": False, "error": "a command is a JSON object like {\"cmd\": \"skip\"}"}
+        name = command.get("cmd")
+        act = self._commands.get(name) if isinstance(name, str) else None
+        if act is None:
+            return {"ok": False, "error": f"unknown command; expected one of {', '.join(self._commands)}"}
+        try:
+            return {"ok": True, "cmd": name, **act(command)}
+        except CommandError as exc:
+            return {"ok": False, "error": str(exc)}
+        except Exception:  # the panel is a task boundary too: say so, keep the show going
+            log.exception("operator command %r failed", name)
+            return {"ok": False, "error": "that did not work; see the log"}
+
+    def _post(self, event: Event) -> None:
+        if self.post(event) is False:
+            raise CommandError("the frame loop is busy; try again")
+
+    def _skip(self, command: dict) -> dict:
+        self.director.skip()
+        log.info("operator: skipped the current prompt")
+        return {}
+
+    def _remove(self, command: dict) -> dict:
+        prompt_id = _text(command, "id", MAX_REF_CHARS)
+        if not self.director.remove(prompt_id):
+            raise CommandError(f"no prompt {prompt_id} is waiting")
+        log.info("operator: removed prompt %s from the queue", prompt_id)
+        return {"id": prompt_id}
+
+    def _block(self, command: dict) -> dict:
+        phrase = _text(command, "phrase", MAX_PHRASE_CHARS)
+        try:
+            added = self.moderator.add_phrase(phrase)
+        except ConfigError as exc:  # a phrase with no letters
+            raise CommandError(str(exc)) from None
+        if added:
+            self.blocked_here.append(phrase)
+        log.info("operator: %s a phrase on the block list", "put" if added else "found")
+        return {"added": added}
+
+    def _unblock(self, command: dict) -> dict:
+        phrase = _text(command, "phrase", MAX_PHRASE_CHARS)
+        removed = self.moderator.remove_phrase(phrase)
+        key = phrase.casefold()
+        self.blocked_here = [p for p in self.blocked_here if p.casefold() != key]
+        if not removed:
+            raise CommandError("that phrase is not on the block list")
+        log.info("operator: took a phrase off the block list")
+        return {"removed": True}
+
+    def _pin(self, command: dict) -> dict:
+        if "style" not in command:
+            raise CommandError("'style' must be a style name or null")
+        style = command["style"]
+        if style is None:
+            if self.pinned is not None:
+                log.info("operator: unpinned %s", self.pinned)
+            self.pinned = None
+            return {"style": None}
+        if not isinstance(style, str) or style not in self.style_names:
+            raise CommandError(f"'style' must be one of {', '.join(self.style_names)} or null")
+        target = self.current_target()
+        mix = StyleMix.single(len(self.style_names), self.style_names.index(style), target.strength, target.warmth)
+        self._post(TargetChanged(mix, label=f"pinned: {style}"))
+        self.pinned = style
+        log.info("operator: pinned %s", style)
+        return {"style": style}
+
+    def _strength(self, command: dict) -> dict:
+        value = _number(command, "value", 0.0, 1.0)
+        seconds = _number(command, "seconds", 0.0, MAX_GLIDE_S, required=False)
+        self._post(SetStrength(value, DEFAULT_STRENGTH_GLIDE_S if seconds is None else seconds))
+        if hasattr(self.director, "base_strength"):
+            self.director.base_strength = value  # the next prompts keep the operator's strength
+        log.info("operator: strength %.2f", value)
+        return {"value": value}
+
+    def _transition(self, command: dict) -> dict:
+        seconds = _number(command, "seconds", 0.0, MAX_TRANSITION_S)
+        self._post(SetTransition(seconds))
+        self.transition_s = seconds
+        log.info("operator: transitions take %.1f s", seconds)
+        return {"seconds": seconds}
+
+    def _blackout(self, command: dict) -> dict:
+        on = _flag(command, "on")
+        self._post(Blackout(on))
+        self.blackout = on
+        log.info("operator: blackout %s", "on" if on else "off")
+        return {"on": on}
+
+    def _freeze(self, command: dict) -> dict:
+        on = _flag(command, "on")
+        self._post(Freeze(on))
+        self.frozen = on
+        log.info("operator: freeze %s", "on" if on else "off")
+        return {"on": on}
+
+    def _source(self, command: dict) -> dict:
+        if not self.sources:
+            raise CommandError("this show has one source; set attract.source: generator in its config for a second")
+        name = command.get("name")
+        if not isinstance(name, str) or name not in self.sources:
+            raise CommandError(f"'name' must be one of {', '.join(self.sources)}")
+        self._post(SelectSource(name))
+        log.info("operator: showing the %s source", name)
+        return {"name": name}
+
+    def _snapshot(self, command: dict) -> dict:
+        path = self._snapshot_path()
+        self._post(Snapshot(path))
+        log.info("operator: snapshot to %s", path)
+        return {"path": str(path)}
+
+    def _snapshot_path(self) -> Path:
+        """``snapshot_dir/laterna-YYYYmmdd-HHMMSS-mmm.png``, never the same name twice in a row."""
+        now = time.time()
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now)) + f"-{int(now * 1000) % 1000:03d}"
+        with self._snapshot_lock:
+            name, n = f"laterna-{stamp}", 1
+            while name == self._last_snapshot_name or (self.snapshot_dir / f"{name}.png").exists():
+                n += 1
+                name = f"laterna-{stamp}-{n}"
+            self._last_snapshot_name = name
+        return self.snapshot_dir / f"{name}.png"
+
+
+def handle_message(control: ShowControl, data: str | bytes) -> dict:
+    """One operator websocket message -> the reply to send: ``{"type": "result", "ref": ..., "ok": ...}``.
+
+    ``ref`` (a string or number of the operator's choosing) is echoed so a panel can match replies.
+    """
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return {"type": "result", "ok": False, "error": "send commands as JSON text"}
+    try:
+        command = json.loads(data)
+    except (ValueError, RecursionError):
+        return {"type": "result", "ok": False, "error": "that was not JSON"}
+    reply: dict = {"type": "result"}
+    if isinstance(command, dict):
+        ref = command.get("ref")
+        if (isinstance(ref, str) and len(ref) <= MAX_REF_CHARS) or \
+                (isinstance(ref, (int, float)) and not isinstance(ref, bool) and math.isfinite(ref)):
+            reply["ref"] = ref
+    reply.update(control.apply(command))
+    return reply

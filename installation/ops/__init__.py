@@ -1,0 +1,1 @@
+"""Running unattended: systemd supervision, health and Prometheus metrics."""

@@ -1,0 +1,1 @@
+"""Visitors' words: the Director, the fair queue, moderation, expansion, interpretation."""

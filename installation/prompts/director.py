@@ -1,0 +1,216 @@
+"""The Director: visitors' prompts -> fair queue -> expansion -> interpretation -> the engine's target.
+
+Runs in the server's asyncio loop. ``submit`` moderates and queues a prompt and answers the visitor
+at once; ``run`` gives each prompt its turn once the previous one has shown for ``min_show_s``,
+expands and interprets it in a worker thread, posts the new target to the frame loop (which glides
+there) and tells the visitor "showing". The loop is touched only through its ``post``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from engine.events import Event, ReleaseGenerator, SelectSource, SetSmoothing, SteerGenerator, TargetChanged
+from installation.prompts.expander import Expander
+from installation.prompts.interpreter import Interpretation, Interpreter
+from installation.prompts.queue import Prompt, PromptQueue, QueueFull
+from installation.control.schedule import AttractMode
+
+log = logging.getLogger(__name__)
+
+Send = Callable[[dict], Awaitable[None]]
+DECLINED = "That prompt can't be shown here. Try describing a scene, a mood or a colour."
+
+
+@dataclass(frozen=True)
+class DirectorSettings:
+    min_show_s: float = 20.0  # each visitor's prompt is shown at least this long
+    max_queue: int = 50
+    max_age_s: float = 600.0  # prompts waiting longer than this are dropped
+    expansions: int = 3
+    default_strength: float = 1.0
+    tick_s: float = 0.05
+
+
+class Director:
+    def __init__(self, post: Callable[[Event], bool], interpreter: Interpreter | None, expander: Expander | None = None,
+                 moderator=None, settings: DirectorSettings = DirectorSettings(),
+                 clock: Callable[[], float] = time.monotonic, attract: AttractMode | None = None) -> None:
+        self.post = post
+        self.interpreter = interpreter
+        self.expander = expander
+        self.moderator = moderator
+        self.settings = settings
+        self.clock = clock
+        self.queue = PromptQueue(settings.max_queue, settings.max_age_s, clock)
+        self._subscribers: dict[str, Send] = {}
+        self.current: Prompt | None = None
+        self.current_interpretation: Interpretation | None = None
+        self.shown_at = -1e9
+        self.history: deque[dict] = deque(maxlen=50)
+        self.turn_latency_ms: deque[float] = deque(maxlen=100)  # turn -> target posted
+        self.accepted = 0
+        self.declined = 0
+        self.listeners: list[Callable[[str, dict], None]] = []  # operator page, OSC out, metrics
+        self.attract = attract
+        self.mode = "waiting"  # waiting | prompt | attract
+        self.is_pinned: Callable[[], bool] = lambda: False  # an operator holds the look: prompts wait
+        self.base_strength = settings.default_strength  # operators may change it while the show runs
+        self.generator_latent: Callable[[str], object] | None = None  # words -> latent, when a GAN is the source
+        self.attract_source: str | None = None  # e.g. "generator": attract mode crossfades the show to it
+
+    def set_interpreter(self, interpreter: Interpreter, expander: Expander | None = None) -> None:
+        """Install the interpreter once it has loaded (the show starts before the language model)."""
+        self.interpreter, self.expander = interpreter, expander
+
+    @property
+    def ready(self) -> bool:
+        return self.interpreter is not None
+
+    # -- visitors ----------------------------------------------------------------------------------
+    def subscribe(self, visitor: str, send: Send) -> None:
+        self._subscribers[visitor] = send
+
+    def unsubscribe(self, visitor: str) -> None:
+        self._subscribers.pop(visitor, None)
+        if self.queue.remove_visitor(visitor):
+            log.info("a visitor left; their pending prompt was withdrawn")
+
+    async def submit(self, visitor: str, text: str) -> dict:
+        text = " ".join(text.split())
+        if self.moderator is not None:
+            verdict = await asyncio.to_thread(self.moderator.check, text)
+            if not verdict.allowed:
+                self.declined += 1
+                self._emit("declined", {"reason": verdict.reason})
+                return {"type": "rejected", "reason": verdict.reason or DECLINED}
+        try:
+            prompt = self.queue.add(visitor, text)
+        except QueueFull:
+            self._emit("declined", {"reason": "queue full"})
+            return {"type": "rejected", "reason": "Many visitors are waiting right now. Please try again in a minute."}
+        self.accepted += 1
+        if self.attract is not None:
+            self.attract.activity()
+        log.info("prompt %s queued: %r", prompt.id, text)
+        self._emit("queued", {"id": prompt.id, "text": text})
+        return {"type": "queued", "id": prompt.id, "position": self.queue.position(visitor)}
+
+    # -- operators -----------------------------------------------------------------------------------
+    def skip(self) -> None:
+        """End the current prompt's turn now."""
+        self.shown_at = -1e9
+
+    def remove(self, prompt_id: str) -> bool:
+        return self.queue.remove(prompt_id) is not None
+
+    # -- turns ---------------------------------------------------------------------------------------
+    def turn_due(self) -> bool:
+        return self.clock() - self.shown_at >= self.settings.min_show_s
+
+    async def step(self) -> Prompt | None:
+        """Give the next prompt its turn if the current one has had its time; returns it."""
+        for p in self.queue.expire():
+            await self._send(p.visitor, {"type": "rejected", "reason": "Your prompt waited too long; please send it again."})
+        if self.is_pinned():
+            return None
+        if not len(self.queue):
+            self._wander()
+            return None
+        if not self.turn_due() or not self.ready:
+            return None
+        prompt = self.queue.pop()
+        if prompt is None:
+            return None
+        await self.show(prompt)
+        for p in self.queue.pending():
+            await self._send(p.visitor, {"type": "queued", "id": p.id, "position": self.queue.position(p.visitor)})
+        return prompt
+
+    async def show(self, prompt: Prompt) -> Interpretation:
+        t0 = time.perf_counter()
+        interp = await asyncio.to_thread(self._interpret, prompt.text)
+        if self.mode == "attract" and self.attract_source:
+            self.post(SelectSource("live"))  # somebody is here: back to the room
+        self.post(TargetChanged(interp.mix, label=prompt.text))
+        self.post(SetSmoothing(interp.params["smoothing"]))
+        if self.generator_latent is not None:
+            latent = await asyncio.to_thread(self.generator_latent, prompt.text)
+            self.post(SteerGenerator(tuple(float(v) for v in latent)))
+        self.turn_latency_ms.append((time.perf_counter() - t0) * 1000.0)
+        self.current, self.current_interpretation, self.shown_at = prompt, interp, self.clock()
+        self.mode = "prompt"
+        if self.attract is not None:
+            self.attract.activity()
+        self.history.append({"id": prompt.id, "text": prompt.text, "mix": interp.mix.named(self.interpreter.names)})
+        log.info("showing %s: %r -> %s", prompt.id, prompt.text,
+                 {k: v for k, v in interp.mix.named(self.interpreter.names).items() if v > 0.01})
+        self._emit("showing", {"id": prompt.id, "text": prompt.text})
+        await self._send(prompt.visitor, {"type": "showing", "id": prompt.id, "text": prompt.text})
+        return interp
+
+    def _wander(self) -> None:
+        """Attract mode: with nobody prompting for a while, drift through the styles."""
+        if self.attract is None:
+            return
+        target = self.attract.next_target(self.base_strength)
+        if target is None:
+            return
+        if self.mode != "attract":
+            log.info("no prompts for %.0f s: attract mode", self.attract.settings.idle_s)
+            self._emit("attract", {})
+            if self.attract_source:
+                self.post(SelectSource(self.attract_source))
+            if self.generator_latent is not None:  # the last visitor's place fades: the dream wanders again
+                self.post(ReleaseGenerator())
+        self.mode, self.current, self.current_interpretation = "attract", None, None
+        self.post(TargetChanged(target, seconds=self.attract.settings.transition_s, label="attract"))
+
+    def _interpret(self, text: str) -> Interpretation:
+        expansions = self.expander.expand(text, self.settings.expansions) if self.expander else []
+        interp = self.interpreter.interpret(text, expansions, self.base_strength)
+        warm = interp.params.get("warmth", 0.0)
+        mix = type(interp.mix)(interp.mix.weights, interp.mix.strength, warm)
+        return Interpretation(mix, interp.params, interp.scores, text)
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        stop = stop or asyncio.Event()
+        while not stop.is_set():
+            try:
+                await self.step()
+            except Exception:  # one bad prompt must not end the show
+                log.exception("director step failed")
+            try:
+                await asyncio.wait_for(stop.wait(), self.settings.tick_s)
+            except asyncio.TimeoutError:
+                pass
+
+    async def _send(self, visitor: str, message: dict) -> None:
+        send = self._subscribers.get(visitor)
+        if send is None:
+            return
+        try:
+            await send(message)
+        except Exception as exc:  # a visitor who left mid-send is not an error of the show
+            log.debug("could not reach a visitor: %s", exc)
+
+    def _emit(self, kind: str, data: dict) -> None:
+        for listener in self.listeners:
+            try:
+                listener(kind, data)
+            except Exception:
+                log.exception("director listener failed")
+
+    def status(self) -> dict:
+        interp = self.current_interpretation
+        return {
+            "prompt": self.current.text if self.current else None,
+            "mix": interp.mix.named(self.interpreter.names) if interp and self.interpreter else {},
+            "queue_length": len(self.queue), "mode": self.mode,
+            "accepted": self.accepted, "declined": self.declined,
+        }

@@ -1,0 +1,1 @@
+"""The visitor/operator port: websocket I/O, the sans-I/O protocol, routes, pages, auth, static files."""

@@ -1,0 +1,641 @@
+"""The visitor server: a thin adapter joining ``websockets`` to the pure protocol, the page and the Director.
+
+One port serves the visitor page (``/``, ``/static/...``), ``/status``, ``/qr.svg`` and the
+websocket ``/ws``; ``/healthz`` and ``/metrics``; and the operator's side behind a token
+(``/operator``, ``/operator/state``, ``/operator/preview.jpg`` and the websocket ``/operator/ws``).
+The route table is ``routes.Router``; plain GETs are answered in ``process_request`` from it (see
+``visitor_page``, ``operator_page``, ``operator_auth``). Each websocket visitor gets a random id, is
+subscribed to the Director, and has every message passed through ``FloodGuard`` and
+``parse_message`` (see ``protocol``). A visitor who breaks the protocol gets a reply and, where the
+protocol says so, is closed with its close code; nobody else notices. A visitor whose connection drops
+while their prompt waits keeps it for ``resume_grace_s``: every ``queued`` carries a secret ``resume``
+token, and a new connection that sends ``{"type": "resume", "token": ...}`` in time takes the place
+(and hears what happened meanwhile); otherwise the prompt is withdrawn. An operator's websocket is
+pushed the panel's state every ``state_interval_s`` (JSON text, then the preview as a binary JPEG)
+and carries commands for ``operator.ShowControl``.
+
+``PromptServer`` runs in an asyncio loop; ``ServerThread`` gives it one of its own in a background
+thread, because the frame loop owns the main thread. Prompts are logged without client addresses
+unless ``log_addresses=True``; visitor ids are random, never derived from an address. The operator
+token is never logged: websockets' own lines go through ``operator_auth.RedactingLogger``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import secrets
+import socket
+import ssl
+import threading
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, fields
+from http import HTTPStatus
+from typing import Any, Protocol
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from engine.errors import ConfigError, EngineError
+from installation.server import protocol
+from installation.server.protocol import (ConnectionLimiter, FloodGuard, Ping, ProtocolLimits, ProtocolViolation,
+                                   RateLimiter, Resume, parse_message)
+from installation.control.show_control import ShowControl, handle_message
+from installation.server.auth import OperatorAuth, RedactingLogger
+from installation.server.operator_page import OperatorPage
+from installation.server.routes import OPERATOR_SESSION, HealthLike, MetricsLike, Router
+from installation.server.visitor_page import WEB_ROOT, HttpReply, VisitorPage, json_bytes, text_reply
+
+log = logging.getLogger(__name__)
+
+Send = Callable[[dict], Awaitable[None]]
+
+
+class ServerError(EngineError):
+    """The visitor server could not start (address in use, no permission) or stopped unexpectedly."""
+
+
+class DirectorLike(Protocol):
+    async def submit(self, visitor_id: str, text: str) -> dict: ...
+    def subscribe(self, visitor_id: str, send: Send) -> None: ...
+    def unsubscribe(self, visitor_id: str) -> None: ...
+    def status(self) -> dict: ...
+
+
+@dataclass(frozen=True)
+class VisitorServerSettings:
+    host: str = "0.0.0.0"
+    port: int = 8765  # 0: any free port (tests)
+    max_message_bytes: int = 4096
+    max_prompt_chars: int = 280
+    max_connections: int = 200
+    max_connections_per_address: int = 4
+    idle_timeout_s: float = 180.0  # visitors with nothing pending who say nothing for this long are closed
+    rate_per_connection: float = 0.5  # messages a second, sustained
+    burst_per_connection: int = 5
+    rate_per_address: float = 2.0
+    burst_per_address: int = 20
+    http_rate_per_address: float = 10.0  # plain GETs (page, assets, status, QR) a second
+    http_burst_per_address: int = 40
+    flood_warnings: int = 1  # "slow down" replies before a flood closes the connection with 1008
+    send_timeout_s: float = 5.0  # a visitor who cannot take a message this long is closed
+    origins: tuple[str, ...] = ()  # allowed Origin headers for /ws; empty: any. No Origin (non-browser) is allowed
+    log_addresses: bool = False
+    page_title: str = "Laterna"
+    public_url: str = ""  # the address in the QR code; empty: guessed from the request or this machine
+    metrics_public: bool = True  # /metrics without the operator token (LAN scrapers); False: token needed
+    max_operators: int = 4  # operator websockets open at once
+    state_interval_s: float = 0.5  # how often an operator's panel is sent the state (and preview)
+    resume_grace_s: float = 120.0  # a dropped visitor's waiting prompt is kept this long for them to come back
+    tls_cert: str = ""  # PEM certificate (chain) and its key: serve https/wss, which phones need for the microphone
+    tls_key: str = ""
+
+    def __post_init__(self) -> None:
+        problems = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type == "bool" and not isinstance(value, bool):
+                problems.append(f"{f.name}: expected true or false, got {value!r}")
+            elif f.type in ("int", "float") and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                problems.append(f"{f.name}: expected a number, got {value!r}")
+            elif f.type in ("int", "float") and f.name not in ("port", "flood_warnings", "resume_grace_s") and value <= 0:
+                problems.append(f"{f.name}: expected a number > 0, got {value!r}")
+        if isinstance(self.port, int) and not 0 <= self.port <= 65535:
+            problems.append(f"port: expected 0..65535, got {self.port!r}")
+        if isinstance(self.resume_grace_s, (int, float)) and not 0 <= self.resume_grace_s <= 3600:
+            problems.append(f"resume_grace_s: expected 0 (off) to 3600 seconds, got {self.resume_grace_s!r}")
+        if isinstance(self.flood_warnings, int) and self.flood_warnings < 0:
+            problems.append(f"flood_warnings: expected 0 or more, got {self.flood_warnings!r}")
+        if isinstance(self.max_message_bytes, int) and self.max_message_bytes < 64:
+            problems.append(f"max_message_bytes: expected at least 64, got {self.max_message_bytes!r}")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            problems.append("tls_cert and tls_key: give both (https) or neither (http)")
+        if isinstance(self.origins, str) or not all(isinstance(o, str) and o for o in self.origins):
+            problems.append(f"origins: expected a list of origins like 'http://kiosk.local:8765', got {self.origins!r}")
+        if problems:
+            raise ConfigError("VisitorServerSettings: " + "; ".join(problems))
+
+    def limits(self) -> ProtocolLimits:
+        return ProtocolLimits(self.max_message_bytes, self.max_prompt_chars)
+
+
+def tls_context(cert: str, key: str) -> ssl.SSLContext:
+    """A server TLS context (TLS 1.2 or newer) from PEM files; a ServerError naming them if they do not load."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ServerError(f"cannot use the TLS certificate {cert} with key {key}: {exc}") from exc
+    return context
+
+
+def lan_address() -> str:
+    """This machine's address on the local network (no packet is sent), or 127.0.0.1."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("10.255.255.255", 1))
+            return s.getsockname()[0]
+        except OSError:
+            return "127.0.0.1"
+
+
+class _Visitor:
+    """One websocket visitor: its random id, its connection, and what it is waiting for."""
+
+    def __init__(self, server: PromptServer, ws: ServerConnection, address: str) -> None:
+        self.id = secrets.token_urlsafe(12)
+        self.token = secrets.token_urlsafe(18)  # sent with "queued": lets this visitor come back to its place
+        self.last_status: dict | None = None  # the last queued/showing/rejected it was sent
+        self.server = server
+        self.ws = ws
+        self.address = address
+        self.last_activity = server.clock()
+        self.waiting_for: str | None = None  # the id of the visitor's prompt in the queue, if any
+        self._shown: deque[str] = deque(maxlen=16)  # "showing" may overtake "queued"
+
+    def idle_for(self) -> float:
+        """Seconds since anything was said either way; 0 while the visitor's prompt waits for its turn."""
+        return 0.0 if self.waiting_for else self.server.clock() - self.last_activity
+
+    def _note_queued(self, prompt_id: object) -> None:
+        if isinstance(prompt_id, str) and prompt_id not in self._shown:
+            self.waiting_for = prompt_id  # a newer prompt replaces the visitor's pending one
+
+    async def push(self, message: dict) -> None:
+        """What the Director holds: a message it sends on its own (positions, showing, expiry)."""
+        kind, prompt_id = message.get("type"), message.get("id")
+        if kind == "queued":
+            self._note_queued(prompt_id)
+        elif kind == "showing" and isinstance(prompt_id, str):
+            self._shown.append(prompt_id)
+            if self.waiting_for == prompt_id:
+                self.waiting_for = None
+        elif kind == "rejected":  # the Director dropped the pending prompt (it waited too long)
+            self.waiting_for = None
+        await self.send(message)
+
+    async def reply(self, message: dict) -> None:
+        """An answer to the visitor's own message."""
+        if message.get("type") == "queued":
+            self._note_queued(message.get("id"))
+        await self.send(message)
+
+    async def send(self, message: dict) -> None:
+        """Send one server message. Never raises for a visitor who has gone or cannot keep up."""
+        kind = message.get("type")
+        if kind == "queued":
+            message = {**message, "resume": self.token}
+        if kind in ("queued", "showing", "rejected"):
+            self.last_status = message
+        try:
+            text = protocol.encode(message)
+        except (TypeError, ValueError):
+            log.error("visitor %s: not sending a malformed message %r", self.id, message)
+            return
+        self.last_activity = self.server.clock()
+        try:
+            async with asyncio.timeout(self.server.settings.send_timeout_s):
+                await self.ws.send(text)
+        except ConnectionClosed:
+            pass
+        except TimeoutError:
+            log.warning("visitor %s: could not take a message for %.0f s; closing", self.id,
+                        self.server.settings.send_timeout_s)
+            self.server._spawn(self.ws.close(protocol.CLOSE_POLICY_VIOLATION, "Too slow to read replies."))
+
+
+@dataclass
+class _Away:
+    """A visitor whose connection dropped while their prompt waited, kept for them to come back."""
+
+    visitor_id: str
+    last: dict | None  # the last queued/showing/rejected meant for them (updated while they are away)
+    timer: asyncio.TimerHandle | None = None
+
+
+class PromptServer:
+    """Serves the visitor page and the prompt websocket on one port; see the module docstring."""
+
+    def __init__(self, director: DirectorLike, settings: VisitorServerSettings = VisitorServerSettings(),
+                 status_provider: Callable[[], dict] | None = None, *, web_root=WEB_ROOT,
+                 clock: Callable[[], float] = time.monotonic, operator_token: str | None = None,
+                 control: ShowControl | None = None, health: HealthLike | None = None,
+                 metrics: MetricsLike | None = None) -> None:
+        # clock: monotonic seconds for rate limits and idle times (injectable for tests)
+        # operator_token: the operator routes' secret (LATERNA_OPERATOR_TOKEN); None: they all answer 403
+        # control: what the operator panel reads and commands; health: /healthz; metrics: /metrics
+        self.director = director
+        self.settings = settings
+        self.status_provider = status_provider
+        self.clock = clock
+        self.limits = settings.limits()
+        self.connections = ConnectionLimiter(settings.max_connections, settings.max_connections_per_address)
+        self.flood = FloodGuard(RateLimiter(settings.rate_per_connection, settings.burst_per_connection, clock),
+                                RateLimiter(settings.rate_per_address, settings.burst_per_address, clock),
+                                warnings=settings.flood_warnings)
+        self.http_rate = RateLimiter(settings.http_rate_per_address, settings.http_burst_per_address, clock)
+        self.page = VisitorPage(settings.page_title, web_root, self.status, settings.public_url, lambda: self.url,
+                                secure=bool(settings.tls_cert))
+        self.control = control
+        self.auth = OperatorAuth(operator_token)
+        self.operator_page = OperatorPage(settings.page_title, web_root, control)
+        self.router = Router(self.page, self.operator_page, self.auth, health, metrics, settings.metrics_public)
+        self.visitors: dict[str, _Visitor] = {}
+        self.away: dict[str, _Away] = {}  # resume token -> a dropped visitor whose prompt still waits
+        self.operators: set[ServerConnection] = set()
+        self.port: int | None = None
+        self._server: Server | None = None
+        self._tasks: set[asyncio.Task] = set()
+
+    # -- life ------------------------------------------------------------------------------------------
+    def _tls(self) -> ssl.SSLContext | None:
+        """The TLS context for https/wss, or None for plain http."""
+        s = self.settings
+        return tls_context(s.tls_cert, s.tls_key) if s.tls_cert else None
+
+    async def start(self) -> int:
+        """Bind and serve; returns the port (the real one when ``port=0``). Raises ``ServerError``."""
+        s = self.settings
+        tls = self._tls()
+        try:
+            self._server = await serve(
+                self._handle, s.host, s.port,
+                process_request=self._process_request,
+                origins=[*s.origins, None] if s.origins else None,
+                compression=None, max_size=s.max_message_bytes, max_queue=16,
+                open_timeout=10, close_timeout=3, ping_interval=20, ping_timeout=20,
+                server_header="Laterna", ssl=tls,
+                logger=RedactingLogger(logging.getLogger(f"{__name__}.wire"), self.auth.redactor()),
+            )
+        except OSError as exc:
+            raise ServerError(f"cannot serve visitors on {s.host}:{s.port}: {exc.strerror or exc}") from exc
+        self.port = self._server.sockets[0].getsockname()[1]
+        log.info("visitor page at %s (websocket %s)", self.url, "/ws")
+        if self.auth.enabled:
+            log.info("operator panel at %soperator (needs the operator token)", self.url)
+        else:
+            log.info("operator panel is off: LATERNA_OPERATOR_TOKEN is not set")
+        return self.port
+
+    async def stop(self) -> None:
+        """Close every visitor (1001 going away) and stop listening. Safe to call twice."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.close()
+        await server.wait_closed()
+        for task in list(self._tasks):
+            task.cancel()
+        for token in list(self.away):
+            self._withdraw(token)
+        log.info("visitor server stopped")
+
+    @property
+    def url(self) -> str:
+        """The page's address for phones: ``public_url``, else this machine's address and the port."""
+        if self.settings.public_url:
+            return self.settings.public_url
+        host = self.settings.host
+        if host in ("", "0.0.0.0", "::"):
+            host = lan_address()
+        if ":" in host:
+            host = f"[{host}]"
+        return f"{'https' if self.settings.tls_cert else 'http'}://{host}:{self.port}/"
+
+    @property
+    def connected_visitors(self) -> int:
+        return len(self.visitors)
+
+    def status(self) -> dict[str, Any]:
+        """What ``/status`` shows: the status provider's (or Director's) dict plus ``connected_visitors``."""
+        info = dict(self.status_provider() if self.status_provider else self.director.status())
+        info["connected_visitors"] = self.connected_visitors
+        return info
+
+    # -- HTTP --------------------------------------------------------------------------------------------
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        address = _address(connection)
+        if not self.http_rate.allow(address):
+            return _response(text_reply(429, "Too many requests. Wait a moment.", ("Retry-After", "5")))
+        hosts = request.headers.get_all("Host")
+        route, reply = self.router.reply(request.method, request.path, request.headers.get_all("Authorization"),
+                                         hosts[0] if len(hosts) == 1 else None)
+        if reply is not None:
+            if route is not None and reply.status in (401, 403) and self.router.needs_token(route):
+                log.info("%s refused without the right token (%d)", route.path, reply.status)  # never the target
+            return _response(reply)
+        if route is not None and route.session == OPERATOR_SESSION:
+            if len(self.operators) >= self.settings.max_operators:
+                log.warning("an operator was turned away: %d operator panels are open", len(self.operators))
+                return _response(text_reply(503, "Too many operator panels are open.", ("Retry-After", "10")))
+            return None
+        if not self.connections.would_admit(address):
+            log.info("a visitor was turned away: %d connected", self.connections.total)
+            return _response(text_reply(503, protocol.REASON_BUSY, ("Retry-After", "30")))
+        return None  # the websocket handshake goes on
+
+    # -- websocket ----------------------------------------------------------------------------------------
+    async def _handle(self, ws: ServerConnection) -> None:
+        route = self.router.find(ws.request.path) if ws.request is not None else None
+        if route is not None and route.session == OPERATOR_SESSION:
+            await self._operate(ws)
+        else:  # process_request lets only the two websocket routes through to here
+            await self._visit(ws)
+
+    async def _visit(self, ws: ServerConnection) -> None:
+        address = _address(ws)
+        if not self.connections.try_acquire(address):
+            await ws.close(protocol.CLOSE_TRY_AGAIN_LATER, protocol.REASON_BUSY)
+            return
+        visitor = _Visitor(self, ws, address)
+        self.visitors[visitor.id] = visitor
+        where = f" from {address}" if self.settings.log_addresses else ""
+        log.info("visitor %s connected%s (%d now)", visitor.id, where, len(self.visitors))
+        try:
+            self.director.subscribe(visitor.id, visitor.push)
+            await self._converse(visitor)
+        except ConnectionClosed:
+            pass
+        except Exception:  # the connection is the task boundary: log once, the others keep going
+            log.exception("visitor %s: connection failed", visitor.id)
+            await ws.close(protocol.CLOSE_INTERNAL_ERROR, "Internal error.")
+        finally:
+            self.visitors.pop(visitor.id, None)
+            self.connections.release(address)
+            self.flood.forget(visitor.id)
+            if visitor.waiting_for and self.settings.resume_grace_s > 0 and self._server is not None:
+                self._keep_place(visitor)
+            else:
+                try:
+                    self.director.unsubscribe(visitor.id)
+                except Exception:
+                    log.exception("visitor %s: the director failed to let them go", visitor.id)
+            log.info("visitor %s left (%d now)", visitor.id, len(self.visitors))
+
+    # -- coming back after a dropped connection -------------------------------------------------------------
+    def _keep_place(self, visitor: _Visitor) -> None:
+        """Hold the departed visitor's waiting prompt for ``resume_grace_s`` under its resume token."""
+        away = _Away(visitor.id, visitor.last_status)
+
+        async def overhear(message: dict) -> None:  # what the Director tells them meanwhile
+            if message.get("type") in ("queued", "showing", "rejected"):
+                away.last = message
+
+        self.director.subscribe(visitor.id, overhear)
+        away.timer = asyncio.get_running_loop().call_later(self.settings.resume_grace_s, self._withdraw, visitor.token)
+        self.away[visitor.token] = away
+        while len(self.away) > self.settings.max_connections:  # bounded: the oldest place goes first
+            self._withdraw(next(iter(self.away)))
+        log.info("visitor %s dropped; their prompt waits %.0f s for them", visitor.id, self.settings.resume_grace_s)
+
+    def _withdraw(self, token: str) -> None:
+        """The grace period is over (or the server stops): the departed visitor's prompt is withdrawn."""
+        away = self.away.pop(token, None)
+        if away is None:
+            return
+        if away.timer is not None:
+            away.timer.cancel()
+        try:
+            self.director.unsubscribe(away.visitor_id)
+        except Exception:
+            log.exception("visitor %s: the director failed to let them go", away.visitor_id)
+
+    async def _resume(self, visitor: _Visitor, token: str) -> None:
+        """Give ``visitor`` the place of the departed visitor with ``token``; an unknown, expired or used
+        token, or a visitor who already has a prompt waiting, changes nothing (and is not answered)."""
+        away = self.away.get(token)
+        if away is None or visitor.waiting_for or away.visitor_id in self.visitors:
+            log.info("visitor %s: nothing to resume", visitor.id)
+            return
+        del self.away[token]
+        if away.timer is not None:
+            away.timer.cancel()
+        self.director.unsubscribe(visitor.id)  # the new connection's own id had nothing waiting
+        self.visitors.pop(visitor.id, None)
+        self.flood.forget(visitor.id)
+        visitor.id = away.visitor_id
+        self.visitors[visitor.id] = visitor
+        self.director.subscribe(visitor.id, visitor.push)
+        log.info("visitor %s came back to their place", visitor.id)
+        if away.last is not None:
+            await visitor.push(away.last)
+
+    async def _converse(self, visitor: _Visitor) -> None:
+        idle_limit = self.settings.idle_timeout_s
+        while True:
+            try:
+                async with asyncio.timeout(max(0.05, idle_limit - visitor.idle_for())):
+                    data = await visitor.ws.recv()
+            except TimeoutError:  # cancelling recv() loses nothing (websockets guarantees it)
+                if visitor.idle_for() >= idle_limit:
+                    log.info("visitor %s: idle for %.0f s, closing", visitor.id, idle_limit)
+                    await visitor.ws.close(protocol.CLOSE_NORMAL, protocol.REASON_IDLE)
+                    return
+                continue
+            visitor.last_activity = self.clock()
+            try:
+                self.flood.admit(visitor.id, visitor.address)
+                message = parse_message(data, self.limits)
+            except ProtocolViolation as violation:
+                await visitor.reply(violation.reply)
+                if violation.closes:
+                    log.info("visitor %s: closing (%d): %s", visitor.id, violation.close_code, violation)
+                    await visitor.ws.close(violation.close_code, violation.close_reason)
+                    return
+                continue
+            if isinstance(message, Ping):
+                await visitor.reply(protocol.pong())
+                continue
+            if isinstance(message, Resume):
+                await self._resume(visitor, message.token)
+                continue
+            await self._submit(visitor, message.text)
+
+    async def _submit(self, visitor: _Visitor, text: str) -> None:
+        where = f" from {visitor.address}" if self.settings.log_addresses else ""
+        log.info("visitor %s%s: prompt %r", visitor.id, where, text)
+        try:
+            reply = await self.director.submit(visitor.id, text)
+        except Exception:
+            log.exception("visitor %s: the director failed on a prompt", visitor.id)
+            reply = protocol.error(protocol.REASON_INTERNAL)
+        if not isinstance(reply, dict) or reply.get("type") not in ("queued", "rejected"):
+            log.error("visitor %s: the director answered %r; expected queued or rejected", visitor.id, reply)
+            reply = protocol.error(protocol.REASON_INTERNAL)
+        await visitor.reply(reply)
+
+    # -- operators ----------------------------------------------------------------------------------------
+    async def _operate(self, ws: ServerConnection) -> None:
+        """One operator panel: state (and preview) pushed every ``state_interval_s`` and after each
+        command; commands answered with ``{"type": "result", ...}``."""
+        control = self.control
+        if control is None:  # process_request answers 503 first; this is belt and braces
+            await ws.close(protocol.CLOSE_INTERNAL_ERROR, "No operator controls.")
+            return
+        session = secrets.token_hex(3)
+        self.operators.add(ws)
+        log.info("operator %s connected (%d panels open)", session, len(self.operators))
+        wake = asyncio.Event()
+        pusher = asyncio.ensure_future(self._push_state(ws, control, wake))
+        try:
+            async for data in ws:
+                await self._send_operator(ws, handle_message(control, data))
+                wake.set()
+        except ConnectionClosed:
+            pass
+        except Exception:  # the connection is the task boundary
+            log.exception("operator %s: connection failed", session)
+            await ws.close(protocol.CLOSE_INTERNAL_ERROR, "Internal error.")
+        finally:
+            pusher.cancel()
+            await asyncio.gather(pusher, return_exceptions=True)
+            self.operators.discard(ws)
+            log.info("operator %s left (%d panels open)", session, len(self.operators))
+
+    async def _push_state(self, ws: ServerConnection, control: ShowControl, wake: asyncio.Event) -> None:
+        while True:
+            wake.clear()
+            try:
+                state = control.state()
+            except Exception:  # ShowControl guards its providers; this is for anything it missed
+                log.exception("the operator state could not be read")
+                state = None
+            if state is not None and not await self._send_operator(ws, {"type": "state", **state}):
+                return
+            jpeg = await asyncio.to_thread(control.preview_jpeg)
+            if jpeg is not None and not await self._send_operator(ws, jpeg):
+                return
+            try:
+                async with asyncio.timeout(self.settings.state_interval_s):
+                    await wake.wait()
+            except TimeoutError:
+                pass
+
+    async def _send_operator(self, ws: ServerConnection, message: dict | bytes) -> bool:
+        """Send a JSON message (text) or a JPEG (binary); False once the panel is gone or too slow."""
+        data = message if isinstance(message, bytes) else json_bytes(message).decode()
+        try:
+            async with asyncio.timeout(self.settings.send_timeout_s):
+                await ws.send(data)
+            return True
+        except ConnectionClosed:
+            return False
+        except TimeoutError:
+            log.warning("an operator panel could not take the state for %.0f s; closing it",
+                        self.settings.send_timeout_s)
+            self._spawn(ws.close(protocol.CLOSE_POLICY_VIOLATION, "Too slow to read the state."))
+            return False
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _address(connection: ServerConnection) -> str:
+    peer = connection.remote_address
+    return str(peer[0]) if peer else "unknown"
+
+
+def _response(reply: HttpReply) -> Response:
+    return Response(reply.status, HTTPStatus(reply.status).phrase, Headers(list(reply.headers)), reply.body)
+
+
+class ServerThread:
+    """Runs a ``PromptServer`` (and optional companions such as ``director.run``) in an asyncio loop
+    on a background thread. ``start()`` returns the port once serving; ``stop()`` ends it all."""
+
+    def __init__(self, server: PromptServer,
+                 background: Iterable[Callable[[], Awaitable[Any]]] = (), name: str = "visitor-server") -> None:
+        self.server = server
+        self.background = list(background)
+        self.name = name
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._stopping: asyncio.Event | None = None
+        self._error: BaseException | None = None
+
+    def start(self, timeout: float = 10.0) -> int:
+        if self._thread is not None:
+            raise ServerError("this ServerThread was already started")
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise ServerError(f"the visitor server did not start within {timeout:.0f} s")
+        if self._error is not None:
+            self._thread.join(timeout)
+            if isinstance(self._error, ServerError):
+                raise self._error
+            raise ServerError(f"the visitor server failed to start: {self._error}") from self._error
+        assert self.server.port is not None
+        return self.server.port
+
+    def submit(self, coro: Awaitable[Any]) -> concurrent.futures.Future:
+        """Run a coroutine on the server's loop from another thread (e.g. an operator command)."""
+        if self.loop is None or not self._ready.is_set():
+            raise ServerError("the visitor server is not running")
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Close every visitor, stop companions and the loop, join the thread. Safe to call twice."""
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            return
+        if self.loop is not None and self._stopping is not None:
+            self.loop.call_soon_threadsafe(self._stopping.set)
+        thread.join(timeout)
+        if thread.is_alive():
+            log.warning("the visitor server thread did not stop within %.0f s", timeout)
+
+    def __enter__(self) -> ServerThread:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self.loop = loop
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._main())
+        except BaseException as exc:  # the thread is the task boundary
+            log.exception("the visitor server thread failed")
+            self._error = self._error or exc
+            self._ready.set()
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    async def _main(self) -> None:
+        self._stopping = asyncio.Event()
+        try:
+            await self.server.start()
+        except BaseException as exc:
+            self._error = exc
+            self._ready.set()
+            return
+        tasks = [asyncio.ensure_future(make()) for make in self.background]
+        for task in tasks:
+            task.add_done_callback(_report_companion)
+        self._ready.set()
+        try:
+            await self._stopping.wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.server.stop()
+
+
+def _report_companion(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("a visitor-server companion task failed", exc_info=task.exception())

@@ -1,0 +1,141 @@
+import shutil
+import socket
+
+import pytest
+
+from installation.config.schema import DEFAULT_CONFIG
+from installation.cli.doctor import Check, format_report, run_doctor
+from tests.conftest import ROOT
+
+
+def by_name(checks):
+    return {c.name: c for c in checks}
+
+
+@pytest.fixture()
+def default_copy(tmp_path):
+    """A private copy of configs/default.yaml (its model path still points at the shipped model)."""
+    return shutil.copy(DEFAULT_CONFIG, tmp_path / "show.yaml")
+
+
+def test_default_config_passes_the_config_and_model_checks(default_copy):
+    """The shipped default config loads and its model's file matches the manifest's sha256."""
+    checks = by_name(run_doctor(default_copy))
+    assert checks["config"].ok, checks["config"].detail
+    assert checks["model"].ok and "sha256 matches" in checks["model"].detail
+    assert {"camera", "display", "gpu", "server port", "embeddings"} <= set(checks)
+    assert all(c.fix for c in checks.values() if not c.ok)  # every failure says how to fix it
+
+
+def test_broken_config_is_a_failed_check_with_a_fix(tmp_path):
+    """A config with an unknown key and an out-of-range value fails the config check, naming both, with a fix."""
+    bad = tmp_path / "show.yaml"
+    bad.write_text("pipeline:\n  workers: 99\n  wrokers: 2\n")
+    checks = by_name(run_doctor(bad))
+    config = checks["config"]
+    assert not config.ok
+    assert "pipeline.workers" in config.detail and "wrokers" in config.detail
+    assert str(bad) in config.fix and "laterna check" in config.fix
+    assert "model" not in checks  # not checked against a config that did not load
+
+
+def test_missing_config_says_where_to_start(tmp_path):
+    """A config path that does not exist fails with a fix that names the default config to copy."""
+    config = by_name(run_doctor(tmp_path / "nowhere.yaml"))["config"]
+    assert not config.ok and "not found" in config.detail and str(DEFAULT_CONFIG) in config.fix
+
+
+def test_corrupted_model_is_a_failed_check_with_a_fix(tmp_path):
+    """A model file whose bytes no longer match its manifest's sha256 fails the model check, with a fix."""
+    for f in (ROOT / "models").glob("lantern.*"):
+        shutil.copy(f, tmp_path / f.name)
+    onnx = tmp_path / "lantern.onnx"
+    data = bytearray(onnx.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    onnx.write_bytes(bytes(data))
+    cfg = tmp_path / "show.yaml"
+    cfg.write_text(DEFAULT_CONFIG.read_text().replace("manifest: models/lantern.json",
+                                                      f"manifest: {tmp_path / 'lantern.json'}"))
+    checks = by_name(run_doctor(cfg))
+    assert checks["config"].ok
+    model = checks["model"]
+    assert not model.ok and "sha256 does not match" in model.detail
+    assert "laterna export" in model.fix and str(tmp_path) in model.fix
+
+
+def test_busy_server_port_is_a_failed_check(tmp_path):
+    """When another process listens on server.port, the port check fails and says how to find it."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        cfg = tmp_path / "show.yaml"
+        cfg.write_text(f"server:\n  host: 127.0.0.1\n  port: {port}\n")
+        check = by_name(run_doctor(cfg))["server port"]
+    assert not check.ok and f":{port}" in check.detail and "ss -ltnp" in check.fix
+
+
+def test_busy_osc_port_is_a_failed_check(tmp_path):
+    """With OSC enabled on a UDP port another process holds, the osc port check fails with a fix."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as busy:
+        busy.bind(("0.0.0.0", 0))
+        port = busy.getsockname()[1]
+        cfg = tmp_path / "show.yaml"
+        cfg.write_text(f"osc:\n  enabled: true\n  port: {port}\n")
+        check = by_name(run_doctor(cfg))["osc port"]
+    assert not check.ok and str(port) in check.detail and "osc.port" in check.fix
+
+
+def test_report_marks_failures_and_their_fixes():
+    """format_report prints ok/FAIL per check, the fix under each failure, and a summary."""
+    text = format_report([Check("config", True, "show.yaml loads"),
+                          Check("model", False, "lantern.onnx: sha256 does not match", "re-copy the model")])
+    lines = text.splitlines()
+    assert lines[0].split()[:2] == ["ok", "config"]
+    assert lines[1].split()[:2] == ["FAIL", "model"]
+    assert lines[2].strip() == "fix: re-copy the model"
+    assert lines[-1] == "1 of 2 checks passed; 1 to fix"
+
+
+def test_generator_check_runs_when_the_show_uses_one(tmp_path):
+    """attract.source: generator adds a generator check that opens the shipped GAN in ONNX Runtime; a
+    corrupt generator file fails it with a fix; a show without a generator has no such check."""
+    cfg = tmp_path / "show.yaml"
+    cfg.write_text(f"model: {{manifest: {ROOT / 'models/lantern.json'}}}\n"
+                   f"source: {{type: pattern, generator: {ROOT / 'models/generator.json'}}}\n"
+                   "attract: {source: generator}\n")
+    gen = by_name(run_doctor(cfg))["generator"]
+    assert gen.ok and "latent 64" in gen.detail
+    for f in (ROOT / "models").glob("generator.*"):
+        shutil.copy(f, tmp_path / f.name)
+    (tmp_path / "generator.onnx").write_bytes(b"not an onnx file")
+    cfg.write_text(cfg.read_text().replace(str(ROOT / "models/generator.json"), str(tmp_path / "generator.json")))
+    broken = by_name(run_doctor(cfg))["generator"]
+    assert not broken.ok and "sha256" in broken.detail and "export-generator" in broken.fix
+    cfg.write_text(f"model: {{manifest: {ROOT / 'models/lantern.json'}}}\nsource: {{type: pattern}}\n")
+    assert "generator" not in by_name(run_doctor(cfg))
+
+
+def test_microphone_check_says_how_to_get_sound(tmp_path, monkeypatch):
+    """source.audio without sounddevice is a failed microphone check whose fix names the [audio] extra."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "sounddevice", None)
+    cfg = tmp_path / "show.yaml"
+    cfg.write_text(f"model: {{manifest: {ROOT / 'models/lantern.json'}}}\nsource: {{type: pattern, audio: true}}\n")
+    mic = by_name(run_doctor(cfg))["microphone"]
+    assert not mic.ok and "laterna[audio]" in mic.fix and "without sound" in mic.detail
+
+
+def test_tls_check_loads_the_certificate(tmp_path):
+    """With server.tls_cert/tls_key the doctor loads them: a good pair passes, a broken key fails with a fix."""
+    from tests.installation.server.test_prompt_server import _self_signed
+
+    cert, key = _self_signed(tmp_path)
+    cfg = tmp_path / "show.yaml"
+    cfg.write_text(f"model: {{manifest: {ROOT / 'models/lantern.json'}}}\nsource: {{type: pattern}}\n"
+                   f"server: {{tls_cert: {cert}, tls_key: {key}}}\n")
+    assert by_name(run_doctor(cfg))["tls"].ok
+    key.write_text("not a key")
+    tls = by_name(run_doctor(cfg))["tls"]
+    assert not tls.ok and str(key) in tls.detail and "tls_key" in tls.fix

@@ -1,0 +1,81 @@
+from pathlib import Path
+
+from installation.config.schema import load_config
+from installation.config.reload import ConfigReloader
+
+BASE = """
+style: {strength: 1.0, transition_s: 3.0}
+director: {min_show_s: 20}
+moderation: {block: [grey]}
+source: {type: pattern}
+"""
+
+
+class Clock:
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        return self.t
+
+
+def _setup(tmp_path: Path):
+    path = tmp_path / "show.yaml"
+    path.write_text(BASE)
+    applied = []
+    clock = Clock()
+    reloader = ConfigReloader(path, load_config(path), lambda old, new: applied.append(new), every_s=1.0, clock=clock)
+    return path, reloader, applied, clock
+
+
+def _touch(path: Path, text: str, clock: Clock):
+    path.write_text(text)
+    import os
+
+    st = os.stat(path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    clock.t += 2
+
+
+def test_safe_changes_apply_without_restart(tmp_path):
+    """Changing pacing and moderation words reloads them into the running show."""
+    path, reloader, applied, clock = _setup(tmp_path)
+    _touch(path, BASE.replace("min_show_s: 20", "min_show_s: 5").replace("[grey]", "[grey, beige]"), clock)
+    result = reloader.check()
+    assert result.ok and set(result.applied) == {"director.min_show_s", "moderation.block"}
+    assert applied[-1].director.min_show_s == 5 and reloader.current.moderation.block == ("grey", "beige")
+
+
+def test_unsafe_changes_are_reported_not_applied(tmp_path):
+    """A changed source needs a restart: it is named and not applied; safe changes still apply."""
+    path, reloader, applied, clock = _setup(tmp_path)
+    _touch(path, BASE.replace("type: pattern", "type: camera").replace("strength: 1.0", "strength: 0.5"), clock)
+    result = reloader.check()
+    assert result.needs_restart == ["source.type"] and result.applied == ["style.strength"]
+    assert reloader.current.source.type == "pattern" and reloader.current.style.strength == 0.5
+
+
+def test_attract_source_needs_a_restart(tmp_path):
+    """attract.source decides whether the show has a generator to switch to: changing it is not hot."""
+    path, reloader, applied, clock = _setup(tmp_path)
+    _touch(path, BASE + "attract: {source: generator}\n", clock)
+    result = reloader.check()
+    assert "attract.source" in result.needs_restart and reloader.current.attract.source == "live"
+
+
+def test_bad_reload_keeps_the_running_config(tmp_path, caplog):
+    """A broken file on reload keeps the old config and says why (file, key, expectation)."""
+    path, reloader, applied, clock = _setup(tmp_path)
+    _touch(path, BASE.replace("strength: 1.0", "strength: loud"), clock)
+    result = reloader.check()
+    assert not result.ok and "style.strength" in result.error and applied == []
+    assert reloader.current.style.strength == 1.0
+    assert "keeps running with the previous config" in caplog.text
+
+
+def test_unchanged_file_is_not_reloaded(tmp_path):
+    """Checks are rate-limited and only a changed file is read again."""
+    path, reloader, applied, clock = _setup(tmp_path)
+    assert reloader.check() is None
+    clock.t += 5
+    assert reloader.check() is None and applied == []

@@ -1,0 +1,76 @@
+from types import SimpleNamespace
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from installation.ops.metrics import Metrics
+
+STATS = {"frames": 120, "fps": 29.5, "frame_ms": {"p50": 33.0, "p95": 40.0, "p99": 50.0},
+         "model_ms": {"p50": 20.0, "p99": 30.0}, "latency_ms": {"p50": 60.0, "p99": 90.0}, "dropped": 3, "errors": 1,
+         "backend": "onnxruntime[CPUExecutionProvider]x2", "mix": {"ink": 0.25, "ember": 0.75}, "strength": 0.9,
+         "uptime_s": 4.0}
+DIRECTOR = {"prompt": "a red fox", "queue_length": 2, "accepted": 5, "declined": 1}
+
+
+def samples(metrics):
+    """{(name, sorted labels): value} parsed from the rendered text."""
+    body, _ = metrics.render()
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(body.decode()) for s in family.samples}
+
+
+def test_render_contains_the_metric_names_and_values():
+    """After update(), /metrics text carries fps, counters, prompts by outcome, visitors, mix and the backend."""
+    m = Metrics()
+    m.update(STATS, DIRECTOR, visitors=7)
+    body, content_type = m.render()
+    assert content_type.startswith("text/plain")
+    got = samples(m)
+    assert got[("laterna_fps", ())] == 29.5
+    assert got[("laterna_frames_total", ())] == 120
+    assert got[("laterna_dropped_frames_total", ())] == 3
+    assert got[("laterna_errors_total", ())] == 1
+    assert got[("laterna_prompts_total", (("outcome", "accepted"),))] == 5
+    assert got[("laterna_prompts_total", (("outcome", "declined"),))] == 1
+    assert got[("laterna_prompt_queue_length", ())] == 2
+    assert got[("laterna_visitors_connected", ())] == 7
+    assert got[("laterna_style_weight", (("style", "ember"),))] == 0.75
+    assert got[("laterna_style_strength", ())] == 0.9
+    assert got[("laterna_frame_time_quantile_seconds", (("quantile", "0.99"),))] == 0.05
+    assert got[("laterna_backend_info", (("backend", "onnxruntime[CPUExecutionProvider]x2"),))] == 1
+    assert b"# HELP laterna_frame_time_seconds" in body
+
+
+def test_counters_add_what_the_totals_gained():
+    """A second update adds only the difference of the running totals; a total that goes down never decrements."""
+    m = Metrics()
+    m.update(STATS, DIRECTOR, visitors=1)
+    m.update({**STATS, "dropped": 10, "frames": 200}, {**DIRECTOR, "declined": 4}, visitors=0)
+    got = samples(m)
+    assert got[("laterna_dropped_frames_total", ())] == 10
+    assert got[("laterna_frames_total", ())] == 200
+    assert got[("laterna_prompts_total", (("outcome", "declined"),))] == 4
+    assert got[("laterna_visitors_connected", ())] == 0
+    m.update({**STATS, "dropped": 2}, DIRECTOR, visitors=0)  # a new loop started counting again
+    m.update({**STATS, "dropped": 5}, DIRECTOR, visitors=0)
+    assert samples(m)[("laterna_dropped_frames_total", ())] == 13
+
+
+def test_tick_hook_fills_the_frame_time_histogram():
+    """on_tick observes the time between ticks into laterna_frame_time_seconds."""
+    m = Metrics()
+    for t in (10.0, 10.04, 10.08, 10.2):
+        m.on_tick(SimpleNamespace(last_tick=t))
+    got = samples(m)
+    assert got[("laterna_frame_time_seconds_count", ())] == 3
+    assert got[("laterna_frame_time_seconds_bucket", (("le", "0.0333"),))] == 0
+    assert got[("laterna_frame_time_seconds_bucket", (("le", "0.05"),))] == 2
+    assert got[("laterna_frame_time_seconds_bucket", (("le", "0.1"),))] == 2
+    assert got[("laterna_frame_time_seconds_bucket", (("le", "0.15"),))] == 3
+
+
+def test_each_metrics_has_its_own_registry():
+    """Two Metrics objects in one process do not collide (a private registry, not the global one)."""
+    a, b = Metrics(), Metrics()
+    a.update(STATS, DIRECTOR, visitors=3)
+    assert samples(b)[("laterna_visitors_connected", ())] == 0
+    assert samples(a)[("laterna_visitors_connected", ())] == 3

@@ -1,0 +1,188 @@
+import asyncio
+from dataclasses import dataclass
+
+from engine.events import SetSmoothing, TargetChanged
+from installation.prompts.director import Director, DirectorSettings
+
+
+class Clock:
+    def __init__(self):
+        self.t = 100.0
+
+    def __call__(self):
+        return self.t
+
+
+@dataclass
+class Verdict:
+    allowed: bool
+    reason: str = ""
+
+
+class WordModerator:
+    def check(self, text):
+        return Verdict("forbidden" not in text, "That prompt can't be shown here.")
+
+
+def _director(interpreter, clock, **kw):
+    posted = []
+    d = Director(posted.append, interpreter, moderator=WordModerator(),
+                 settings=DirectorSettings(min_show_s=10.0, **kw), clock=clock)
+    return d, posted
+
+
+def test_prompt_is_queued_then_shown_and_the_engine_told(interpreter):
+    """submit -> queued (position 1); its turn -> TargetChanged posted and the visitor hears 'showing'."""
+    clock = Clock()
+    d, posted = _director(interpreter, clock)
+    inbox = []
+
+    async def go():
+        async def send(msg):
+            inbox.append(msg)
+
+        d.subscribe("v1", send)
+        reply = await d.submit("v1", "swirling night sky full of stars")
+        assert reply["type"] == "queued" and reply["position"] == 1
+        assert await d.step() is not None
+
+    asyncio.run(go())
+    target = next(e for e in posted if isinstance(e, TargetChanged))
+    assert max(target.mix.named(interpreter.names).items(), key=lambda kv: kv[1])[0] == "starry_night"
+    assert any(isinstance(e, SetSmoothing) for e in posted)
+    assert len(inbox) == 1 and inbox[0]["type"] == "showing"
+    assert inbox[0]["text"] == "swirling night sky full of stars" and inbox[0]["id"].startswith("p")
+    assert d.status()["prompt"] == "swirling night sky full of stars"
+
+
+def test_each_prompt_gets_its_minimum_showing_time(interpreter):
+    """A second prompt waits until the first has been shown for min_show_s; waiting visitors get positions."""
+    clock = Clock()
+    d, posted = _director(interpreter, clock)
+    inbox = []
+
+    async def go():
+        async def send(msg):
+            inbox.append(msg)
+
+        d.subscribe("b", send)
+        await d.submit("a", "stormy sea")
+        await d.submit("b", "calm pond")
+        await d.step()
+        assert d.current.text == "stormy sea" and inbox[-1] == {"type": "queued", "id": inbox[-1]["id"], "position": 1}
+        clock.t += 5
+        assert await d.step() is None
+        clock.t += 6
+        assert (await d.step()).text == "calm pond"
+
+    asyncio.run(go())
+    assert inbox[-1]["type"] == "showing"
+
+
+def test_declined_and_withdrawn_prompts_are_never_shown(interpreter):
+    """Moderated prompts are rejected in neutral words; a visitor who leaves loses their pending prompt."""
+    clock = Clock()
+    d, posted = _director(interpreter, clock)
+
+    async def go():
+        reply = await d.submit("a", "something forbidden")
+        assert reply == {"type": "rejected", "reason": "That prompt can't be shown here."}
+        await d.submit("b", "stars")
+        d.unsubscribe("b")
+        assert await d.step() is None
+
+    asyncio.run(go())
+    assert posted == [] and d.declined == 1
+
+
+def test_attract_mode_wanders_when_nobody_prompts(interpreter):
+    """With no prompts for idle_s, the director posts slow wandering targets; a prompt ends it."""
+    from installation.control.schedule import AttractMode, AttractSettings
+
+    clock = Clock()
+    posted = []
+    attract = AttractMode(len(interpreter.names), AttractSettings(idle_s=30, every_s=10, transition_s=8), seed=0,
+                          clock=clock)
+    d = Director(posted.append, interpreter, settings=DirectorSettings(min_show_s=5), clock=clock, attract=attract)
+
+    async def go():
+        await d.step()
+        assert posted == []
+        clock.t += 31
+        await d.step()
+        assert d.mode == "attract" and posted[-1].seconds == 8 and posted[-1].label == "attract"
+        clock.t += 11
+        await d.step()
+        assert len(posted) == 2
+        await d.submit("v", "stars")
+        await d.step()
+        assert d.mode == "prompt"
+        clock.t += 11
+        await d.step()
+        assert len([e for e in posted if isinstance(e, TargetChanged)]) == 3  # no wandering right after a prompt
+
+    asyncio.run(go())
+
+
+def test_prompts_steer_the_generator_deterministically(interpreter, tmp_path):
+    """With a generator source, a prompt also posts a SteerGenerator latent; the same words, the same latent,
+    and the event reaches the GeneratorSource inside its wrappers."""
+    import numpy as np
+
+    from engine.events import SteerGenerator, find_source
+    from engine.sources.generator import GeneratorSource
+    from engine.sources.pattern import PatternSource
+    from engine.sources.fallback import FallbackSource
+    from engine.sources.transform import TransformedSource
+    from installation.prompts.generator_steering import latent_for_text
+    from tests.exporters.tiny_gan import tiny_generator
+
+    clock = Clock()
+    d, posted = _director(interpreter, clock)
+    dim = 8
+    d.generator_latent = lambda text: latent_for_text(interpreter.embed([text])[0], dim, 0)
+
+    async def go():
+        await d.submit("a", "stormy sea")
+        await d.step()
+
+    asyncio.run(go())
+    steer = [e for e in posted if isinstance(e, SteerGenerator)]
+    assert len(steer) == 1 and len(steer[0].latent) == dim
+    assert np.allclose(steer[0].latent, d.generator_latent("stormy sea"))
+
+    manifest = tiny_generator(tmp_path)
+    gen = GeneratorSource(manifest, width=32, height=32)
+    chain = TransformedSource(FallbackSource(PatternSource(width=32, height=32), gen), 32, 32)
+    assert find_source(chain, "steer") is gen
+
+
+def test_attract_mode_switches_to_the_generator_and_a_prompt_brings_the_room_back(interpreter):
+    """With attract_source set, entering attract mode posts SelectSource("generator") once; the next
+    visitor's turn posts SelectSource("live") before its new style; the generator's walk is released once."""
+    from engine.events import ReleaseGenerator, SelectSource
+    from installation.control.schedule import AttractMode, AttractSettings
+
+    clock = Clock()
+    posted = []
+    attract = AttractMode(len(interpreter.names), AttractSettings(idle_s=30, every_s=10, transition_s=8), seed=0,
+                          clock=clock)
+    d = Director(posted.append, interpreter, settings=DirectorSettings(min_show_s=5), clock=clock, attract=attract)
+    d.attract_source = "generator"
+    d.generator_latent = lambda text: [0.0] * 8
+
+    async def go():
+        clock.t += 31
+        await d.step()
+        clock.t += 11
+        await d.step()  # a second destination: no second switch
+        selects = [e for e in posted if isinstance(e, SelectSource)]
+        assert [e.name for e in selects] == ["generator"] and d.mode == "attract"
+        assert len([e for e in posted if isinstance(e, ReleaseGenerator)]) == 1  # the dream wanders freely again
+        await d.submit("v", "a quiet pond with water lilies")
+        await d.step()
+
+    asyncio.run(go())
+    selects = [i for i, e in enumerate(posted) if isinstance(e, SelectSource)]
+    assert [posted[i].name for i in selects] == ["generator", "live"]
+    assert isinstance(posted[selects[1] + 1], TargetChanged) and d.mode == "prompt"

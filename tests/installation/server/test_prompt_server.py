@@ -1,0 +1,567 @@
+import asyncio
+import contextlib
+import json
+import logging
+import socket
+
+import numpy as np
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect as sync_connect
+
+from engine.errors import ConfigError, EngineError
+from installation.server import protocol
+from installation.prompts.moderation import Moderator
+from installation.server.prompt_server import PromptServer, ServerError, ServerThread, VisitorServerSettings
+from installation.server.visitor_page import qr_svg
+from tests.installation.prompts.toy_director import make_director
+
+TIMEOUT = 5.0  # generous: the machine may be busy; tests finish long before this when they pass
+
+
+@contextlib.asynccontextmanager
+async def running(director=None, run_director=True, status_provider=None, **settings):
+    """A real PromptServer on 127.0.0.1, port 0, with a real Director stepping in the same loop."""
+    if director is None:
+        director, _ = make_director()
+    server = PromptServer(director, VisitorServerSettings(host="127.0.0.1", port=0, **settings), status_provider)
+    port = await server.start()
+    runner = asyncio.create_task(director.run()) if run_director else None
+    try:
+        yield server, f"ws://127.0.0.1:{port}/ws"
+    finally:
+        if runner is not None:
+            runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await runner
+        await server.stop()
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 20))
+
+
+async def ask(ws, message: dict) -> dict:
+    await ws.send(json.dumps(message))
+    return await answer(ws)
+
+
+async def answer(ws) -> dict:
+    return json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+
+
+async def close_of(ws) -> tuple[int, str]:
+    await asyncio.wait_for(ws.wait_closed(), TIMEOUT)
+    return ws.close_code, ws.close_reason
+
+
+async def http_get(port: int, path: str, method: str = "GET", host: str = "") -> tuple[int, dict, bytes]:
+    """A plain HTTP/1.1 request over a real socket; returns status, headers and body."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"{method} {path} HTTP/1.1\r\nHost: {host or f'127.0.0.1:{port}'}\r\n\r\n".encode())
+    await writer.drain()
+    raw = await asyncio.wait_for(reader.read(), TIMEOUT)
+    writer.close()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    return status, {k.lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}, body
+
+
+# -- the happy path --------------------------------------------------------------------------------------
+def test_prompt_is_queued_then_shown():
+    """A visitor's prompt is answered 'queued', then 'showing' with the same id, and the engine is told."""
+    director, posted = make_director()
+
+    async def scenario():
+        async with running(director) as (server, url):
+            async with connect(url) as ws:
+                queued = await ask(ws, {"type": "prompt", "text": "  warm   fire glow "})
+                assert queued["type"] == "queued" and queued["position"] == 1
+                showing = await answer(ws)
+                assert showing == {"type": "showing", "id": queued["id"], "text": "warm fire glow"}
+
+    run(scenario())
+    assert any(getattr(e, "label", "") == "warm fire glow" for e in posted)
+
+
+def test_ping_gets_pong():
+    """{"type":"ping"} is answered with {"type":"pong"}."""
+    async def scenario():
+        async with running() as (server, url):
+            async with connect(url) as ws:
+                assert await ask(ws, {"type": "ping"}) == {"type": "pong"}
+
+    run(scenario())
+
+
+def test_moderated_prompt_is_declined_with_a_neutral_reason():
+    """A blocked prompt comes back 'rejected' with a reason that does not repeat it; the visitor stays."""
+    async def scenario():
+        async with running() as (server, url):
+            async with connect(url) as ws:
+                reply = await ask(ws, {"type": "prompt", "text": "a sh1t painting"})
+                assert reply["type"] == "rejected" and "sh1t" not in reply["reason"]
+                assert (await ask(ws, {"type": "prompt", "text": "green moss"}))["type"] == "queued"
+
+    run(scenario())
+
+
+def test_visitor_ids_are_random_and_a_departure_withdraws_the_prompt():
+    """Two visitors from one address get different random ids; leaving withdraws a pending prompt (at once
+    with resume_grace_s=0)."""
+    director, _ = make_director()
+
+    async def scenario():
+        async with running(director, run_director=False, resume_grace_s=0) as (server, url):
+            async with connect(url) as a, connect(url) as b:
+                await ask(a, {"type": "ping"})
+                await ask(b, {"type": "ping"})
+                ids = list(server.visitors)
+                assert len(ids) == 2 and ids[0] != ids[1] and all("127" not in i for i in ids)
+                assert (await ask(a, {"type": "prompt", "text": "ink mist"}))["type"] == "queued"
+                assert director.status()["queue_length"] == 1
+            for _ in range(100):
+                if not server.visitors:
+                    break
+                await asyncio.sleep(0.02)
+            assert director.status()["queue_length"] == 0 and server.connected_visitors == 0
+
+    run(scenario())
+
+
+async def _gone(server, visitor_id: str) -> None:
+    for _ in range(250):
+        if visitor_id not in server.visitors:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{visitor_id} is still connected")
+
+
+def test_a_dropped_phone_comes_back_to_its_place_in_the_queue():
+    """A visitor whose connection drops while their prompt waits keeps it: a new connection sending the
+    'resume' token of its last 'queued' gets the same prompt id and position, and then its 'showing'."""
+    director, _ = make_director(min_show_s=60.0)
+
+    async def scenario():
+        async with running(director, run_director=False) as (server, url):
+            async with connect(url) as first:
+                assert (await ask(first, {"type": "prompt", "text": "ink mist"}))["type"] == "queued"
+                await director.step()  # "ink mist" is on screen for a minute
+                await answer(first)  # its "showing"
+            async with connect(url) as phone:
+                queued = await ask(phone, {"type": "prompt", "text": "green moss"})
+                token, old_id = queued["resume"], next(iter(server.visitors))
+            await _gone(server, old_id)
+            assert director.status()["queue_length"] == 1 and server.away  # kept for them
+            async with connect(url) as again:
+                await again.send(json.dumps({"type": "resume", "token": token}))
+                back = await answer(again)
+                assert back["type"] == "queued" and back["id"] == queued["id"] and back["position"] == 1
+                assert back["resume"] != token and list(server.visitors) == [old_id] and not server.away
+                director.skip()
+                await director.step()
+                assert await answer(again) == {"type": "showing", "id": queued["id"], "text": "green moss"}
+
+    run(scenario())
+
+
+def test_a_resume_token_works_once_and_only_within_the_grace_period():
+    """A used, unknown or expired token changes nothing (and gets no answer); after resume_grace_s the
+    dropped visitor's prompt is withdrawn; a malformed token is a message not understood."""
+    director, _ = make_director(min_show_s=60.0)
+
+    async def scenario():
+        async with running(director, run_director=False, resume_grace_s=0.5, burst_per_connection=20,
+                           burst_per_address=50) as (server, url):
+            async with connect(url) as first:
+                await ask(first, {"type": "prompt", "text": "ink mist"})
+                await director.step()
+            async with connect(url) as phone:
+                token = (await ask(phone, {"type": "prompt", "text": "green moss"}))["resume"]
+                old_id = next(iter(server.visitors))
+            await _gone(server, old_id)
+            async with connect(url) as stranger:
+                await stranger.send(json.dumps({"type": "resume", "token": "guessed-" + token[8:]}))
+                assert (await ask(stranger, {"type": "ping"})) == {"type": "pong"}  # no answer to the resume
+                assert (await ask(stranger, {"type": "resume", "token": 7}))["type"] == "error"
+                assert (await ask(stranger, {"type": "resume", "token": "x" * 65}))["type"] == "error"
+                assert director.status()["queue_length"] == 1
+                await asyncio.sleep(0.8)  # the grace period ends
+                assert director.status()["queue_length"] == 0 and not server.away
+                await stranger.send(json.dumps({"type": "resume", "token": token}))
+                assert (await ask(stranger, {"type": "ping"})) == {"type": "pong"}
+                assert old_id not in server.visitors
+
+    run(scenario())
+
+
+# -- misbehaving visitors ----------------------------------------------------------------------------------
+def test_binary_frame_is_closed_with_1003_while_others_keep_working():
+    """A binary frame gets an error reply and close 1003; another visitor's prompt still goes through."""
+    async def scenario():
+        async with running() as (server, url):
+            async with connect(url) as good, connect(url) as bad:
+                await bad.send(b"\x00\x01binary")
+                assert (await answer(bad))["reason"] == protocol.REASON_BINARY
+                assert (await close_of(bad))[0] == 1003
+                assert (await ask(good, {"type": "prompt", "text": "moss"}))["type"] == "queued"
+
+    run(scenario())
+
+
+def test_invalid_json_is_closed_with_1007():
+    """Text that is not JSON gets an error reply and close 1007."""
+    async def scenario():
+        async with running() as (server, url):
+            async with connect(url) as ws:
+                await ws.send("{not json")
+                assert (await answer(ws)) == {"type": "error", "reason": protocol.REASON_UNREADABLE}
+                assert (await close_of(ws))[0] == 1007
+
+    run(scenario())
+
+
+def test_oversize_message_is_closed_with_1009():
+    """A message over max_size (4096 bytes) is closed with 1009 by the websocket layer."""
+    async def scenario():
+        async with running() as (server, url):
+            async with connect(url) as good, connect(url) as bad:
+                await bad.send(json.dumps({"type": "prompt", "text": "x" * 5000}))
+                assert (await close_of(bad))[0] == 1009
+                assert await ask(good, {"type": "ping"}) == {"type": "pong"}
+
+    run(scenario())
+
+
+def test_wrong_schema_and_bad_prompts_get_replies_and_the_connection_stays():
+    """Unknown types, over-long and control-character prompts get replies; the visitor can go on."""
+    async def scenario():
+        async with running() as (server, url):
+            async with connect(url) as ws:
+                assert (await ask(ws, {"type": "dance"}))["type"] == "error"
+                assert (await ask(ws, {"type": "prompt", "text": "y" * 281}))["type"] == "rejected"
+                assert (await ask(ws, {"type": "prompt", "text": "bell\x07"}))["type"] == "rejected"
+                assert await ask(ws, {"type": "ping"}) == {"type": "pong"}
+
+    run(scenario())
+
+
+def test_flood_gets_a_warning_then_close_1008_while_others_keep_working():
+    """Messages over the per-connection rate get one 'slow down' reply, then close 1008; others are unaffected."""
+    async def scenario():
+        async with running(rate_per_connection=0.1, burst_per_connection=2, rate_per_address=100,
+                           burst_per_address=100) as (server, url):
+            async with connect(url) as good, connect(url) as bad:
+                for _ in range(6):
+                    await bad.send(json.dumps({"type": "ping"}))
+                replies = []
+                with contextlib.suppress(ConnectionClosed):
+                    while True:
+                        replies.append(await answer(bad))
+                assert replies[:3] == [{"type": "pong"}, {"type": "pong"},
+                                       {"type": "error", "reason": protocol.REASON_SLOW_DOWN}]
+                assert (await close_of(bad))[0] == 1008
+                assert await ask(good, {"type": "ping"}) == {"type": "pong"}
+
+    run(scenario())
+
+
+def test_per_address_rate_spans_connections():
+    """The per-address bucket is shared by all connections from one address."""
+    async def scenario():
+        async with running(rate_per_address=0.1, burst_per_address=2, flood_warnings=0) as (server, url):
+            async with connect(url) as a, connect(url) as b:
+                assert await ask(a, {"type": "ping"}) == {"type": "pong"}
+                assert await ask(b, {"type": "ping"}) == {"type": "pong"}
+                await a.send(json.dumps({"type": "ping"}))
+                assert (await answer(a))["reason"] == protocol.REASON_FLOOD
+                assert (await close_of(a))[0] == 1008
+
+    run(scenario())
+
+
+def test_too_many_connections_are_turned_away_and_slots_come_back():
+    """Over the per-address cap a visitor gets HTTP 503; when one leaves, the next is let in."""
+    async def scenario():
+        async with running(max_connections_per_address=2) as (server, url):
+            async with connect(url) as first, connect(url) as second:
+                with pytest.raises(InvalidStatus) as err:
+                    async with connect(url):
+                        pass
+                assert err.value.response.status_code == 503
+                await first.close()
+                for _ in range(100):
+                    if server.connected_visitors == 1:
+                        break
+                    await asyncio.sleep(0.02)
+                async with connect(url) as third:
+                    assert await ask(third, {"type": "ping"}) == {"type": "pong"}
+                assert await ask(second, {"type": "ping"}) == {"type": "pong"}
+
+    run(scenario())
+
+
+def test_total_connection_cap():
+    """Over the total cap the server answers 503 whatever the address."""
+    async def scenario():
+        async with running(max_connections=1) as (server, url):
+            async with connect(url) as only:
+                with pytest.raises(InvalidStatus) as err:
+                    async with connect(url):
+                        pass
+                assert err.value.response.status_code == 503
+                assert await ask(only, {"type": "ping"}) == {"type": "pong"}
+
+    run(scenario())
+
+
+def test_idle_visitor_is_closed_but_a_waiting_one_is_not():
+    """A visitor with nothing pending who says nothing is closed (1000); one waiting for its turn stays."""
+    async def scenario():
+        async with running(run_director=False, idle_timeout_s=0.3) as (server, url):
+            async with connect(url) as idle, connect(url) as waiting:
+                assert (await ask(waiting, {"type": "prompt", "text": "ink"}))["type"] == "queued"
+                code, reason = await close_of(idle)
+                assert (code, reason) == (1000, protocol.REASON_IDLE)
+                await asyncio.sleep(0.2)
+                assert await ask(waiting, {"type": "ping"}) == {"type": "pong"}
+
+    run(scenario())
+
+
+def test_origin_allow_list():
+    """With origins set, a browser from another origin gets 403; an allowed origin and non-browsers get in."""
+    async def scenario():
+        async with running(origins=("http://kiosk.local:8765",)) as (server, url):
+            with pytest.raises(InvalidStatus) as err:
+                async with connect(url, origin="http://evil.example"):
+                    pass
+            assert err.value.response.status_code == 403
+            async with connect(url, origin="http://kiosk.local:8765") as ws:
+                assert await ask(ws, {"type": "ping"}) == {"type": "pong"}
+            async with connect(url) as ws:
+                assert await ask(ws, {"type": "ping"}) == {"type": "pong"}
+
+    run(scenario())
+
+
+def test_a_failing_director_gets_an_error_reply_and_the_visitor_stays():
+    """If the Director raises on a prompt, the visitor gets a neutral error and can keep going."""
+    def broken_embed(texts):
+        raise RuntimeError("embedding model crashed")
+
+    director, _ = make_director(moderator=Moderator(embed=broken_embed, blocked_concepts=["gore"]))
+
+    async def scenario():
+        async with running(director) as (server, url):
+            async with connect(url) as ws:
+                assert await ask(ws, {"type": "prompt", "text": "moss"}) == protocol.error(protocol.REASON_INTERNAL)
+                assert await ask(ws, {"type": "ping"}) == {"type": "pong"}
+
+    run(scenario())
+
+
+def test_prompts_are_logged_without_addresses_unless_asked(caplog):
+    """Prompt log lines carry the random visitor id but not the client address, unless log_addresses=True."""
+    async def scenario(**settings):
+        async with running(run_director=False, **settings) as (server, url):
+            async with connect(url) as ws:
+                await ask(ws, {"type": "prompt", "text": "harbour lights"})
+
+    with caplog.at_level(logging.INFO, logger="installation.server.prompt_server"):
+        run(scenario())
+    lines = [r.getMessage() for r in caplog.records if "harbour lights" in r.getMessage()]
+    assert lines and not any("127.0.0.1" in line for line in lines)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="installation.server.prompt_server"):
+        run(scenario(log_addresses=True))
+    assert any("127.0.0.1" in r.getMessage() for r in caplog.records if "harbour lights" in r.getMessage())
+
+
+# -- HTTP routes -----------------------------------------------------------------------------------------
+def test_page_static_files_status_and_qr_are_served_on_the_same_port():
+    """GET / gives the page, /static/ its assets, /status JSON with connected_visitors, /qr.svg an SVG."""
+    def status():
+        return {"fps": np.float32(12.5), "prompt": "ink", "mix": {"ink": 1.0}, "queue_length": 0,
+                "latency": float("nan")}
+
+    async def scenario():
+        async with running(status_provider=status, page_title="Harbour <Lights>") as (server, url):
+            port = server.port
+            code, headers, body = await http_get(port, "/")
+            assert code == 200 and headers["content-type"].startswith("text/html")
+            page = body.decode()
+            assert "Harbour &lt;Lights&gt;" in page and "/static/visitor.js" in page
+            assert "http://" not in page and "https://" not in page  # nothing from elsewhere
+            assert "default-src 'none'" in headers["content-security-policy"]
+            for asset, kind in [("visitor.js", "text/javascript"), ("visitor.css", "text/css"),
+                                ("icon.svg", "image/svg+xml")]:
+                code, headers, _ = await http_get(port, f"/static/{asset}")
+                assert code == 200 and headers["content-type"].startswith(kind)
+            async with connect(url) as ws:
+                await ask(ws, {"type": "ping"})
+                code, headers, body = await http_get(port, "/status")
+            info = json.loads(body)
+            assert code == 200 and info["connected_visitors"] == 1 and info["fps"] == 12.5
+            assert info["latency"] is None and info["mix"] == {"ink": 1.0}
+            code, headers, body = await http_get(port, "/qr.svg")
+            assert code == 200 and headers["content-type"] == "image/svg+xml" and b"<svg" in body
+
+    run(scenario())
+
+
+def test_status_defaults_to_the_directors():
+    """Without a status provider, /status shows the Director's status plus connected_visitors."""
+    async def scenario():
+        async with running() as (server, url):
+            info = json.loads((await http_get(server.port, "/status"))[2])
+            assert "queue_length" in info and info["connected_visitors"] == 0
+
+    run(scenario())
+
+
+@pytest.mark.parametrize("method,path,expected", [
+    ("GET", "/nope", 404), ("GET", "/static/../server.py", 404), ("GET", "/static/index.html", 404),
+    ("GET", "/%2e%2e/etc/passwd", 404), ("POST", "/", 405), ("DELETE", "/status", 405), ("GET", "/ws", 426),
+])
+def test_unknown_paths_and_methods(method, path, expected):
+    """Unknown paths are 404, other methods 405, and /ws without an upgrade 426."""
+    async def scenario():
+        async with running(run_director=False) as (server, url):
+            code, headers, _ = await http_get(server.port, path, method)
+            assert code == expected
+            if expected == 405:
+                assert headers["allow"] == "GET"
+
+    run(scenario())
+
+
+def test_http_requests_are_rate_limited_per_address():
+    """Too many plain GETs from one address get 429 with Retry-After."""
+    async def scenario():
+        async with running(run_director=False, http_rate_per_address=0.1, http_burst_per_address=3) as (server, url):
+            codes = [(await http_get(server.port, "/status"))[0] for _ in range(4)]
+            assert codes == [200, 200, 200, 429]
+
+    run(scenario())
+
+
+def test_qr_code_encodes_the_public_url():
+    """With public_url set, /qr.svg is exactly the QR code of that address."""
+    async def scenario():
+        async with running(run_director=False, public_url="http://lantern.local:8765/") as (server, url):
+            assert server.url == "http://lantern.local:8765/"
+            return (await http_get(server.port, "/qr.svg"))[2]
+
+    assert run(scenario()) == qr_svg("http://lantern.local:8765/")
+
+
+def test_qr_code_follows_the_address_phones_used():
+    """Without public_url, the QR code encodes the Host a visitor reached the page by (if not loopback)."""
+    async def scenario():
+        async with running(run_director=False) as (server, url):
+            return (await http_get(server.port, "/qr.svg", host="192.168.1.20:8765"))[2]
+
+    assert run(scenario()) == qr_svg("http://192.168.1.20:8765/")
+
+
+# -- settings and the thread -----------------------------------------------------------------------------
+def test_settings_are_validated():
+    """Nonsense settings raise ConfigError naming the field."""
+    with pytest.raises(ConfigError, match="idle_timeout_s"):
+        VisitorServerSettings(idle_timeout_s=0)
+    with pytest.raises(ConfigError, match="port"):
+        VisitorServerSettings(port=70000)
+    with pytest.raises(ConfigError, match="origins"):
+        VisitorServerSettings(origins="http://x")
+
+
+def test_server_thread_serves_from_a_background_loop():
+    """ServerThread runs the server and the Director in its own loop; a plain client is queued and shown."""
+    director, _ = make_director()
+    server = PromptServer(director, VisitorServerSettings(host="127.0.0.1", port=0))
+    thread = ServerThread(server, background=[director.run])
+    port = thread.start()
+    try:
+        with sync_connect(f"ws://127.0.0.1:{port}/ws", open_timeout=TIMEOUT) as ws:
+            ws.send(json.dumps({"type": "prompt", "text": "green moss"}))
+            assert json.loads(ws.recv(TIMEOUT))["type"] == "queued"
+            assert json.loads(ws.recv(TIMEOUT))["type"] == "showing"
+        assert thread.submit(asyncio.sleep(0, result=7)).result(TIMEOUT) == 7
+    finally:
+        thread.stop()
+        thread.stop()  # idempotent
+    assert not thread._thread.is_alive()
+
+
+def test_port_in_use_is_a_server_error():
+    """Starting on a port that is taken raises ServerError (an EngineError) naming the address."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        director, _ = make_director()
+        thread = ServerThread(PromptServer(director, VisitorServerSettings(host="127.0.0.1", port=port)))
+        with pytest.raises(ServerError, match=f"127.0.0.1:{port}") as err:
+            thread.start()
+    assert isinstance(err.value, EngineError)
+
+
+def _self_signed(tmp_path):
+    """A throwaway self-signed certificate for 127.0.0.1, made by the openssl command (skips without it)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is not installed: cannot make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def test_with_a_certificate_the_page_and_websocket_are_served_over_tls(tmp_path):
+    """tls_cert/tls_key: the page comes over https, the websocket over wss, and the address handed out
+    (the QR code's) starts with https; plain http on that port gets no page."""
+    import ssl
+    import urllib.request
+
+    cert, key = _self_signed(tmp_path)
+    client = ssl.create_default_context(cafile=str(cert))
+
+    async def scenario():
+        async with running(tls_cert=str(cert), tls_key=str(key)) as (server, url):
+            assert server.url.startswith("https://")
+            page = await asyncio.to_thread(
+                lambda: urllib.request.urlopen(f"https://127.0.0.1:{server.port}/", context=client, timeout=5).read())
+            assert b"<form" in page
+            assert server.page.page_url("phone.example:8765") == "https://phone.example:8765/"
+            async with connect(f"wss://127.0.0.1:{server.port}/ws", ssl=client) as ws:
+                assert (await ask(ws, {"type": "prompt", "text": "ink"}))["type"] == "queued"
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            await writer.drain()
+            raw = await asyncio.wait_for(reader.read(), TIMEOUT)
+            writer.close()
+            assert b"HTTP/1.1 200" not in raw and b"<form" not in raw
+
+    run(scenario())
+
+
+def test_a_bad_certificate_is_a_clear_server_error(tmp_path):
+    """A key that does not load is a ServerError naming the files; only one of cert/key is a settings error."""
+    cert, key = _self_signed(tmp_path)
+    key.write_text("not a key")
+
+    async def scenario():
+        with pytest.raises(ServerError) as err:
+            async with running(tls_cert=str(cert), tls_key=str(key)):
+                pass
+        assert str(key) in str(err.value)
+
+    run(scenario())
+    with pytest.raises(ConfigError):
+        VisitorServerSettings(tls_cert=str(cert))
