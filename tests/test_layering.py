@@ -134,7 +134,8 @@ def test_checker_sees_imports_inside_functions_relative_and_dynamic() -> None:
     ]
     assert violations("tools", iter([Import("tools/x.py", 1, "installation.cli.main")])) == []
     assert violations("tools", iter([Import("tools/x.py", 1, "installation.app")])) == [
-        "tools/x.py:1 imports installation.app"]
+        "tools/x.py:1 imports installation.app"
+    ]
 
 
 ENGINE_IMPORT_CHECK = """
@@ -154,8 +155,9 @@ def test_engine_imports_without_torch_tensorrt_or_a_display() -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")}
     env["PYTHONPATH"] = str(ROOT)
     env["PYGAME_HIDE_SUPPORT_PROMPT"] = "1"
-    done = subprocess.run([sys.executable, "-c", ENGINE_IMPORT_CHECK], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", ENGINE_IMPORT_CHECK], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     expected = len(layer_files("engine"))
     assert int(done.stdout.split()[-1]) == expected, "pkgutil did not find every engine module"

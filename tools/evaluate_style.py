@@ -15,6 +15,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -41,15 +42,19 @@ def main() -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     net, names, ckpt = load_lantern_checkpoint(args.checkpoint)
-    style_paths = {s.stem: s for s in list_images(args.styles)}
-    style_paths = [style_paths[n] for n in names]
+    by_stem = {s.stem: s for s in list_images(args.styles)}
+    style_paths = [by_stem[n] for n in names]
     photo_paths = list_images(args.photos)
     photos = [load_rgb(ph, long_side=args.size) for ph in photo_paths]
     lossnet = load_loss_network(args.loss_network)
 
-    report = {"checkpoint": str(args.checkpoint), "steps": ckpt.get("step"), "held_out_photos": [ph.name for ph in photo_paths],
-              "gram": gram_distances(net, lossnet, style_paths, photos),
-              "flicker": {"with_stability_term": flicker(net, photos, len(names))}}
+    report: dict[str, Any] = {
+        "checkpoint": str(args.checkpoint),
+        "steps": ckpt.get("step"),
+        "held_out_photos": [ph.name for ph in photo_paths],
+        "gram": gram_distances(net, lossnet, style_paths, photos),
+        "flicker": {"with_stability_term": flicker(net, photos, len(names))},
+    }
     if args.compare:
         other, _, other_ckpt = load_lantern_checkpoint(args.compare)
         report["flicker"]["without_stability_term"] = {**flicker(other, photos, len(names)),

@@ -60,6 +60,8 @@ def main() -> int:
             for _ in range(int(args.every * 30)):  # the walk advances frame by frame, as it does live
                 clock.now += 1.0001 / 30
                 frame = source.read()
+            if frame is None:
+                raise SystemExit("the generator gave no frame")
             raw.append(frame.pixels)
             styled.append(stylise(session, frame.pixels, weights))
     thumb = (width // 2, height // 2)

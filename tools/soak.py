@@ -139,8 +139,12 @@ def summarise(samples: Sequence[Sample], warmup_s: float) -> str:
         ("log MB", f"{first[-1].log_bytes / 1e6:.2f}", f"{last[-1].log_bytes / 1e6:.2f}"),
         ("connections", str(first[-1].connections), str(last[-1].connections)),
     ]
-    out = [f"soak: {end / 60:.1f} min, {len(samples)} samples", "",
-           "| measure | first minute | last minute |", "|---|---|---|"]
+    out = [
+        f"soak: {end / 60:.1f} min, {len(samples)} samples",
+        "",
+        "| measure | first minute | last minute |",
+        "|---|---|---|",
+    ]
     out += [f"| {name} | {a} | {b} |" for name, a, b in rows]
     rss = slope_per_hour([(s.t_s, s.rss_mb) for s in after])
     fds = slope_per_hour([(s.t_s, float(s.fds)) for s in after])
@@ -150,13 +154,17 @@ def summarise(samples: Sequence[Sample], warmup_s: float) -> str:
     def fmt(v: float | None) -> str:
         return "-" if v is None else f"{v:+.1f}"
 
-    out += ["", f"after {warmup_s:.0f} s warm-up ({len(after)} samples): RSS {fmt(rss)} MB/h, fds {fmt(fds)}/h, "
-            f"threads {fmt(thr)}/h, log {fmt(logs)} MB/h"]
+    out += [
+        "",
+        f"after {warmup_s:.0f} s warm-up ({len(after)} samples): RSS {fmt(rss)} MB/h, fds {fmt(fds)}/h, "
+        f"threads {fmt(thr)}/h, log {fmt(logs)} MB/h",
+    ]
     return "\n".join(out)
 
 
-async def visitor(index: int, port: int, stop: asyncio.Event, counts: VisitorCounts, rng: random.Random,
-                  stay_s: tuple[float, float]) -> None:
+async def visitor(
+    index: int, port: int, stop: asyncio.Event, counts: VisitorCounts, rng: random.Random, stay_s: tuple[float, float]
+) -> None:
     """One visitor who keeps coming back: connect, prompt, wait for the answer, stay a while, leave."""
     from websockets.asyncio.client import connect
     from websockets.exceptions import WebSocketException
@@ -218,9 +226,12 @@ async def soak(args: argparse.Namespace) -> list[Sample]:
     try:
         await wait_for_server(port, proc, 180.0)
         rng = random.Random(args.seed)
-        tasks = [asyncio.create_task(visitor(i, port, stop, counts, random.Random(rng.random()),
-                                             (args.stay_min, args.stay_max)))
-                 for i in range(args.visitors)]
+        tasks = [
+            asyncio.create_task(
+                visitor(i, port, stop, counts, random.Random(rng.random()), (args.stay_min, args.stay_max))
+            )
+            for i in range(args.visitors)
+        ]
         end = t0 + args.minutes * 60.0
         with open(out / "samples.csv", "w", newline="") as f:
             writer = csv.writer(f)
@@ -228,8 +239,16 @@ async def soak(args: argparse.Namespace) -> list[Sample]:
             while time.monotonic() < end and proc.poll() is None:
                 rss, fds, threads = proc_status(proc.pid)
                 fps = await asyncio.to_thread(fetch_fps, port)
-                sample = Sample(round(time.monotonic() - t0, 1), round(rss, 1), fds, threads, fps,
-                                log_path.stat().st_size, counts.connections, counts.replies)
+                sample = Sample(
+                    round(time.monotonic() - t0, 1),
+                    round(rss, 1),
+                    fds,
+                    threads,
+                    fps,
+                    log_path.stat().st_size,
+                    counts.connections,
+                    counts.replies,
+                )
                 samples.append(sample)
                 writer.writerow(dataclasses.astuple(sample))
                 f.flush()
