@@ -1,6 +1,8 @@
 # Two commands on a fresh machine: `make run` (the installation) and `make test` (the tests).
 # Both create .venv on first use. torch is installed first and pinned to the local CPU wheel so a
-# plain `torch` requirement never pulls a multi-GB CUDA build.
+# plain `torch` requirement never pulls a multi-GB CUDA build. Elsewhere, name the CPU wheel index:
+#   make test TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# `make test` = `make lint` (ruff check, ruff format --check, mypy: strict on engine/) + `make pytest`.
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -8,7 +10,9 @@ STAMP := $(VENV)/.installed
 CONFIG ?= configs/default.yaml
 .DEFAULT_GOAL := run
 
-.PHONY: run test bench clean browser
+TORCH_INDEX ?=
+
+.PHONY: run test pytest lint bench soak clean browser
 
 # Headless Chromium + ChromeDriver for the browser tests (Debian packages). Best effort: without them
 # those tests skip and say why.
@@ -22,18 +26,32 @@ $(STAMP): pyproject.toml Makefile
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
 run: $(STAMP)
 	$(VENV)/bin/laterna run $(CONFIG)
 
-test: $(STAMP) browser
+test: lint pytest
+
+pytest: $(STAMP) browser
 	$(PY) -m pytest -q -p no:cacheprovider
+
+# All three checks run even when one fails, so one run shows every finding; the target fails if any did.
+lint: $(STAMP)
+	@status=0; \
+	$(VENV)/bin/ruff check . || status=1; \
+	$(VENV)/bin/ruff format --check . || status=1; \
+	$(VENV)/bin/mypy || status=1; \
+	exit $$status
 
 bench: $(STAMP)
 	$(VENV)/bin/laterna bench
 
+# One hour of the show with 20 visitors cycling: RSS, fds, threads, fps, log size (docs/kiosk-pc.md).
+soak: $(STAMP)
+	$(PY) tools/soak.py --minutes 60 --visitors 20 --out runs/soak
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache
