@@ -162,8 +162,20 @@ def summarise(samples: Sequence[Sample], warmup_s: float) -> str:
     return "\n".join(out)
 
 
+def prompt_text(rng: random.Random, serial: int, unique: bool) -> str:
+    """A visitor's prompt; with ``unique`` every one differs, as in a real room, so caches fill to their bounds."""
+    text = rng.choice(PROMPTS)
+    return f"{text}, take {serial}" if unique else text
+
+
 async def visitor(
-    index: int, port: int, stop: asyncio.Event, counts: VisitorCounts, rng: random.Random, stay_s: tuple[float, float]
+    index: int,
+    port: int,
+    stop: asyncio.Event,
+    counts: VisitorCounts,
+    rng: random.Random,
+    stay_s: tuple[float, float],
+    unique: bool = False,
 ) -> None:
     """One visitor who keeps coming back: connect, prompt, wait for the answer, stay a while, leave."""
     from websockets.asyncio.client import connect
@@ -174,7 +186,8 @@ async def visitor(
     while not stop.is_set():
         try:
             async with connect(url, local_addr=(address, 0), open_timeout=10, close_timeout=5) as ws:
-                await ws.send(json.dumps({"type": "prompt", "text": rng.choice(PROMPTS)}))
+                text = prompt_text(rng, counts.connections * 1000 + index, unique)
+                await ws.send(json.dumps({"type": "prompt", "text": text}))
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(10):
                         reply = json.loads(await ws.recv())
@@ -228,7 +241,7 @@ async def soak(args: argparse.Namespace) -> list[Sample]:
         rng = random.Random(args.seed)
         tasks = [
             asyncio.create_task(
-                visitor(i, port, stop, counts, random.Random(rng.random()), (args.stay_min, args.stay_max))
+                visitor(i, port, stop, counts, random.Random(rng.random()), (args.stay_min, args.stay_max), args.unique)
             )
             for i in range(args.visitors)
         ]
@@ -279,6 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--stay-min", type=float, default=2.0, help="shortest stay of a visitor, seconds")
     p.add_argument("--stay-max", type=float, default=8.0, help="longest stay of a visitor, seconds")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--unique", action="store_true", help="every prompt different (caches fill up as in a real room)")
     p.add_argument("--verbose", action="store_true", help="run the show with -v (DEBUG logs)")
     p.add_argument("--out", default="runs/soak")
     args = p.parse_args(argv)
