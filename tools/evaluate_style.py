@@ -57,16 +57,22 @@ def main() -> int:
     }
     if args.compare:
         other, _, other_ckpt = load_lantern_checkpoint(args.compare)
-        report["flicker"]["without_stability_term"] = {**flicker(other, photos, len(names)),
-                                                       "steps": other_ckpt.get("step")}
+        report["flicker"]["without_stability_term"] = {
+            **flicker(other, photos, len(names)),
+            "steps": other_ckpt.get("step"),
+        }
     (out / "style_report.json").write_text(json.dumps(report, indent=2) + "\n")
 
     lines = ["| style | Gram distance before | after | after / before |", "|---|---|---|---|"]
     lines += [f"| {r['style']} | {r['before']:.3f} | {r['after']:.3f} | {r['ratio']:.2f} |" for r in report["gram"]]
     f = report["flicker"]
-    lines += ["", "| flicker (mean abs change, 0..255, static scene + noise σ=0.02) | value |", "|---|---|",
-              f"| input (sensor noise alone) | {f['with_stability_term']['input']:.2f} |",
-              f"| shipped model (with stability term) | {f['with_stability_term']['output']:.2f} |"]
+    lines += [
+        "",
+        "| flicker (mean abs change, 0..255, static scene + noise σ=0.02) | value |",
+        "|---|---|",
+        f"| input (sensor noise alone) | {f['with_stability_term']['input']:.2f} |",
+        f"| shipped model (with stability term) | {f['with_stability_term']['output']:.2f} |",
+    ]
     if "without_stability_term" in f:
         w = f["without_stability_term"]["output"]
         lines.append(f"| same recipe without the term | {w:.2f} |")
