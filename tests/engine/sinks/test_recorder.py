@@ -86,7 +86,7 @@ def full_disk(tmp_path):
     mountpoint.mkdir()
     try:
         done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mountpoint)],
-                              capture_output=True, text=True, timeout=30)
+                              check=False, capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as exc:
         pytest.skip(f"cannot mount a tmpfs here ({exc})")
     if done.returncode != 0:
@@ -94,7 +94,7 @@ def full_disk(tmp_path):
     try:
         yield mountpoint
     finally:
-        subprocess.run(["umount", str(mountpoint)], capture_output=True, timeout=30)
+        subprocess.run(["umount", str(mountpoint)], check=False, capture_output=True, timeout=30)
 
 
 def noise(count: int, width: int = 64, height: int = 48):
