@@ -4,6 +4,7 @@ import time
 import pytest
 
 from engine.errors import SourceError
+from engine.sources.black import BlackSource
 from engine.sources.camera import CameraSource
 from engine.sources.fallback import FallbackSource
 from engine.sources.pattern import PatternSource
@@ -105,3 +106,35 @@ def wait_for(source: FallbackSource, name: str, within: float):
             return frame
         time.sleep(0.005)
     return None
+
+
+def test_a_primary_that_stays_broken_is_reminded_once_a_minute_not_once_a_read(caplog):
+    """Five minutes of a dead camera read at 30 fps: one WARNING, then one reminder a minute, with problem set."""
+    clock = ManualClock()
+    primary, fallback, source = pair(clock)
+    with caplog.at_level(logging.DEBUG), source:
+        primary.broken = "camera 0 lost: could not open"
+        for _ in range(5 * 60 * 30):
+            assert source.read() is not None
+            clock.advance(1 / 30)
+        assert "could not open" in (source.problem or "")
+        primary.broken = None
+        clock.advance(1.0)
+        source.read()
+        assert source.problem is None
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 5 and warnings[0].startswith("camera 0 failed")
+    assert all(w.startswith("still: camera 0 failed") for w in warnings[1:])
+
+
+def test_a_dead_camera_with_a_black_fallback_always_shows_something():
+    """fallback none: a camera that never opens still gives black frames from the first read on, no errors."""
+    camera = CameraSource("/dev/laterna-no-such-camera", reconnect_min=0.05, reconnect_max=0.1)
+    clock = ManualClock()
+    with FallbackSource(camera, BlackSource(32, 24, fps=30, clock=clock), clock=clock) as source:
+        assert wait_for(source, "black", within=2.0) is not None
+        shown = 0
+        for _ in range(60):
+            clock.advance(1 / 30)
+            shown += source.read() is not None
+    assert shown == 60 and source.active == "fallback"
