@@ -111,7 +111,7 @@ def wait_for(source: FallbackSource, name: str, within: float):
 def test_a_primary_that_stays_broken_is_reminded_once_a_minute_not_once_a_read(caplog):
     """Five minutes of a dead camera read at 30 fps: one WARNING, then one reminder a minute, with problem set."""
     clock = ManualClock()
-    primary, fallback, source = pair(clock)
+    primary, _fallback, source = pair(clock)
     with caplog.at_level(logging.DEBUG), source:
         primary.broken = "camera 0 lost: could not open"
         for _ in range(5 * 60 * 30):
