@@ -147,6 +147,13 @@ class Show:
     loop: FrameLoop
     closers: list = field(default_factory=list)
 
+    def problems(self) -> dict[str, str | None]:
+        """What is degraded now, by part (the recorder, a source on its fallback): for ``/metrics``."""
+        from engine.events import find_sources
+
+        parts = [*self.sinks, *find_sources(self.source, "problem")]
+        return {part.name: part.problem for part in parts if hasattr(part, "problem")}
+
     def close(self) -> None:
         self.loop.stop()
         for thing in (*self.sinks, self.source, self.stylizer):

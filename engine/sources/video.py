@@ -123,6 +123,7 @@ class VideoSource(FrameSource):
         if self._held_index <= self._returned_index:
             return None  # the file ended and does not loop
         self._returned_index = self._held_index
+        assert self._held is not None  # open() holds the first frame; close() clears it with the capture
         rgb = cv2.cvtColor(self._held, cv2.COLOR_BGR2RGB)
         return Frame(rgb, t_capture=now, seq=self._held_index, source=self.name)
 

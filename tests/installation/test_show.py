@@ -38,6 +38,7 @@ def test_recorder_sink_from_config(tiny_model, tmp_path):
     try:
         open_show(show)
         show.loop.run(max_frames=3)
+        assert show.problems() == {"recorder": None}  # what /metrics reports: nothing degraded
     finally:
         show.close()
     assert len(list(tmp_path.glob("*.png"))) == 3
