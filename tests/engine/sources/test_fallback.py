@@ -138,3 +138,20 @@ def test_a_dead_camera_with_a_black_fallback_always_shows_something():
             clock.advance(1 / 30)
             shown += source.read() is not None
     assert shown == 60 and source.active == "fallback"
+
+
+def test_a_camera_unplugged_mid_show_degrades_to_the_fallback_and_says_so_once(caplog):
+    """Unplugged (reads fail, re-opening fails): pattern frames within 1 s, one WARNING, camera back after."""
+    fake = FakeCamera(bgr=(0, 0, 255))
+    camera = CameraSource(0, width=32, height=24, reconnect_min=0.05, reconnect_max=0.2, capture_factory=fake.factory)
+    with caplog.at_level(logging.INFO), FallbackSource(camera, PatternSource(32, 24, fps=30)) as source:
+        assert wait_for(source, "camera 0", within=2.0) is not None
+        fake.mode = "unplugged"  # the capture in use fails too: FakeCapture reads fail in any mode but "ok"
+        assert wait_for(source, "pattern", within=1.0) is not None
+        opens = len(fake.opens)
+        assert wait_for(source, "camera 0", within=0.5) is None  # still unplugged: no camera frame
+        assert len(fake.opens) > opens  # and it keeps trying
+        fake.mode = "ok"
+        assert wait_for(source, "camera 0", within=3.0) is not None
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "camera 0 failed" in warnings[0]
