@@ -26,7 +26,8 @@ class ServerSettings(Settings):
     page_title: StrictStr = Field("", description="title of the visitor and operator pages; empty: 'Laterna — <name>'")
     max_connections: PositiveInt = Field(200, description="visitor connections open at once, in all")
     max_connections_per_address: PositiveInt = Field(
-        8, description="visitor connections from one address (a venue's shared Wi-Fi may need more)")
+        8, description="visitor connections from one address (a venue's shared Wi-Fi may need more); "
+                          "max_connections still caps the total")
     idle_timeout_s: Positive = Field(300.0, description="visitors with nothing pending who say nothing this long "
                                                         "are closed")
     origins: tuple[Annotated[StrictStr, Field(min_length=1)], ...] = Field(
@@ -55,9 +56,6 @@ class ServerSettings(Settings):
 
     @model_validator(mode="after")
     def _consistent(self) -> ServerSettings:
-        if self.max_connections_per_address > self.max_connections:
-            raise related("max_connections_per_address", f"1 to max_connections ({self.max_connections}), "
-                                                          f"got {self.max_connections_per_address}")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise related("tls_key", "both tls_cert and tls_key (https) or neither (http)")
         return self
