@@ -27,9 +27,11 @@ def _setup_logging(verbose: bool) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from engine.events import Stop
     from installation.app import Installation
+    from installation.config.preflight import check_runnable
     from installation.config.schema import load_config
 
     cfg = load_config(args.config)
+    check_runnable(cfg)  # missing or corrupt models, unknown styles: refused here, all at once (exit 78)
     inst = Installation(cfg, headless=args.headless, port=args.port, server=False if args.no_server else None)
     show = inst.show
     source = getattr(show.source, "name", "") or type(show.source).__name__
@@ -60,13 +62,21 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    """Every file, every problem that ``run`` would refuse, at once; exit 78 if any file has one."""
+    from installation.config.preflight import check_runnable
     from installation.config.schema import load_config
 
-    cfg = load_config(args.config)
-    from engine.manifest import load_manifest
-
-    load_manifest(cfg.resolve(cfg.model.manifest)).verify_file()
-    print(f"{cfg.source_file}: OK")
+    failed = []
+    for path in args.configs:
+        try:
+            cfg = load_config(path)
+            check_runnable(cfg)
+        except ConfigError as exc:
+            failed.append(str(exc))
+            continue
+        print(f"{cfg.source_file}: OK")
+    if failed:
+        raise ConfigError("\n".join(failed))
     return 0
 
 
@@ -152,8 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-server", action="store_true", help="no visitor server (the picture only)")
     r.set_defaults(func=cmd_run)
 
-    c = sub.add_parser("check", help="validate a config file (exit 78 if it is wrong)")
-    c.add_argument("config", nargs="?", default=str(ROOT / "configs" / "default.yaml"))
+    c = sub.add_parser("check", help="validate config files as `run` would, models included (exit 78 if wrong)")
+    c.add_argument("configs", nargs="*", default=[str(ROOT / "configs" / "default.yaml")], metavar="config")
     c.set_defaults(func=cmd_check)
 
     doc = sub.add_parser("doctor", help="check cameras, displays, GPU, models and ports, and say how to fix problems")

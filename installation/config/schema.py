@@ -72,6 +72,11 @@ DirectorConfig, ModerationConfig, AttractConfig, HoursConfig = DirectorSettings,
 OperatorConfig, KioskConfig, OscConfig = OperatorSettings, KioskSettings, OscSettings
 
 
+def format_problems(origin: str, problems: list[tuple[str, str]]) -> str:
+    """One message naming the file, then each problem on its own line as ``file: dotted.key: expected ...``."""
+    return f"{origin}: {len(problems)} problem(s):\n" + "\n".join(f"  {origin}: {key}: {text}" for key, text in problems)
+
+
 def config_from_dict(data: Any, origin: str = "config", base: str | Path | None = None) -> ShowConfig:
     """Validate parsed YAML into a ``ShowConfig``. Relative paths written in ``data`` resolve against
     ``base`` (``load_config`` passes the file's folder); without one they stay relative (project root)."""
@@ -82,9 +87,7 @@ def config_from_dict(data: Any, origin: str = "config", base: str | Path | None 
     try:
         cfg = ShowConfig.model_validate(data, context={"base": str(base) if base is not None else None})
     except ValidationError as exc:
-        problems = explain(exc, ShowConfig)
-        raise ConfigError(f"{origin}: {len(problems)} problem(s):\n"
-                          + "\n".join(f"  {origin}: {key}: {text}" for key, text in problems)) from None
+        raise ConfigError(format_problems(origin, explain(exc, ShowConfig))) from None
     cfg._source_file = origin
     return cfg
 
