@@ -10,12 +10,13 @@ import sys
 from pathlib import Path
 
 from engine.errors import ConfigError, EngineError
+from installation.cli.training_data import require_present, shared
 
 log = logging.getLogger("laterna")
 
 EX_CONFIG = 78  # sysexits.h: configuration error (systemd: RestartPreventExitStatus=78)
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared" / "data"
+SHARED = Path(shared())
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -91,6 +92,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
 def cmd_train_style(args: argparse.Namespace) -> int:
     from exporters.style_training import StyleTrainer, StyleTrainingConfig
 
+    require_present(styles=args.styles, content=args.content, holdout=args.holdout, loss_network=args.loss_network)
     cfg = StyleTrainingConfig(styles=args.styles, content=args.content, holdout=args.holdout, out_dir=args.out,
                               loss_network=args.loss_network, steps=args.steps, batch_size=args.batch_size,
                               crop=args.crop, lr=args.lr, style_weight=args.style_weight,
@@ -109,6 +111,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from exporters.images import list_images
     from exporters.ship import export_style_model
 
+    require_present(real_images=args.real_images)
     real = list_images(*args.real_images) if args.real_images else []
     variants = tuple(v for v in args.variants.split(",") if v)
     if args.johnson:

@@ -48,7 +48,7 @@ def related(key: str, expectation: str) -> PydanticCustomError:
 
 
 # -- paths ---------------------------------------------------------------------------------------------
-def _resolve_written(value: str, info: ValidationInfo) -> str:
+def resolve_written(value: str, info: ValidationInfo) -> str:
     """A path written in a config file, made absolute against the file's folder (the ``base`` context)."""
     base = (info.context or {}).get("base")
     if not value or base is None or "://" in value:
@@ -60,7 +60,7 @@ def _resolve_written(value: str, info: ValidationInfo) -> str:
     return resolved + "/" if value.endswith(("/", "\\")) else resolved  # "a new folder" survives
 
 
-PathText = Annotated[StrictStr, AfterValidator(_resolve_written)]
+PathText = Annotated[StrictStr, AfterValidator(resolve_written)]
 """A file or folder path. Written in a config file: relative to that file's folder. Defaults: relative to
 the project root (``ShowConfig.resolve``). Empty text means "not set"."""
 
