@@ -110,11 +110,11 @@ exits 78 (sysexits `EX_CONFIG`; systemd's `RestartPreventExitStatus=78`) if anyt
 
 ## Paths
 
-- A relative path **written in a config file** is relative to **that file's folder**:
-  `configs/default.yaml` names its model `../models/lantern.json`. Copy a config elsewhere and its
-  paths follow the copy, not the folder you start `laterna` from.
+- A relative path **written in a config file** is relative to **that file's folder**, not to the
+  folder you start `laterna` from: `configs/slideshow.yaml` names its slides `../assets/slides`.
 - A path **left at its default** (`model.manifest`, `source.generator`, `operator.snapshot_dir`) is
-  relative to the project root, where `models/` lives.
+  relative to the project root, where `models/` lives. The shipped configs leave the model at its
+  default, so a copy of `configs/default.yaml` in `/etc/laterna/` still finds the shipped model.
 - Absolute paths and `~` work everywhere. A config built in code (`config_from_dict(data, base=...)`)
   resolves written paths against `base`; without one they are relative to the project root.
 - The training commands (`laterna train-style`, `laterna export`) default their data to `../shared/data`

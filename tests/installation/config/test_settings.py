@@ -128,9 +128,18 @@ def test_an_explicit_base_resolves_written_paths(tmp_path):
 
 
 def test_shipped_configs_name_the_shipped_files():
-    """configs/*.yaml, whose paths are relative to configs/, still find the shipped model and slides."""
+    """configs/*.yaml (written paths relative to configs/, the model left at its default) find the shipped
+    model and slides, and so does a copy of the default config in another folder."""
     for path in sorted((PROJECT_ROOT / "configs").glob("*.yaml")):
         cfg = load_config(path)
-        assert Path(cfg.model.manifest) == PROJECT_ROOT / "models" / "lantern.json", path
+        assert cfg.resolve(cfg.model.manifest) == PROJECT_ROOT / "models" / "lantern.json", path
     slides = load_config(PROJECT_ROOT / "configs" / "slideshow.yaml").source.path
     assert Path(slides) == PROJECT_ROOT / "assets" / "slides"
+
+
+def test_a_copied_default_config_still_finds_the_model(tmp_path):
+    """The default config copied elsewhere (/etc/laterna/show.yaml) loads the same shipped model."""
+    copy = tmp_path / "show.yaml"
+    copy.write_text((PROJECT_ROOT / "configs" / "default.yaml").read_text())
+    cfg = load_config(copy)
+    assert cfg.resolve(cfg.model.manifest) == PROJECT_ROOT / "models" / "lantern.json"
