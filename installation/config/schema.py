@@ -74,7 +74,8 @@ OperatorConfig, KioskConfig, OscConfig = OperatorSettings, KioskSettings, OscSet
 
 def format_problems(origin: str, problems: list[tuple[str, str]]) -> str:
     """One message naming the file, then each problem on its own line as ``file: dotted.key: expected ...``."""
-    return f"{origin}: {len(problems)} problem(s):\n" + "\n".join(f"  {origin}: {key}: {text}" for key, text in problems)
+    lines = [f"  {origin}: {key}: {text}" for key, text in problems]
+    return f"{origin}: {len(problems)} problem(s):\n" + "\n".join(lines)
 
 
 def config_from_dict(data: Any, origin: str = "config", base: str | Path | None = None) -> ShowConfig:
