@@ -117,8 +117,9 @@ exits 78 (sysexits `EX_CONFIG`; systemd's `RestartPreventExitStatus=78`) if anyt
   default, so a copy of `configs/default.yaml` in `/etc/laterna/` still finds the shipped model.
 - Absolute paths and `~` work everywhere. A config built in code (`config_from_dict(data, base=...)`)
   resolves written paths against `base`; without one they are relative to the project root.
-- The training commands (`laterna train-style`, `laterna export`) default their data to `../shared/data`
-  beside the checkout; only they reach outside it, and they say which option to pass when it is absent.
+- The training commands (`laterna train-style`, `export`, `train-generator`) default their data to
+  `../shared/data` beside the checkout; only they reach outside it, and they name the option to pass
+  when it is absent.
 
 ## Editor support
 
