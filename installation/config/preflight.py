@@ -34,9 +34,10 @@ def _manifest(path: Path, key: str, problems: list[Problem], kind: str = "style"
 
 def _needs_generator(cfg: ShowConfig) -> bool:
     s = cfg.source
+    if s.type == "generator":
+        return True
     live = s.type in ("auto", "camera", "video")  # "auto" becomes the camera wherever one is plugged in
-    return (s.type == "generator" or (live and s.fallback == "generator")
-            or (cfg.attract.enabled and cfg.attract.source == "generator" and s.type != "generator"))
+    return (live and s.fallback == "generator") or (cfg.attract.enabled and cfg.attract.source == "generator")
 
 
 def _source(cfg: ShowConfig, problems: list[Problem]) -> None:

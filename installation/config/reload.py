@@ -85,7 +85,7 @@ class ConfigReloader:
         except OSError:
             return None
 
-    def __call__(self, _loop=None) -> None:
+    def __call__(self, _loop: object = None) -> None:
         self.check()
 
     def check(self) -> ReloadResult | None:
