@@ -23,8 +23,7 @@ def test_check_takes_several_files():
 
 
 def test_check_refuses_what_run_refuses_all_at_once(tmp_path):
-    """An unknown style, a missing manifest and a broken key, across two files: every one named, exit 78;
-    `run` refuses the unknown style with the same exit code."""
+    """Unknown style, missing manifest, bad key across two files: all named, exit 78, as `run` refuses."""
     style = tmp_path / "style.yaml"
     style.write_text("source: {type: pattern}\nstyle: {start: {starry_nite: 1.0}}\n")
     model = tmp_path / "model.yaml"

@@ -128,8 +128,7 @@ def test_an_explicit_base_resolves_written_paths(tmp_path):
 
 
 def test_shipped_configs_name_the_shipped_files():
-    """configs/*.yaml (written paths relative to configs/, the model left at its default) find the shipped
-    model and slides, and so does a copy of the default config in another folder."""
+    """configs/*.yaml find the shipped model (left at its default) and slides (written relative to configs/)."""
     for path in sorted((PROJECT_ROOT / "configs").glob("*.yaml")):
         cfg = load_config(path)
         assert cfg.resolve(cfg.model.manifest) == PROJECT_ROOT / "models" / "lantern.json", path
