@@ -28,11 +28,9 @@ def _setup_logging(verbose: bool) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from engine.events import Stop
     from installation.app import Installation
-    from installation.config.preflight import check_runnable
-    from installation.config.schema import load_config
+    from installation.config.preflight import load_runnable
 
-    cfg = load_config(args.config)
-    check_runnable(cfg)  # missing or corrupt models, unknown styles: refused here, all at once (exit 78)
+    cfg = load_runnable(args.config)  # bad keys, missing or corrupt models, unknown styles: all at once (exit 78)
     inst = Installation(cfg, headless=args.headless, port=args.port, server=False if args.no_server else None)
     show = inst.show
     source = getattr(show.source, "name", "") or type(show.source).__name__
@@ -64,14 +62,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Every file, every problem that ``run`` would refuse, at once; exit 78 if any file has one."""
-    from installation.config.preflight import check_runnable
-    from installation.config.schema import load_config
+    from installation.config.preflight import load_runnable
 
     failed = []
     for path in args.configs:
         try:
-            cfg = load_config(path)
-            check_runnable(cfg)
+            cfg = load_runnable(path)
         except ConfigError as exc:
             failed.append(str(exc))
             continue

@@ -2,8 +2,9 @@
 corrupt, style names its model does not know.
 
 ``preflight(cfg)`` lists every such problem as ``(dotted key, "expected ...")`` without opening a camera,
-a window or a port; ``check_runnable(cfg)`` raises one ``ConfigError`` naming them all. ``laterna check``
-and ``laterna run`` both call it, so ``check`` passes exactly what ``run`` does not refuse.
+a window or a port; ``check_runnable(cfg)`` raises one ``ConfigError`` naming them all. ``load_runnable(path)``
+reads a file and reports its schema problems and these together, at once; ``laterna check`` and
+``laterna run`` both use it, so ``check`` passes exactly what ``run`` does not refuse.
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ from pathlib import Path
 
 from engine.errors import ConfigError, EngineError
 from engine.manifest import Manifest, load_manifest
-from installation.config.schema import ShowConfig, format_problems
-
-Problem = tuple[str, str]
+from installation.config.schema import Problem, ShowConfig, format_problems, read_config_data, validate_config
 
 
 def _manifest(path: Path, key: str, problems: list[Problem], kind: str = "style") -> Manifest | None:
@@ -109,3 +108,18 @@ def check_runnable(cfg: ShowConfig) -> None:
     problems = preflight(cfg)
     if problems:
         raise ConfigError(format_problems(cfg.source_file or "config", problems))
+
+
+def load_runnable(path: str | Path | None = None) -> ShowConfig:
+    """Load a config file and check it against this machine; one ``ConfigError`` names every problem of
+    both kinds. Sections that failed validation are not checked further (their defaults would mislead)."""
+    p, data = read_config_data(path)
+    origin = str(p)
+    cfg, problems = validate_config(data, origin, base=p.resolve().parent)
+    bad = {key.split(".", 1)[0].split("[", 1)[0] for key, _ in problems}
+    if "model" in bad:
+        bad.add("style")  # style names are checked against the model's
+    problems += [(key, text) for key, text in preflight(cfg) if key.split(".", 1)[0] not in bad]
+    if problems:
+        raise ConfigError(format_problems(origin, problems))
+    return cfg

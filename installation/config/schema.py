@@ -78,23 +78,44 @@ def format_problems(origin: str, problems: list[tuple[str, str]]) -> str:
     return f"{origin}: {len(problems)} problem(s):\n" + "\n".join(lines)
 
 
-def config_from_dict(data: Any, origin: str = "config", base: str | Path | None = None) -> ShowConfig:
-    """Validate parsed YAML into a ``ShowConfig``. Relative paths written in ``data`` resolve against
-    ``base`` (``load_config`` passes the file's folder); without one they stay relative (project root)."""
+Problem = tuple[str, str]  # (dotted key, "expected ..., got ...")
+
+
+def validate_config(data: Any, origin: str = "config",
+                    base: str | Path | None = None) -> tuple[ShowConfig, list[Problem]]:
+    """The config and every problem in ``data``. With problems, the config holds the sections that
+    validated and defaults for the rest (so ``laterna check`` can look further, at the models and files)."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{origin}: expected a mapping at the top level, got {type(data).__name__}")
+    context = {"base": str(base) if base is not None else None}
     try:
-        cfg = ShowConfig.model_validate(data, context={"base": str(base) if base is not None else None})
+        cfg = ShowConfig.model_validate(data, context=context)
+        problems: list[Problem] = []
     except ValidationError as exc:
-        raise ConfigError(format_problems(origin, explain(exc, ShowConfig))) from None
+        problems = explain(exc, ShowConfig)
+        bad = {str(err["loc"][0]) for err in exc.errors() if err["loc"]}
+        try:
+            cfg = ShowConfig.model_validate({k: v for k, v in data.items() if k not in bad}, context=context)
+        except ValidationError:  # nothing validates on its own: look no further than the defaults
+            cfg = ShowConfig()
     cfg._source_file = origin
+    return cfg, problems
+
+
+def config_from_dict(data: Any, origin: str = "config", base: str | Path | None = None) -> ShowConfig:
+    """Validate parsed YAML into a ``ShowConfig``, or raise one ``ConfigError`` naming every problem.
+    Relative paths written in ``data`` resolve against ``base`` (``load_config`` passes the file's folder);
+    without one they stay relative (to the project root)."""
+    cfg, problems = validate_config(data, origin, base)
+    if problems:
+        raise ConfigError(format_problems(origin, problems))
     return cfg
 
 
-def load_config(path: str | Path | None = None) -> ShowConfig:
-    """Read and validate a YAML config file (default: configs/default.yaml)."""
+def read_config_data(path: str | Path | None = None) -> tuple[Path, Any]:
+    """The config file's path (default: configs/default.yaml) and its parsed YAML."""
     p = Path(path) if path else DEFAULT_CONFIG
     try:
         text = p.read_text(encoding="utf-8")
@@ -103,9 +124,14 @@ def load_config(path: str | Path | None = None) -> ShowConfig:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p}: cannot read config ({exc})") from exc
     try:
-        data = yaml.safe_load(text)
+        return p, yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError(f"{p}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+
+
+def load_config(path: str | Path | None = None) -> ShowConfig:
+    """Read and validate a YAML config file (default: configs/default.yaml)."""
+    p, data = read_config_data(path)
     return config_from_dict(data, str(p), base=p.resolve().parent)

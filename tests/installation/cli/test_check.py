@@ -31,7 +31,7 @@ def test_check_refuses_what_run_refuses_all_at_once(tmp_path):
     proc = _laterna("check", str(style), str(model), str(ROOT / "configs" / "default.yaml"))
     assert proc.returncode == 78
     assert f"{style}: style.start: expected" in proc.stderr and "'starry_nite'" in proc.stderr
-    assert f"{model}: display.fit: expected" in proc.stderr
+    assert f"{model}: display.fit: expected" in proc.stderr and f"{model}: model.manifest: expected" in proc.stderr
     assert f"{ROOT / 'configs' / 'default.yaml'}: OK" in proc.stdout
     run = _laterna("run", "--headless", "--frames", "1", "--no-server", str(style))
     assert run.returncode == 78 and "starry_nite" in run.stderr

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import ConfigError
-from installation.config.preflight import check_runnable, preflight
+from installation.config.preflight import check_runnable, load_runnable, preflight
 from installation.config.schema import PROJECT_ROOT, config_from_dict, load_config
 
 
@@ -71,3 +71,23 @@ def test_tls_files_must_be_there(tiny_model, tmp_path):
     problems = dict(preflight(cfg))
     assert str(tmp_path / "cert.pem") in problems["server.tls_cert"]
     assert str(tmp_path / "key.pem") in problems["server.tls_key"]
+
+
+def test_file_problems_and_machine_problems_come_together(tmp_path):
+    """A bad key and a missing model in one file are reported in one error, not one after the other."""
+    path = tmp_path / "show.yaml"
+    path.write_text("model: {manifest: gone.json}\ndisplay: {fit: stretch}\nstyle: {start: {starry_nite: 1}}\n")
+    with pytest.raises(ConfigError) as err:
+        load_runnable(path)
+    msg = str(err.value)
+    assert "2 problem(s)" in msg and "display.fit: expected" in msg and "model.manifest: expected" in msg
+    assert str(tmp_path / "gone.json") in msg
+
+
+def test_a_broken_section_is_not_checked_with_its_defaults(tmp_path):
+    """A model section that fails validation is reported once, not again as the shipped model's styles."""
+    path = tmp_path / "show.yaml"
+    path.write_text("model: {sessions: 0}\nstyle: {start: {moss: 1}}\n")
+    with pytest.raises(ConfigError) as err:
+        load_runnable(path)
+    assert "1 problem(s)" in str(err.value) and "model.sessions" in str(err.value)
