@@ -6,13 +6,17 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
+
+Pixels = npt.NDArray[np.uint8]
+"""An RGB picture: uint8, height x width x 3."""
 
 
 @dataclass(frozen=True)
 class Frame:
     """RGB uint8 HxWx3 pixels, the monotonic capture time, and the source's sequence number."""
 
-    pixels: np.ndarray
+    pixels: Pixels
     t_capture: float = field(default_factory=time.monotonic)
     seq: int = 0
     source: str = ""
@@ -35,6 +39,6 @@ class Frame:
         """(width, height), the order OpenCV and pygame use."""
         return self.width, self.height
 
-    def with_pixels(self, pixels: np.ndarray) -> "Frame":
+    def with_pixels(self, pixels: Pixels) -> "Frame":
         """The same capture (time, sequence, source) with new pixels."""
         return Frame(pixels, self.t_capture, self.seq, self.source)

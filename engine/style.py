@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from engine.errors import ConfigError
 
@@ -67,7 +68,8 @@ class StyleMix:
         return max([abs(a - b) for a, b in zip(self.weights, other.weights)]
                    + [abs(self.strength - other.strength), abs(self.warmth - other.warmth)])
 
-    def as_array(self) -> np.ndarray:
+    def as_array(self) -> npt.NDArray[np.float32]:
+        """The weights as a 1 x n_styles float32 array, the backends' ``style`` input."""
         return np.asarray([self.weights], dtype=np.float32)
 
     def named(self, names: list[str]) -> dict[str, float]:
