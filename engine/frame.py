@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 Pixels = npt.NDArray[np.uint8]
 """An RGB picture: uint8, height x width x 3."""
+
+
+def uint8_pixels(array: npt.NDArray[Any]) -> Pixels:
+    """``array`` itself, checked to be uint8: OpenCV's type hints cannot say that uint8 in gives uint8 out."""
+    if array.dtype != np.uint8:
+        raise ValueError(f"expected uint8 pixels, got {array.dtype}")
+    return array
 
 
 @dataclass(frozen=True)
