@@ -47,6 +47,6 @@ class Frame:
         """(width, height), the order OpenCV and pygame use."""
         return self.width, self.height
 
-    def with_pixels(self, pixels: Pixels) -> "Frame":
+    def with_pixels(self, pixels: Pixels) -> Frame:
         """The same capture (time, sequence, source) with new pixels."""
         return Frame(pixels, self.t_capture, self.seq, self.source)

@@ -110,7 +110,8 @@ class Manifest:
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"format": FORMAT, "name": self.name, "kind": self.kind, "file": self.file,
                              "sha256": self.sha256, "inputs": [t.to_dict() for t in self.inputs],
-                             "outputs": [t.to_dict() for t in self.outputs], "styles": [s.to_dict() for s in self.styles]}
+                             "outputs": [t.to_dict() for t in self.outputs],
+                             "styles": [s.to_dict() for s in self.styles]}
         d.update(self.extra)
         return d
 
@@ -143,7 +144,7 @@ def manifest_path_for(model: str | Path) -> Path:
     return Path(model).with_suffix(".json")
 
 
-def _tensor(raw: Any, where: str) -> TensorSpec:
+def _tensor(raw: object, where: str) -> TensorSpec:
     if not isinstance(raw, dict) or not isinstance(raw.get("name"), str) or not isinstance(raw.get("shape"), list):
         raise ModelError(f"{where}: expected an object with 'name' (text) and 'shape' (list)")
     shape = tuple(v if isinstance(v, str) else int(v) for v in raw["shape"])
@@ -154,7 +155,7 @@ def _tensor(raw: Any, where: str) -> TensorSpec:
                       str(raw.get("layout", "")))
 
 
-def manifest_from_dict(data: Any, path: Path | None = None) -> Manifest:
+def manifest_from_dict(data: object, path: Path | None = None) -> Manifest:
     where = str(path) if path else "manifest"
     if not isinstance(data, dict):
         raise ModelError(f"{where}: expected a JSON object")

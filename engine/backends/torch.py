@@ -47,7 +47,8 @@ class TorchBackend(Backend):
         module = module.to(self.dtype)
         self.memory_format = torch.channels_last if self.options.channels_last else torch.contiguous_format
         if self.options.channels_last:
-            module = module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # missing in torch's hints
+            # Module.to takes memory_format at run time; torch's hints leave it out
+            module = module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.module: torch.jit.ScriptModule | None = module
         self.use_graphs = self.options.cuda_graphs and self.device.type == "cuda"
         self._graph: torch.cuda.CUDAGraph | None = None
