@@ -157,7 +157,7 @@ class RecorderSink(FrameSink):
     def _writer_for(self, frame: Frame) -> cv2.VideoWriter | None:
         """The open video writer; None (and recording stopped, said once) if OpenCV cannot open one."""
         if self._writer is None:
-            fourcc = cv2.VideoWriter_fourcc(*CODECS[self.path.suffix.lower()])
+            fourcc = cv2.VideoWriter.fourcc(*CODECS[self.path.suffix.lower()])
             writer = cv2.VideoWriter(str(self.path), fourcc, self.fps, frame.size)
             if not writer.isOpened():
                 writer.release()

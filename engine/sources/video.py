@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from engine.errors import ConfigError, SourceError
-from engine.frame import Frame
+from engine.frame import Frame, uint8_pixels
 from engine.sources.base import FrameSource
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ class VideoSource(FrameSource):
             return None  # the file ended and does not loop
         self._returned_index = self._held_index
         assert self._held is not None  # open() holds the first frame; close() clears it with the capture
-        rgb = cv2.cvtColor(self._held, cv2.COLOR_BGR2RGB)
+        rgb = uint8_pixels(cv2.cvtColor(self._held, cv2.COLOR_BGR2RGB))
         return Frame(rgb, t_capture=now, seq=self._held_index, source=self.name)
 
     def _advance(self, decode: bool) -> None:
