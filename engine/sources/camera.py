@@ -3,7 +3,8 @@
 The capture thread keeps only the newest frame, behind a lock, and owns the reconnection: when the
 capture fails it retries with exponential back-off (0.5 s doubling to 2 s by default). The cap is what
 a camera that comes back waits for at worst before it is tried again: at 10 s a camera back after a
-long outage took 6.1 s on average to be on screen again; at 2 s, about 1.5 s (docs/sources.md). The stale
+long outage took 5.6 s on average (10.6 s at worst) to be on screen again; at 2 s, 1.2 s (2.0 s at
+worst), measured as in docs/sources.md. The stale
 timer belongs to ``read()``, not to the thread: OpenCV's ``read()`` can block for ~90 s after an RTSP
 drop, so if no frame has arrived for ``stale_after`` seconds, ``read()`` raises SourceError whatever
 the thread is doing. ``stale_after`` is the trade-off between a frozen camera noticed quickly and a
