@@ -160,6 +160,6 @@ def test_a_camera_unplugged_mid_show_degrades_to_the_fallback_and_says_so_once(c
 def test_default_timings_keep_a_returning_camera_within_the_5_s_goal():
     """Worst case with the defaults (back-off cap + fallback retry + ~1 s to open and deliver) stays under 5 s."""
     camera = CameraSource(0, capture_factory=FakeCamera().factory)
-    source = FallbackSource(camera, PatternSource(8, 8))
+    source = FallbackSource(camera, PatternSource(32, 24))
     worst = camera.reconnect_max + source.retry_every + 1.0
     assert worst <= 5.0, f"a camera that comes back could wait {worst:.1f} s"  # 10 + 1 + 1 s before issue 13
