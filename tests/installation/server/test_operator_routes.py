@@ -215,7 +215,9 @@ def test_operator_panels_are_capped(tmp_path):
             async with connect(url, additional_headers=bearer(TOKEN)) as first:
                 await next_json(first, "state")
                 assert await handshake_status(url, bearer(TOKEN)) == 503
-            await asyncio.sleep(0.1)  # the first panel's handler finishes
+            async with asyncio.timeout(TIMEOUT):
+                while show.server.operators:  # the first panel's handler finishes
+                    await asyncio.sleep(0.01)
             assert await handshake_status(url, bearer(TOKEN)) == 101
 
     run(scenario())
