@@ -167,7 +167,7 @@ def test_a_reloaded_page_keeps_its_place_in_the_queue(browser):
         queued = _wait(browser, _feedback("queued"), "'queued' after the reload")
         assert "position 1" in queued.text
         assert [p.id for p in show.director.queue.pending()] == before and len(before) == 1
-        assert not show.thread.server.away  # taken back by the new connection, not just waiting for it
+        assert not show.thread.server.sessions.kept  # taken back by the new connection, not just waiting for it
         assert browser.find_element(By.ID, "connection").get_attribute("data-state") == "open"
     finally:
         show.thread.stop()
