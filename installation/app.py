@@ -120,6 +120,7 @@ class Installation:
                                      DirectorSettings(min_show_s=d.min_show_s, max_queue=d.max_queue,
                                                       max_age_s=d.max_age_s, default_strength=cfg.style.strength),
                                      attract=attract)
+            self.director.hours = self.hours_watch.hours if self.hours_watch else None  # closed: visitors told
             if a.enabled and a.source != "live":
                 if find_source(self.show.source, "select") is not None:
                     self.director.attract_source = a.source  # nobody there: crossfade to the generator's dream
@@ -137,6 +138,8 @@ class Installation:
                 loop.on_tick.remove(self.hours_watch)
                 self.hours_watch = None
                 loop.post(Blackout(False))
+            if self.director is not None:
+                self.director.hours = None  # visitors' prompts are accepted at any time
             return
         slide = cfg.resolve(cfg.hours.slide) if cfg.hours.outside == "slide" else None
         if self.hours_watch is None:
@@ -146,6 +149,8 @@ class Installation:
             self.hours_watch.hours, self.hours_watch.slide = OpeningHours(cfg.hours.schedule), slide
             self.hours_watch.open = None  # re-evaluate at the next check
             self.hours_watch._last_check = -1e9
+        if self.director is not None:
+            self.director.hours = self.hours_watch.hours  # closed: visitors are told when it opens
 
     def _apply_reload(self, old: ShowConfig, new: ShowConfig) -> None:
         """Apply the safe settings of a reloaded config to the running show (main thread)."""

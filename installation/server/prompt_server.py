@@ -72,6 +72,7 @@ class DirectorLike(Protocol):
     def subscribe(self, visitor_id: str, send: Send) -> None: ...
     def unsubscribe(self, visitor_id: str) -> None: ...
     def status(self) -> dict: ...
+    def visitor_state(self) -> dict: ...
 
 
 @dataclass(frozen=True)
@@ -374,6 +375,9 @@ class PromptServer:
         log.info("visitor %s connected%s (%d now)", visitor.id, where, len(self.visitors))
         try:
             self.director.subscribe(visitor.id, visitor.push)
+            state = self.director.visitor_state()
+            if state.get("note") is not None:  # closed, warming up or pinned: say so before anything else
+                await visitor.push(state)
             await self._converse(visitor)
         except ConnectionClosed:
             pass

@@ -14,6 +14,9 @@ and hear back one of::
     {"type": "rejected", "reason": "..."}      the prompt itself was not accepted
     {"type": "error", "reason": "..."}         the message was not understood, or came too fast
     {"type": "pong"}
+    {"type": "status", "accepting": false, "note": "closed", "opens_at": "2026-12-04T10:00", "text": "..."}
+                                               the show itself: closed (prompts refused), warming_up or
+                                               pinned (prompts wait), or note null: running
 
 Everything here is pure: ``parse_message`` turns a frame into a ``PromptMessage`` or ``Ping`` or
 raises ``ProtocolViolation``, which carries the reply to send and, when the connection must end,
@@ -55,7 +58,7 @@ REASON_BUSY = "The installation is busy right now. Please try again in a minute.
 REASON_IDLE = "Closed after a quiet spell. Tap to reconnect."
 REASON_INTERNAL = "Something went wrong on our side. Please try again."
 
-SERVER_MESSAGE_TYPES = frozenset({"queued", "showing", "rejected", "error", "pong"})
+SERVER_MESSAGE_TYPES = frozenset({"queued", "showing", "rejected", "error", "pong", "status"})
 
 # Characters that may reorder or hide text on the wall (bidirectional overrides and isolates).
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")

@@ -400,12 +400,31 @@ def test_a_connect_prompt_disconnect_flood_cannot_hold_the_queue():
             async with connect(url) as first:
                 await ask(first, {"type": "prompt", "text": "ink mist"})
                 await director.step()  # on screen for ten minutes: the rest wait
-            for i in range(6):
+            for text in ("green moss", "red fire", "blue rain", "grey fog", "gold sun", "white snow"):
                 async with connect(url) as ws:
-                    assert (await ask(ws, {"type": "prompt", "text": f"green moss {i}"}))["type"] == "queued"
+                    assert (await ask(ws, {"type": "prompt", "text": text}))["type"] == "queued"
                     gone = next(iter(server.visitors))
                 await _gone(server, gone)
             assert len(server.sessions.kept) == 2 and director.status()["queue_length"] == 2
+
+    run(scenario())
+
+
+def test_a_visitor_who_connects_while_the_show_is_warming_up_is_told_so_first():
+    """Before the interpreter has loaded, a new visitor's first message is a status with note 'warming_up';
+    their prompt is still queued. A show running normally sends no status on connect."""
+    director, _ = make_director()
+    interpreter, director.interpreter = director.interpreter, None
+
+    async def scenario():
+        async with running(director, run_director=False) as (server, url):
+            async with connect(url) as ws:
+                status = await answer(ws)
+                assert status["type"] == "status" and status["note"] == "warming_up" and status["accepting"]
+                assert (await ask(ws, {"type": "prompt", "text": "green moss"}))["type"] == "queued"
+            director.set_interpreter(interpreter)
+            async with connect(url) as ws:
+                assert await ask(ws, {"type": "ping"}) == {"type": "pong"}
 
     run(scenario())
 
