@@ -12,10 +12,10 @@ import datetime as dt
 import random
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from engine.errors import ConfigError
 from engine.style import StyleMix
+from installation.control.settings import AttractSettings  # the config's attract section, one model
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -79,14 +79,6 @@ class OpeningHours:
                   for k in range(8) for days, start, _ in self.rules
                   if (when.weekday() + k) % 7 in days]
         return min((t for t in starts if t > when), default=None)
-
-
-@dataclass(frozen=True)
-class AttractSettings:
-    idle_s: float = 90.0  # no prompt for this long -> wander
-    every_s: float = 25.0  # a new destination this often
-    transition_s: float = 10.0  # slow glides while wandering
-    max_styles: int = 2  # destinations mix at most this many styles
 
 
 class AttractMode:
