@@ -1,9 +1,9 @@
 """Who may use the operator routes, without sockets: one shared token, compared in constant time.
 
 A client presents the token as ``Authorization: Bearer <token>`` or, where it cannot set headers
-(a browser's ``new WebSocket`` and its page load), as a ``token`` query parameter. The query is
+(a browser's ``new WebSocket``), as a ``token`` query parameter. The query is
 only looked at where the caller allows it (``check(..., query=True)``): the router allows it on the
-websocket upgrade and the panel's page load, never on the JSON state, the preview or /metrics. The
+websocket upgrades only, never on the panel's page, its JSON state, the preview or /metrics. The
 header wins when both are given. ``OperatorAuth.check`` says ``OK``, ``MISSING`` (-> 401), ``WRONG`` (-> 403) or
 ``DISABLED`` (no token configured: every operator route is 403).
 

@@ -135,9 +135,9 @@ class Router:
         return route.access == OPERATOR or (route.access == METRICS and not self.metrics_public)
 
     def token_in_query(self, route: Route) -> bool:
-        """Whether ``?token=`` counts on this route: only where a browser cannot send a header, the websocket
-        upgrade and the panel's page load (a navigation); the JSON state, preview and metrics need the header."""
-        return route.session is not None or route.path == operator_page.PAGE_PATH
+        """Whether ``?token=`` counts on this route: only on a websocket upgrade (``new WebSocket()`` cannot send
+        a header). Every other protected route, the panel's page included, needs the Authorization header."""
+        return route.session is not None
 
     def protected(self) -> tuple[Route, ...]:
         """Every route that answers only to the operator token."""

@@ -149,7 +149,7 @@ def test_the_right_token_opens_the_page_the_state_and_the_preview(tmp_path):
             assert status == 200 and headers["content-type"].startswith("text/html") and b"/operator/ws" in body
             assert "script-src 'sha256-" in headers["content-security-policy"]
             assert TOKEN.encode() not in body
-            assert (await get(show.port, f"/operator?token={TOKEN}"))[0] == 200
+            assert (await get(show.port, f"/operator?token={TOKEN}"))[0] == 401  # the query counts on /operator/ws only
             status, headers, body = await get(show.port, "/operator/state", bearer(TOKEN))
             state = json.loads(body)
             assert status == 200 and state["styles"] == ["ink", "ember", "moss"] and state["queue"] == []
@@ -193,14 +193,13 @@ def test_browsers_pass_the_token_in_the_query_of_the_websocket(tmp_path):
     run(scenario())
 
 
-def test_the_token_in_the_query_counts_only_for_the_websocket_and_the_page_load(tmp_path):
-    """?token= (even the right one) opens the operator websocket and the panel page, which a browser cannot
-    send a header with, but not the JSON state, the preview or private metrics: those need the header."""
+def test_the_token_in_the_query_counts_only_for_the_websocket(tmp_path):
+    """?token= (even the right one) opens the operator websocket, which a browser cannot send a header with,
+    but not the panel page, the JSON state, the preview or private metrics: those need the header."""
     async def scenario():
         async with running(tmp_path, metrics_public=False) as show:
             assert await handshake_status(f"ws://127.0.0.1:{show.port}/operator/ws?token={TOKEN}") == 101
-            assert (await get(show.port, f"/operator?token={TOKEN}"))[0] == 200
-            for path in ("/operator/state", "/operator/preview.jpg", "/metrics"):
+            for path in ("/operator", "/operator/state", "/operator/preview.jpg", "/metrics"):
                 assert (await get(show.port, f"{path}?token={TOKEN}"))[0] == 401, path
                 assert (await get(show.port, path, bearer(TOKEN)))[0] in (200, 503), path
 
