@@ -337,11 +337,7 @@ class PromptServer:
     # -- coming back after a dropped connection -------------------------------------------------------------
     def _depart(self, visitor: _Visitor) -> None:
         """The connection has ended: ``Sessions`` decides whether the visitor's place is kept."""
-        if self._server is None:  # stopping: nobody is coming back
-            self.sessions.connected.pop(visitor.id, None)
-            self._let_go([visitor.id])
-            return
-        let_go = self.sessions.close(visitor.session)
+        let_go = self.sessions.close(visitor.session, keep=self._server is not None)  # stopping: nobody comes back
         if visitor.id not in let_go:
             vid = visitor.id
 

@@ -88,12 +88,13 @@ class Sessions:
         self.connected[session.id] = session
         return session
 
-    def close(self, session: Session) -> list[str]:
-        """The connection has gone. Its place is kept if its prompt waits (and ``grace_s`` > 0); returns the
-        visitor ids the Director should now let go of (this one if its place is not kept, and any older
-        places the caps push out)."""
+    def close(self, session: Session, keep: bool = True) -> list[str]:
+        """The connection has gone. Its place is kept if its prompt waits (and ``grace_s`` > 0, and ``keep``:
+        False when the server stops); returns the visitor ids the Director should now let go of (this one if
+        its place is not kept, and any older places the caps push out)."""
         self.connected.pop(session.id, None)
-        if not session.waiting_for or self.grace_s <= 0 or self.max_kept <= 0 or self.max_kept_per_address <= 0:
+        if not (keep and session.waiting_for and self.grace_s > 0 and self.max_kept > 0
+                and self.max_kept_per_address > 0):
             return [session.id]
         self.kept[session.token] = KeptPlace(session.id, session.address, self.clock() + self.grace_s,
                                              session.last_status)

@@ -76,10 +76,13 @@ def test_a_dropped_visitor_keeps_the_place_for_the_grace_period_exactly():
 
 
 def test_nothing_is_kept_without_a_waiting_prompt_or_with_grace_zero():
-    """A session with nothing waiting, or any session when grace_s is 0, is let go of at once."""
+    """A session with nothing waiting, any session closed with keep=False (the server stops), or any session
+    when grace_s is 0, is let go of at once."""
     sessions, _ = make()
     idle = sessions.open("a")
     assert sessions.close(idle) == [idle.id]
+    stopping = waiting(sessions)
+    assert sessions.close(stopping, keep=False) == [stopping.id] and not sessions.kept and not sessions.connected
     off, _ = make(grace_s=0)
     session = waiting(off)
     assert off.close(session) == [session.id] and not off.kept
