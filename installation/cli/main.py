@@ -17,6 +17,7 @@ log = logging.getLogger("laterna")
 EX_CONFIG = 78  # sysexits.h: configuration error (systemd: RestartPreventExitStatus=78)
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = Path(shared())
+CONFIG_HELP = "the show's config YAML file (default: configs/default.yaml)"
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -152,11 +153,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="laterna", description="Laterna: live AI-art projection steered by visitors.")
-    p.add_argument("-v", "--verbose", action="store_true")
-    sub = p.add_subparsers(dest="command", required=True)
+    p.add_argument("-v", "--verbose", action="store_true", help="log DEBUG messages too")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                           help="one of the commands below; `laterna COMMAND --help` explains each")
 
-    r = sub.add_parser("run", help="run the installation")
-    r.add_argument("config", nargs="?", default=str(ROOT / "configs" / "default.yaml"))
+    r = sub.add_parser("run", help="run the installation",
+                       description="Run the show a config describes: source -> style model -> windows and streams, "
+                                   "with the visitor and operator pages. The config and the models it names are "
+                                   "checked first, as `laterna check` does (exit 78 if wrong).")
+    r.add_argument("config", nargs="?", default=str(ROOT / "configs" / "default.yaml"), help=CONFIG_HELP)
     r.add_argument("--headless", action="store_true", help="no window, even if a display exists")
     r.add_argument("--frames", type=int, default=None, help="stop after N shown frames")
     r.add_argument("--seconds", type=float, default=None, help="stop after this many seconds")
@@ -165,15 +170,23 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-server", action="store_true", help="no visitor server (the picture only)")
     r.set_defaults(func=cmd_run)
 
-    c = sub.add_parser("check", help="validate config files as `run` would, models included (exit 78 if wrong)")
-    c.add_argument("configs", nargs="*", default=[str(ROOT / "configs" / "default.yaml")], metavar="config")
+    c = sub.add_parser("check", help="validate config files as `run` would, models included (exit 78 if wrong)",
+                       description="Validate config files as `laterna run` would, including the models and files they "
+                                   "name, and list every problem at once; exit 78 if any file has one.")
+    c.add_argument("configs", nargs="*", default=[str(ROOT / "configs" / "default.yaml")], metavar="config",
+                   help="show config YAML files (default: configs/default.yaml)")
     c.set_defaults(func=cmd_check)
 
-    doc = sub.add_parser("doctor", help="check cameras, displays, GPU, models and ports, and say how to fix problems")
-    doc.add_argument("config", nargs="?", default=str(ROOT / "configs" / "default.yaml"))
+    doc = sub.add_parser("doctor", help="check cameras, displays, GPU, models and ports, and say how to fix problems",
+                         description="Is this machine ready for this show? Checks the config, camera, display (and "
+                                     "that the configured size fits the screen), GPU, models, ports, TLS and "
+                                     "microphone, and says how to fix each problem; exit 1 if any check fails.")
+    doc.add_argument("config", nargs="?", default=str(ROOT / "configs" / "default.yaml"), help=CONFIG_HELP)
     doc.set_defaults(func=cmd_doctor)
 
-    d = sub.add_parser("devices", help="cameras, displays and inference backends found on this machine")
+    d = sub.add_parser("devices", help="cameras, displays and inference backends found on this machine",
+                       description="List the cameras, displays (with their sizes) and inference backends found on "
+                                   "this machine, to fill in a config.")
     d.set_defaults(func=cmd_devices)
 
     t = sub.add_parser("train-style", help="train a multi-style network",
@@ -236,7 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_generator_commands(sub)
 
-    b = sub.add_parser("bench", help="speed tables (model and end to end)")
+    b = sub.add_parser("bench", help="speed tables (model and end to end)",
+                       description="Measure and print speed tables: the model per backend and size, the whole loop "
+                                   "end to end, a style turn, and the generator.")
     b.add_argument("--quick", action="store_true", help="fewer runs and sizes")
     b.add_argument("--seconds", type=float, default=6.0, help="seconds per end-to-end measurement")
     b.add_argument("--model", default=str(ROOT / "models" / "lantern.json"), help="manifest of the model to time")
