@@ -102,7 +102,7 @@ def probe_model(path: str | Path, name: str | None = None, pixel_range: tuple[fl
     if image_in is not None:
         kind = "style"
         in_shape = _shape(image_in.shape)
-        n, _, h, w = _concrete(in_shape)
+        _, _, h, w = _concrete(in_shape)
         picture = test_picture(h, w)
         n_styles, mix = _style_probe(path, style_in)
         extra_feed = {"style": mix} if mix is not None else {}

@@ -26,10 +26,9 @@ def test_existing_outputs_are_refused_before_any_work(tmp_path):
 def test_a_failed_command_leaves_the_folder_as_it_was(tmp_path):
     """With force, a command that fails half way changes nothing in the folder and leaves no staging folder."""
     (tmp_path / "m.onnx").write_bytes(b"shipped")
-    with pytest.raises(ExportError):
-        with StagedOutputs(tmp_path, ["m.onnx", "m.json"], force=True) as stage:
-            (stage / "m.onnx").write_bytes(b"new")
-            raise ExportError("parity failed")
+    with pytest.raises(ExportError), StagedOutputs(tmp_path, ["m.onnx", "m.json"], force=True) as stage:
+        (stage / "m.onnx").write_bytes(b"new")
+        raise ExportError("parity failed")
     assert [p.name for p in tmp_path.iterdir()] == ["m.onnx"] and (tmp_path / "m.onnx").read_bytes() == b"shipped"
 
 
@@ -64,7 +63,7 @@ def test_a_full_disk_never_leaves_half_a_manifest(tmp_path):
     big.save()
     before = path.read_bytes()
     proc = subprocess.run([sys.executable, "-c", CHILD, str(path)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=60, env={"PYTHONPATH": str(ROOT)})
+                          timeout=60, env={"PYTHONPATH": str(ROOT)}, check=False)
     assert proc.stdout.startswith("failed"), proc.stderr
     assert path.read_bytes() == before and json.loads(before)["training"]["notes"] == "x" * 4000
     assert [p.name for p in tmp_path.iterdir()] == ["m.json"]  # no temporary file left behind

@@ -43,7 +43,7 @@ def test_export_writes_every_output_into_the_given_folder(tmp_path, capsys):
     """`laterna export --out DIR` puts the ONNX file, TorchScript, slim checkpoint and manifest there, nothing else."""
     ckpt = save_tiny_checkpoint(tmp_path / "weights.pt")
     out = tmp_path / "elsewhere"
-    photo = sorted(PHOTOS.iterdir())[0]
+    photo = min(PHOTOS.iterdir())
     assert main(["export", str(ckpt), "--out", str(out), "--name", "tiny", "--variants", "",
                  "--real-images", str(photo)]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["tiny.json", "tiny.onnx", "tiny.pt", "tiny.torchscript.pt"]
@@ -80,3 +80,19 @@ def test_the_top_level_options_have_help():
     parser = build_parser()
     assert parser.description
     assert all(a.help for a in parser._actions if not isinstance(a, argparse._HelpAction))
+
+
+def test_run_treats_a_corrupt_model_and_a_missing_manifest_alike(model_copy, tmp_path, caplog):
+    """`laterna run` refuses a corrupt model file and a missing manifest the same way: exit 78 naming the file."""
+    data = bytearray(model_copy.model_path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    model_copy.model_path.write_bytes(bytes(data))
+    codes = []
+    for manifest in (model_copy.path, tmp_path / "gone.json"):
+        cfg = tmp_path / "show.yaml"
+        cfg.write_text(f"source: {{type: pattern}}\nmodel: {{manifest: {manifest}}}\n")
+        caplog.clear()
+        with caplog.at_level(logging.ERROR):
+            codes.append(main(["run", str(cfg), "--headless", "--no-server", "--frames", "1"]))
+        assert str(manifest) in _errors(caplog) and "model.manifest" in _errors(caplog)
+    assert codes == [78, 78]
