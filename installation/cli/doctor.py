@@ -137,7 +137,8 @@ def check_display_size(cfg: ShowConfig | None) -> Check | None:
     if cfg is None or cfg.display.type == "headless" or not has_display():
         return None
     d = cfg.display
-    return display_fit(d.width, d.height, d.monitor, d.fullscreen, desktop_sizes(), str(cfg.source_file or "the config"))
+    where = str(cfg.source_file or "the config")
+    return display_fit(d.width, d.height, d.monitor, d.fullscreen, desktop_sizes(), where)
 
 
 def check_display(cfg: ShowConfig | None) -> Check:
@@ -352,8 +353,8 @@ def _guarded(name: str, check: Callable[[], Check | None]) -> Check | None:
 
 
 def run_doctor(config_path: str | Path | None = None) -> list[Check]:
-    """Every check, in order: config, camera, display, display size (when a window opens), gpu, model, server port, tls, generator and
-    microphone (when the show uses them), osc port (if enabled), embeddings.
+    """Every check, in order: config, camera, display, display size (when a window opens), gpu, model,
+    server port, tls, generator and microphone (when the show uses them), osc port (if enabled), embeddings.
 
     When the config does not load, the model and port checks are skipped (they would check the
     wrong things) and the machine checks use the defaults.

@@ -194,7 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "instance norm), with a perceptual loss from a small loss network. Writes "
                                    "weights.pt, checkpoints and a preview contact sheet into --out.")
     t.add_argument("--styles", nargs="+", default=[str(SHARED / "styles")], help="style images or folders of them")
-    t.add_argument("--content", nargs="+", default=[str(SHARED / "content" / "bsds500"), str(SHARED / "content" / "kodak")],
+    t.add_argument("--content", nargs="+",
+                   default=[str(SHARED / "content" / "bsds500"), str(SHARED / "content" / "kodak")],
                    help="content photo folders to train on")
     t.add_argument("--holdout", nargs="*", default=[str(SHARED / "content" / "public_domain")],
                    help="photos never trained on, used for the preview")

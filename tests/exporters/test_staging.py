@@ -58,8 +58,8 @@ except OSError as exc:
 def test_a_full_disk_never_leaves_half_a_manifest(tmp_path):
     """Manifest.save writes a temporary file and renames it: when the disk fills, the old manifest is intact."""
     path = tmp_path / "m.json"
-    big = Manifest("m", "m.onnx", inputs=(TensorSpec("image", (1, 3, 8, 8)),), outputs=(TensorSpec("out", (1, 3, 8, 8)),),
-                   extra={"training": {"notes": "x" * 4000}}, path=path)
+    big = Manifest("m", "m.onnx", inputs=(TensorSpec("image", (1, 3, 8, 8)),),
+                   outputs=(TensorSpec("out", (1, 3, 8, 8)),), extra={"training": {"notes": "x" * 4000}}, path=path)
     big.save()
     before = path.read_bytes()
     proc = subprocess.run([sys.executable, "-c", CHILD, str(path)], cwd=ROOT, capture_output=True, text=True,

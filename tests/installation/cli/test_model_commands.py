@@ -53,7 +53,7 @@ def test_export_writes_every_output_into_the_given_folder(tmp_path, capsys):
 
 
 def test_export_generator_refuses_existing_outputs(tmp_path, caplog):
-    """`laterna export-generator` exits nonzero naming an existing NAME.json and --force, before reading the checkpoint."""
+    """`laterna export-generator` exits nonzero naming an existing NAME.json and --force, before reading anything."""
     (tmp_path / "generator.json").write_text("{}\n")
     with caplog.at_level(logging.ERROR):
         rc = main(["export-generator", str(tmp_path / "not-read.pt"), "--out", str(tmp_path)])
