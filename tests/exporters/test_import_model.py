@@ -108,3 +108,24 @@ def test_out_writes_the_manifest_elsewhere_pointing_back_at_the_model(tiny_model
     assert again.model_path.resolve() == path.resolve() and manifest.path == again.path
     again.verify_file()
     assert not (models / "lantern.json").exists()
+
+
+class TwoInputs(torch.nn.Module):
+    """A style network with a second input Laterna cannot feed (a mask)."""
+
+    def forward(self, x, mask):
+        return x * mask
+
+
+def test_an_input_laterna_cannot_feed_is_a_clear_error(tmp_path):
+    """A model needing an unknown input fails with ModelError naming that input, not an ONNX Runtime traceback."""
+    import pytest
+
+    from engine.errors import ModelError
+
+    path = tmp_path / "masked.onnx"
+    torch.onnx.export(TwoInputs(), (torch.rand(1, 3, 8, 8), torch.rand(1, 1, 8, 8)), str(path),
+                      input_names=["image", "mask"], output_names=["out"], opset_version=17, dynamo=False)
+    with pytest.raises(ModelError, match="'mask'"):
+        import_model(path)
+    assert not (tmp_path / "masked.json").exists()
