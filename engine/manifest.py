@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,6 +119,7 @@ class Manifest:
         try:  # a temporary file beside it, then an atomic rename: a full disk never leaves half a manifest
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(text)
+            os.chmod(tmp, stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o644)  # not mkstemp's 0600
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

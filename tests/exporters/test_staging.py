@@ -68,3 +68,17 @@ def test_a_full_disk_never_leaves_half_a_manifest(tmp_path):
     assert path.read_bytes() == before and json.loads(before)["training"]["notes"] == "x" * 4000
     assert [p.name for p in tmp_path.iterdir()] == ["m.json"]  # no temporary file left behind
     assert load_manifest(path).name == "m"
+
+
+def test_a_saved_manifest_is_readable_by_the_show_user(tmp_path):
+    """Manifest.save leaves a new manifest world-readable (0644), and keeps an existing manifest's mode."""
+    import stat
+
+    path = tmp_path / "m.json"
+    manifest = Manifest("m", "m.onnx", inputs=(TensorSpec("image", (1, 3, 8, 8)),),
+                        outputs=(TensorSpec("out", (1, 3, 8, 8)),), path=path)
+    manifest.save()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    path.chmod(0o640)
+    manifest.save()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
