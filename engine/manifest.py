@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import stat
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.atomic_file import write_atomic
 from engine.errors import ModelError
 
 FORMAT = "laterna-model/1"
@@ -114,16 +112,8 @@ class Manifest:
         target = Path(path) if path else self.path
         if target is None:
             raise ModelError("manifest has no path to save to")
-        text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        try:  # a temporary file beside it, then an atomic rename: a full disk never leaves half a manifest
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-            os.chmod(tmp, stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o644)  # not mkstemp's 0600
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        # a temporary file beside it, then an atomic rename: a full disk never leaves half a manifest
+        write_atomic(target, json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n")
         return target
 
     def verify_file(self) -> None:

@@ -27,6 +27,7 @@ def _setup_logging(verbose: bool) -> None:
 
 # -- run -------------------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
+    from engine.atomic_file import write_atomic
     from engine.events import Stop
     from installation.app import Installation
     from installation.config.preflight import load_runnable
@@ -49,7 +50,7 @@ def cmd_run(args: argparse.Namespace) -> int:
              stats["dropped"], stats["errors"])
     if args.stats_out:
         Path(args.stats_out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.stats_out).write_text(json.dumps(stats, indent=2) + "\n")
+        write_atomic(args.stats_out, json.dumps(stats, indent=2) + "\n")
     return 0
 
 
