@@ -23,6 +23,7 @@ from engine.events import Blackout, SetStrength, SetTransition, Stop, find_sourc
 from installation.config.schema import ShowConfig
 from installation.prompts.director import Director
 from installation.control.schedule import AttractMode, OpeningHours
+from installation.ops.unstyled import UnstyledReminder
 from installation.show import Show, build_show, open_show
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,8 @@ class Installation:
         self.cfg = cfg
         self.show: Show = build_show(cfg, headless)
         loop = self.show.loop
+        self.unstyled = UnstyledReminder(self.show.stylizer)  # no model loads: the show goes on, and says so
+        loop.on_tick.append(self.unstyled)
         names = self.show.manifest.style_names
         self.embedder = None
         self.director: Director | None = None
@@ -245,7 +248,7 @@ class Installation:
                 metrics.update(loop.stats.snapshot(), installation.director.status(), visitors)
                 return metrics.render()
 
-        return Health(lambda: loop.last_tick), LiveMetrics()
+        return Health(lambda: loop.last_tick, degraded=self.unstyled.reasons), LiveMetrics()
 
     def _start_server(self) -> None:
         from installation.server.prompt_server import PromptServer, ServerThread
