@@ -118,34 +118,54 @@ def slope_per_hour(points: Sequence[tuple[float, float]]) -> float | None:
     return cov / var * 3600.0
 
 
+def load_samples(path: Path) -> list[Sample]:
+    """The samples of an earlier soak, from its samples.csv."""
+    with open(path, newline="") as f:
+        return [
+            Sample(
+                float(r["t_s"]),
+                float(r["rss_mb"]),
+                int(r["fds"]),
+                int(r["threads"]),
+                float(r["fps"]) if r["fps"] else None,
+                int(r["log_bytes"]),
+                int(r["connections"]),
+                int(r["replies"]),
+            )
+            for r in csv.DictReader(f)
+        ]
+
+
 def summarise(samples: Sequence[Sample], warmup_s: float) -> str:
-    """The soak table: first minute against last minute, and growth after warm-up."""
+    """The soak table: first minute, the minute after warm-up and the last minute; growth after warm-up."""
     if not samples:
         return "no samples"
     end = samples[-1].t_s
     first = [s for s in samples if s.t_s <= min(60.0, end)]
+    warm = [s for s in samples if warmup_s <= s.t_s <= warmup_s + 60.0] or first
     last = [s for s in samples if s.t_s >= end - 60.0]
     after = [s for s in samples if s.t_s >= warmup_s]
+    minutes = (first, warm, last)
 
     def mean(values: Sequence[float | None]) -> str:
         real = [v for v in values if v is not None]
         return f"{sum(real) / len(real):.1f}" if real else "-"
 
     rows = [
-        ("RSS MB", mean([s.rss_mb for s in first]), mean([s.rss_mb for s in last])),
-        ("open fds", mean([float(s.fds) for s in first]), mean([float(s.fds) for s in last])),
-        ("threads", mean([float(s.threads) for s in first]), mean([float(s.threads) for s in last])),
-        ("fps", mean([s.fps for s in first]), mean([s.fps for s in last])),
-        ("log MB", f"{first[-1].log_bytes / 1e6:.2f}", f"{last[-1].log_bytes / 1e6:.2f}"),
-        ("connections", str(first[-1].connections), str(last[-1].connections)),
+        ("RSS MB", *(mean([s.rss_mb for s in m]) for m in minutes)),
+        ("open fds", *(mean([float(s.fds) for s in m]) for m in minutes)),
+        ("threads", *(mean([float(s.threads) for s in m]) for m in minutes)),
+        ("fps", *(mean([s.fps for s in m]) for m in minutes)),
+        ("log MB", *(f"{m[-1].log_bytes / 1e6:.2f}" for m in minutes)),
+        ("connections", *(str(m[-1].connections) for m in minutes)),
     ]
     out = [
         f"soak: {end / 60:.1f} min, {len(samples)} samples",
         "",
-        "| measure | first minute | last minute |",
-        "|---|---|---|",
+        f"| measure | first minute | minute after warm-up ({warmup_s:.0f} s) | last minute |",
+        "|---|---|---|---|",
     ]
-    out += [f"| {name} | {a} | {b} |" for name, a, b in rows]
+    out += [f"| {name} | {a} | {b} | {c} |" for name, a, b, c in rows]
     rss = slope_per_hour([(s.t_s, s.rss_mb) for s in after])
     fds = slope_per_hour([(s.t_s, float(s.fds)) for s in after])
     thr = slope_per_hour([(s.t_s, float(s.threads)) for s in after])
@@ -295,7 +315,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--unique", action="store_true", help="every prompt different (caches fill up as in a real room)")
     p.add_argument("--verbose", action="store_true", help="run the show with -v (DEBUG logs)")
     p.add_argument("--out", default="runs/soak")
+    p.add_argument("--summary", metavar="CSV", help="only print the table of an earlier soak's samples.csv")
     args = p.parse_args(argv)
+    if args.summary:
+        print(summarise(load_samples(Path(args.summary)), args.warmup))
+        return 0
     samples = asyncio.run(soak(args))
     table = summarise(samples, args.warmup)
     Path(args.out, "summary.md").write_text(table + "\n")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import dataclasses
 import os
 import random
+from pathlib import Path
 
-from tools.soak import Sample, proc_status, prompt_text, slope_per_hour, summarise
+from tools.soak import Sample, load_samples, proc_status, prompt_text, slope_per_hour, summarise
 
 
 def _sample(t_s: float, rss_mb: float, fds: int = 20, threads: int = 20) -> Sample:
@@ -21,11 +24,11 @@ def test_slope_is_per_hour() -> None:
 
 
 def test_summary_leaves_warmup_out_of_the_fit() -> None:
-    """RSS that climbs during warm-up and is flat afterwards reports +0.0 MB/h, with first and last minute."""
+    """RSS that climbs during warm-up and is flat afterwards reports +0.0 MB/h; the table shows all three minutes."""
     samples = [_sample(t, 600.0 + t / 10 if t < 300 else 630.0) for t in range(0, 1800, 10)]
     table = summarise(samples, warmup_s=300.0)
     assert "RSS +0.0 MB/h" in table
-    assert "| RSS MB | 603.0 | 630.0 |" in table
+    assert "| RSS MB | 603.0 | 630.0 | 630.0 |" in table
     assert "RSS +360.0 MB/h" in summarise(samples[:30], warmup_s=0.0)
 
 
@@ -43,3 +46,14 @@ def test_unique_prompts_differ() -> None:
     rng = random.Random(0)
     assert len({prompt_text(rng, n, unique=True) for n in range(200)}) == 200
     assert len({prompt_text(rng, n, unique=False) for n in range(200)}) <= 10
+
+
+def test_samples_round_trip_through_csv(tmp_path: Path) -> None:
+    """Samples written as the soak writes them (None fps included) load back equal, for --summary."""
+    samples = [_sample(0.0, 100.0), dataclasses.replace(_sample(10.0, 101.5), fps=None)]
+    path = tmp_path / "samples.csv"
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow([field.name for field in dataclasses.fields(Sample)])
+        writer.writerows(dataclasses.astuple(s) for s in samples)
+    assert load_samples(path) == samples
