@@ -20,7 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.events import Blackout, SetStrength, SetTransition, Stop, find_source
+from engine.events import Blackout, SetStrength, SetTransition, Stop
+from engine.sinks.capabilities import KeyInput, Overlays
+from engine.sources.base import Selectable, Steerable, find_first
 from installation.config.schema import ShowConfig
 from installation.prompts.director import Director, DirectorSettings
 from installation.control.schedule import AttractMode, AttractSettings, OpeningHours
@@ -121,7 +123,7 @@ class Installation:
                                                       max_age_s=d.max_age_s, default_strength=cfg.style.strength),
                                      attract=attract)
             if a.enabled and a.source != "live":
-                if find_source(self.show.source, "select") is not None:
+                if find_first(self.show.source, Selectable) is not None:
                     self.director.attract_source = a.source  # nobody there: crossfade to the generator's dream
         if cfg.source_file and Path(cfg.source_file).is_file():
             from installation.config.reload import ConfigReloader
@@ -191,7 +193,7 @@ class Installation:
         """If a generator is (or may become) the source, prompts also steer its latent walk."""
         from installation.prompts.generator_steering import latent_for_text
 
-        generator = find_source(self.show.source, "steer")
+        generator = find_first(self.show.source, Steerable)
         if generator is None:
             return
         dim, seed = generator.latent_dim, self.cfg.source.seed
@@ -227,7 +229,7 @@ class Installation:
         loop = self.show.loop
         self.warnings = WarningLog()
         self.warnings.install()
-        switch = find_source(loop.source, "select")
+        switch = find_first(loop.source, Selectable)
         self.control = ShowControl(loop.post, self.director, self.director.moderator, loop.stats.snapshot,
                                    lambda: loop.target, self.show.manifest.style_names,
                                    self.cfg.resolve(self.cfg.operator.snapshot_dir), lambda: loop.on_screen,
@@ -291,13 +293,13 @@ class Installation:
                 log.debug("key %r ignored: %s", key, exc)
 
         for sink in self.show.sinks:
-            if hasattr(sink, "key_handlers"):
+            if isinstance(sink, KeyInput):
                 sink.key_handlers.append(on_key)
 
     def _join_hint(self, url: str) -> None:
         qr = qr_image(url)
         for sink in self.show.sinks:
-            if hasattr(sink, "set_overlay"):
+            if isinstance(sink, Overlays):
                 sink.set_overlay("join", ["Paint this room with words:", url], "bottom-right", image=qr)
 
     def _start_browser(self, url: str) -> None:

@@ -19,6 +19,7 @@ from engine.manifest import Manifest, load_manifest
 from engine.pipeline import Stylizer
 from engine.registry import BACKENDS, SINKS, SOURCES, resolve
 from engine.sinks.base import FrameSink
+from engine.sinks.capabilities import Overlays
 from engine.sources.base import FrameSource
 from engine.stabilizer import Stabilizer
 from engine.style import StyleMix
@@ -174,7 +175,7 @@ class StatsOverlay:
     """Draws live stats (fps, frame time, model time, backend, mix) in the corner of window sinks."""
 
     def __init__(self, sinks: list[FrameSink], every_s: float = 0.5) -> None:
-        self.targets = [s for s in sinks if hasattr(s, "set_overlay")]
+        self.targets = [s for s in sinks if isinstance(s, Overlays)]
         self.every_s = every_s
         self._last = -1e9
 

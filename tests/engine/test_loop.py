@@ -154,5 +154,6 @@ def test_blackout_with_slide_shows_the_slide(tiny_model, tmp_path):
     sink = RecordingSink()
     loop = _loop(tiny_model, sink)
     loop.post(Blackout(True, slide))
-    loop.run(max_frames=2)
+    loop.on_tick.append(lambda lp: lp.on_screen is not None and lp.on_screen[..., 0].min() == 255 and lp.post(Stop()))
+    loop.run(duration=5.0)  # the slide is read off the render thread; black until it is ready
     assert sink.shown[-1].shape == (36, 64, 3) and (sink.shown[-1][..., 0] == 255).all()

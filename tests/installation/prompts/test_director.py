@@ -129,7 +129,8 @@ def test_prompts_steer_the_generator_deterministically(interpreter, tmp_path):
     and the event reaches the GeneratorSource inside its wrappers."""
     import numpy as np
 
-    from engine.events import SteerGenerator, find_source
+    from engine.events import SteerGenerator
+    from engine.sources.base import Steerable, find_first
     from engine.sources.generator import GeneratorSource
     from engine.sources.pattern import PatternSource
     from engine.sources.fallback import FallbackSource
@@ -154,7 +155,7 @@ def test_prompts_steer_the_generator_deterministically(interpreter, tmp_path):
     manifest = tiny_generator(tmp_path)
     gen = GeneratorSource(manifest, width=32, height=32)
     chain = TransformedSource(FallbackSource(PatternSource(width=32, height=32), gen), 32, 32)
-    assert find_source(chain, "steer") is gen
+    assert find_first(chain, Steerable) is gen
 
 
 def test_attract_mode_switches_to_the_generator_and_a_prompt_brings_the_room_back(interpreter):

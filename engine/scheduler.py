@@ -1,0 +1,277 @@
+"""The inference scheduler: a feeder thread, worker threads and two one-slot mailboxes.
+
+The feeder reads the source whenever a worker is free and hands the frame, with the mix of that
+moment, to the jobs mailbox (latest wins, nothing queues); workers run the stylizer and put the
+newest finished picture in the results mailbox, which the render thread takes. Nothing polls: the
+feeder waits on the mailbox's condition for a free worker and, when the source has nothing new, for
+as long as the source says its next frame is away (``FrameSource.next_frame_in``), or until the loop
+publishes a new state (``wake()``). Only a source that cannot say when (a camera) is asked again
+every ``poll_s``. A still picture is restyled while a glide runs, so a slide glides like a film.
+
+The scheduler owns the source's reads and the sequence numbers; the loop reads only the published
+``newest_source_frame`` and ``owed_for()`` (how long inference has owed a picture), to show the
+picture unstyled when a backend hangs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from engine.errors import SourceError
+from engine.frame import Frame
+from engine.pipeline import StylizeResult, Stylizer
+from engine.sources.base import FrameSource
+from engine.state import LoopState
+from engine.stats import LiveStats
+from engine.style import StyleMix
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+MIX_EPSILON = 1e-3  # a still picture is restyled once the mix has moved more than this
+MAX_IDLE_WAIT_S = 1.0  # the feeder looks again at least this often (a hint can be wrong)
+
+
+class Mailbox(Generic[T]):
+    """One-slot, latest-wins hand-over between threads."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._item: T | None = None
+        self.closed = False
+
+    def put(self, item: T) -> bool:
+        """Store ``item``; True if it replaced one nobody had taken (a dropped frame)."""
+        with self._cond:
+            replaced = self._item is not None
+            self._item = item
+            self._cond.notify_all()
+            return replaced
+
+    def take(self, timeout: float | None = None) -> T | None:
+        """The item, waiting up to ``timeout`` seconds (None: until one comes or the box is closed)."""
+        with self._cond:
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while self._item is None and not self.closed:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    break
+                self._cond.wait(left)
+            item, self._item = self._item, None
+            if item is not None:
+                self._cond.notify_all()  # a feeder waiting for room
+            return item
+
+    def wait_empty(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds until the slot has been taken; True if it is empty."""
+        with self._cond:
+            deadline = time.monotonic() + timeout
+            while self._item is not None and not self.closed:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+            return self._item is None
+
+    def open(self) -> None:
+        with self._cond:
+            self.closed = False
+            self._item = None
+
+    def close(self) -> None:
+        with self._cond:
+            self.closed = True
+            self._cond.notify_all()
+
+
+@dataclass(frozen=True)
+class Job:
+    """One frame to stylise with the mix it was read with."""
+
+    frame: Frame
+    mix: StyleMix
+
+
+class InferenceScheduler:
+    """Feeds ``source`` frames through ``stylizer`` on ``workers`` threads; the newest result wins."""
+
+    def __init__(self, source: FrameSource, stylizer: Stylizer, stats: LiveStats, state: Callable[[], LoopState],
+                 workers: int = 1, frame_budget_s: float = 0.5, clock: Callable[[], float] = time.monotonic,
+                 poll_s: float = 0.005) -> None:
+        self.source = source
+        self.stylizer = stylizer
+        self.stats = stats
+        self._state = state
+        self._n_workers = max(1, workers)
+        self.frame_budget_s = frame_budget_s
+        self._clock = clock
+        self.poll_s = poll_s
+        self._jobs: Mailbox[Job] = Mailbox()
+        self._results: Mailbox[StylizeResult] = Mailbox()
+        self._threads: list[threading.Thread] = []
+        self._running = False
+        self._wake = threading.Condition()
+        self._woken = False
+        self._seq_lock = threading.Lock()
+        self._next_seq = 0  # feeder only
+        self._submitted_seq = -1  # under _seq_lock
+        self._delivered_seq = -1  # under _seq_lock
+        self._owed_since: float | None = None  # under _seq_lock: when inference began to owe a picture
+        self._last_job_mix: StyleMix | None = None  # feeder only
+        self.newest_source_frame: Frame | None = None  # written by the feeder, read by anyone
+        self._source_failing = False  # feeder only: a failure streak is logged once
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    def start(self) -> None:
+        if self._running:
+            return
+        self._running = True
+        self._jobs.open()
+        self._results.open()
+        for i in range(self._n_workers):
+            self._spawn(self._work, f"laterna-infer-{i}")
+        self._spawn(self._feed, "laterna-feed")
+
+    def _spawn(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self) -> None:
+        """Stop the feeder and the workers (a worker inside a hung backend is left behind after 5 s)."""
+        self._running = False
+        self._jobs.close()
+        self.wake()
+        for thread in self._threads:
+            thread.join(timeout=5.0)
+        self._threads.clear()
+
+    def wake(self) -> None:
+        """The loop published a new state (a new target, a pause ended): look at it now."""
+        with self._wake:
+            self._woken = True
+            self._wake.notify_all()
+
+    # -- render thread --------------------------------------------------------------------------------
+    def take_result(self, timeout: float) -> StylizeResult | None:
+        """The newest finished picture, waiting up to ``timeout`` seconds; None if none came."""
+        return self._results.take(timeout)
+
+    def owed_for(self, now: float) -> float:
+        """Seconds inference has owed a picture for a frame it was given (0 when it owes none)."""
+        with self._seq_lock:
+            return 0.0 if self._owed_since is None else max(0.0, now - self._owed_since)
+
+    def excuse(self, now: float) -> None:
+        """The loop showed something else meanwhile: count the debt from ``now`` again."""
+        with self._seq_lock:
+            if self._owed_since is not None:
+                self._owed_since = now
+
+    # -- workers ------------------------------------------------------------------------------------
+    def _work(self) -> None:
+        while self._running:
+            job = self._jobs.take()
+            if job is None:
+                continue
+            try:
+                result = self.stylizer.process(job.frame, job.mix)
+            except Exception:  # a bug must not kill the worker; the loop falls back to passthrough
+                log.exception("stylizer crashed on frame %d", job.frame.seq)
+                self.stats.error()
+                continue
+            if result.styled:
+                self.stats.model(result.model_ms)
+            with self._seq_lock:
+                if job.frame.seq <= self._delivered_seq:
+                    continue  # another worker already delivered a newer frame
+                self._delivered_seq = job.frame.seq
+                self._owed_since = None if self._delivered_seq >= self._submitted_seq else self._clock()
+            if self._results.put(result):
+                self.stats.drop()
+
+    # -- feeder ---------------------------------------------------------------------------------------
+    def _sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` or until ``wake()``."""
+        with self._wake:
+            if not self._woken and self._running:
+                self._wake.wait(min(max(seconds, 0.0), MAX_IDLE_WAIT_S))
+            self._woken = False
+
+    def _feed(self) -> None:
+        """Read the source whenever a worker is free; still pictures are restyled while a glide runs."""
+        while self._running:
+            state = self._state()
+            if state.paused:
+                self._sleep(MAX_IDLE_WAIT_S)  # the loop wakes us when the pause ends
+                continue
+            # wait for a free worker; if none frees up within half the frame budget, refresh the
+            # pending frame anyway (latest wins), so a passthrough picture stays live while inference is stuck
+            self._jobs.wait_empty(timeout=max(0.02, self.frame_budget_s / 2))
+            if not self._running:
+                return
+            state = self._state()
+            mix = state.mix_at(self._clock())
+            frame = self._read_source()
+            if frame is None:
+                last = self.newest_source_frame
+                if last is None or self._last_job_mix is None or mix.distance(self._last_job_mix) <= MIX_EPSILON:
+                    self._sleep(self._until_next_frame(state))
+                    continue
+                # a still picture (slideshow, paused camera) must keep gliding: restyle it with the new mix
+                frame = Frame(last.pixels, last.t_capture, self._number(), last.source)
+            self._last_job_mix = mix
+            with self._seq_lock:
+                if self._owed_since is None:
+                    self._owed_since = self._clock()
+                self._submitted_seq = frame.seq
+            if self._jobs.put(Job(frame, mix)):
+                self.stats.drop()
+
+    def _until_next_frame(self, state: LoopState) -> float:
+        try:
+            wait = self.source.next_frame_in()
+        except Exception:  # a hint must never stop the feeder
+            log.exception("%s.next_frame_in failed", type(self.source).__name__)
+            wait = None
+        if wait is None:
+            return self.poll_s
+        if not state.glide.done(self._clock()):
+            wait = min(wait, 0.05)  # a slow glide on a still picture: look again soon
+        return wait
+
+    def _number(self) -> int:
+        seq = self._next_seq
+        self._next_seq += 1
+        return seq
+
+    def _read_source(self) -> Frame | None:
+        """Feeder thread only: the newest source frame, numbered, or None."""
+        try:
+            frame = self.source.read()
+        except SourceError as exc:
+            self.stats.error()
+            if not self._source_failing:
+                log.warning("source failed: %s (said once until it recovers)", exc)
+            self._source_failing = True
+            return None
+        if self._source_failing:
+            log.info("source %s works again", self.source.name)
+            self._source_failing = False
+        if frame is None:
+            return None
+        frame = Frame(frame.pixels, frame.t_capture, self._number(), frame.source)
+        self.newest_source_frame = frame
+        if frame.source:
+            self.stats.source = frame.source  # what is on screen now: camera, fallback, generator
+        return frame
