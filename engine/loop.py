@@ -3,8 +3,8 @@
 The main thread runs ``tick()`` (SDL wants the window on the main thread) and shows the newest
 finished picture; the ``InferenceScheduler`` (engine.scheduler) reads the source and runs the
 stylizer on its own threads, so capture, inference and display overlap. If inference owes a picture
-for longer than ``frame_budget_s`` (a hung or very slow backend), the source picture is shown unstyled
-so the show never freezes. Other threads talk to the loop only through ``post(event)``; events are
+for longer than ``frame_budget_s`` and than three times its usual time (a hung backend, not merely a
+slow one), the source picture is shown unstyled so the show never freezes. Other threads talk to the loop only through ``post(event)``; events are
 plain data (engine.events) that the loop applies at the start of a tick, and the loop publishes what
 it has decided as one immutable ``LoopState`` (``loop.state``) for readers. Slow file work
 (snapshots, slides) runs on a ``FileWorker``, never on the render thread.
@@ -257,7 +257,7 @@ class FrameLoop:
             self._present(result.frame.pixels, result.frame.t_capture, result.styled)
             return
         src = self.scheduler.newest_source_frame
-        if src is None or self.scheduler.owed_for(now) <= self.frame_budget_s:
+        if src is None or not self.scheduler.overdue(now):
             return
         # inference is stuck or too slow: keep the picture alive, unstyled
         if not self._stalled:

@@ -9,7 +9,7 @@ publishes a new state (``wake()``). Only a source that cannot say when (a camera
 every ``poll_s``. A still picture is restyled while a glide runs, so a slide glides like a film.
 
 The scheduler owns the source's reads and the sequence numbers; the loop reads only the published
-``newest_source_frame`` and ``owed_for()`` (how long inference has owed a picture), to show the
+``newest_source_frame`` and ``overdue()`` (inference has owed a picture for too long), to show the
 picture unstyled when a backend hangs.
 """
 
@@ -36,6 +36,8 @@ T = TypeVar("T")
 
 MIX_EPSILON = 1e-3  # a still picture is restyled once the mix has moved more than this
 MAX_IDLE_WAIT_S = 1.0  # the feeder looks again at least this often (a hint can be wrong)
+SLOW_NOT_HUNG = 3.0  # a backend is hung only when it owes a picture this many times its usual time
+FIRST_PICTURE_PATIENCE_S = 2.0  # a fresh backend's first run warms up (allocations, autotuning): wait longer
 
 
 class Mailbox(Generic[T]):
@@ -123,6 +125,7 @@ class InferenceScheduler:
         self._submitted_seq = -1  # under _seq_lock
         self._delivered_seq = -1  # under _seq_lock
         self._owed_since: float | None = None  # under _seq_lock: when inference began to owe a picture
+        self._usual_s: float | None = None  # under _seq_lock: running mean of one job's time
         self._last_job_mix: StyleMix | None = None  # feeder only
         self.newest_source_frame: Frame | None = None  # written by the feeder, read by anyone
         self._source_failing = False  # feeder only: a failure streak is logged once
@@ -167,10 +170,16 @@ class InferenceScheduler:
         """The newest finished picture, waiting up to ``timeout`` seconds; None if none came."""
         return self._results.take(timeout)
 
-    def owed_for(self, now: float) -> float:
-        """Seconds inference has owed a picture for a frame it was given (0 when it owes none)."""
+    def overdue(self, now: float) -> bool:
+        """True when inference owes a picture for longer than the frame budget and than ``SLOW_NOT_HUNG``
+        times its usual time: hung, not merely slow (a GPU preset on a CPU must not flicker unstyled). Before
+        the first picture the usual time is taken as ``FIRST_PICTURE_PATIENCE_S`` / ``SLOW_NOT_HUNG``."""
         with self._seq_lock:
-            return 0.0 if self._owed_since is None else max(0.0, now - self._owed_since)
+            if self._owed_since is None:
+                return False
+            usual = FIRST_PICTURE_PATIENCE_S / SLOW_NOT_HUNG if self._usual_s is None else self._usual_s
+            patience = max(self.frame_budget_s, SLOW_NOT_HUNG * usual)
+            return now - self._owed_since > patience
 
     def excuse(self, now: float) -> None:
         """The loop showed something else meanwhile: count the debt from ``now`` again."""
@@ -184,6 +193,7 @@ class InferenceScheduler:
             job = self._jobs.take()
             if job is None:
                 continue
+            t0 = self._clock()
             try:
                 result = self.stylizer.process(job.frame, job.mix)
             except Exception:  # a bug must not kill the worker; the loop falls back to passthrough
@@ -192,7 +202,9 @@ class InferenceScheduler:
                 continue
             if result.styled:
                 self.stats.model(result.model_ms)
+            took = self._clock() - t0
             with self._seq_lock:
+                self._usual_s = took if self._usual_s is None else 0.9 * self._usual_s + 0.1 * took
                 if job.frame.seq <= self._delivered_seq:
                     continue  # another worker already delivered a newer frame
                 self._delivered_seq = job.frame.seq
