@@ -24,8 +24,22 @@ import cv2
 import numpy as np
 
 from engine.errors import EngineError, SinkError
-from engine.events import (Blackout, Event, Freeze, ReleaseGenerator, SelectSource, SetSmoothing, SetStrength,
-                           SetStyleWeight, SetTransition, SetWarmth, Snapshot, SteerGenerator, Stop, TargetChanged)
+from engine.events import (
+    Blackout,
+    Event,
+    Freeze,
+    ReleaseGenerator,
+    SelectSource,
+    SetSmoothing,
+    SetStrength,
+    SetStyleWeight,
+    SetTransition,
+    SetWarmth,
+    Snapshot,
+    SteerGenerator,
+    Stop,
+    TargetChanged,
+)
 from engine.files import FileWorker, read_still, write_png
 from engine.frame import Frame
 from engine.pipeline import Stylizer
@@ -65,7 +79,7 @@ class FrameLoop:
         self._state = LoopState(Glide(initial, initial, clock(), 0.0, ease), "", transition_s, ease)
         self.running = False
         self.last_tick = clock()
-        self.on_tick: list[Callable[["FrameLoop"], None]] = []  # main-thread hooks (watchdog, overlays)
+        self.on_tick: list[Callable[[FrameLoop], None]] = []  # main-thread hooks (watchdog, overlays)
         self._events: queue.Queue[Event] = queue.Queue(maxsize=max_events)
         self.scheduler = InferenceScheduler(source, stylizer, self.stats, lambda: self._state, workers,
                                             frame_budget_s, clock)

@@ -24,7 +24,7 @@ from typing import Generic, TypeVar
 
 from engine.errors import SourceError
 from engine.frame import Frame
-from engine.pipeline import StylizeResult, Stylizer
+from engine.pipeline import Stylizer, StylizeResult
 from engine.sources.base import FrameSource
 from engine.state import LoopState
 from engine.stats import LiveStats

@@ -41,7 +41,7 @@ class FrameSource(abc.ABC):
     def read(self) -> Frame | None:
         """The newest frame, or None if nothing new is ready; raises SourceError when broken."""
 
-    def children(self) -> Sequence["FrameSource"]:
+    def children(self) -> Sequence[FrameSource]:
         """The sources this one wraps (none for a source that makes its own pictures)."""
         return ()
 
@@ -58,7 +58,7 @@ class FrameSource(abc.ABC):
     def close(self) -> None:
         """Release resources; safe to call more than once."""
 
-    def __enter__(self) -> "FrameSource":
+    def __enter__(self) -> FrameSource:
         self.open()
         return self
 

@@ -5,7 +5,15 @@ import numpy as np
 import pytest
 
 from engine.backends.onnxruntime import OnnxRuntimeBackend
-from engine.events import Blackout, SetStrength, SetStyleWeight, SetWarmth, Snapshot, Stop, TargetChanged
+from engine.events import (
+    Blackout,
+    SetStrength,
+    SetStyleWeight,
+    SetWarmth,
+    Snapshot,
+    Stop,
+    TargetChanged,
+)
 from engine.loop import FrameLoop
 from engine.pipeline import Stylizer
 from engine.sinks.headless import HeadlessSink

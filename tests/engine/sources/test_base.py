@@ -4,7 +4,14 @@ import pytest
 from engine.frame import Frame
 from engine.sinks.capabilities import KeyInput, Overlays
 from engine.sinks.headless import HeadlessSink
-from engine.sources.base import FrameSource, Selectable, Steerable, find_all, find_first, walk
+from engine.sources.base import (
+    FrameSource,
+    Selectable,
+    Steerable,
+    find_all,
+    find_first,
+    walk,
+)
 from engine.sources.crossfade import SwitchSource
 from engine.sources.pattern import PatternSource
 from engine.sources.transform import TransformedSource
