@@ -88,3 +88,11 @@ def test_warmth_shifts_colour_temperature(tiny_model):
     assert warm[..., 0].mean() > neutral[..., 0].mean() > cold[..., 0].mean()
     assert warm[..., 2].mean() < neutral[..., 2].mean() < cold[..., 2].mean()
     stylizer.close()
+
+
+def test_to_tensor_is_contiguous_nchw_in_unit_range():
+    """to_tensor gives the backend a C-contiguous 1x3xHxW float32 array equal to pixels / 255 (no further copy)."""
+    px = np.random.default_rng(1).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    t = to_tensor(px)
+    assert t.shape == (1, 3, 5, 7) and t.dtype == np.float32 and t.flags.c_contiguous
+    assert np.allclose(t[0], px.transpose(2, 0, 1) / 255.0)
