@@ -40,13 +40,13 @@ class FileWorker:
     """Runs submitted file jobs one at a time on its own daemon thread; at most ``max_jobs`` wait."""
 
     def __init__(self, name: str = "laterna-files", max_jobs: int = 8) -> None:
-        self._jobs: queue.Queue[Callable[[], None] | None] = queue.Queue(maxsize=max_jobs)
+        self._jobs: queue.Queue[Callable[[], object] | None] = queue.Queue(maxsize=max_jobs)
         self._name = name
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._refusing = False
 
-    def submit(self, job: Callable[[], None], what: str) -> bool:
+    def submit(self, job: Callable[[], object], what: str) -> bool:
         """Queue ``job``; False (warned once per burst of refusals) if the queue is full."""
         with self._lock:
             if self._thread is None or not self._thread.is_alive():

@@ -5,18 +5,20 @@ from __future__ import annotations
 import collections
 import threading
 import time
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 
-def _pct(values, q: float) -> float:
+def _pct(values: Sequence[float], q: float) -> float:
     return round(float(np.percentile(values, q)), 2) if len(values) else 0.0
 
 
 class LiveStats:
     """Counters and recent timings. ``snapshot()`` gives the keys ``--stats-out`` writes."""
 
-    def __init__(self, window: int = 600, clock=time.monotonic) -> None:
+    def __init__(self, window: int = 600, clock: Callable[[], float] = time.monotonic) -> None:
         self._lock = threading.Lock()
         self._clock = clock
         self.frame_ms: collections.deque[float] = collections.deque(maxlen=window)
@@ -80,7 +82,7 @@ class LiveStats:
             return 0.0
         return (len(t) - 1) / (t[-1] - t[0])
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict[str, Any]:
         fps = self.fps()
         with self._lock:
             return {

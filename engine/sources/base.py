@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import abc
 import logging
-from collections.abc import Iterator, Sequence
-from typing import Protocol, TypeVar, runtime_checkable
+from collections.abc import Callable, Iterator, Sequence
+from typing import Protocol, TypeVar, cast, runtime_checkable
 
 import numpy as np
 
@@ -100,23 +100,24 @@ def walk(source: FrameSource) -> Iterator[FrameSource]:
         queue.extend(kids)
 
 
-def find_all(source: FrameSource, capability: type[C]) -> list[C]:
-    """Every source in the chain that has ``capability`` (a runtime-checkable protocol); wrappers that
-    have it themselves are not looked into."""
+def find_all(source: FrameSource, capability: Callable[..., C]) -> list[C]:
+    """Every source in the chain that has ``capability`` (a runtime-checkable protocol class); wrappers
+    that have it themselves are not looked into. (Typed as a callable: mypy refuses a protocol as ``type[C]``.)"""
+    kind = cast(type, capability)
     found: list[C] = []
     queue: list[FrameSource] = [source]
     seen = 0
     while queue and seen < MAX_CHAIN:
         s = queue.pop(0)
         seen += 1
-        if isinstance(s, capability):
-            found.append(s)
+        if isinstance(s, kind):
+            found.append(cast(C, s))
         elif isinstance(s, FrameSource):
             queue.extend(s.children())
     return found
 
 
-def find_first(source: FrameSource, capability: type[C]) -> C | None:
+def find_first(source: FrameSource, capability: Callable[..., C]) -> C | None:
     """The first source in the chain that has ``capability``, or None."""
     found = find_all(source, capability)
     return found[0] if found else None
