@@ -6,7 +6,9 @@ import numpy as np
 from engine.backends.onnxruntime import OnnxRuntimeBackend
 from engine.loop import FrameLoop
 from engine.pipeline import Stylizer
-from engine.scheduler import Mailbox
+from engine.frame import Frame
+from engine.pipeline import StylizeResult
+from engine.scheduler import InOrderResults, Mailbox
 from engine.sinks.headless import HeadlessSink
 from engine.sources.pattern import PatternSource
 from engine.sources.slideshow import SlideshowSource
@@ -16,8 +18,8 @@ from engine.style import StyleMix
 def test_mailbox_keeps_only_the_newest_item():
     """A second put replaces an untaken item and says so; take hands out the newest and empties the slot."""
     box: Mailbox[int] = Mailbox()
-    assert box.put(1) is False
-    assert box.put(2) is True
+    assert box.put(1) is None
+    assert box.put(2) == 1
     assert box.take(timeout=0.0) == 2
     assert box.take(timeout=0.0) is None
     assert box.wait_empty(timeout=0.0) is True
@@ -69,3 +71,36 @@ def test_a_slideshow_is_stylised_not_shown_raw(tiny_model, tmp_path, caplog):
     stats = loop.run(duration=0.6)
     assert stats["frames"] >= 1 and stats["styled_frames"] == stats["frames"]
     assert "unstyled" not in caplog.text
+
+
+def _result(seq):
+    return StylizeResult(Frame(np.zeros((2, 2, 3), np.uint8), 0.0, seq), True, 1.0)
+
+
+def test_results_finishing_out_of_order_are_all_shown_in_order():
+    """A frame that finishes before an older one still in work waits for it; then both come out, oldest first."""
+    drops = []
+    results = InOrderResults(capacity=2, hold_s=60.0, on_drop=lambda: drops.append(1))
+    for seq in (1, 2, 3):
+        results.started(seq)
+    results.finished(2, _result(2))
+    assert results.take(timeout=0.0) is None  # frame 1 is still in work
+    results.finished(1, _result(1))
+    assert [results.take(timeout=0.0).frame.seq for _ in range(2)] == [1, 2]
+    results.abandoned(3)
+    assert results.take(timeout=0.0) is None and drops == []
+
+
+def test_a_hung_older_frame_holds_newer_ones_back_only_briefly():
+    """After hold_s a newer picture is handed over without the hung older one, which is dropped if it comes."""
+    now = [0.0]
+    drops = []
+    results = InOrderResults(capacity=2, hold_s=0.5, on_drop=lambda: drops.append(1), clock=lambda: now[0])
+    results.started(1)
+    results.started(2)
+    results.finished(2, _result(2))
+    assert results.take(timeout=0.0) is None
+    now[0] = 0.6
+    assert results.take(timeout=0.0).frame.seq == 2
+    results.finished(1, _result(1))
+    assert results.take(timeout=0.0) is None and drops == [1]
