@@ -4,10 +4,9 @@ import cv2
 import numpy as np
 
 from engine.backends.onnxruntime import OnnxRuntimeBackend
-from engine.loop import FrameLoop
-from engine.pipeline import Stylizer
 from engine.frame import Frame
-from engine.pipeline import StylizeResult
+from engine.loop import FrameLoop
+from engine.pipeline import Stylizer, StylizeResult
 from engine.scheduler import InOrderResults, Mailbox
 from engine.sinks.headless import HeadlessSink
 from engine.sources.pattern import PatternSource
