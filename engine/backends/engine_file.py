@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import struct
 from pathlib import Path
+from typing import Any
 
 from engine.errors import ModelError
 
@@ -17,7 +18,7 @@ MAGIC_KEY = "laterna_engine"
 _MAX_HEADER = 1 << 20
 
 
-def write_engine_file(path: str | Path, engine_bytes: bytes, metadata: dict) -> Path:
+def write_engine_file(path: str | Path, engine_bytes: bytes, metadata: dict[str, Any]) -> Path:
     meta = json.dumps({MAGIC_KEY: 1, **metadata}).encode("utf-8")
     path = Path(path)
     with open(path, "wb") as f:
@@ -27,7 +28,7 @@ def write_engine_file(path: str | Path, engine_bytes: bytes, metadata: dict) -> 
     return path
 
 
-def read_engine_file(path: str | Path) -> tuple[dict, bytes]:
+def read_engine_file(path: str | Path) -> tuple[dict[str, Any], bytes]:
     path = Path(path)
     try:
         data = path.read_bytes()

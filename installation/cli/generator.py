@@ -10,16 +10,19 @@ import json
 import logging
 from pathlib import Path
 
+from installation.cli.training_data import require_present, shared
+
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared" / "data"
+SHARED = Path(shared())
 SQUEEZENET = SHARED / "weights" / "squeezenet1_0" / "squeezenet1_0_imagenet.npz"
 
 
 def cmd_train_generator(args: argparse.Namespace) -> int:
     from exporters.gan_training import GanTrainer, GanTrainingConfig
 
+    require_present(images=args.images)
     cfg = GanTrainingConfig(images=args.images, out_dir=args.out, loss_network=args.loss_network or "",
                             steps=args.steps, size=args.size, batch_size=args.batch_size, latent_dim=args.latent_dim,
                             g_width=args.g_width, d_width=args.d_width, lr_g=args.lr_g, lr_d=args.lr_d, seed=args.seed,

@@ -10,12 +10,13 @@ import sys
 from pathlib import Path
 
 from engine.errors import ConfigError, EngineError
+from installation.cli.training_data import require_present, shared
 
 log = logging.getLogger("laterna")
 
 EX_CONFIG = 78  # sysexits.h: configuration error (systemd: RestartPreventExitStatus=78)
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared" / "data"
+SHARED = Path(shared())
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -27,9 +28,9 @@ def _setup_logging(verbose: bool) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from engine.events import Stop
     from installation.app import Installation
-    from installation.config.schema import load_config
+    from installation.config.preflight import load_runnable
 
-    cfg = load_config(args.config)
+    cfg = load_runnable(args.config)  # bad keys, missing or corrupt models, unknown styles: all at once (exit 78)
     inst = Installation(cfg, headless=args.headless, port=args.port, server=False if args.no_server else None)
     show = inst.show
     source = getattr(show.source, "name", "") or type(show.source).__name__
@@ -60,13 +61,19 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from installation.config.schema import load_config
+    """Every file, every problem that ``run`` would refuse, at once; exit 78 if any file has one."""
+    from installation.config.preflight import load_runnable
 
-    cfg = load_config(args.config)
-    from engine.manifest import load_manifest
-
-    load_manifest(cfg.resolve(cfg.model.manifest)).verify_file()
-    print(f"{cfg.source_file}: OK")
+    failed = []
+    for path in args.configs:
+        try:
+            cfg = load_runnable(path)
+        except ConfigError as exc:
+            failed.append(str(exc))
+            continue
+        print(f"{cfg.source_file}: OK")
+    if failed:
+        raise ConfigError("\n".join(failed))
     return 0
 
 
@@ -81,6 +88,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
 def cmd_train_style(args: argparse.Namespace) -> int:
     from exporters.style_training import StyleTrainer, StyleTrainingConfig
 
+    require_present(styles=args.styles, content=args.content, holdout=args.holdout, loss_network=args.loss_network)
     cfg = StyleTrainingConfig(styles=args.styles, content=args.content, holdout=args.holdout, out_dir=args.out,
                               loss_network=args.loss_network, steps=args.steps, batch_size=args.batch_size,
                               crop=args.crop, lr=args.lr, style_weight=args.style_weight,
@@ -99,6 +107,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from exporters.images import list_images
     from exporters.ship import export_style_model
 
+    require_present(real_images=args.real_images)
     real = list_images(*args.real_images) if args.real_images else []
     variants = tuple(v for v in args.variants.split(",") if v)
     if args.johnson:
@@ -152,8 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-server", action="store_true", help="no visitor server (the picture only)")
     r.set_defaults(func=cmd_run)
 
-    c = sub.add_parser("check", help="validate a config file (exit 78 if it is wrong)")
-    c.add_argument("config", nargs="?", default=str(ROOT / "configs" / "default.yaml"))
+    c = sub.add_parser("check", help="validate config files as `run` would, models included (exit 78 if wrong)")
+    c.add_argument("configs", nargs="*", default=[str(ROOT / "configs" / "default.yaml")], metavar="config")
     c.set_defaults(func=cmd_check)
 
     doc = sub.add_parser("doctor", help="check cameras, displays, GPU, models and ports, and say how to fix problems")

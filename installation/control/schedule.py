@@ -12,10 +12,10 @@ import datetime as dt
 import random
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from engine.errors import ConfigError
 from engine.style import StyleMix
+from installation.control.settings import AttractSettings  # the config's attract section, one model
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -70,14 +70,6 @@ class OpeningHours:
                 if (day in days and t >= start) or ((day - 1) % 7 in days and t < end):
                     return True
         return False
-
-
-@dataclass(frozen=True)
-class AttractSettings:
-    idle_s: float = 90.0  # no prompt for this long -> wander
-    every_s: float = 25.0  # a new destination this often
-    transition_s: float = 10.0  # slow glides while wandering
-    max_styles: int = 2  # destinations mix at most this many styles
 
 
 class AttractMode:

@@ -13,13 +13,13 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from engine.events import Event, ReleaseGenerator, SelectSource, SetSmoothing, SteerGenerator, TargetChanged
 from installation.prompts.expander import Expander
 from installation.prompts.interpreter import Interpretation, Interpreter
 from installation.prompts.queue import Prompt, PromptQueue, QueueFull
 from installation.control.schedule import AttractMode
+from installation.prompts.settings import DirectorSettings  # the config's director section, one model
 
 log = logging.getLogger(__name__)
 
@@ -27,20 +27,11 @@ Send = Callable[[dict], Awaitable[None]]
 DECLINED = "That prompt can't be shown here. Try describing a scene, a mood or a colour."
 
 
-@dataclass(frozen=True)
-class DirectorSettings:
-    min_show_s: float = 20.0  # each visitor's prompt is shown at least this long
-    max_queue: int = 50
-    max_age_s: float = 600.0  # prompts waiting longer than this are dropped
-    expansions: int = 3
-    default_strength: float = 1.0
-    tick_s: float = 0.05
-
-
 class Director:
     def __init__(self, post: Callable[[Event], bool], interpreter: Interpreter | None, expander: Expander | None = None,
                  moderator=None, settings: DirectorSettings = DirectorSettings(),
-                 clock: Callable[[], float] = time.monotonic, attract: AttractMode | None = None) -> None:
+                 clock: Callable[[], float] = time.monotonic, attract: AttractMode | None = None,
+                 default_strength: float = 1.0) -> None:
         self.post = post
         self.interpreter = interpreter
         self.expander = expander
@@ -60,7 +51,7 @@ class Director:
         self.attract = attract
         self.mode = "waiting"  # waiting | prompt | attract
         self.is_pinned: Callable[[], bool] = lambda: False  # an operator holds the look: prompts wait
-        self.base_strength = settings.default_strength  # operators may change it while the show runs
+        self.base_strength = default_strength  # operators may change it while the show runs
         self.generator_latent: Callable[[str], object] | None = None  # words -> latent, when a GAN is the source
         self.attract_source: str | None = None  # e.g. "generator": attract mode crossfades the show to it
 

@@ -32,7 +32,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Protocol
 
@@ -41,13 +41,14 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from engine.errors import ConfigError, EngineError
+from engine.errors import EngineError
 from installation.server import protocol
-from installation.server.protocol import (ConnectionLimiter, FloodGuard, Ping, ProtocolLimits, ProtocolViolation,
+from installation.server.protocol import (ConnectionLimiter, FloodGuard, Ping, ProtocolViolation,
                                    RateLimiter, Resume, parse_message)
 from installation.control.show_control import ShowControl, handle_message
 from installation.server.auth import OperatorAuth, RedactingLogger
 from installation.server.operator_page import OperatorPage
+from installation.server.settings import ServerSettings
 from installation.server.routes import OPERATOR_SESSION, HealthLike, MetricsLike, Router
 from installation.server.visitor_page import WEB_ROOT, HttpReply, VisitorPage, json_bytes, text_reply
 
@@ -67,61 +68,8 @@ class DirectorLike(Protocol):
     def status(self) -> dict: ...
 
 
-@dataclass(frozen=True)
-class VisitorServerSettings:
-    host: str = "0.0.0.0"
-    port: int = 8765  # 0: any free port (tests)
-    max_message_bytes: int = 4096
-    max_prompt_chars: int = 280
-    max_connections: int = 200
-    max_connections_per_address: int = 4
-    idle_timeout_s: float = 180.0  # visitors with nothing pending who say nothing for this long are closed
-    rate_per_connection: float = 0.5  # messages a second, sustained
-    burst_per_connection: int = 5
-    rate_per_address: float = 2.0
-    burst_per_address: int = 20
-    http_rate_per_address: float = 10.0  # plain GETs (page, assets, status, QR) a second
-    http_burst_per_address: int = 40
-    flood_warnings: int = 1  # "slow down" replies before a flood closes the connection with 1008
-    send_timeout_s: float = 5.0  # a visitor who cannot take a message this long is closed
-    origins: tuple[str, ...] = ()  # allowed Origin headers for /ws; empty: any. No Origin (non-browser) is allowed
-    log_addresses: bool = False
-    page_title: str = "Laterna"
-    public_url: str = ""  # the address in the QR code; empty: guessed from the request or this machine
-    metrics_public: bool = True  # /metrics without the operator token (LAN scrapers); False: token needed
-    max_operators: int = 4  # operator websockets open at once
-    state_interval_s: float = 0.5  # how often an operator's panel is sent the state (and preview)
-    resume_grace_s: float = 120.0  # a dropped visitor's waiting prompt is kept this long for them to come back
-    tls_cert: str = ""  # PEM certificate (chain) and its key: serve https/wss, which phones need for the microphone
-    tls_key: str = ""
-
-    def __post_init__(self) -> None:
-        problems = []
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.type == "bool" and not isinstance(value, bool):
-                problems.append(f"{f.name}: expected true or false, got {value!r}")
-            elif f.type in ("int", "float") and (isinstance(value, bool) or not isinstance(value, (int, float))):
-                problems.append(f"{f.name}: expected a number, got {value!r}")
-            elif f.type in ("int", "float") and f.name not in ("port", "flood_warnings", "resume_grace_s") and value <= 0:
-                problems.append(f"{f.name}: expected a number > 0, got {value!r}")
-        if isinstance(self.port, int) and not 0 <= self.port <= 65535:
-            problems.append(f"port: expected 0..65535, got {self.port!r}")
-        if isinstance(self.resume_grace_s, (int, float)) and not 0 <= self.resume_grace_s <= 3600:
-            problems.append(f"resume_grace_s: expected 0 (off) to 3600 seconds, got {self.resume_grace_s!r}")
-        if isinstance(self.flood_warnings, int) and self.flood_warnings < 0:
-            problems.append(f"flood_warnings: expected 0 or more, got {self.flood_warnings!r}")
-        if isinstance(self.max_message_bytes, int) and self.max_message_bytes < 64:
-            problems.append(f"max_message_bytes: expected at least 64, got {self.max_message_bytes!r}")
-        if bool(self.tls_cert) != bool(self.tls_key):
-            problems.append("tls_cert and tls_key: give both (https) or neither (http)")
-        if isinstance(self.origins, str) or not all(isinstance(o, str) and o for o in self.origins):
-            problems.append(f"origins: expected a list of origins like 'http://kiosk.local:8765', got {self.origins!r}")
-        if problems:
-            raise ConfigError("VisitorServerSettings: " + "; ".join(problems))
-
-    def limits(self) -> ProtocolLimits:
-        return ProtocolLimits(self.max_message_bytes, self.max_prompt_chars)
+# The server's settings are the config's ``server`` section: one model (installation/server/settings.py).
+VisitorServerSettings = ServerSettings
 
 
 def tls_context(cert: str, key: str) -> ssl.SSLContext:
@@ -240,11 +188,12 @@ class PromptServer:
                                 RateLimiter(settings.rate_per_address, settings.burst_per_address, clock),
                                 warnings=settings.flood_warnings)
         self.http_rate = RateLimiter(settings.http_rate_per_address, settings.http_burst_per_address, clock)
-        self.page = VisitorPage(settings.page_title, web_root, self.status, settings.public_url, lambda: self.url,
+        title = settings.page_title or "Laterna"
+        self.page = VisitorPage(title, web_root, self.status, settings.public_url, lambda: self.url,
                                 secure=bool(settings.tls_cert))
         self.control = control
         self.auth = OperatorAuth(operator_token)
-        self.operator_page = OperatorPage(settings.page_title, web_root, control)
+        self.operator_page = OperatorPage(title, web_root, control)
         self.router = Router(self.page, self.operator_page, self.auth, health, metrics, settings.metrics_public)
         self.visitors: dict[str, _Visitor] = {}
         self.away: dict[str, _Away] = {}  # resume token -> a dropped visitor whose prompt still waits

@@ -14,7 +14,7 @@ def by_name(checks):
 
 @pytest.fixture()
 def default_copy(tmp_path):
-    """A private copy of configs/default.yaml (its model path still points at the shipped model)."""
+    """A private copy of configs/default.yaml (its model is the default, the shipped one, found from anywhere)."""
     return shutil.copy(DEFAULT_CONFIG, tmp_path / "show.yaml")
 
 
@@ -54,8 +54,7 @@ def test_corrupted_model_is_a_failed_check_with_a_fix(tmp_path):
     data[len(data) // 2] ^= 0xFF
     onnx.write_bytes(bytes(data))
     cfg = tmp_path / "show.yaml"
-    cfg.write_text(DEFAULT_CONFIG.read_text().replace("manifest: models/lantern.json",
-                                                      f"manifest: {tmp_path / 'lantern.json'}"))
+    cfg.write_text(DEFAULT_CONFIG.read_text().replace("model:\n", f"model:\n  manifest: {tmp_path / 'lantern.json'}\n"))
     checks = by_name(run_doctor(cfg))
     assert checks["config"].ok
     model = checks["model"]
