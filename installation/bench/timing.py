@@ -40,8 +40,10 @@ def table(title: str, header: list[str], rows: list[list[str]]) -> str:
     return "\n".join([title, line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in rows])
 
 
-def bare_fps(manifest: Manifest, size: tuple[int, int], sessions: int, threads: int, seconds: float) -> float:
-    """Frames/s of back-to-back inference on a ready tensor from ``sessions`` threads: the ceiling."""
+def bare_inference(manifest: Manifest, size: tuple[int, int], sessions: int, threads: int,
+                   seconds: float) -> dict[str, float]:
+    """Back-to-back inference on a ready tensor from ``sessions`` threads, the ceiling: ``fps`` and
+    ``cpu_ms`` (process CPU time per frame, which a busy shared machine disturbs far less than fps)."""
     import numpy as np
 
     backend = OnnxRuntimeBackend(manifest, BackendOptions(threads=threads, sessions=sessions)).load()
@@ -57,21 +59,23 @@ def bare_fps(manifest: Manifest, size: tuple[int, int], sessions: int, threads: 
             backend.infer(img, style)
             count[i] += 1
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     workers = [threading.Thread(target=worker, args=(i,)) for i in range(sessions)]
     for t in workers:
         t.start()
     for t in workers:
         t.join()
-    fps = sum(count) / (time.perf_counter() - t0)
+    frames = max(1, sum(count))
+    result = {"fps": frames / (time.perf_counter() - t0), "cpu_ms": (time.process_time() - c0) * 1000.0 / frames}
     backend.close()
-    return fps
+    return result
 
 
 def loop_fps(make_source: Callable[[], FrameSource], style: Manifest, size: tuple[int, int], sessions: int,
              threads: int, seconds: float, smoothing: float = 0.5) -> dict[str, Any]:
     """Stats of source -> stylize (+ smoothing) -> headless sink through the real, uncapped frame loop,
-    after a short warm-up run; ``fps_overall`` is frames shown over the wall time of the measured run."""
+    after a short warm-up run; ``fps_overall`` is frames shown over the wall time of the measured run and
+    ``cpu_ms`` the process CPU time per frame shown."""
     options = BackendOptions(threads=threads, sessions=sessions)
     stylizer = Stylizer([lambda: OnnxRuntimeBackend(style, options)], size,
                         Stabilizer(smoothing) if smoothing > 0 else None)
@@ -83,9 +87,10 @@ def loop_fps(make_source: Callable[[], FrameSource], style: Manifest, size: tupl
                   frame_budget_s=5.0).run(duration=min(0.5, seconds))  # warm-up
         loop = FrameLoop(source, stylizer, [HeadlessSink()], mix, size, display_fps=0.0, workers=sessions,
                          frame_budget_s=5.0)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         stats = loop.run(duration=seconds)
         stats["fps_overall"] = stats["frames"] / (time.perf_counter() - t0)
+        stats["cpu_ms"] = (time.process_time() - c0) * 1000.0 / max(1, stats["frames"])
     finally:
         stylizer.close()
         source.close()
