@@ -16,7 +16,13 @@ SECONDS = 5
 
 def headless_copy(preset: Path, folder: Path) -> Path:
     """The preset as a visitor would get it, except: open all day (opening hours would black it out when the
-    test runs at night) and every port chosen by the system, so parallel test runs never collide."""
+    test runs at night) and every port chosen by the system, so parallel test runs never collide. The copy
+    sits in ``folder``/configs beside links to the project's folders, so paths relative to it still hold."""
+    for entry in ROOT.iterdir():
+        if entry.is_dir() and entry.name != "configs" and not entry.name.startswith("."):
+            (folder / entry.name).symlink_to(entry, target_is_directory=True)
+    folder = folder / "configs"
+    folder.mkdir()
     data = yaml.safe_load(preset.read_text(encoding="utf-8"))
     data.pop("hours", None)
     for section in ("server", "osc"):
