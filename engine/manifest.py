@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.atomic_file import write_atomic
 from engine.errors import ModelError
 
 FORMAT = "laterna-model/1"
@@ -119,7 +120,8 @@ class Manifest:
         target = Path(path) if path else self.path
         if target is None:
             raise ModelError("manifest has no path to save to")
-        target.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        # a temporary file beside it, then an atomic rename: a full disk never leaves half a manifest
+        write_atomic(target, json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n")
         return target
 
     def verify_file(self) -> None:

@@ -25,6 +25,7 @@ from engine.sources.base import Selectable, Steerable, find_first
 from installation.config.schema import ShowConfig
 from installation.prompts.director import Director
 from installation.control.schedule import AttractMode, OpeningHours
+from installation.ops.unstyled import UnstyledReminder
 from installation.show import Show, build_show, open_show
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,8 @@ class Installation:
         self.cfg = cfg
         self.show: Show = build_show(cfg, headless)
         loop = self.show.loop
+        self.unstyled = UnstyledReminder(self.show.stylizer)  # no model loads: the show goes on, and says so
+        loop.on_tick.append(self.unstyled)
         names = self.show.manifest.style_names
         self.embedder = None
         self.director: Director | None = None
@@ -118,6 +121,7 @@ class Installation:
             attract = AttractMode(len(names), a) if a.enabled else None
             self.director = Director(loop.post, None, None, build_moderator(cfg, self.embedder), cfg.director,
                                      attract=attract, default_strength=cfg.style.strength)
+            self.director.hours = self.hours_watch.hours if self.hours_watch else None  # closed: visitors told
             if a.enabled and a.source != "live":
                 if find_first(self.show.source, Selectable) is not None:
                     self.director.attract_source = a.source  # nobody there: crossfade to the generator's dream
@@ -135,6 +139,8 @@ class Installation:
                 loop.on_tick.remove(self.hours_watch)
                 self.hours_watch = None
                 loop.post(Blackout(False))
+            if self.director is not None:
+                self.director.hours = None  # visitors' prompts are accepted at any time
             return
         slide = cfg.resolve(cfg.hours.slide) if cfg.hours.outside == "slide" else None
         if self.hours_watch is None:
@@ -144,6 +150,8 @@ class Installation:
             self.hours_watch.hours, self.hours_watch.slide = OpeningHours(cfg.hours.schedule), slide
             self.hours_watch.open = None  # re-evaluate at the next check
             self.hours_watch._last_check = -1e9
+        if self.director is not None:
+            self.director.hours = self.hours_watch.hours  # closed: visitors are told when it opens
 
     def _apply_reload(self, old: ShowConfig, new: ShowConfig) -> None:
         """Apply the safe settings of a reloaded config to the running show (main thread)."""
@@ -242,7 +250,7 @@ class Installation:
                 metrics.update(loop.stats.snapshot(), installation.director.status(), visitors)
                 return metrics.render()
 
-        return Health(lambda: loop.last_tick), LiveMetrics()
+        return Health(lambda: loop.last_tick, degraded=self.unstyled.reasons), LiveMetrics()
 
     def _start_server(self) -> None:
         from installation.server.prompt_server import PromptServer, ServerThread

@@ -12,6 +12,7 @@ import struct
 from pathlib import Path
 from typing import Any
 
+from engine.atomic_file import write_atomic
 from engine.errors import ModelError
 
 MAGIC_KEY = "laterna_engine"
@@ -20,12 +21,7 @@ _MAX_HEADER = 1 << 20
 
 def write_engine_file(path: str | Path, engine_bytes: bytes, metadata: dict[str, Any]) -> Path:
     meta = json.dumps({MAGIC_KEY: 1, **metadata}).encode("utf-8")
-    path = Path(path)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<I", len(meta)))
-        f.write(meta)
-        f.write(engine_bytes)
-    return path
+    return write_atomic(path, struct.pack("<I", len(meta)) + meta + engine_bytes)
 
 
 def read_engine_file(path: str | Path) -> tuple[dict[str, Any], bytes]:

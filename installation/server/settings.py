@@ -31,10 +31,14 @@ class ServerSettings(Settings):
     idle_timeout_s: Positive = Field(300.0, description="visitors with nothing pending who say nothing this long "
                                                         "are closed")
     origins: tuple[Annotated[StrictStr, Field(min_length=1)], ...] = Field(
-        (), description="allowed Origin headers for /ws, like 'http://kiosk.local:8765'; empty: any")
+        (), description="Origin headers allowed for the websockets beside the show's own, like "
+                        "'http://kiosk.local:8765'; '*': any (see docs/protocol.md)")
     log_addresses: StrictBool = Field(False, description="log client addresses (privacy: off by default)")
     resume_grace_s: StrictFloat = Field(120.0, ge=0, le=3600, description="a dropped visitor's waiting prompt is "
                                                                            "kept this long for them (0: off)")
+    max_kept_places: StrictInt = Field(16, ge=0, description="dropped visitors' waiting prompts kept at once "
+                                                             "(oldest go first)")
+    max_kept_places_per_address: StrictInt = Field(2, ge=0, description="... and kept at once from one address")
     tls_cert: PathText = Field("", description="PEM certificate (chain): https/wss, which phones need for the "
                                                "microphone; give tls_key too")
     tls_key: PathText = Field("", description="the PEM key of tls_cert")
