@@ -102,3 +102,12 @@ def test_frame_time_histogram_counts_shown_frames_not_loop_ticks(tiny_model):
     stats = loop.run(max_frames=4)
     assert len(ticks) > stats["frames"] + 2  # the loop ticked more often than it showed a frame
     assert samples(m)[("laterna_frame_time_seconds_count", ())] == stats["frames"] - 1
+
+
+def test_problems_show_as_a_gauge_per_part():
+    """A recorder that stopped reads 1 under laterna_problem{part="recorder"}; a healthy part reads 0."""
+    m = Metrics()
+    m.update(STATS, DIRECTOR, problems={"recorder": "disk full; recording stopped", "camera 0": None})
+    got = samples(m)
+    assert got[("laterna_problem", (("part", "recorder"),))] == 1
+    assert got[("laterna_problem", (("part", "camera 0"),))] == 0
