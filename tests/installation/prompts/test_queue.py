@@ -86,8 +86,10 @@ def test_a_flood_of_near_duplicates_is_noticed_and_forgotten():
     assert not q.flooded()
 
 
-WORDS = ("harbour dusk violet storm amber forest meadow glacier copper lantern velvet thunder orchid canyon "
-         "marble ember willow comet saffron tide").split()
+WORDS = (
+    "harbour", "dusk", "violet", "storm", "amber", "forest", "meadow", "glacier", "copper", "lantern", "velvet",
+    "thunder", "orchid", "canyon", "marble", "ember", "willow", "comet", "saffron", "tide"
+)
 
 
 def varied(i: int) -> str:

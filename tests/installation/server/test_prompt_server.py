@@ -12,6 +12,7 @@ from websockets.sync.client import connect as sync_connect
 
 from engine.errors import ConfigError, EngineError
 from installation.server import protocol
+from installation.prompts.director import CROWDED, NEAR_DUPLICATE
 from installation.prompts.moderation import Moderator
 from installation.server.prompt_server import PromptServer, ServerError, ServerThread, VisitorServerSettings
 from installation.server.visitor_page import qr_svg
@@ -410,10 +411,13 @@ def test_a_connect_prompt_disconnect_flood_cannot_hold_the_queue():
     run(scenario())
 
 
-FLOOD_WORDS = ("harbour dusk violet storm amber forest meadow glacier copper lantern velvet thunder orchid canyon "
-               "marble ember willow comet saffron tide basalt heron cobalt dune fjord poppy quartz raven sable "
-               "tundra umber vapour walnut yarrow zephyr aurora bramble cinder delta fennel garnet hollow indigo "
-               "juniper kelp lagoon mangrove nebula obsidian pewter quill russet sierra thistle").split()
+FLOOD_WORDS = (
+    "harbour", "dusk", "violet", "storm", "amber", "forest", "meadow", "glacier", "copper", "lantern", "velvet",
+    "thunder", "orchid", "canyon", "marble", "ember", "willow", "comet", "saffron", "tide", "basalt", "heron",
+    "cobalt", "dune", "fjord", "poppy", "quartz", "raven", "sable", "tundra", "umber", "vapour", "walnut",
+    "yarrow", "zephyr", "aurora", "bramble", "cinder", "delta", "fennel", "garnet", "hollow", "indigo", "juniper",
+    "kelp", "lagoon", "mangrove", "nebula", "obsidian", "pewter", "quill", "russet", "sierra", "thistle"
+)
 HONEST = "a harbour at dusk, in warm orange light"
 
 
@@ -433,7 +437,7 @@ async def _address_hopping_flood(settle_s: float) -> dict:
     events: list[str] = []
     director.listeners.append(lambda kind, data: events.append(kind))
     rng = random.Random(13)
-    flood_replies: list[str] = []
+    flood_replies: list[dict] = []
     honest_reply: dict = {}
     async with running(director, run_director=False, clock=clock, settle_s=settle_s,
                        max_connections=400) as (server, url), contextlib.AsyncExitStack() as held:
@@ -447,11 +451,11 @@ async def _address_hopping_flood(settle_s: float) -> dict:
             if honest is not None and not honest_reply and clock.now >= 45.0:
                 honest_reply = await ask(honest, {"type": "prompt", "text": HONEST})
             bot = await held.enter_async_context(connect(url, local_addr=(f"127.1.{i // 200}.{i % 200 + 1}", 0)))
-            flood_replies.append((await ask(bot, {"type": "prompt", "text": " ".join(rng.sample(FLOOD_WORDS, 5))}))
-                                 ["type"])
+            flood_replies.append(await ask(bot, {"type": "prompt", "text": " ".join(rng.sample(FLOOD_WORDS, 5))}))
         assert len(server.visitors) == 301  # the flood held every connection open to the end
         waiting = director.queue.pending()
-        return {"honest": honest_reply, "flood_accepted": flood_replies.count("queued"), "events": events,
+        return {"honest": honest_reply, "flood_accepted": sum(r["type"] == "queued" for r in flood_replies),
+                "flood_reasons": {r["reason"] for r in flood_replies if r["type"] == "rejected"}, "events": events,
                 "flood_waiting": sum(p.text != HONEST for p in waiting), "queue": len(waiting),
                 "honest_waits": any(p.text == HONEST for p in waiting), "places": director.queue.newcomer_places}
 
@@ -465,7 +469,7 @@ def test_an_address_hopping_flood_of_varied_prompts_cannot_turn_an_honest_visito
     assert guarded["honest"]["type"] == "queued" and guarded["honest_waits"]
     assert guarded["flood_waiting"] <= guarded["places"] == 25 and guarded["queue"] < 50
     assert guarded["flood_accepted"] <= 10 + 0.2 * 120 + 1  # newcomer_burst, then newcomer_rate for 2 minutes
-    assert guarded["events"].count("flood") == 1
+    assert guarded["events"].count("flood") == 1 and guarded["flood_reasons"] <= {CROWDED, NEAR_DUPLICATE}
     unguarded = asyncio.run(asyncio.wait_for(_address_hopping_flood(settle_s=0.0), 120))
     assert unguarded["honest"]["type"] == "rejected" and unguarded["queue"] == 50 == unguarded["flood_waiting"]
 
