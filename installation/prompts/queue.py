@@ -97,8 +97,7 @@ class PromptQueue:
         self._refused: deque[float] = deque(maxlen=max(1, flood_refusals))  # times of flood refusals
         self.newcomer_rate = float(newcomer_rate)
         self.newcomer_burst = float(newcomer_burst)
-        # at most this many newcomers' prompts wait (one at least, unless the share is 0)
-        self.newcomer_places = max(int(newcomer_share * max_length), 1 if newcomer_share > 0 else 0)
+        self.newcomer_share = float(newcomer_share)
         self._tokens, self._tokens_at = self.newcomer_burst, clock()  # the newcomers' bucket
 
     def __len__(self) -> int:
@@ -133,6 +132,11 @@ class PromptQueue:
                         newcomer and (old is None or old.newcomer))
         self._items[visitor] = prompt  # assignment to an existing key keeps its position
         return prompt
+
+    @property
+    def newcomer_places(self) -> int:
+        """At most this many newcomers' prompts wait (one at least, unless the share is 0)."""
+        return max(int(self.newcomer_share * self.max_length), 1 if self.newcomer_share > 0 else 0)
 
     def newcomers(self) -> int:
         """How many waiting prompts are newcomers'."""

@@ -117,7 +117,8 @@ def test_newcomers_share_one_budget():
 
 def test_newcomers_hold_at_most_their_share_and_the_rest_stays_open():
     """Newcomers' prompts fill at most newcomer_share of the queue (Crowded past it, which is a QueueFull);
-    visitors who are not newcomers still get the other places; a newcomer's place that leaves frees one."""
+    visitors who are not newcomers still get the other places; a newcomer's place that leaves frees one; the
+    share follows a changed max_length."""
     q = PromptQueue(max_length=4, newcomer_share=0.5, newcomer_burst=100)
     q.add("a", varied(0), newcomer=True)
     q.add("b", varied(1), newcomer=True)
@@ -130,6 +131,8 @@ def test_newcomers_hold_at_most_their_share_and_the_rest_stays_open():
         q.add("s3", varied(5))
     assert q.pop().visitor == "a"
     assert q.add("c", varied(2), newcomer=True).newcomer and len(q) == 4
+    q.max_length = 8  # a reloaded config: the share follows the queue's length
+    assert q.newcomer_places == 4
 
 
 def test_a_newcomer_who_settles_stops_counting_against_the_share():
