@@ -223,7 +223,7 @@ def test_prompt_in_the_browser_restyles_the_engine_output(browser, tiny_model):
         return float(np.abs(sink.frames[-1].astype(int) - before).mean())
 
     try:
-        _wait(None, lambda _: len(sink.frames) >= 2, "the first frames")
+        _wait(None, lambda _: len(sink.frames) >= 1, "the first frame")  # a still source: one, until the mix moves
         before = sink.frames[-1].astype(int)
         browser.get(f"http://127.0.0.1:{port}/")
         send = browser.find_element(By.ID, "send")
