@@ -55,7 +55,6 @@ class StylizeResult:
     frame: Frame
     styled: bool
     model_ms: float
-    error: str | None = None
 
 
 class Stylizer:
@@ -75,7 +74,6 @@ class Stylizer:
         self.backend: Backend | None = None
         self.errors = 0
         self._consecutive = 0
-        self.last_error: str | None = None
         self._advance()
 
     # -- backend order --------------------------------------------------------------------------
@@ -87,7 +85,6 @@ class Stylizer:
                 backend = self._factories[self._index]().load()
             except BackendError as exc:
                 self.errors += 1
-                self.last_error = str(exc)
                 log.warning("backend %d of %d unavailable: %s", self._index + 1, len(self._factories), exc)
                 continue
             old, self.backend = self.backend, backend
@@ -110,7 +107,6 @@ class Stylizer:
         with self._lock:
             self.errors += 1
             self._consecutive += 1
-            self.last_error = str(exc)
             if self._consecutive == 1 or self.errors % 100 == 0:
                 log.warning("backend %s failed (%d in a row, %d total): %s", backend.describe(), self._consecutive,
                             self.errors, exc)
@@ -143,7 +139,7 @@ class Stylizer:
             out = to_pixels(backend.infer(to_tensor(image), weights))
         except BackendError as exc:
             self._fail(backend, exc)
-            return StylizeResult(frame.with_pixels(pixels), False, 0.0, str(exc))
+            return StylizeResult(frame.with_pixels(pixels), False, 0.0)
         model_ms = (time.perf_counter() - t0) * 1000.0
         self._consecutive = 0
         if out.shape[:2] != pixels.shape[:2]:

@@ -9,7 +9,7 @@ import glob
 import logging
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from engine.backends.base import Backend, BackendOptions
@@ -141,7 +141,6 @@ class Show:
     stylizer: Stylizer
     sinks: list[FrameSink]
     loop: FrameLoop
-    closers: list = field(default_factory=list)
 
     def close(self) -> None:
         self.loop.stop()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -52,11 +51,8 @@ class Director:
         self.current: Prompt | None = None
         self.current_interpretation: Interpretation | None = None
         self.shown_at = -1e9
-        self.history: deque[dict] = deque(maxlen=50)
-        self.turn_latency_ms: deque[float] = deque(maxlen=100)  # turn -> target posted
         self.accepted = 0
         self.declined = 0
-        self.listeners: list[Callable[[str, dict], None]] = []  # operator page, OSC out, metrics
         self.attract = attract
         self.mode = "waiting"  # waiting | prompt | attract
         self.is_pinned: Callable[[], bool] = lambda: False  # an operator holds the look: prompts wait
@@ -87,18 +83,15 @@ class Director:
             verdict = await asyncio.to_thread(self.moderator.check, text)
             if not verdict.allowed:
                 self.declined += 1
-                self._emit("declined", {"reason": verdict.reason})
                 return {"type": "rejected", "reason": verdict.reason or DECLINED}
         try:
             prompt = self.queue.add(visitor, text)
         except QueueFull:
-            self._emit("declined", {"reason": "queue full"})
             return {"type": "rejected", "reason": "Many visitors are waiting right now. Please try again in a minute."}
         self.accepted += 1
         if self.attract is not None:
             self.attract.activity()
         log.info("prompt %s queued: %r", prompt.id, text)
-        self._emit("queued", {"id": prompt.id, "text": text})
         return {"type": "queued", "id": prompt.id, "position": self.queue.position(visitor)}
 
     # -- operators -----------------------------------------------------------------------------------
@@ -133,7 +126,6 @@ class Director:
         return prompt
 
     async def show(self, prompt: Prompt) -> Interpretation:
-        t0 = time.perf_counter()
         interp = await asyncio.to_thread(self._interpret, prompt.text)
         if self.mode == "attract" and self.attract_source:
             self.post(SelectSource("live"))  # somebody is here: back to the room
@@ -142,15 +134,12 @@ class Director:
         if self.generator_latent is not None:
             latent = await asyncio.to_thread(self.generator_latent, prompt.text)
             self.post(SteerGenerator(tuple(float(v) for v in latent)))
-        self.turn_latency_ms.append((time.perf_counter() - t0) * 1000.0)
         self.current, self.current_interpretation, self.shown_at = prompt, interp, self.clock()
         self.mode = "prompt"
         if self.attract is not None:
             self.attract.activity()
-        self.history.append({"id": prompt.id, "text": prompt.text, "mix": interp.mix.named(self.interpreter.names)})
         log.info("showing %s: %r -> %s", prompt.id, prompt.text,
                  {k: v for k, v in interp.mix.named(self.interpreter.names).items() if v > 0.01})
-        self._emit("showing", {"id": prompt.id, "text": prompt.text})
         await self._send(prompt.visitor, {"type": "showing", "id": prompt.id, "text": prompt.text})
         return interp
 
@@ -163,7 +152,6 @@ class Director:
             return
         if self.mode != "attract":
             log.info("no prompts for %.0f s: attract mode", self.attract.settings.idle_s)
-            self._emit("attract", {})
             if self.attract_source:
                 self.post(SelectSource(self.attract_source))
             if self.generator_latent is not None:  # the last visitor's place fades: the dream wanders again
@@ -198,13 +186,6 @@ class Director:
             await send(message)
         except Exception as exc:  # a visitor who left mid-send is not an error of the show
             log.debug("could not reach a visitor: %s", exc)
-
-    def _emit(self, kind: str, data: dict) -> None:
-        for listener in self.listeners:
-            try:
-                listener(kind, data)
-            except Exception:
-                log.exception("director listener failed")
 
     def status(self) -> dict:
         interp = self.current_interpretation

@@ -50,7 +50,6 @@ def test_failing_backend_passes_frames_through_then_falls_back(tiny_model):
                         max_consecutive_errors=3)
     results = [stylizer.process(_frame(seed=i), StyleMix.single(3, 1)) for i in range(5)]
     assert [r.styled for r in results] == [False, False, False, True, True]
-    assert results[0].error and "device lost" in results[0].error
     assert all(r.frame.pixels.shape == (36, 64, 3) for r in results)
     assert stylizer.errors == 3 and stylizer.backend_name.startswith("onnxruntime")
     stylizer.close()
