@@ -25,12 +25,25 @@ def _setup_logging(verbose: bool) -> None:
 
 # -- run -------------------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
-    from engine.events import Stop
+    # SIGTERM / SIGINT at any moment, start-up included: stop cleanly, write the stats, exit 0. The
+    # handler only sets flags (it may run while the main thread holds any lock).
+    signals: list[int] = []
+    inst = None
+
+    def on_signal(signum: int, _frame: object) -> None:
+        signals.append(signum)
+        if inst is not None:
+            inst.stop()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_signal)
     from installation.app import Installation
     from installation.config.schema import load_config
 
     cfg = load_config(args.config)
     inst = Installation(cfg, headless=args.headless, port=args.port, server=False if args.no_server else None)
+    if signals:
+        inst.stop()
     show = inst.show
     source = getattr(show.source, "name", "") or type(show.source).__name__
     if getattr(show.source, "inputs", None):
@@ -38,11 +51,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     log.info("show %r: %s -> %s -> %s at %dx%d", cfg.name, source,
              show.stylizer.backend_name, ", ".join(type(s).__name__ for s in show.sinks), cfg.display.width,
              cfg.display.height)
-    signal.signal(signal.SIGTERM, lambda *_: show.loop.post(Stop()))
-    try:
-        stats = inst.run(frames=args.frames, seconds=args.seconds)
-    except KeyboardInterrupt:
-        stats = show.loop.stats.snapshot()
+    stats = inst.run(frames=args.frames, seconds=args.seconds)
     log.info("stopped after %d frames, %.1f fps, %d dropped, %d errors", stats["frames"], stats["fps"],
              stats["dropped"], stats["errors"])
     if args.stats_out:

@@ -64,6 +64,11 @@ class Director:
         """Install the interpreter once it has loaded (the show starts before the language model)."""
         self.interpreter, self.expander = interpreter, expander
 
+    def configure(self, settings: DirectorSettings) -> None:
+        """New pacing and queue limits (on the Director's thread, e.g. after a config reload)."""
+        self.settings = settings
+        self.queue.max_length, self.queue.max_age_s = settings.max_queue, settings.max_age_s
+
     @property
     def ready(self) -> bool:
         return self.interpreter is not None
