@@ -1,8 +1,10 @@
-import asyncio
 import json
+import signal
 import threading
 import time
 import urllib.request
+
+import pytest
 
 from installation.app import Installation, qr_image
 from installation.config.schema import config_from_dict
@@ -196,3 +198,70 @@ def test_b_on_the_projector_windows_keyboard_blacks_the_show_out(tiny_model):
     inst.run(seconds=60)
     t.join()
     assert seen["blackout"] is True
+
+
+def _run_until(config, stats_out, marker, sig, timeout=240):
+    """`laterna run` as a real process; send ``sig`` as soon as ``marker`` appears in its log. Returns
+    (exit code, log text, whether the marker was seen)."""
+    import os
+    import select
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER"):
+        env.pop(var, None)
+    proc = subprocess.Popen([sys.executable, "-m", "installation.cli", "run", str(config), "--headless",
+                             "--stats-out", str(stats_out), "--port", "0"], cwd=ROOT, env=env,
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    lines: list[str] = []
+    seen = False
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([proc.stderr], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                break
+            line = proc.stderr.readline()
+            if not line:
+                break
+            lines.append(line)
+            if not seen and marker in line:
+                seen = True
+                proc.send_signal(sig)
+        proc.stderr.read()
+        code = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return code, "".join(lines), seen
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("marker, sig", [
+    ("show 'test'", signal.SIGTERM),  # the show is built, nothing is open yet
+    ("visitors: http", signal.SIGTERM),  # the server is up, the sentence model is loading
+    ("loaded sentence embeddings", signal.SIGTERM),  # the interpreter is being built (issue 13's crash)
+    ("loaded sentence embeddings", signal.SIGINT),  # Ctrl-C at the same moment
+    ("prompt interpreter ready", signal.SIGTERM),  # fully up
+])
+def test_a_signal_at_any_moment_of_start_up_exits_cleanly_with_stats(tiny_model, tmp_path, marker, sig):
+    """SIGTERM or SIGINT at each moment of start-up: the process exits 0 and still writes its stats."""
+    import yaml
+
+    config = tmp_path / "show.yaml"
+    config.write_text(yaml.safe_dump({
+        "name": "test", "source": {"type": "pattern", "width": 96, "height": 54},
+        "model": {"manifest": str(tiny_model.path), "sessions": 1},
+        "pipeline": {"width": 96, "height": 54, "workers": 1}, "style": {"start": {"moss": 1.0}},
+        "display": {"type": "headless", "width": 96, "height": 54},
+        "server": {"host": "127.0.0.1", "join_hint": False}, "attract": {"enabled": False}}))
+    stats_out = tmp_path / "stats.json"
+    code, log_text, seen = _run_until(config, stats_out, marker, sig)
+    assert seen, log_text
+    assert code == 0, log_text
+    assert "Traceback" not in log_text and "terminate called" not in log_text
+    assert "frames" in json.loads(stats_out.read_text())
