@@ -299,7 +299,7 @@ class Installation:
         settings = VisitorServerSettings(host=s.host, port=self.port, max_connections=s.max_connections,
                                          max_connections_per_address=s.max_connections_per_address,
                                          idle_timeout_s=s.idle_timeout_s, origins=s.origins,
-                                         log_addresses=s.log_addresses, page_title=f"Laterna — {self.cfg.name}",
+                                         log_addresses=s.log_addresses, page_title=s.title or f"Laterna — {self.cfg.name}",
                                          public_url=s.public_url, resume_grace_s=s.resume_grace_s,
                                          tls_cert=str(self.cfg.resolve(s.tls_cert)) if s.tls_cert else "",
                                          tls_key=str(self.cfg.resolve(s.tls_key)) if s.tls_key else "")
@@ -334,10 +334,13 @@ class Installation:
                 sink.key_handlers.append(on_key)
 
     def _join_hint(self, url: str) -> None:
+        """The visitor page's address and QR code on the projection, as server.join_* say."""
+        s = self.cfg.server
         qr = qr_image(url)
+        lines = [line for line in (s.join_text, url) if line]
         for sink in self.show.sinks:
             if hasattr(sink, "set_overlay"):
-                sink.set_overlay("join", ["Paint this room with words:", url], "bottom-right", image=qr)
+                sink.set_overlay("join", lines, s.join_position, image=qr, size_px=s.join_text_px)
 
     def _start_browser(self, url: str) -> None:
         """Kiosk touchscreen: the visitor page full screen in a local browser window."""

@@ -101,6 +101,10 @@ class ServerConfig:
     port: int = 8765
     public_url: str = ""  # the address visitors type or scan; derived from the host's address if empty
     join_hint: bool = True  # show the page's address and a QR code on the projection
+    join_text: str = "Paint this room with words:"  # the join hint's caption, in the visitors' language
+    join_position: Literal["top-left", "top", "top-right", "left", "center", "right", "bottom-left", "bottom", "bottom-right"] = "bottom-right"  # noqa: E501
+    join_text_px: int = 0  # the join hint's text height in window pixels; 0: 1/28 of the window's height
+    title: str = ""  # the title visitors see on their page; empty: "Laterna — " + the show's (internal) name
     max_connections: int = 200
     max_connections_per_address: int = 8
     idle_timeout_s: float = 300.0
