@@ -71,6 +71,7 @@ class LoopView:
     flags: Callable[[], dict] | None = None  # {"blackout": bool, "frozen": bool} as the loop has them
     sources: tuple[str, ...] = ()  # the names the show's source switch knows ("live", "generator"); () = no switch
     selected_source: Callable[[], str | None] | None = None  # which of them the switch shows now
+    source_labels: Callable[[], dict[str, str]] | None = None  # what each of them is now, in words
 
     @classmethod
     def of(cls, loop: Any) -> LoopView:
@@ -78,10 +79,28 @@ class LoopView:
         from engine.events import find_source
 
         switch = find_source(loop.source, "select")
+        inputs: dict[str, Any] = dict(switch.inputs) if switch is not None else {}
         return cls(post=loop.post, stats=loop.stats.snapshot, target=lambda: loop.target,
                    on_screen=lambda: loop.on_screen, flags=lambda: {"blackout": loop.blackout, "frozen": loop.frozen},
-                   sources=tuple(switch.inputs) if switch is not None else (),
-                   selected_source=(lambda: switch.selected) if switch is not None else None)
+                   sources=tuple(inputs), selected_source=(lambda: switch.selected) if switch is not None else None,
+                   source_labels=(lambda: {name: source_label(name, src) for name, src in inputs.items()})
+                   if inputs else None)
+
+
+def source_label(name: str, source: Any) -> str:
+    """What one input of the show's switch is, for the panel: "Live camera" only when it is a camera that
+    works now; the built-in pattern or a video says so; a camera that failed says what shows instead."""
+    from engine.events import find_source
+
+    if name == "generator":
+        return "Dream (generator)"
+    what = str(getattr(source, "name", "") or name)
+    fallback = find_source(source, "active")
+    if fallback is not None and fallback.active == "fallback":
+        return f"{what} lost: showing {fallback.fallback.name}"
+    if what.startswith("camera"):
+        return "Live camera" if name == "live" else what
+    return f"Live: {what}" if name == "live" else what
 
 
 class CommandError(ValueError):
@@ -201,6 +220,8 @@ class ShowControl:
             "sources": list(self.sources),
             "selected_source": self._read("the selected source", self.loop.selected_source, None)
             if self.loop.selected_source else None,
+            "source_labels": self._read("the sources' names", self.loop.source_labels, {})
+            if self.loop.source_labels else {},
             "source": stats.get("source") if isinstance(stats, dict) else None,
             "blocked_here": list(self.blocked_here),
             "warnings": self.warnings.recent(20),

@@ -264,3 +264,30 @@ def test_handle_message_echoes_ref_and_refuses_what_is_not_json(show):
     assert handle_message(show.control, b'{"cmd": "skip"}')["ok"] is False
     assert handle_message(show.control, "[1, 2]") == {"type": "result", "ok": False,
                                                       "error": show.control.apply([1, 2])["error"]}
+
+
+# -- what the sources are ------------------------------------------------------------------------------------
+def test_source_labels_say_what_each_input_is_now(tmp_path):
+    """"Live camera" is never claimed without a camera: the pattern says so, a broken video says what shows
+    instead, the generator is the dream; the panel's state carries the labels."""
+    from engine.sources.fallback import FallbackSource
+    from engine.sources.pattern import PatternSource
+    from engine.sources.transform import TransformedSource
+    from engine.sources.video import VideoSource
+    from installation.control.show_control import source_label
+
+    pattern = TransformedSource(PatternSource(width=32, height=24), 32, 24)
+    assert source_label("live", pattern) == "Live: pattern"
+    broken = tmp_path / "clip.avi"
+    broken.write_bytes(b"not a video")
+    lost = TransformedSource(FallbackSource(VideoSource(path=broken), PatternSource(width=32, height=24)), 32, 24)
+    lost.open()
+    try:
+        lost.read()
+        assert source_label("live", lost) == "video clip.avi lost: showing pattern"
+    finally:
+        lost.close()
+    assert source_label("generator", pattern) == "Dream (generator)"
+    show = Show(tmp_path)
+    show.control.loop = dataclasses.replace(show.control.loop, source_labels=lambda: {"live": "Live: pattern"})
+    assert show.control.state()["source_labels"] == {"live": "Live: pattern"}
