@@ -74,6 +74,7 @@ class Stylizer:
         self.backend: Backend | None = None
         self.errors = 0
         self._consecutive = 0
+        self._causes: set[str] = set()  # causes already logged
         self._advance()
 
     # -- backend order --------------------------------------------------------------------------
@@ -107,7 +108,11 @@ class Stylizer:
         with self._lock:
             self.errors += 1
             self._consecutive += 1
-            if self._consecutive == 1 or self.errors % 100 == 0:
+            cause = f"{backend.describe()}: {exc}"
+            new_cause = cause not in self._causes
+            if new_cause and len(self._causes) < 64:
+                self._causes.add(cause)
+            if new_cause or self.errors % 100 == 0:  # every counted error's cause is in the log once
                 log.warning("backend %s failed (%d in a row, %d total): %s", backend.describe(), self._consecutive,
                             self.errors, exc)
             if self._consecutive >= self.max_consecutive_errors and backend is self.backend:
