@@ -191,16 +191,18 @@ class Installation:
         d = self.director
         assert d is not None
         old, self._director_cfg = self._director_cfg, new
+        changes: dict[str, Any] = {}
         if new.director != old.director:
             nd = new.director
-            d.configure(dataclasses.replace(d.settings, min_show_s=nd.min_show_s, max_queue=nd.max_queue,
-                                            max_age_s=nd.max_age_s))
+            changes["settings"] = dataclasses.replace(d.settings, min_show_s=nd.min_show_s, max_queue=nd.max_queue,
+                                                      max_age_s=nd.max_age_s)
             if d.interpreter is not None:
                 d.interpreter.tune(nd.temperature, nd.top_k)
         if new.moderation != old.moderation:
-            d.moderator = build_moderator(new, self.embedder)
+            changes["moderator"] = build_moderator(new, self.embedder)
         if new.attract != old.attract:
-            d.attract = self._attract_mode(new)
+            changes["attract"] = self._attract_mode(new)
+        d.configure(**changes)
         log.info("the director has the reloaded settings")
 
     def _attract_mode(self, cfg: ShowConfig) -> AttractMode | None:

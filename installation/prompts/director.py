@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
+from engine.errors import EngineError
 from engine.events import Event, ReleaseGenerator, SelectSource, SetSmoothing, SteerGenerator, TargetChanged
 from installation.prompts.expander import Expander
 from installation.prompts.interpreter import Interpretation, Interpreter
@@ -23,6 +26,7 @@ from installation.control.schedule import AttractMode
 log = logging.getLogger(__name__)
 
 Send = Callable[[dict], Awaitable[None]]
+_KEEP: Any = object()  # configure(): "leave this as it is"
 DECLINED = "That prompt can't be shown here. Try describing a scene, a mood or a colour."
 
 
@@ -59,15 +63,31 @@ class Director:
         self.base_strength = settings.default_strength  # operators may change it while the show runs
         self.generator_latent: Callable[[str], object] | None = None  # words -> latent, when a GAN is the source
         self.attract_source: str | None = None  # e.g. "generator": attract mode crossfades the show to it
+        self._owner: int | None = None  # the thread running ``run()``: the only one that may reconfigure
+
+    def _check_thread(self, what: str) -> None:
+        """The Director's state changes only on its own thread (the one running ``run``) once it runs."""
+        if self._owner is not None and threading.get_ident() != self._owner:
+            raise EngineError(f"Director.{what} called from thread {threading.current_thread().name!r}; "
+                              "submit a coroutine to the Director's loop instead")
 
     def set_interpreter(self, interpreter: Interpreter, expander: Expander | None = None) -> None:
         """Install the interpreter once it has loaded (the show starts before the language model)."""
+        self._check_thread("set_interpreter")
         self.interpreter, self.expander = interpreter, expander
 
-    def configure(self, settings: DirectorSettings) -> None:
-        """New pacing and queue limits (on the Director's thread, e.g. after a config reload)."""
-        self.settings = settings
-        self.queue.max_length, self.queue.max_age_s = settings.max_queue, settings.max_age_s
+    def configure(self, settings: DirectorSettings | None = None, *, moderator: Any = _KEEP,
+                  attract: AttractMode | None | object = _KEEP) -> None:
+        """New pacing and queue limits, moderator or attract mode (e.g. after a config reload), on the
+        Director's thread; arguments left out stay as they are."""
+        self._check_thread("configure")
+        if settings is not None:
+            self.settings = settings
+            self.queue.max_length, self.queue.max_age_s = settings.max_queue, settings.max_age_s
+        if moderator is not _KEEP:
+            self.moderator = moderator
+        if attract is not _KEEP:
+            self.attract = attract  # type: ignore[assignment]
 
     @property
     def ready(self) -> bool:
@@ -173,6 +193,7 @@ class Director:
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         stop = stop or asyncio.Event()
+        self._owner = threading.get_ident()
         while not stop.is_set():
             try:
                 await self.step()

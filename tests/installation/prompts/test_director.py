@@ -186,3 +186,40 @@ def test_attract_mode_switches_to_the_generator_and_a_prompt_brings_the_room_bac
     selects = [i for i, e in enumerate(posted) if isinstance(e, SelectSource)]
     assert [posted[i].name for i in selects] == ["generator", "live"]
     assert isinstance(posted[selects[1] + 1], TargetChanged) and d.mode == "prompt"
+
+
+def test_once_running_the_director_is_reconfigured_only_on_its_own_thread():
+    """configure()/set_interpreter() from another thread raise while run() owns the Director; a coroutine
+    on the Director's loop changes pacing, queue limits, moderator and attract mode together."""
+    from engine.errors import EngineError
+    from installation.prompts.moderation import Moderator
+    from tests.installation.prompts.toy_director import make_director
+
+    director, _ = make_director(min_show_s=20.0)
+    errors: list[Exception] = []
+    strict = Moderator(["lantern"])
+
+    async def go():
+        stop = asyncio.Event()
+        runner = asyncio.create_task(director.run(stop))
+        while director._owner is None:
+            await asyncio.sleep(0)
+
+        def elsewhere():
+            for call in (lambda: director.configure(DirectorSettings(min_show_s=1.0)),
+                         lambda: director.set_interpreter(director.interpreter)):
+                try:
+                    call()
+                except EngineError as exc:
+                    errors.append(exc)
+
+        await asyncio.to_thread(elsewhere)
+        director.configure(DirectorSettings(min_show_s=5.0, max_queue=7, max_age_s=30.0), moderator=strict,
+                           attract=None)
+        stop.set()
+        await runner
+
+    asyncio.run(go())
+    assert len(errors) == 2 and all("submit a coroutine" in str(e) for e in errors)
+    assert director.settings.min_show_s == 5.0 and director.queue.max_length == 7 and director.queue.max_age_s == 30.0
+    assert director.moderator is strict and director.attract is None
