@@ -169,27 +169,37 @@ def test_attract_source_generator_wires_the_director_to_the_switch(tiny_model):
 
 
 def test_b_on_the_projector_windows_keyboard_blacks_the_show_out(tiny_model):
-    """In a running show with a real (SDL dummy) window, pressing b turns blackout on through the operator
-    command path; the loop's flag follows."""
+    """In a running show with a real (SDL dummy) window and the join hint on, pressing b turns blackout on
+    through the operator command path; the wall is then entirely black (no QR code, no text). The join
+    hint's caption and the visitors' page title come from the config."""
     import os
 
     import pygame
 
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-    inst = Installation(_config(tiny_model, display={"type": "window", "width": 96, "height": 54}), headless=False)
+    cfg = _config(tiny_model, display={"type": "window", "width": 96, "height": 54},
+                  server={"port": 0, "host": "127.0.0.1", "join_hint": True, "join_text": "Malen Sie mit Worten:",
+                          "join_position": "top-left", "title": "Lichtspiele"})
+    inst = Installation(cfg, headless=False)
+    window = inst.show.sinks[0]
     seen = {}
+
+    def wait_for(condition, seconds=30.0):
+        deadline = time.monotonic() + seconds
+        while not condition() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return condition()
 
     def technician():
         try:
-            deadline = time.monotonic() + 60
-            while not inst.server_thread and time.monotonic() < deadline:
-                time.sleep(0.05)
-            time.sleep(0.5)
+            wait_for(lambda: inst.server_thread is not None and inst.show.loop.stats.frames > 2)
+            seen["hint"] = window._overlays["join"].lines[0]
+            seen["hint_drawn"] = wait_for(lambda: bool(window.last_presented()[:10, :10].max() == 255))  # the white QR
+            with urllib.request.urlopen(f"http://127.0.0.1:{inst.port}/", timeout=10) as resp:
+                seen["page"] = resp.read().decode()
             pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_b, mod=0, unicode="b", scancode=5))
-            deadline = time.monotonic() + 10
-            while not inst.show.loop.blackout and time.monotonic() < deadline:
-                time.sleep(0.05)
-            seen["blackout"] = inst.show.loop.blackout
+            seen["blackout"] = wait_for(lambda: inst.show.loop.blackout)
+            seen["black_wall"] = wait_for(lambda: bool(window.last_presented().max() == 0))
         finally:
             inst.stop()
 
@@ -197,7 +207,9 @@ def test_b_on_the_projector_windows_keyboard_blacks_the_show_out(tiny_model):
     t.start()
     inst.run(seconds=60)
     t.join()
-    assert seen["blackout"] is True
+    assert seen["hint"] == "Malen Sie mit Worten:" and seen["hint_drawn"]
+    assert "<title>Lichtspiele</title>" in seen["page"]
+    assert seen["blackout"] is True and seen["black_wall"] is True
 
 
 def _run_until(config, stats_out, marker, sig, timeout=240):
