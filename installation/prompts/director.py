@@ -64,6 +64,7 @@ class Director:
         self.generator_latent: Callable[[str], object] | None = None  # words -> latent, when a GAN is the source
         self.attract_source: str | None = None  # e.g. "generator": attract mode crossfades the show to it
         self._owner: int | None = None  # the thread running ``run()``: the only one that may reconfigure
+        self._wake: asyncio.Event | None = None  # set to give the next turn without waiting for the tick
 
     def _check_thread(self, what: str) -> None:
         """The Director's state changes only on its own thread (the one running ``run``) once it runs."""
@@ -117,12 +118,16 @@ class Director:
         if self.attract is not None:
             self.attract.activity()
         log.info("prompt %s queued: %r", prompt.id, text)
+        if self._wake is not None:
+            self._wake.set()
         return {"type": "queued", "id": prompt.id, "position": self.queue.position(visitor)}
 
     # -- operators -----------------------------------------------------------------------------------
     def skip(self) -> None:
         """End the current prompt's turn now."""
         self.shown_at = -1e9
+        if self._wake is not None:
+            self._wake.set()
 
     def remove(self, prompt_id: str) -> bool:
         return self.queue.remove(prompt_id) is not None
@@ -194,15 +199,17 @@ class Director:
     async def run(self, stop: asyncio.Event | None = None) -> None:
         stop = stop or asyncio.Event()
         self._owner = threading.get_ident()
+        wake = self._wake = asyncio.Event()
         while not stop.is_set():
             try:
                 await self.step()
             except Exception:  # one bad prompt must not end the show
                 log.exception("director step failed")
-            try:
-                await asyncio.wait_for(stop.wait(), self.settings.tick_s)
+            try:  # a new prompt or a skip wakes the Director at once; otherwise it looks again every tick_s
+                await asyncio.wait_for(wake.wait(), self.settings.tick_s)
             except asyncio.TimeoutError:
                 pass
+            wake.clear()
 
     async def _send(self, visitor: str, message: dict) -> None:
         send = self._subscribers.get(visitor)

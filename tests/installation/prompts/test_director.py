@@ -223,3 +223,34 @@ def test_once_running_the_director_is_reconfigured_only_on_its_own_thread():
     assert len(errors) == 2 and all("submit a coroutine" in str(e) for e in errors)
     assert director.settings.min_show_s == 5.0 and director.queue.max_length == 7 and director.queue.max_age_s == 30.0
     assert director.moderator is strict and director.attract is None
+
+
+def test_a_new_prompt_wakes_the_director_without_waiting_for_its_tick():
+    """With a one-minute tick, a prompt submitted to an idle running Director is still shown at once: submit
+    wakes the run loop (the live show's Send -> showing no longer waits for polling)."""
+    from tests.installation.prompts.toy_director import make_director
+
+    director, posted = make_director()
+    director.settings = DirectorSettings(min_show_s=0.0, tick_s=60.0)
+
+    async def go():
+        stop = asyncio.Event()
+        runner = asyncio.create_task(director.run(stop))
+        while director._owner is None:
+            await asyncio.sleep(0)
+        await asyncio.sleep(0.05)  # the run loop is now waiting out its first tick
+        await director.submit("v", "black ink")
+        try:
+            await asyncio.wait_for(_until(lambda: director.current is not None), 30.0)
+        finally:
+            stop.set()
+            director.skip()  # wakes the loop so it sees the stop
+            await runner
+
+    asyncio.run(go())
+    assert director.current.text == "black ink" and any(isinstance(e, TargetChanged) for e in posted)
+
+
+async def _until(condition) -> None:
+    while not condition():
+        await asyncio.sleep(0.01)
