@@ -31,11 +31,12 @@ from typing import Any
 
 import numpy as np
 
+from engine.errors import EngineError
 from engine.events import Blackout, SetStrength, SetTransition, Stop, find_source
 from installation.config.schema import ShowConfig
+from installation.control.schedule import AttractMode, AttractSettings, OpeningHours
 from installation.prompts.director import Director, DirectorSettings
 from installation.prompts.interpreter import Interpreter
-from installation.control.schedule import AttractMode, AttractSettings, OpeningHours
 from installation.show import Show, build_show, open_show
 
 log = logging.getLogger(__name__)
@@ -182,7 +183,7 @@ class Installation:
             if self.server_thread is None:
                 raise RuntimeError("the visitor server is not running")
             self.server_thread.submit(coro)
-        except Exception as exc:  # stopping, or never started: nothing there to change
+        except (EngineError, RuntimeError) as exc:  # stopping, or never started: nothing there to change
             coro.close()
             log.info("%s were not applied: %s", what, exc)
 
@@ -269,10 +270,10 @@ class Installation:
         return token or None
 
     def _operator_parts(self):
-        from installation.ops.metrics import Metrics
         from installation.control.show_control import LoopView, ShowControl
-        from installation.ops.supervision import Health
         from installation.control.warning_log import WarningLog
+        from installation.ops.metrics import Metrics
+        from installation.ops.supervision import Health
 
         loop = self.show.loop
         self.warnings = WarningLog()

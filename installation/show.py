@@ -10,7 +10,6 @@ import logging
 import os
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 from engine.backends.base import Backend, BackendOptions
 from engine.errors import ConfigError, EngineError

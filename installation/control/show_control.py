@@ -46,7 +46,7 @@ from installation.control.warning_log import WarningLog
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ShowControl", "LoopView", "WarningLog", "CommandError", "handle_message", "COMMANDS"]
+__all__ = ["CommandError", "LoopView", "ShowControl", "WarningLog", "handle_message"]
 
 MAX_PHRASE_CHARS = 100
 MAX_TRANSITION_S = 600.0

@@ -18,10 +18,10 @@ from typing import Any
 
 from engine.errors import EngineError
 from engine.events import Event, ReleaseGenerator, SelectSource, SetSmoothing, SteerGenerator, TargetChanged
+from installation.control.schedule import AttractMode
 from installation.prompts.expander import Expander
 from installation.prompts.interpreter import Interpretation, Interpreter
 from installation.prompts.queue import Prompt, PromptQueue, QueueFull
-from installation.control.schedule import AttractMode
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +207,7 @@ class Director:
                 log.exception("director step failed")
             try:  # a new prompt or a skip wakes the Director at once; otherwise it looks again every tick_s
                 await asyncio.wait_for(wake.wait(), self.settings.tick_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             wake.clear()
 

@@ -136,7 +136,6 @@ def test_operator_health_and_metrics_in_a_running_show(tiny_model, monkeypatch):
             got["wrong"] = get("/operator/state", "guess")[0]
             got["health"] = get("/healthz")
             got["metrics"] = get("/metrics")
-            status, body = get("/operator/state", "s3cret-token")
             inst.control.apply({"cmd": "pin", "style": "ink"})
             got["pinned"] = inst.director.is_pinned()
         finally:

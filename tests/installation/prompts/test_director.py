@@ -130,9 +130,9 @@ def test_prompts_steer_the_generator_deterministically(interpreter, tmp_path):
     import numpy as np
 
     from engine.events import SteerGenerator, find_source
+    from engine.sources.fallback import FallbackSource
     from engine.sources.generator import GeneratorSource
     from engine.sources.pattern import PatternSource
-    from engine.sources.fallback import FallbackSource
     from engine.sources.transform import TransformedSource
     from installation.prompts.generator_steering import latent_for_text
     from tests.exporters.tiny_gan import tiny_generator
