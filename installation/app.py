@@ -16,7 +16,6 @@ Director, operator control, OSC, opening hours and systemd supervision.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import logging
 import os
@@ -34,8 +33,9 @@ import numpy as np
 from engine.errors import EngineError
 from engine.events import Blackout, SetStrength, SetTransition, Stop, find_source
 from installation.config.schema import ShowConfig
-from installation.control.schedule import AttractMode, AttractSettings, OpeningHours
-from installation.prompts.director import Director, DirectorSettings
+from installation.control.schedule import AttractMode, OpeningHours
+from installation.ops.unstyled import UnstyledReminder
+from installation.prompts.director import Director
 from installation.prompts.interpreter import Interpreter
 from installation.show import Show, build_show, open_show
 
@@ -106,6 +106,8 @@ class Installation:
         self.cfg = cfg
         self.show: Show = build_show(cfg, headless)
         loop = self.show.loop
+        self.unstyled = UnstyledReminder(self.show.stylizer)  # no model loads: the show goes on, and says so
+        loop.on_tick.append(self.unstyled)
         names = self.show.manifest.style_names
         self.embedder = None
         self.director: Director | None = None
@@ -130,11 +132,9 @@ class Installation:
 
             self.embedder = SentenceEmbedder()
             a = cfg.attract
-            d = cfg.director
-            self.director = Director(loop.post, None, None, build_moderator(cfg, self.embedder),
-                                     DirectorSettings(min_show_s=d.min_show_s, max_queue=d.max_queue,
-                                                      max_age_s=d.max_age_s, default_strength=cfg.style.strength),
-                                     attract=self._attract_mode(cfg))
+            self.director = Director(loop.post, None, None, build_moderator(cfg, self.embedder), cfg.director,
+                                     attract=self._attract_mode(cfg), default_strength=cfg.style.strength)
+            self.director.hours = self.hours_watch.hours if self.hours_watch else None  # closed: visitors told
             if a.enabled and a.source != "live":
                 if find_source(self.show.source, "select") is not None:
                     self.director.attract_source = a.source  # nobody there: crossfade to the generator's dream
@@ -153,6 +153,7 @@ class Installation:
                 loop.on_tick.remove(self.hours_watch)
                 self.hours_watch = None
                 loop.post(Blackout(False))
+            self._tell_director_hours(None)  # visitors' prompts are accepted at any time
             return
         slide = cfg.resolve(cfg.hours.slide) if cfg.hours.outside == "slide" else None
         if self.hours_watch is None:
@@ -162,6 +163,18 @@ class Installation:
             self.hours_watch.hours, self.hours_watch.slide = OpeningHours(cfg.hours.schedule), slide
             self.hours_watch.open = None  # re-evaluate at the next check
             self.hours_watch._last_check = -1e9
+        self._tell_director_hours(self.hours_watch.hours)  # closed: visitors are told when it opens
+
+    def _tell_director_hours(self, hours: OpeningHours | None) -> None:
+        """(render thread, a reload) The Director's copy of the opening hours changes on its own thread."""
+        director = self.director
+        if director is None:
+            return
+
+        async def tell() -> None:
+            director.hours = hours
+
+        self._on_director_thread(tell(), "the new opening hours")
 
     def _apply_reload(self, old: ShowConfig, new: ShowConfig) -> None:
         """Apply the safe settings of a reloaded config (a tick hook: render thread). The loop's change by
@@ -194,9 +207,7 @@ class Installation:
         old, self._director_cfg = self._director_cfg, new
         changes: dict[str, Any] = {}
         if new.director != old.director:
-            nd = new.director
-            changes["settings"] = dataclasses.replace(d.settings, min_show_s=nd.min_show_s, max_queue=nd.max_queue,
-                                                      max_age_s=nd.max_age_s)
+            nd = changes["settings"] = new.director
             if d.interpreter is not None:
                 d.interpreter.tune(nd.temperature, nd.top_k)
         if new.moderation != old.moderation:
@@ -210,7 +221,7 @@ class Installation:
         a = cfg.attract
         if not a.enabled:
             return None
-        return AttractMode(len(self.show.manifest.style_names), AttractSettings(a.idle_s, a.every_s, a.transition_s))
+        return AttractMode(len(self.show.manifest.style_names), a)
 
     # -- parts -------------------------------------------------------------------------------------
     def _load_brain(self) -> None:
@@ -293,19 +304,17 @@ class Installation:
                 metrics.update(loop.stats.snapshot(), installation.director.status(), visitors)
                 return metrics.render()
 
-        return Health(lambda: loop.last_tick), LiveMetrics()
+        return Health(lambda: loop.last_tick, degraded=self.unstyled.reasons), LiveMetrics()
 
     def _start_server(self) -> None:
-        from installation.server.prompt_server import PromptServer, ServerThread, VisitorServerSettings
+        from installation.server.prompt_server import PromptServer, ServerThread
+        from installation.server.settings import ServerSettings
 
         s = self.cfg.server
-        settings = VisitorServerSettings(host=s.host, port=self.port, max_connections=s.max_connections,
-                                         max_connections_per_address=s.max_connections_per_address,
-                                         idle_timeout_s=s.idle_timeout_s, origins=s.origins,
-                                         log_addresses=s.log_addresses, page_title=s.title or f"Laterna — {self.cfg.name}",
-                                         public_url=s.public_url, resume_grace_s=s.resume_grace_s,
-                                         tls_cert=str(self.cfg.resolve(s.tls_cert)) if s.tls_cert else "",
-                                         tls_key=str(self.cfg.resolve(s.tls_key)) if s.tls_key else "")
+        settings = ServerSettings(**{**s.model_dump(), "port": self.port,
+                                     "page_title": s.page_title or f"Laterna — {self.cfg.name}",
+                                     "tls_cert": str(self.cfg.resolve(s.tls_cert)) if s.tls_cert else "",
+                                     "tls_key": str(self.cfg.resolve(s.tls_key)) if s.tls_key else ""})
         health, metrics = self._operator_parts()
         self.server = PromptServer(self.director, settings, status_provider=self.status,
                                    operator_token=self.operator_token(), control=self.control, health=health,

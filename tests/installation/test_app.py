@@ -178,7 +178,7 @@ def test_b_on_the_projector_windows_keyboard_blacks_the_show_out(tiny_model):
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     cfg = _config(tiny_model, display={"type": "window", "width": 96, "height": 54},
                   server={"port": 0, "host": "127.0.0.1", "join_hint": True, "join_text": "Malen Sie mit Worten:",
-                          "join_position": "top-left", "title": "Lichtspiele"})
+                          "join_position": "top-left", "page_title": "Lichtspiele"})
     inst = Installation(cfg, headless=False)
     window = inst.show.sinks[0]
     seen = {}
