@@ -75,6 +75,7 @@ class Stylizer:
         self.errors = 0
         self._consecutive = 0
         self._causes: set[str] = set()  # causes already logged
+        self.load_error: str | None = None  # why the last backend that failed to load did not
         self._advance()
 
     # -- backend order --------------------------------------------------------------------------
@@ -86,6 +87,7 @@ class Stylizer:
                 backend = self._factories[self._index]().load()
             except BackendError as exc:
                 self.errors += 1
+                self.load_error = str(exc)
                 log.warning("backend %d of %d unavailable: %s", self._index + 1, len(self._factories), exc)
                 continue
             old, self.backend = self.backend, backend
@@ -101,7 +103,7 @@ class Stylizer:
         """Why every frame passes through unstyled (no backend could be loaded), or None while one works."""
         if self.backend is not None:
             return None
-        return f"no model backend could be loaded ({self.last_error or 'no reason given'})"
+        return f"no model backend could be loaded ({self.load_error or 'no reason given'})"
 
     @property
     def backend_name(self) -> str:
