@@ -301,7 +301,8 @@ class Installation:
         class LiveMetrics:
             def render(self):
                 visitors = installation.server.connected_visitors if installation.server else 0
-                metrics.update(loop.stats.snapshot(), installation.director.status(), visitors)
+                metrics.update(loop.stats.snapshot(), installation.director.status(), visitors,
+                               problems=installation.show.problems())
                 return metrics.render()
 
         return Health(lambda: loop.last_tick, degraded=self.unstyled.reasons), LiveMetrics()

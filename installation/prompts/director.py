@@ -28,7 +28,7 @@ from engine.events import Event, ReleaseGenerator, SelectSource, SetSmoothing, S
 from installation.control.schedule import AttractMode, OpeningHours
 from installation.prompts.expander import Expander
 from installation.prompts.interpreter import Interpretation, Interpreter
-from installation.prompts.queue import NearDuplicate, Prompt, PromptQueue, QueueFull
+from installation.prompts.queue import Crowded, NearDuplicate, Prompt, PromptQueue, QueueFull
 from installation.prompts.settings import DirectorSettings  # the config's director section, one model
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ Send = Callable[[dict], Awaitable[None]]
 _KEEP: Any = object()  # configure(): "leave this as it is"
 DECLINED = "That prompt can't be shown here. Try describing a scene, a mood or a colour."
 NEAR_DUPLICATE = "That's very like a prompt that is already waiting. Try some words of your own."
+CROWDED = "Many new visitors are arriving at once. Please send your words again in a moment."
 WARMING_UP = "The installation is warming up. Your words will be shown as soon as it is ready."
 PINNED = "The artist is holding one look for a moment. Your words will wait their turn."
 CLOSED = "The installation is closed right now."
@@ -53,7 +54,9 @@ class Director:
         self.moderator = moderator
         self.settings = settings
         self.clock = clock
-        self.queue = PromptQueue(settings.max_queue, settings.max_age_s, clock)
+        self.queue = PromptQueue(settings.max_queue, settings.max_age_s, clock,
+                                 newcomer_rate=settings.newcomer_rate, newcomer_burst=settings.newcomer_burst,
+                                 newcomer_share=settings.newcomer_share)
         self._subscribers: dict[str, Send] = {}
         self.current: Prompt | None = None
         self.current_interpretation: Interpretation | None = None
@@ -146,7 +149,9 @@ class Director:
         for visitor in list(self._subscribers):
             await self._send(visitor, state)
 
-    async def submit(self, visitor: str, text: str) -> dict:
+    async def submit(self, visitor: str, text: str, newcomer: bool = False) -> dict:
+        """Moderate and queue a visitor's prompt; the reply for them. ``newcomer``: the visitor connected only
+        moments ago (see ``queue``: newcomers share a budget and part of the queue)."""
         text = " ".join(text.split())
         opens = self.opens_at()
         if opens is not None:
@@ -157,7 +162,11 @@ class Director:
                 self.declined += 1
                 return {"type": "rejected", "reason": verdict.reason or DECLINED}
         try:
-            prompt = self.queue.add(visitor, text)
+            prompt = self.queue.add(visitor, text, newcomer)
+        except Crowded:
+            self.declined += 1
+            self._note_flood()
+            return {"type": "rejected", "reason": CROWDED}
         except QueueFull:
             return {"type": "rejected", "reason": "Many visitors are waiting right now. Please try again in a minute."}
         except NearDuplicate:
@@ -173,12 +182,13 @@ class Director:
         return {"type": "queued", "id": prompt.id, "position": self.queue.position(visitor)}
 
     def _note_flood(self) -> None:
-        """Warn the operator once per flood of near-identical prompts (the warning reaches the panel)."""
+        """Warn the operator once per flood of near-identical prompts or of newcomers (the warning reaches the
+        panel)."""
         flooded = self.queue.flooded()
         if flooded and not self._flood_warned:
-            log.warning("a flood of near-identical prompts: %d refused within %.0f s (one visitor with many "
-                        "addresses?); they hold one place in the queue", self.queue.flood_refusals,
-                        self.queue.flood_window_s)
+            log.warning("a flood of prompts: %d refused within %.0f s as near-identical or from too many new "
+                        "connections (one visitor with many addresses?); newcomers hold at most %d places in the queue",
+                        self.queue.flood_refusals, self.queue.flood_window_s, self.queue.newcomer_places)
         self._flood_warned = flooded
 
     # -- operators -----------------------------------------------------------------------------------

@@ -45,6 +45,8 @@ class ServerSettings(Settings):
     max_kept_places: StrictInt = Field(16, ge=0, description="dropped visitors' waiting prompts kept at once "
                                                              "(oldest go first)")
     max_kept_places_per_address: StrictInt = Field(2, ge=0, description="... and kept at once from one address")
+    settle_s: StrictFloat = Field(8.0, ge=0, le=600, description="a visitor counts as a newcomer this long after "
+                                                                 "connecting (see director.newcomer_*; 0: never)")
     tls_cert: PathText = Field("", description="PEM certificate (chain): https/wss, which phones need for the "
                                                "microphone; give tls_key too")
     tls_key: PathText = Field("", description="the PEM key of tls_cert")
