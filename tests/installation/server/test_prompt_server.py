@@ -434,8 +434,20 @@ async def _address_hopping_flood(settle_s: float) -> dict:
     clock = ManualClock(0.0)
     director = Director(lambda event: True, Interpreter(toy_embed, STYLES), moderator=Moderator(),
                         settings=DirectorSettings(min_show_s=20.0, max_queue=50), clock=clock)
-    events: list[str] = []
-    director.listeners.append(lambda kind, data: events.append(kind))
+    events: list[str] = []  # "flood" for each flood warning the operator gets (the panel shows warnings)
+    warnings = logging.getLogger("installation.prompts.director")
+    counter = logging.Handler(logging.WARNING)
+    counter.emit = lambda record: events.append("flood") if "flood" in record.getMessage() else None
+    warnings.addHandler(counter)
+    try:
+        return await _flood_with(director, clock, settle_s, events)
+    finally:
+        warnings.removeHandler(counter)
+
+
+async def _flood_with(director, clock, settle_s: float, events: list[str]) -> dict:
+    import random
+
     rng = random.Random(13)
     flood_replies: list[dict] = []
     honest_reply: dict = {}
