@@ -1,32 +1,52 @@
 """The frame loop: joins a source, the stylizer and the sinks, and keeps time.
 
 The main thread runs ``tick()`` (SDL wants the window on the main thread) and shows the newest
-finished picture. A feeder thread reads the source whenever an inference worker is free and hands
-the frame, with the mix of that moment, to a one-slot mailbox (latest wins, nothing queues); worker
-threads run the stylizer, so capture, inference and display overlap.
-If no finished picture arrives within ``frame_budget_s`` (a hung or very slow backend), the camera
-picture is shown unstyled so the show never freezes. Other threads talk to the loop only through
-``post(event)``; events are applied at the start of a tick.
+finished picture; the ``InferenceScheduler`` (engine.scheduler) reads the source and runs the
+stylizer on its own threads, so capture, inference and display overlap. If inference owes a picture
+for longer than ``frame_budget_s`` and than three times its usual time (a hung backend, not merely a
+slow one), the source picture is shown unstyled so the show never freezes. Other threads talk to the loop only through ``post(event)``; events are
+plain data (engine.events) that the loop applies at the start of a tick, and the loop publishes what
+it has decided as one immutable ``LoopState`` (``loop.state``) for readers. Slow file work
+(snapshots, slides) runs on a ``FileWorker``, never on the render thread.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
-from engine.errors import EngineError, SinkError, SourceError
-from engine.events import Event
+from engine.errors import EngineError, SinkError
+from engine.events import (
+    Blackout,
+    Event,
+    Freeze,
+    ReleaseGenerator,
+    SelectSource,
+    SetSmoothing,
+    SetStrength,
+    SetStyleWeight,
+    SetTransition,
+    SetWarmth,
+    Snapshot,
+    SteerGenerator,
+    Stop,
+    TargetChanged,
+)
+from engine.files import FileWorker, read_still, write_png
 from engine.frame import Frame
-from engine.pipeline import StylizeResult, Stylizer
+from engine.pipeline import Stylizer
+from engine.scheduler import InferenceScheduler
 from engine.sinks.base import FrameSink
-from engine.sources.base import FrameSource
+from engine.sources.base import FrameSource, Selectable, Steerable, find_all, find_first
+from engine.state import LoopState
 from engine.stats import LiveStats
 from engine.style import StyleMix
 from engine.transition import Glide
@@ -34,42 +54,12 @@ from engine.transition import Glide
 log = logging.getLogger(__name__)
 
 
-class _Mailbox:
-    """One-slot, latest-wins hand-over between threads."""
+@dataclasses.dataclass(frozen=True)
+class _SlideLoaded(Event):
+    """Posted by the file worker: the blackout slide ``path`` is ready as ``pixels``."""
 
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._item = None
-        self.closed = False
-
-    def put(self, item) -> bool:
-        """Store ``item``; True if it replaced one nobody had taken (a dropped frame)."""
-        with self._cond:
-            replaced = self._item is not None
-            self._item = item
-            self._cond.notify_all()
-            return replaced
-
-    def take(self, timeout: float | None = None):
-        with self._cond:
-            if self._item is None and not self.closed:
-                self._cond.wait(timeout)
-            item, self._item = self._item, None
-            if item is not None:
-                self._cond.notify_all()  # a feeder waiting for room
-            return item
-
-    def wait_empty(self, timeout: float) -> bool:
-        """Wait until the slot has been taken; True if it is empty."""
-        with self._cond:
-            if self._item is not None and not self.closed:
-                self._cond.wait(timeout)
-            return self._item is None
-
-    def close(self) -> None:
-        with self._cond:
-            self.closed = True
-            self._cond.notify_all()
+    path: Path
+    pixels: np.ndarray
 
 
 class FrameLoop:
@@ -82,32 +72,22 @@ class FrameLoop:
         self.sinks = list(sinks)
         self.output_size = output_size
         self.display_fps = display_fps
-        self.transition_s = transition_s
-        self.ease = ease
         self.frame_budget_s = frame_budget_s
         self.clock = clock
         self.stats = LiveStats(clock=clock)
         self.stats.resolution = output_size
-        self.glide = Glide(initial, initial, clock(), 0.0, ease)
-        self.label = ""
-        self.blackout = False
-        self.frozen = False
+        self._state = LoopState(Glide(initial, initial, clock(), 0.0, ease), "", transition_s, ease)
         self.running = False
         self.last_tick = clock()
-        self.on_tick: list[Callable[["FrameLoop"], None]] = []  # main-thread hooks (watchdog, overlays)
+        self.on_tick: list[Callable[[FrameLoop], None]] = []  # main-thread hooks (watchdog, overlays)
         self._events: queue.Queue[Event] = queue.Queue(maxsize=max_events)
-        self._jobs = _Mailbox()
-        self._results = _Mailbox()
-        self._n_workers = max(1, workers)
-        self._workers: list[threading.Thread] = []
-        self._newest_seq = -1
-        self._seq_lock = threading.Lock()
-        self._last_result_t = clock()
-        self._last_source_frame: Frame | None = None
+        self.scheduler = InferenceScheduler(source, stylizer, self.stats, lambda: self._state, workers,
+                                            frame_budget_s, clock)
+        self.files = FileWorker()
         self._on_screen: np.ndarray | None = None
-        self._black: np.ndarray | None = None
-        self._next_seq = 0
-        self._last_job_mix: StyleMix | None = None
+        self._still: np.ndarray | None = None  # blackout picture: black or a slide
+        self._slide: Path | None = None
+        self._stalled = False  # showing the picture unstyled because inference owes one
 
     # -- thread-safe API -------------------------------------------------------------------------
     def post(self, event: Event) -> bool:
@@ -120,8 +100,25 @@ class FrameLoop:
             return False
 
     @property
+    def state(self) -> LoopState:
+        """The loop's published state (target, glide, flags): an immutable snapshot, safe from any thread."""
+        return self._state
+
+    @property
     def target(self) -> StyleMix:
-        return self.glide.target
+        return self._state.target
+
+    @property
+    def label(self) -> str:
+        return self._state.label
+
+    @property
+    def blackout(self) -> bool:
+        return self._state.blackout
+
+    @property
+    def frozen(self) -> bool:
+        return self._state.frozen
 
     @property
     def on_screen(self) -> np.ndarray | None:
@@ -129,111 +126,81 @@ class FrameLoop:
         return self._on_screen
 
     def current_mix(self, now: float | None = None) -> StyleMix:
-        return self.glide.at(self.clock() if now is None else now)
+        return self._state.mix_at(self.clock() if now is None else now)
 
-    # -- loop-thread state changes (called by events) -----------------------------------------------
-    def glide_to(self, mix: StyleMix, seconds: float | None = None, ease: str | None = None, label: str = "") -> None:
-        now = self.clock()
-        self.glide = Glide(self.current_mix(now), mix, now, self.transition_s if seconds is None else seconds,
-                           ease or self.ease)
-        self.label = label
+    # -- applying events (loop thread only) -----------------------------------------------------------
+    def _publish(self, **changes: Any) -> None:
+        self._state = dataclasses.replace(self._state, **changes)
+        self.scheduler.wake()
 
-    def set_blackout(self, on: bool, slide: Path | None = None) -> None:
-        """Black (or a still slide) instead of the picture; the source and inference pause meanwhile."""
-        self.blackout = on
-        self._black = None
-        if on and slide is not None:
-            img = cv2.imread(str(slide), cv2.IMREAD_COLOR)
-            if img is None:
-                log.warning("slide %s cannot be read; showing black instead", slide)
-            else:
-                w, h = self.output_size
-                self._black = cv2.resize(cv2.cvtColor(img, cv2.COLOR_BGR2RGB), (w, h), interpolation=cv2.INTER_AREA)
+    def _glide_to(self, mix: StyleMix, seconds: float | None, ease: str | None, label: str) -> None:
+        now, state = self.clock(), self._state
+        glide = Glide(state.mix_at(now), mix, now, state.transition_s if seconds is None else seconds,
+                      ease or state.ease)
+        self._publish(glide=glide, label=label)
 
-    def snapshot(self, path: Path) -> Path | None:
-        if self._on_screen is None:
+    def _apply(self, event: Event) -> None:
+        target = self._state.target
+        if isinstance(event, TargetChanged):
+            self._glide_to(event.mix, event.seconds, event.ease, event.label)
+        elif isinstance(event, SetStrength):
+            self._glide_to(dataclasses.replace(target, strength=min(max(event.strength, 0.0), 1.0)), event.seconds,
+                           None, self._state.label)
+        elif isinstance(event, SetWarmth):
+            self._glide_to(dataclasses.replace(target, warmth=min(max(event.warmth, -1.0), 1.0)), event.seconds,
+                           None, self._state.label)
+        elif isinstance(event, SetStyleWeight):
+            if not 0 <= event.index < target.n_styles:
+                log.warning("style %d does not exist (the mix has %d); ignored", event.index, target.n_styles)
+                return
+            weights = list(target.weights)
+            weights[event.index] = min(max(float(event.weight), 0.0), 1.0)
+            self._glide_to(StyleMix(tuple(weights), target.strength, target.warmth), event.seconds, None,
+                           event.label or self._state.label)
+        elif isinstance(event, SetTransition):
+            self._publish(transition_s=max(0.0, float(event.seconds)), ease=event.ease or self._state.ease)
+        elif isinstance(event, SetSmoothing):
+            stab = self.stylizer.stabilizer
+            if stab is not None:
+                stab.amount = min(max(float(event.amount), 0.0), 0.95)
+        elif isinstance(event, Blackout):
+            self._set_blackout(event.on, event.slide)
+        elif isinstance(event, _SlideLoaded):
+            if self._state.blackout and event.path == self._slide:
+                self._still = event.pixels
+        elif isinstance(event, Freeze):
+            self._publish(frozen=event.on)
+        elif isinstance(event, Snapshot):
+            self.snapshot(Path(event.path))
+        elif isinstance(event, (SteerGenerator, ReleaseGenerator, SelectSource)):
+            apply_to_sources(self.source, event)
+        elif isinstance(event, Stop):
+            self.running = False
+        else:
+            log.warning("unknown event %s ignored", type(event).__name__)
+
+    def _set_blackout(self, on: bool, slide: Path | None) -> None:
+        """Black (or a still slide, read off the render thread) instead of the picture; inference rests."""
+        self._still = None
+        self._slide = Path(slide) if on and slide is not None else None
+        if self._slide is not None:
+            path, size = self._slide, self.output_size
+            self.files.submit(lambda: self.post(_SlideLoaded(path, read_still(path, size))), f"slide {path}")
+        self._publish(blackout=on)
+
+    def snapshot(self, path: Path) -> bool:
+        """Save the picture on screen as a PNG at ``path`` on the file worker; False if there is none yet."""
+        pixels = self._on_screen
+        if pixels is None:
             log.warning("snapshot asked before any frame was shown")
-            return None
-        path.parent.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(path), cv2.cvtColor(self._on_screen, cv2.COLOR_RGB2BGR))
-        log.info("snapshot saved to %s", path)
-        return path
+            return False
 
-    # -- workers -----------------------------------------------------------------------------------
-    def _work(self) -> None:
-        while self.running:
-            job = self._jobs.take(timeout=0.2)
-            if job is None:
-                continue
-            frame, mix = job
-            try:
-                result = self.stylizer.process(frame, mix)
-            except Exception:  # a bug must not kill the worker; the loop falls back to passthrough
-                log.exception("stylizer crashed on frame %d", frame.seq)
-                self.stats.error()
-                continue
-            if result.styled:
-                self.stats.model(result.model_ms)
-            with self._seq_lock:
-                if frame.seq <= self._newest_seq:
-                    continue  # another worker already delivered a newer frame
-                self._newest_seq = frame.seq
-            if self._results.put(result):
-                self.stats.drop()
+        def save() -> None:
+            log.info("snapshot saved to %s", write_png(path, pixels))
 
-    def _feed(self) -> None:
-        """Read the source whenever a worker is free; still pictures are restyled while a glide runs."""
-        while self.running:
-            if self.blackout or self.frozen:
-                time.sleep(0.01)
-                continue
-            # wait for a free worker; if none frees up within half the frame budget, refresh the
-            # pending frame anyway (latest wins), so a passthrough picture stays live while inference is stuck
-            self._jobs.wait_empty(timeout=max(0.02, self.frame_budget_s / 2))
-            mix = self.current_mix()
-            frame = self._read_source()
-            if frame is None:
-                last = self._last_source_frame
-                if last is None or self._last_job_mix is None or mix.distance(self._last_job_mix) <= 1e-3:
-                    time.sleep(0.002)
-                    continue
-                # a still picture (slideshow, paused camera) must keep gliding: restyle it with the new mix
-                frame = Frame(last.pixels, last.t_capture, self._next_seq, last.source)
-                self._next_seq += 1
-            self._last_job_mix = mix
-            if self._jobs.put((frame, mix)):
-                self.stats.drop()
-
-    def start(self) -> None:
-        if self.running:
-            return
-        self.running = True
-        self._jobs.closed = False
-        for i in range(self._n_workers):
-            t = threading.Thread(target=self._work, name=f"laterna-infer-{i}", daemon=True)
-            t.start()
-            self._workers.append(t)
-        feeder = threading.Thread(target=self._feed, name="laterna-feed", daemon=True)
-        feeder.start()
-        self._workers.append(feeder)
+        return self.files.submit(save, f"snapshot {path}")
 
     # -- one tick -----------------------------------------------------------------------------------
-    def _read_source(self) -> Frame | None:
-        """Feeder thread only: the newest source frame, numbered, or None."""
-        try:
-            frame = self.source.read()
-        except SourceError as exc:
-            self.stats.error()
-            log.warning("source failed: %s", exc)
-            return None
-        if frame is not None:
-            frame = Frame(frame.pixels, frame.t_capture, self._next_seq, frame.source)
-            self._next_seq += 1
-            self._last_source_frame = frame
-            if frame.source:
-                self.stats.source = frame.source  # what is on screen now: camera, fallback, generator
-        return frame
-
     def _present(self, pixels: np.ndarray, t_capture: float, styled: bool) -> None:
         w, h = self.output_size
         if (pixels.shape[1], pixels.shape[0]) != (w, h):
@@ -248,35 +215,37 @@ class FrameLoop:
                 log.warning("sink %s failed: %s", sink.name, exc)
         self.stats.shown((self.clock() - t_capture) * 1000.0, styled)
 
+    def _drain_events(self, wait: float = 0.0) -> None:
+        """Apply every posted event; with ``wait`` > 0, first wait that long for one to come."""
+        try:
+            event = self._events.get(timeout=wait) if wait > 0 else self._events.get_nowait()
+        except queue.Empty:
+            return
+        while True:
+            self._apply(event)
+            try:
+                event = self._events.get_nowait()
+            except queue.Empty:
+                return
+
     def tick(self) -> bool:
-        """One step: events, source, hand-over, newest picture to the sinks. False to stop."""
+        """One step: events, the newest finished picture to the sinks, sink polls. False to stop."""
         now = self.clock()
         self.last_tick = now
-        while True:
-            try:
-                self._events.get_nowait().apply(self)
-            except queue.Empty:
-                break
-        mix = self.current_mix(now)
+        self._drain_events()
+        state = self._state
         wait = 1.0 / self.display_fps if self.display_fps > 0 else 0.25
-        result: StylizeResult | None = None if (self.blackout or self.frozen) else self._results.take(timeout=wait)
-        if self.blackout:
-            if self._black is None or self._black.shape[:2] != (self.output_size[1], self.output_size[0]):
-                self._black = np.zeros((self.output_size[1], self.output_size[0], 3), np.uint8)
-            self._present(self._black, self.clock(), False)
-            time.sleep(wait)
-        elif self.frozen:
-            time.sleep(wait)
-        elif result is not None:
-            self._last_result_t = self.clock()
-            self._present(result.frame.pixels, result.frame.t_capture, result.styled)
-        elif (not self.frozen and self._last_source_frame is not None
-              and self.clock() - self._last_result_t > self.frame_budget_s):
-            # inference is stuck or too slow: keep the picture alive, unstyled
-            src = self._last_source_frame
-            self._present(self.stylizer.prepare(src), src.t_capture, False)
-            self._last_result_t = self.clock()
-            log.warning("no stylised frame for %.1f s; showing the picture unstyled", self.frame_budget_s)
+        if state.blackout:
+            w, h = self.output_size
+            if self._still is None or self._still.shape[:2] != (h, w):
+                self._still = np.zeros((h, w, 3), np.uint8)
+            self._present(self._still, self.clock(), False)
+            self._drain_events(wait)  # rest until the next frame is due, or an event ends the blackout
+        elif state.frozen:
+            self._drain_events(wait)
+        else:
+            self._show_newest(wait)
+        mix = state.mix_at(now)
         self.stats.mix = mix.named(self.stylizer.style_names)
         self.stats.strength = mix.strength
         self.stats.backend = self.stylizer.backend_name
@@ -291,7 +260,34 @@ class FrameLoop:
                 log.warning("sink %s poll failed: %s", sink.name, exc)
         return keep_going and self.running
 
-    def run(self, max_frames: int | None = None, duration: float | None = None) -> dict:
+    def _show_newest(self, wait: float) -> None:
+        """The newest stylised picture; the source picture unstyled if inference owes one for too long."""
+        result = self.scheduler.take_result(timeout=wait)
+        now = self.clock()
+        if result is not None:
+            if self._stalled and result.styled:
+                log.info("stylised pictures are back")
+                self._stalled = False
+            self._present(result.frame.pixels, result.frame.t_capture, result.styled)
+            return
+        src = self.scheduler.newest_source_frame
+        if src is None or not self.scheduler.overdue(now):
+            return
+        # inference is stuck or too slow: keep the picture alive, unstyled
+        if not self._stalled:
+            log.warning("no stylised frame for %.1f s; showing the picture unstyled until one comes",
+                        self.frame_budget_s)
+            self._stalled = True
+        self._present(self.stylizer.prepare(src), src.t_capture, False)
+        self.scheduler.excuse(self.clock())
+
+    def start(self) -> None:
+        if self.running:
+            return
+        self.running = True
+        self.scheduler.start()
+
+    def run(self, max_frames: int | None = None, duration: float | None = None) -> dict[str, Any]:
         """Run until stopped (window closed, Stop event), ``max_frames`` shown, or ``duration`` seconds."""
         self.start()
         t_end = None if duration is None else self.clock() + duration
@@ -306,8 +302,27 @@ class FrameLoop:
         return self.stats.snapshot()
 
     def stop(self) -> None:
+        """Stop the scheduler's threads and finish queued file work; the loop can be run again."""
         self.running = False
-        self._jobs.close()
-        for t in self._workers:
-            t.join(timeout=5.0)
-        self._workers.clear()
+        self.scheduler.stop()
+        self.files.close()
+
+
+def apply_to_sources(source: FrameSource, event: SteerGenerator | ReleaseGenerator | SelectSource) -> None:
+    """Apply a source event to every source in the chain that can take it (the fallback's and attract
+    mode's generators alike); a show without such a source says so at DEBUG."""
+    if isinstance(event, SelectSource):
+        switch = find_first(source, Selectable)
+        if switch is None:
+            log.debug("no source switch in this show; %r not selected", event.name)
+        else:
+            switch.select(event.name, event.seconds)
+        return
+    generators = find_all(source, Steerable)
+    if not generators:
+        log.debug("no steerable source in this show; %s ignored", type(event).__name__)
+    for generator in generators:
+        if isinstance(event, SteerGenerator):
+            generator.steer(np.asarray(event.latent, np.float32), event.seconds)
+        else:
+            generator.release(event.seconds)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
 REMIND_EVERY_S = 60.0  # one reminder a minute while a problem lasts
 
@@ -68,3 +69,13 @@ class Notice:
         self.problem = None
         self.count = 0
         return True
+
+
+@runtime_checkable
+class ReportsProblem(Protocol):
+    """A part of the show (a source on its fallback, a recorder) that says what is wrong with it now."""
+
+    name: str
+
+    @property
+    def problem(self) -> str | None: ...

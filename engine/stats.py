@@ -5,24 +5,27 @@ from __future__ import annotations
 import collections
 import threading
 import time
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 
-def _pct(values, q: float) -> float:
+def _pct(values: Sequence[float], q: float) -> float:
     return round(float(np.percentile(values, q)), 2) if len(values) else 0.0
 
 
 class LiveStats:
     """Counters and recent timings. ``snapshot()`` gives the keys ``--stats-out`` writes."""
 
-    def __init__(self, window: int = 600, clock=time.monotonic) -> None:
+    def __init__(self, window: int = 600, clock: Callable[[], float] = time.monotonic) -> None:
         self._lock = threading.Lock()
         self._clock = clock
         self.frame_ms: collections.deque[float] = collections.deque(maxlen=window)
         self.model_ms: collections.deque[float] = collections.deque(maxlen=window)
         self.latency_ms: collections.deque[float] = collections.deque(maxlen=window)
         self._shown_times: collections.deque[float] = collections.deque(maxlen=window)
+        self._intervals: collections.deque[tuple[int, float]] = collections.deque(maxlen=window)  # (frame, s)
         self.frames = 0
         self.styled = 0
         self.dropped = 0
@@ -44,8 +47,20 @@ class LiveStats:
             self.latency_ms.append(latency_ms)
             if self._last_shown is not None:
                 self.frame_ms.append((now - self._last_shown) * 1000.0)
+                self._intervals.append((self.frames, now - self._last_shown))
             self._last_shown = now
             self._shown_times.append(now)
+
+    def frame_intervals_since(self, seen: int) -> tuple[int, list[float]]:
+        """(frames shown so far, the seconds between shown frames for frames after number ``seen``).
+
+        A reader that needs every frame (a histogram) keeps the first number and passes it back next
+        time; it sees each interval once, only intervals between frames on the wall (never loop ticks
+        that showed nothing), at most the last ``window`` of them."""
+        with self._lock:
+            if seen > self.frames:  # counted by another (an earlier loop's) stats: start over
+                seen = 0
+            return self.frames, [dt for n, dt in self._intervals if n > seen]
 
     def model(self, ms: float) -> None:
         with self._lock:
@@ -67,7 +82,7 @@ class LiveStats:
             return 0.0
         return (len(t) - 1) / (t[-1] - t[0])
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict[str, Any]:
         fps = self.fps()
         with self._lock:
             return {

@@ -6,11 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from engine.errors import ConfigError
+from engine.sources.pacing import smoothstep
 from engine.style import StyleMix
 
 EASINGS: dict[str, Callable[[float], float]] = {
     "linear": lambda t: t,
-    "smoothstep": lambda t: t * t * (3 - 2 * t),
+    "smoothstep": smoothstep,
     "ease-in-out": lambda t: 4 * t * t * t if t < 0.5 else 1 - (-2 * t + 2) ** 3 / 2,
 }
 

@@ -9,8 +9,7 @@ import glob
 import logging
 import os
 import sys
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 from engine.backends.base import Backend, BackendOptions
 from engine.errors import ConfigError, EngineError
@@ -19,6 +18,7 @@ from engine.manifest import Manifest, load_manifest
 from engine.pipeline import Stylizer
 from engine.registry import BACKENDS, SINKS, SOURCES, resolve
 from engine.sinks.base import FrameSink
+from engine.sinks.capabilities import Overlays
 from engine.sources.base import FrameSource
 from engine.stabilizer import Stabilizer
 from engine.style import StyleMix
@@ -145,14 +145,14 @@ class Show:
     stylizer: Stylizer
     sinks: list[FrameSink]
     loop: FrameLoop
-    closers: list = field(default_factory=list)
 
     def problems(self) -> dict[str, str | None]:
         """What is degraded now, by part (the recorder, a source on its fallback): for ``/metrics``."""
-        from engine.events import find_sources
+        from engine.notice import ReportsProblem
+        from engine.sources.base import find_all
 
-        parts = [*self.sinks, *find_sources(self.source, "problem")]
-        return {part.name: part.problem for part in parts if hasattr(part, "problem")}
+        parts = [*self.sinks, *find_all(self.source, ReportsProblem)]
+        return {part.name: part.problem for part in parts if isinstance(part, ReportsProblem)}
 
     def close(self) -> None:
         self.loop.stop()
@@ -178,6 +178,7 @@ def build_show(cfg: ShowConfig, headless: bool = False) -> Show:
                      frame_budget_s=p.frame_budget_ms / 1000.0, workers=p.workers)
     if cfg.display.stats_overlay:
         loop.on_tick.append(StatsOverlay(sinks))
+    loop.on_tick.append(BlackoutHidesOverlays(sinks))
     return Show(cfg, manifest, source, stylizer, sinks, loop)
 
 
@@ -185,7 +186,7 @@ class StatsOverlay:
     """Draws live stats (fps, frame time, model time, backend, mix) in the corner of window sinks."""
 
     def __init__(self, sinks: list[FrameSink], every_s: float = 0.5) -> None:
-        self.targets = [s for s in sinks if hasattr(s, "set_overlay")]
+        self.targets = [s for s in sinks if isinstance(s, Overlays)]
         self.every_s = every_s
         self._last = -1e9
 
@@ -201,6 +202,18 @@ class StatsOverlay:
                  f"{top[0]} {top[1]:.2f}  strength {st['strength']:.2f}"]
         for sink in self.targets:
             sink.set_overlay("stats", lines, "top-left")
+
+
+class BlackoutHidesOverlays:
+    """Tick hook: during a blackout no overlay (join hint, stats) is drawn on the wall: black means black."""
+
+    def __init__(self, sinks: list[FrameSink]) -> None:
+        self.targets = [s for s in sinks if hasattr(s, "overlays_visible")]
+
+    def __call__(self, loop: FrameLoop) -> None:
+        visible = not loop.blackout
+        for sink in self.targets:
+            sink.overlays_visible = visible
 
 
 def open_show(show: Show) -> None:

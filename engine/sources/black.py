@@ -41,3 +41,6 @@ class BlackSource(FrameSource):
         self._seq += 1
         pixels = np.zeros((self.height, self.width, 3), np.uint8)  # calloc'd, and nobody else's to paint on
         return Frame(pixels, t_capture=now, seq=self._seq, source=self.name)
+
+    def next_frame_in(self) -> float | None:
+        return max(0.0, self._next - self._clock())

@@ -26,13 +26,9 @@ import numpy as np
 from engine.errors import ConfigError, SourceError
 from engine.frame import Frame
 from engine.sources.base import FrameSource
+from engine.sources.pacing import smoothstep
 
 log = logging.getLogger(__name__)
-
-
-def _smoothstep(x: float) -> float:
-    x = min(1.0, max(0.0, x))
-    return x * x * (3.0 - 2.0 * x)
 
 
 class Crossfade:
@@ -64,11 +60,17 @@ class Crossfade:
         self._t0, self._duration = self._clock(), duration
         self._last_new = None
 
+    def next_in(self) -> float | None:
+        """Seconds until the fade will hand out its next step on its own; None when no fade runs."""
+        if self._held is None or self._last_new is None:
+            return None
+        return max(0.0, self._t_out + self.interval - self._clock())
+
     def alpha(self) -> float:
         """How much of the new source is in the picture now: 0 at the switch, 1 when the fade is over."""
         if self._held is None or self._duration <= 0:
             return 1.0
-        return _smoothstep((self._clock() - self._t0) / self._duration)
+        return smoothstep((self._clock() - self._t0) / self._duration)
 
     def apply(self, frame: Frame | None) -> Frame | None:
         """The frame to hand out for the new source's ``frame`` (None: it had nothing new)."""
@@ -162,6 +164,19 @@ class SwitchSource(FrameSource):
             self.fade.start()
             frame = self.inputs[self.home].read()
         return self.fade.apply(frame)
+
+    def children(self) -> tuple[FrameSource, ...]:
+        return tuple(self.inputs.values())
+
+    def next_frame_in(self) -> float | None:
+        """The selected source's next frame, or the fade's next step if that comes sooner."""
+        if self._pending is not None:
+            return 0.0
+        wait = self.inputs[self.selected].next_frame_in()
+        fade = self.fade.next_in()
+        if wait is None:
+            return None
+        return wait if fade is None else min(wait, fade)
 
     def close(self) -> None:
         opened, self._opened = self._opened, set()

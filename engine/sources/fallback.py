@@ -84,6 +84,9 @@ class FallbackSource(FrameSource):
                 # Healthy but nothing new yet: ask again on the next read.
         return self._read_fallback()
 
+    def children(self) -> tuple[FrameSource, FrameSource]:
+        return (self.primary, self.fallback)
+
     def close(self) -> None:
         if self._primary_open:
             self._primary_open = False

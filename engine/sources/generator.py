@@ -31,17 +31,13 @@ from engine.errors import ConfigError, ModelError, SourceError
 from engine.frame import Frame
 from engine.manifest import Manifest, TensorSpec, load_manifest
 from engine.sources.base import FrameSource
+from engine.sources.pacing import FramePacer, smoothstep
 from engine.sources.transform import MODES, crop_box, fit_size
 
 log = logging.getLogger(__name__)
 
 MAX_STEP_S = 0.25  # a stalled loop resumes the walk where it left it, instead of jumping ahead
 FIT_MODES = MODES + ("stretch",)
-
-
-def _smoothstep(x: float) -> float:
-    x = min(1.0, max(0.0, x))
-    return x * x * (3.0 - 2.0 * x)
 
 
 class LatentWalk:
@@ -80,7 +76,7 @@ class LatentWalk:
 
     def _state(self, now: float) -> tuple[float, np.ndarray | None]:
         """(steering weight 0..1, anchor latent) at clock time ``now``; call with the lock held."""
-        e = 1.0 if self._duration <= 0 else _smoothstep((now - self._t0) / self._duration)
+        e = 1.0 if self._duration <= 0 else smoothstep((now - self._t0) / self._duration)
         w = self._w_from + (self._w_to - self._w_from) * e
         if self._to is None or self._from is None:
             return w, self._to if self._to is not None else self._from
@@ -196,8 +192,7 @@ class GeneratorSource(FrameSource):
         self._output_name = self.output_spec.name
         lo, hi = self.output_spec.range
         self._lo, self._scale = float(lo), 255.0 / float(hi - lo)
-        self._t0: float | None = None
-        self._last_index = -1
+        self._pacer = FramePacer(fps, clock)
         self._last_now: float | None = None
         self._tau = 0.0
         self._native_hw: tuple[int, int] = (0, 0)
@@ -233,20 +228,16 @@ class GeneratorSource(FrameSource):
                  self._native_hw[1], self._native_hw[0], probe.shape[1], probe.shape[0])
         if self.audio is not None:
             self.audio.start()
-        self._t0 = None
-        self._last_index = -1
+        self._pacer.reset()
         self._last_now = None
 
     def read(self) -> Frame | None:
         if self._session is None:
             raise SourceError(f"generator {self.manifest.name} is not open")
         now = self._clock()
-        if self._t0 is None:
-            self._t0 = now
-        index = int((now - self._t0) * self.fps)
-        if index <= self._last_index:
+        index = self._pacer.due(now)
+        if index is None:
             return None
-        self._last_index = index
         speed, amplitude = self.speed, self.amplitude
         if self.audio is not None and self.audio.active:
             onset = self.audio.onset(now)
@@ -257,6 +248,9 @@ class GeneratorSource(FrameSource):
         self._tau += dt * speed
         z = self.walk.latent(self._tau, now, amplitude)
         return Frame(self.render(z), t_capture=now, seq=index, source=self.name)
+
+    def next_frame_in(self) -> float | None:
+        return self._pacer.next_in()
 
     def close(self) -> None:
         self._session = None

@@ -23,6 +23,7 @@ import numpy as np
 from engine.errors import ConfigError
 from engine.frame import Frame
 from engine.sources.base import FrameSource
+from engine.sources.pacing import FramePacer, smoothstep
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +39,6 @@ PALETTES = np.array(
     ],
     dtype=np.float32,
 )
-
-
-def _smoothstep(x: float) -> float:
-    return x * x * (3.0 - 2.0 * x)
 
 
 class PatternSource(FrameSource):
@@ -66,8 +63,7 @@ class PatternSource(FrameSource):
         self.fps = fps
         self.seed = seed
         self._clock = clock
-        self._t0: float | None = None
-        self._last_index = -1
+        self._pacer = FramePacer(fps, clock)
 
         rng = np.random.default_rng(seed)
         self._day_offset = float(rng.uniform(0.0, 1.0))
@@ -97,24 +93,23 @@ class PatternSource(FrameSource):
 
     # -- FrameSource -------------------------------------------------------------------------------
     def open(self) -> None:
-        self._t0 = None
-        self._last_index = -1
+        self._pacer.reset()
 
     def read(self) -> Frame | None:
         now = self._clock()
-        if self._t0 is None:
-            self._t0 = now
-        index = int((now - self._t0) * self.fps)
-        if index <= self._last_index:
+        index = self._pacer.due(now)
+        if index is None:
             return None
-        self._last_index = index
         return Frame(self.render(index / self.fps), t_capture=now, seq=index, source=self.name)
+
+    def next_frame_in(self) -> float | None:
+        return self._pacer.next_in()
 
     # -- drawing -----------------------------------------------------------------------------------
     def _palette(self, t: float) -> np.ndarray:
         phase = (t / DAY_SECONDS + self._day_offset) % 1.0 * len(PALETTES)
         i = int(phase)
-        a = _smoothstep(phase - i)
+        a = smoothstep(phase - i)
         return PALETTES[i] * (1.0 - a) + PALETTES[(i + 1) % len(PALETTES)] * a
 
     @staticmethod

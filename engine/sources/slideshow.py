@@ -120,6 +120,21 @@ class SlideshowSource(FrameSource):
         self._seq += 1
         return Frame(pixels, t_capture=now, seq=self._seq, source=self.name)
 
+    def next_frame_in(self) -> float | None:
+        """Until the next fade step while a fade runs, else until the next fade (or slide) begins."""
+        if self._t0 is None:
+            return 0.0
+        elapsed = self._clock() - self._t0
+        turn = int(elapsed // self.seconds)
+        into = elapsed - turn * self.seconds
+        fade_start = self.seconds - self.fade
+        if self.fade > 0 and len(self._paths) > 1:
+            if into < fade_start:
+                return fade_start - into
+            step = 1 + int((into - fade_start) * self.fps)
+            return max(0.0, min(fade_start + step / self.fps, self.seconds) - into)
+        return self.seconds - into
+
     def _load(self, index: int) -> np.ndarray:
         """Image ``index`` at the output size; unreadable files are dropped from the show with a warning."""
         while self._paths:

@@ -129,5 +129,8 @@ class TransformedSource(FrameSource):
             pixels = mirror(pixels)
         return frame.with_pixels(pixels)
 
+    def children(self) -> tuple[FrameSource]:
+        return (self.inner,)
+
     def close(self) -> None:
         self.inner.close()

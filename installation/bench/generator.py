@@ -10,21 +10,12 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-from engine.backends.base import BackendOptions
-from engine.backends.onnxruntime import OnnxRuntimeBackend
-from engine.loop import FrameLoop
 from engine.manifest import Manifest, load_manifest
-from engine.pipeline import Stylizer
-from engine.sinks.headless import HeadlessSink
-from engine.sources.base import FrameSource
 from engine.sources.generator import GeneratorSource
 from engine.sources.pattern import PatternSource
-from engine.stabilizer import Stabilizer
-from engine.style import StyleMix
-from installation.bench.show import _table
+from installation.bench.timing import loop_fps, table
 
 SIZE = (640, 360)
 
@@ -62,29 +53,6 @@ def generator_alone(manifest: Manifest, size: tuple[int, int], seconds: float) -
             "frame_ms_p99": frame_ms[min(len(frame_ms) - 1, int(0.99 * len(frame_ms)))]}
 
 
-def loop_fps(make_source: Callable[[], FrameSource], style: Manifest, size: tuple[int, int], sessions: int,
-             threads: int, seconds: float, smoothing: float = 0.5) -> dict:
-    """Frames/s and latency of source -> stylize (+ smoothing) -> headless sink through the real loop."""
-    options = BackendOptions(threads=threads, sessions=sessions)
-    stylizer = Stylizer([lambda: OnnxRuntimeBackend(style, options)], size,
-                        Stabilizer(smoothing) if smoothing > 0 else None)
-    mix = StyleMix.single(len(style.styles), 0)
-    source = make_source()
-    source.open()
-    try:
-        FrameLoop(source, stylizer, [HeadlessSink()], mix, size, display_fps=0.0, workers=sessions,
-                  frame_budget_s=5.0).run(duration=min(0.5, seconds))  # warm-up
-        loop = FrameLoop(source, stylizer, [HeadlessSink()], mix, size, display_fps=0.0, workers=sessions,
-                         frame_budget_s=5.0)
-        t0 = time.perf_counter()
-        stats = loop.run(duration=seconds)
-        stats["fps_overall"] = stats["frames"] / (time.perf_counter() - t0)
-    finally:
-        stylizer.close()
-        source.close()
-    return stats
-
-
 def generator_table(style_manifest: Manifest | str | Path, generator_manifest: Manifest | str | Path,
                     seconds: float = 4.0) -> str:
     """A Markdown table: generator alone, generator + style network, camera path, all at 640x360."""
@@ -104,7 +72,7 @@ def generator_table(style_manifest: Manifest | str | Path, generator_manifest: M
         rows.append([label, f"{sessions}x{threads}", f"{stats['fps_overall']:.1f}", "-",
                      f"{stats['model_ms']['p50']:.1f}", f"{stats['frame_ms']['p99']:.1f}",
                      f"{stats['latency_ms']['p50']:.1f}"])
-    return _table(f"Generator path vs camera path at {w}x{h}: {gen.name} restyled by {style.name}, ONNX Runtime CPU, "
+    return table(f"Generator path vs camera path at {w}x{h}: {gen.name} restyled by {style.name}, ONNX Runtime CPU, "
                   f"{cpus} CPU threads",
                   ["path", "style sessions x threads", "fps", "generator ms p50", "style model ms p50", "frame ms p99",
                    "latency p50 ms"], rows)

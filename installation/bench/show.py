@@ -15,6 +15,7 @@ import statistics
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -27,27 +28,11 @@ from engine.sinks.headless import HeadlessSink
 from engine.sources.pattern import PatternSource
 from engine.stabilizer import Stabilizer
 from engine.style import StyleMix
+from installation.bench.timing import bare_inference, loop_fps, table, time_calls
 
 log = logging.getLogger(__name__)
 
 SIZES = ((320, 180), (640, 360), (1280, 720), (1920, 1080))
-
-
-def _time(fn, budget_s: float, max_runs: int) -> list[float]:
-    fn()  # warm-up
-    times = []
-    t_end = time.perf_counter() + budget_s
-    while len(times) < max_runs and (not times or time.perf_counter() < t_end):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1000.0)
-    return times
-
-
-def _table(title: str, header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
-    line = lambda r: "| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |"  # noqa: E731
-    return "\n".join([title, line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in rows])
 
 
 def model_table(manifest: Manifest, quick: bool) -> str:
@@ -66,82 +51,47 @@ def model_table(manifest: Manifest, quick: bool) -> str:
         img = np.random.default_rng(0).random((1, 3, h, w), dtype=np.float32)
         timg, tstyle = torch.from_numpy(img), torch.from_numpy(style)
         budget, runs = (1.0, 5) if quick else (3.0, 20)
-        t_ort = statistics.median(_time(lambda: ort.infer(img, style), budget, runs))
+        t_ort = statistics.median(time_calls(lambda: ort.infer(img, style), budget, runs))
         with torch.inference_mode():
-            t_pt = statistics.median(_time(lambda: script(timg, tstyle), budget, runs))
-            t_j = statistics.median(_time(lambda: johnson(timg * 255.0), budget, 3 if w > 640 else runs))
+            t_pt = statistics.median(time_calls(lambda: script(timg, tstyle), budget, runs))
+            t_j = statistics.median(time_calls(lambda: johnson(timg * 255.0), budget, 3 if w > 640 else runs))
         rows.append([f"{w}x{h}", f"{t_ort:.1f}", f"{1000 / t_ort:.1f}", f"{t_pt:.1f}", f"{1000 / t_pt:.1f}",
                      f"{t_j:.0f}", f"{1000 / t_j:.2f}", f"{t_j / t_ort:.0f}x"])
     ort.close()
-    return _table(f"Model only: {manifest.name} ({len(manifest.styles)} styles) vs classic Johnson TransformerNet, "
+    return table(f"Model only: {manifest.name} ({len(manifest.styles)} styles) vs classic Johnson TransformerNet, "
                   f"{os.cpu_count()} CPU threads",
                   ["size", "ORT ms", "ORT fps", "PyTorch ms", "PyTorch fps", "Johnson ms", "Johnson fps",
                    "ORT speed-up"], rows)
 
 
-def bare_loop(manifest: Manifest, size: tuple[int, int], sessions: int, threads: int, seconds: float) -> float:
-    """Frames/s of back-to-back inference on ready tensors with ``sessions`` threads: the ceiling."""
-    backend = OnnxRuntimeBackend(manifest, BackendOptions(threads=threads, sessions=sessions)).load()
-    w, h = size
-    img = np.random.default_rng(0).random((1, 3, h, w), dtype=np.float32)
-    style = StyleMix.single(len(manifest.styles), 0).as_array()
-    backend.infer(img, style)
-    count = [0] * sessions
-    t_end = time.perf_counter() + seconds
-
-    def worker(i: int) -> None:
-        while time.perf_counter() < t_end:
-            backend.infer(img, style)
-            count[i] += 1
-
-    t0 = time.perf_counter()
-    threads_ = [threading.Thread(target=worker, args=(i,)) for i in range(sessions)]
-    for t in threads_:
-        t.start()
-    for t in threads_:
-        t.join()
-    fps = sum(count) / (time.perf_counter() - t0)
-    backend.close()
-    return fps
-
-
 def end_to_end(manifest: Manifest, size: tuple[int, int], sessions: int, threads: int, seconds: float,
-               smoothing: float = 0.5) -> dict:
+               smoothing: float = 0.5) -> dict[str, Any]:
+    """The built-in pattern source through the real, uncapped frame loop (see ``loop_fps``)."""
     w, h = size
-    options = BackendOptions(threads=threads, sessions=sessions)
-    stylizer = Stylizer([lambda: OnnxRuntimeBackend(manifest, options)], size,
-                        Stabilizer(smoothing) if smoothing > 0 else None)
-    source = PatternSource(width=w, height=h, fps=1000.0)
-    loop = FrameLoop(source, stylizer, [HeadlessSink()], StyleMix.single(len(manifest.styles), 0), size,
-                     display_fps=0.0, workers=sessions, frame_budget_s=5.0)
-    source.open()
-    loop.run(duration=0.5)  # warm-up
-    loop = FrameLoop(source, stylizer, [HeadlessSink()], StyleMix.single(len(manifest.styles), 0), size,
-                     display_fps=0.0, workers=sessions, frame_budget_s=5.0)
-    t0 = time.perf_counter()
-    stats = loop.run(duration=seconds)
-    stats["fps_overall"] = stats["frames"] / (time.perf_counter() - t0)
-    stylizer.close()
-    source.close()
-    return stats
+    return loop_fps(lambda: PatternSource(width=w, height=h, fps=1000.0), manifest, size, sessions, threads, seconds,
+                    smoothing)
 
 
 def e2e_table(manifest: Manifest, seconds: float, quick: bool) -> str:
+    """Bare inference and the real loop side by side: frames/s, and process CPU ms per frame, which
+    shows the engine's own work even on a machine other programs keep busy."""
     rows = []
     cpus = os.cpu_count() or 1
     configs = [(2, 1), (1, cpus)] if cpus >= 2 else [(1, 1)]
     for size in ((640, 360),) if quick else ((640, 360), (1280, 720)):
         for sessions, threads in configs:
-            bare = bare_loop(manifest, size, sessions, threads, seconds)
+            bare = bare_inference(manifest, size, sessions, threads, seconds)
             stats = end_to_end(manifest, size, sessions, threads, seconds)
             fps = stats["fps_overall"]
-            rows.append([f"{size[0]}x{size[1]}", f"{sessions}x{threads}", f"{bare:.1f}", f"{fps:.1f}",
+            rows.append([f"{size[0]}x{size[1]}", f"{sessions}x{threads}", f"{bare['fps']:.1f}", f"{fps:.1f}",
+                         f"{max(0.0, 1 - fps / bare['fps']) * 100:.1f}%", f"{bare['cpu_ms']:.1f}",
+                         f"{stats['cpu_ms']:.1f}", f"{(stats['cpu_ms'] / bare['cpu_ms'] - 1) * 100:.1f}%",
                          f"{stats['frame_ms']['p99']:.1f}", f"{stats['latency_ms']['p50']:.1f}",
-                         f"{stats['model_ms']['p50']:.1f}", f"{max(0.0, 1 - fps / bare) * 100:.1f}%"])
-    return _table("End to end (built-in source -> stylize + smoothing -> headless sink) vs bare inference, "
-                  "ONNX Runtime CPU",
-                  ["size", "sessions x threads", "bare fps", "e2e fps", "e2e p99 frame ms", "latency p50 ms",
-                   "model ms p50", "engine overhead"], rows)
+                         f"{stats['model_ms']['p50']:.1f}"])
+    return table("End to end (built-in source -> stylize + smoothing -> headless sink) vs bare inference, "
+                 "ONNX Runtime CPU",
+                 ["size", "sessions x threads", "bare fps", "e2e fps", "overhead (fps)", "bare CPU ms/frame",
+                  "e2e CPU ms/frame", "overhead (CPU)", "e2e p99 frame ms", "latency p50 ms", "model ms p50"], rows)
 
 
 def run_bench(quick: bool = False, seconds: float = 6.0, model: str | Path = "models/lantern.json",
@@ -181,12 +131,12 @@ def gpu_table(model: str | Path = "models/lantern.json", sizes=((1280, 720), (19
         row = [f"{w}x{h}"]
         for _, opts in variants:
             backend = TorchBackend(manifest, opts).load()
-            t = statistics.median(_time(lambda: backend.infer(img, style), 2.0, 50))
+            t = statistics.median(time_calls(lambda: backend.infer(img, style), 2.0, 50))
             row += [f"{t:.2f}", f"{1000 / t:.0f}"]
             backend.close()
         rows.append(row)
     header = ["size"] + [f"{name} {k}" for name, _ in variants for k in ("ms", "fps")]
-    return _table(f"PyTorch CUDA on {torch.cuda.get_device_name(0)} (incl. host<->device copies)", header, rows)
+    return table(f"PyTorch CUDA on {torch.cuda.get_device_name(0)} (incl. host<->device copies)", header, rows)
 
 
 class _StillCamera(PatternSource):
@@ -270,5 +220,5 @@ def turn_table(manifest: Manifest, prompts: tuple[str, ...] = ("stormy sea, huge
         loop.post(__import__("engine.events", fromlist=["Stop"]).Stop())
         runner.join(timeout=10)
         stylizer.close()
-    return _table("A prompt's turn -> first changed frame (640x360, ONNX Runtime CPU 2x1, offline expander)",
+    return table("A prompt's turn -> first changed frame (640x360, ONNX Runtime CPU 2x1, offline expander)",
                   ["prompt", "expand+interpret ms", "post -> changed frame ms", "total ms", "< 1 s"], rows)

@@ -27,7 +27,7 @@ from pythonosc.osc_server import BlockingOSCUDPServer
 from pythonosc.udp_client import SimpleUDPClient
 
 from engine.errors import ConfigError, EngineError
-from engine.events import Blackout, Event, SetStrength, TargetChanged
+from engine.events import Blackout, Event, SetStrength, SetStyleWeight
 from engine.style import StyleMix
 
 log = logging.getLogger(__name__)
@@ -63,9 +63,9 @@ class _SafeOSCServer(BlockingOSCUDPServer):
 class OscControl:
     """Receives show-control OSC and posts the matching events to the frame loop.
 
-    ``current_target`` returns the loop's target mix (``lambda: loop.target``); a style message
-    changes one weight of it and posts the whole new mix. ``port=0`` binds a free port; ``port``
-    says which after ``start()``.
+    ``current_target`` returns the loop's published target mix (``lambda: loop.target``), to check the
+    show has the styles OSC knows; a style message posts ``SetStyleWeight``, which the loop applies to
+    its own target when it ticks. ``port=0`` binds a free port; ``port`` says which after ``start()``.
     """
 
     def __init__(self, loop_post: Callable[[Event], Any], style_names: list[str],
@@ -79,11 +79,6 @@ class OscControl:
         self._port = port
         self._server: _SafeOSCServer | None = None
         self._thread: threading.Thread | None = None
-        # The loop applies posted events only at its next tick. Until then loop.target still shows
-        # the mix we built on; remember what we posted so two quick cues build on each other.
-        self._base: StyleMix | None = None
-        self._posted: StyleMix | None = None
-        self._lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------------------
     @property
@@ -151,15 +146,7 @@ class OscControl:
 
         return guarded
 
-    def _targets(self) -> tuple[StyleMix, StyleMix]:
-        """(the loop's target now, the target it will have once it applies what we already posted)."""
-        current = self.current_target()
-        if self._posted is not None and current == self._base:
-            return current, self._posted
-        return current, current
-
-    def _post(self, event: Event, expected: StyleMix, base: StyleMix) -> None:
-        self._base, self._posted = base, expected
+    def _post(self, event: Event) -> None:
         if self.loop_post(event) is False:
             log.warning("OSC: the frame loop refused %s (event queue full)", type(event).__name__)
 
@@ -168,26 +155,20 @@ class OscControl:
         weight = _number(args, address, 0.0, 1.0)
         if weight is None:
             return
-        with self._lock:
-            base, expected = self._targets()
-            weights = list(expected.weights)
-            if len(weights) != len(self.style_names):
-                log.warning("OSC %s ignored: the show's mix has %d styles, OSC knows %d", address, len(weights),
-                            len(self.style_names))
-                return
-            weights[self.style_names.index(name)] = weight
-            mix = StyleMix(tuple(weights), expected.strength, expected.warmth)  # renormalised by StyleMix
-            self._post(TargetChanged(mix, label=f"osc: {name} {weight:g}"), mix, base)
-        log.info("OSC style %s -> %g (mix %s)", name, weight, mix.named(self.style_names))
+        styles = self.current_target().n_styles
+        if styles != len(self.style_names):
+            log.warning("OSC %s ignored: the show's mix has %d styles, OSC knows %d", address, styles,
+                        len(self.style_names))
+            return
+        # the loop applies it to its own target when it ticks: quick cues build on each other, nothing to guess
+        self._post(SetStyleWeight(self.style_names.index(name), weight, label=f"osc: {name} {weight:g}"))
+        log.info("OSC style %s -> %g", name, weight)
 
     def _on_strength(self, address: str, *args: Any) -> None:
         strength = _number(args, address, 0.0, 1.0)
         if strength is None:
             return
-        with self._lock:
-            base, expected = self._targets()
-            mix = StyleMix(expected.weights, strength, expected.warmth)
-            self._post(SetStrength(strength), mix, base)
+        self._post(SetStrength(strength))
         log.info("OSC strength -> %g", strength)
 
     def _on_blackout(self, address: str, *args: Any) -> None:

@@ -3,8 +3,9 @@
 Everything lives on a private ``CollectorRegistry`` (never the process-global one), so two shows or
 two tests in one process do not collide. ``update()`` copies a stats snapshot, the Director's status
 and the visitor count into gauges and counters; call it when ``/metrics`` is scraped (or on a
-timer). The frame-time histogram needs every frame, so it is fed by ``on_tick``, a cheap tick hook:
-``loop.on_tick.append(metrics.on_tick)``.
+timer). The frame-time histogram needs every shown frame, so it is fed by ``on_tick``, a cheap tick
+hook (``loop.on_tick.append(metrics.on_tick)``) that observes the intervals between the frames the
+loop showed since the last call (``LiveStats.frame_intervals_since``), not between ticks.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class Metrics:
             self.prompts.labels(outcome=outcome)
         self._totals: dict[str, float] = {}
         self._lock = threading.Lock()
-        self._previous_tick: float | None = None
+        self._frames_seen = 0  # frames of the loop's stats already observed into frame_time
         self._backend_name: str | None = None
 
     # -- updates -----------------------------------------------------------------------------------
@@ -108,11 +109,14 @@ class Metrics:
                 self._backend_name = backend
 
     def on_tick(self, loop: Any) -> None:
-        """Frame-loop tick hook: observe the time since the previous tick into the histogram."""
-        now = loop.last_tick
-        if self._previous_tick is not None and now > self._previous_tick:
-            self.frame_time.observe(now - self._previous_tick)
-        self._previous_tick = now
+        """Frame-loop tick hook: observe the frames shown since the last call into the histogram."""
+        self.observe_frames(loop.stats)
+
+    def observe_frames(self, stats: Any) -> None:
+        """Observe the intervals between the frames ``stats`` (a ``LiveStats``) counted since the last call."""
+        self._frames_seen, intervals = stats.frame_intervals_since(self._frames_seen)
+        for seconds in intervals:
+            self.frame_time.observe(seconds)
 
     # -- output ------------------------------------------------------------------------------------
     def render(self) -> tuple[bytes, str]:

@@ -64,7 +64,8 @@ def test_generator_source_from_config(tiny_model):
 def test_attract_mode_can_crossfade_to_the_generator(tiny_model):
     """attract.source: generator builds a switch between the live source and the shipped generator; a
     SelectSource event dissolves the picture into the generator's dream and back to the live source."""
-    from engine.events import SelectSource, find_source
+    from engine.events import SelectSource
+    from engine.sources.base import Selectable, find_first
     from engine.sources.crossfade import SwitchSource
 
     cfg = config_from_dict({
@@ -75,7 +76,7 @@ def test_attract_mode_can_crossfade_to_the_generator(tiny_model):
         "attract": {"source": "generator"},
         "display": {"type": "headless", "width": 96, "height": 54}}, "test.yaml")
     show = build_show(cfg)
-    switch = find_source(show.source, "select")
+    switch = find_first(show.source, Selectable)
     assert isinstance(switch, SwitchSource) and set(switch.inputs) == {"live", "generator"}
     try:
         open_show(show)
@@ -84,17 +85,17 @@ def test_attract_mode_can_crossfade_to_the_generator(tiny_model):
         show.loop.post(SelectSource("generator"))
         show.loop.run(duration=0.8)
         assert switch.selected == "generator" and show.loop.stats.source == "generator"
-        dream = show.loop._last_source_frame.pixels
+        dream = show.loop.scheduler.newest_source_frame.pixels
         show.loop.post(SelectSource("live"))
         show.loop.run(duration=0.8)
         assert switch.selected == "live" and show.loop.stats.source == "pattern"
     finally:
         show.close()
     # the generator's pictures are not the pattern's: the switch really changed what the loop was fed
-    assert np.abs(dream.astype(int) - show.loop._last_source_frame.pixels.astype(int)).mean() > 5
+    assert np.abs(dream.astype(int) - show.loop.scheduler.newest_source_frame.pixels.astype(int)).mean() > 5
     plain = build_show(_config(tiny_model, {"type": "headless"}))
     try:
-        assert find_source(plain.source, "select") is None  # attract.source defaults to the live picture
+        assert find_first(plain.source, Selectable) is None  # attract.source defaults to the live picture
     finally:
         plain.close()
 

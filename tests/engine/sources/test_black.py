@@ -38,3 +38,13 @@ def test_bad_sizes_are_config_errors():
         BlackSource(0, 10)
     with pytest.raises(ConfigError):
         BlackSource(10, 10, fps=0)
+
+
+def test_black_source_says_when_its_next_frame_is_due():
+    """next_frame_in is 0 before the first frame, then the time left until the next one on its clock."""
+    now = [10.0]
+    black = BlackSource(8, 8, fps=4, clock=lambda: now[0])
+    assert black.next_frame_in() == 0.0
+    black.read()
+    now[0] = 10.1
+    assert black.next_frame_in() == pytest.approx(0.15)

@@ -257,9 +257,8 @@ def test_a_loud_room_speeds_the_walk(generator, monkeypatch):
 
 def test_release_generator_event_reaches_every_generator_in_the_chain(generator):
     """ReleaseGenerator lets the walk of each generator inside switch/fallback/transform wrappers go free."""
-    from types import SimpleNamespace
-
     from engine.events import ReleaseGenerator, SteerGenerator
+    from engine.loop import apply_to_sources
     from engine.sources.crossfade import SwitchSource
     from engine.sources.fallback import FallbackSource
     from engine.sources.pattern import PatternSource
@@ -268,8 +267,7 @@ def test_release_generator_event_reaches_every_generator_in_the_chain(generator)
     a, b = GeneratorSource(generator, 32, 32), GeneratorSource(generator, 32, 32)
     chain = SwitchSource({"live": TransformedSource(FallbackSource(PatternSource(width=32, height=32), a), 32, 32),
                           "generator": b})
-    loop = SimpleNamespace(source=chain)
-    SteerGenerator(tuple([1.0] * 8), seconds=0.0).apply(loop)
+    apply_to_sources(chain, SteerGenerator(tuple([1.0] * 8), seconds=0.0))
     assert a.walk.target is not None and b.walk.target is not None
-    ReleaseGenerator(seconds=0.0).apply(loop)
+    apply_to_sources(chain, ReleaseGenerator(seconds=0.0))
     assert a.walk.target is None and b.walk.target is None

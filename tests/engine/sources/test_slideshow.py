@@ -94,3 +94,16 @@ def test_a_list_of_files_works_too(folder):
     """A list of paths plays in the order given."""
     with SlideshowSource([folder / "c.png", folder / "a.png"], width=32, height=24) as show:
         assert colour(show.read()) == BLUE
+
+
+def test_slideshow_says_when_its_next_picture_comes(folder):
+    """next_frame_in: until the fade begins while a slide stands, one fade step while fading."""
+    now = [0.0]
+    show = SlideshowSource(folder, width=40, height=30, seconds=4.0, fade=1.0, fps=10, clock=lambda: now[0])
+    show.open()
+    assert show.next_frame_in() == 0.0
+    show.read()
+    now[0] = 1.0
+    assert show.next_frame_in() == pytest.approx(2.0)
+    now[0] = 3.05
+    assert show.read() is not None and show.next_frame_in() == pytest.approx(0.05)

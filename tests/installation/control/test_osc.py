@@ -8,7 +8,7 @@ from pythonosc.osc_server import BlockingOSCUDPServer
 from pythonosc.udp_client import SimpleUDPClient
 
 from engine.backends.onnxruntime import OnnxRuntimeBackend
-from engine.events import Blackout, SetStrength, TargetChanged
+from engine.events import Blackout, SetStrength, SetStyleWeight
 from engine.loop import FrameLoop
 from engine.pipeline import Stylizer
 from engine.sinks.headless import HeadlessSink
@@ -60,24 +60,12 @@ def test_port_zero_binds_a_real_port_and_stop_is_idempotent():
     assert not osc.running
 
 
-def test_style_message_sets_one_weight_and_keeps_the_others(control):
-    """/laterna/style/<name> sets one weight of the current mix, keeps the others, renormalises, posts TargetChanged."""
+def test_style_message_posts_one_weight_for_the_loop_to_apply(control):
+    """/laterna/style/<name> posts SetStyleWeight for that style: the loop applies it to its own target."""
     osc, client, posted, _, _ = control
     client.send_message("/laterna/style/moss", 1.0)
     (event,) = posted.wait_for(1)
-    assert isinstance(event, TargetChanged)
-    assert event.mix.named(NAMES) == {"ink": 0.5, "ember": 0.0, "moss": 0.5}
-    assert event.mix.strength == pytest.approx(0.8)  # strength untouched
-
-
-def test_quick_cues_build_on_each_other_before_the_loop_ticks(control):
-    """Two style cues before the next tick both count: the second builds on the first, not on the stale target."""
-    osc, client, posted, _, _ = control
-    client.send_message("/laterna/style/ink", 0.0)
-    client.send_message("/laterna/style/ember", 1.0)
-    first, second = posted.wait_for(2)
-    assert first.mix.named(NAMES) == {"ink": 0.0, "ember": 0.0, "moss": 0.0}
-    assert second.mix.named(NAMES) == {"ink": 0.0, "ember": 1.0, "moss": 0.0}
+    assert event == SetStyleWeight(2, 1.0, label="osc: moss 1")
 
 
 def test_strength_and_blackout_messages_post_their_events(control):
@@ -158,7 +146,8 @@ def test_director_submitter_runs_submit_on_the_director_loop():
 
 
 def test_osc_style_changes_a_real_frame_loop_after_a_tick(tiny_model):
-    """An OSC style message sent over UDP changes a real FrameLoop's target once the loop ticks."""
+    """OSC style messages sent over UDP change a real FrameLoop's target once the loop ticks, each building
+    on the one before even when both arrive before the tick."""
     stylizer = Stylizer([lambda: OnnxRuntimeBackend(tiny_model)], (64, 36))
     source = PatternSource(width=64, height=36, fps=60)
     source.open()
@@ -173,12 +162,14 @@ def test_osc_style_changes_a_real_frame_loop_after_a_tick(tiny_model):
 
     with OscControl(post, stylizer.style_names, lambda: loop.target, None, host="127.0.0.1", port=0) as osc:
         assert stylizer.style_names == TINY_STYLES
-        SimpleUDPClient("127.0.0.1", osc.port).send_message("/laterna/style/moss", 1.0)
-        arrived.wait_for(1)
+        client = SimpleUDPClient("127.0.0.1", osc.port)
+        client.send_message("/laterna/style/moss", 1.0)
+        client.send_message("/laterna/style/ink", 0.0)  # a quick second cue builds on the first
+        arrived.wait_for(2)
         assert loop.target.named(TINY_STYLES)["moss"] == 0.0  # nothing changes until the loop applies it
         stats = loop.run(max_frames=2)
-    assert loop.target.named(TINY_STYLES) == {"ink": 0.5, "ember": 0.0, "moss": 0.5}
-    assert stats["mix"] == {"ink": 0.5, "ember": 0.0, "moss": 0.5}
+    assert loop.target.named(TINY_STYLES) == {"ink": 0.0, "ember": 0.0, "moss": 1.0}
+    assert stats["mix"] == {"ink": 0.0, "ember": 0.0, "moss": 1.0}
 
 
 @pytest.fixture()

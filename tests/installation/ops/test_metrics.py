@@ -1,4 +1,3 @@
-from types import SimpleNamespace
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -56,10 +55,17 @@ def test_counters_add_what_the_totals_gained():
 
 
 def test_tick_hook_fills_the_frame_time_histogram():
-    """on_tick observes the time between ticks into laterna_frame_time_seconds."""
+    """The histogram gets the time between shown frames, each interval once however often it is read."""
+    from engine.stats import LiveStats
+
+    clock = [10.0]
+    stats = LiveStats(clock=lambda: clock[0])
     m = Metrics()
     for t in (10.0, 10.04, 10.08, 10.2):
-        m.on_tick(SimpleNamespace(last_tick=t))
+        clock[0] = t
+        stats.shown(1.0, True)
+        m.observe_frames(stats)
+        m.observe_frames(stats)  # a tick that showed nothing adds nothing
     got = samples(m)
     assert got[("laterna_frame_time_seconds_count", ())] == 3
     assert got[("laterna_frame_time_seconds_bucket", (("le", "0.0333"),))] == 0
@@ -74,6 +80,28 @@ def test_each_metrics_has_its_own_registry():
     a.update(STATS, DIRECTOR, visitors=3)
     assert samples(b)[("laterna_visitors_connected", ())] == 0
     assert samples(a)[("laterna_visitors_connected", ())] == 3
+
+
+def test_frame_time_histogram_counts_shown_frames_not_loop_ticks(tiny_model):
+    """Through a real loop whose source is slower than its ticks, the histogram holds one sample per
+    interval between frames on the wall, not one per tick."""
+    from engine.backends.onnxruntime import OnnxRuntimeBackend
+    from engine.loop import FrameLoop
+    from engine.pipeline import Stylizer
+    from engine.sinks.headless import HeadlessSink
+    from engine.sources.pattern import PatternSource
+    from engine.style import StyleMix
+
+    source = PatternSource(width=64, height=36, fps=8)
+    source.open()
+    loop = FrameLoop(source, Stylizer([lambda: OnnxRuntimeBackend(tiny_model)], (64, 36)), [HeadlessSink()],
+                     StyleMix.single(3, 0), (64, 36), display_fps=100)
+    m = Metrics()
+    ticks = []
+    loop.on_tick += [m.on_tick, ticks.append]
+    stats = loop.run(max_frames=4)
+    assert len(ticks) > stats["frames"] + 2  # the loop ticked more often than it showed a frame
+    assert samples(m)[("laterna_frame_time_seconds_count", ())] == stats["frames"] - 1
 
 
 def test_problems_show_as_a_gauge_per_part():

@@ -1,0 +1,27 @@
+"""Capabilities a sink may add beyond ``FrameSink``, named as small checkable protocols.
+
+``isinstance(sink, Overlays)`` replaces probing for attribute names, so a new sink that draws text
+or takes keys says so by having the members, and its callers find it without a list to keep in sync.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class Overlays(Protocol):
+    """A sink that draws named text overlays (and an optional picture, e.g. a QR code) over the frames."""
+
+    def set_overlay(self, name: str, lines: Sequence[str] | None, position: str = "bottom",
+                    image: np.ndarray | None = None) -> None: ...
+
+
+@runtime_checkable
+class KeyInput(Protocol):
+    """A sink with a keyboard (a window): handlers are called with the key's name, e.g. "b"."""
+
+    key_handlers: list[Callable[[str], None]]
