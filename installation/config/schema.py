@@ -135,9 +135,9 @@ class ModerationConfig:
     blocklist: str = ""  # a file of extra blocked words/phrases, one per line
     block: tuple[str, ...] = ()  # extra blocked words/phrases
     default_list: bool = True  # the shipped English list
-    semantic: bool = False  # also refuse prompts close in meaning to blocked concepts
-    concepts: tuple[str, ...] = ()
-    threshold: float = 0.6
+    semantic: bool = True  # also refuse prompts close in meaning to blocked concepts (on: measured, issue 13)
+    concepts: tuple[str, ...] = ()  # empty: the shipped list, installation/prompts/data/concepts_en.txt
+    threshold: float = 0.5
 
 
 @dataclass(frozen=True)
