@@ -54,9 +54,10 @@ DECLINED = "That prompt can't be shown here. Try describing a scene, a mood or a
 Embed = Callable[[list[str]], np.ndarray]
 
 # Characters that commonly stand in for a letter. Each phrase letter matches itself or these
-# ("*" hides a vowel: "f*ck"). Multi-letter stand-ins are in LEET_SEQ.
+# ("*" hides a vowel: "f*ck"; an "i" may be a folded capital I, which looks like l: "sIut").
+# Multi-letter stand-ins are in LEET_SEQ.
 LEET: dict[str, str] = {
-    "a": "4@*", "b": "8", "c": "(<", "e": "3*", "g": "96", "i": "1!|*", "l": "1|", "o": "0*", "s": "5$",
+    "a": "4@*", "b": "8", "c": "(<", "e": "3*", "g": "96", "i": "1!|*", "l": "1|i", "o": "0*", "s": "5$",
     "t": "7+", "u": "v*",
 }
 LEET_SEQ: dict[str, tuple[str, ...]] = {"f": ("ph",)}
@@ -142,8 +143,11 @@ def fold(text: str) -> str:
     """Text as the block list sees it: NFKC, case-folded, marks and invisible characters removed, look-alike
     letters from any script mapped to the ASCII letters they imitate, whitespace collapsed. Digits and symbols
     are kept."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    return " ".join(text.translate(_table()).split())
+    table = _table()
+    # Look-alikes first, as TS #39 does: NFKC and casefold() turn some into other letters (the c-like
+    # lunate sigma becomes a final sigma, then an o-like sigma). Then again for what those two produce.
+    text = unicodedata.normalize("NFKC", text.translate(table)).casefold().translate(table)
+    return " ".join(text.split())
 
 
 _SEP = r"(?:[^\w]|_)"  # what may sit between the letters of a disguised word
@@ -194,8 +198,12 @@ def phrase_pattern(phrase: str) -> str:
     whole = _BEFORE + _letters(chars, gaps=True) + tail + _AFTER
     if not suffix:
         return whole
-    inside = _letters(chars, gaps=False) + (_WORD_CHARS if prefix else _INFLECTION + _AFTER)
-    return f"{whole}|{inside}"
+    end = _WORD_CHARS if prefix else _INFLECTION + _AFTER
+    inside = _letters(chars, gaps=False) + end
+    # Spelled out at the end of a word ("horsef--u--c--k"): a separator between every two letters, so
+    # innocent neighbours ("push it") never qualify.
+    spelled = (_SEP + "{1,8}").join(_letter(c, 1, False, False) for c in chars) + end
+    return f"{whole}|{inside}|{spelled}"
 
 
 def _read_list(path: Path, what: str) -> list[tuple[int, str]]:
