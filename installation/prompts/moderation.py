@@ -277,7 +277,11 @@ class _Matcher:
 
 class Moderator:
     """``check(text)`` -> ``ModerationResult``. Phrases and concepts can be changed while it runs
-    (from any thread): each change builds a new matcher and swaps it in whole."""
+    (from any thread): each change builds a new matcher and swaps it in whole.
+
+    ``phrases`` are added to the shipped block list (unless ``default_list=False``); ``allowed_words`` to the
+    shipped allow-list (unless ``default_allowlist=False``). ``embed``, ``blocked_concepts`` and ``threshold``
+    drive the semantic check, which runs only for prompts the block list let through."""
 
     def __init__(self, phrases: Iterable[str] | None = None, *, default_list: bool = True,
                  embed: Embed | None = None, blocked_concepts: Iterable[str] = (), threshold: float = 0.6,
@@ -347,7 +351,8 @@ class Moderator:
         if vecs.ndim != 2 or vecs.shape[0] != len(texts) or not np.all(np.isfinite(vecs)):
             raise ModerationError(f"the embedding function returned shape {vecs.shape} for {len(texts)} texts")
         norms = np.linalg.norm(vecs, axis=1, keepdims=True)
-        return vecs / np.maximum(norms, 1e-8)
+        unit: np.ndarray = vecs / np.maximum(norms, 1e-8)
+        return unit
 
     # -- changing, at run time -----------------------------------------------------------------------
     @property

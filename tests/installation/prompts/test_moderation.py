@@ -9,9 +9,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.errors import ConfigError, EngineError
-from installation.prompts.moderation import (DECLINED, DEFAULT_ALLOWLIST, DEFAULT_BLOCKLIST, DEFAULT_CONCEPTS,
-                                             ModerationError, Moderator, fold, load_allowlist, load_blocklist,
-                                             load_concepts, phrase_pattern)
+from installation.prompts.moderation import (
+    DECLINED,
+    DEFAULT_ALLOWLIST,
+    DEFAULT_BLOCKLIST,
+    DEFAULT_CONCEPTS,
+    ModerationError,
+    Moderator,
+    fold,
+    load_allowlist,
+    load_blocklist,
+    load_concepts,
+    phrase_pattern,
+)
 
 SETS = Path(__file__).resolve().parent / "moderation_sets"
 
@@ -297,7 +307,7 @@ def test_globs_match_inside_words_and_plain_phrases_with_inflections():
 def test_inside_a_word_the_letters_must_be_contiguous():
     """A '*word*' match inside a word never spans a space, so 'push it' is not read as 'shit'."""
     m = Moderator(default_allowlist=False)
-    for text in ["push it", "wash it off", "fish in the sea", "a fuchsia flower", "cuntry"[:0] + "count it"]:
+    for text in ["push it", "wash it off", "fish in the sea", "a fuchsia flower", "count it"]:
         assert not blocked(m, text), text
     assert blocked(m, "horseshit") and blocked(m, "horse shit")
 
