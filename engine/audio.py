@@ -14,12 +14,24 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 log = logging.getLogger(__name__)
 
 FLOOR_DB = -60.0  # this quiet or quieter is level 0; 0 dBFS is level 1
+
+
+class _InputStream(Protocol):
+    """The part of ``sounddevice.InputStream`` used here (sounddevice is optional and ships no type hints)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class AudioLevel:
@@ -41,11 +53,11 @@ class AudioLevel:
         self._average_rms: float | None = None  # set by the first block: starting to listen is no onset
         self._last_onset: float | None = None
         self._last_feed: float | None = None
-        self._stream = None
+        self._stream: _InputStream | None = None
         self.active = False
 
     # -- analysis (pure: no device) ------------------------------------------------------------
-    def feed(self, samples: np.ndarray, now: float | None = None) -> None:
+    def feed(self, samples: npt.ArrayLike, now: float | None = None) -> None:
         """Take one block of samples (any shape, float in [-1, 1]) captured at ``now``."""
         now = self._clock() if now is None else now
         x = np.asarray(samples, dtype=np.float32)
@@ -75,7 +87,7 @@ class AudioLevel:
         with self._lock:
             if self._last_onset is None:
                 return 0.0
-            return 0.5 ** (max(0.0, now - self._last_onset) / self.onset_half_life)
+            return math.pow(0.5, max(0.0, now - self._last_onset) / self.onset_half_life)
 
     # -- the microphone --------------------------------------------------------------------------
     def start(self) -> bool:
@@ -88,19 +100,22 @@ class AudioLevel:
             log.info("audio reactivity off: sounddevice is not available (%s)", exc)
             return False
 
-        def callback(indata, frames, time_info, status) -> None:  # noqa: ARG001 (sounddevice's signature)
+        # sounddevice's callback signature; only the samples are used
+        def callback(indata: npt.NDArray[np.float32], frames: int, time_info: object,  # noqa: ARG001
+                     status: object) -> None:  # noqa: ARG001
             self.feed(indata)
 
         try:
-            stream = sd.InputStream(samplerate=self.samplerate, blocksize=self.block, channels=1, dtype="float32",
-                                    device=self.device, callback=callback)
+            stream: _InputStream = sd.InputStream(samplerate=self.samplerate, blocksize=self.block, channels=1,
+                                                  dtype="float32", device=self.device, callback=callback)
             stream.start()
         except Exception as exc:  # sounddevice.PortAudioError and friends: no microphone
             log.info("audio reactivity off: no microphone could be opened (%s)", exc)
             return False
         self._stream = stream
         self.active = True
-        log.info("audio reactivity on: listening to %s", self.device if self.device is not None else "the default microphone")
+        log.info("audio reactivity on: listening to %s",
+                 self.device if self.device is not None else "the default microphone")
         return True
 
     def stop(self) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.atomic_file import write_atomic
 from engine.errors import ModelError
 
 FORMAT = "laterna-model/1"
@@ -35,7 +36,7 @@ class TensorSpec:
             return int(self.shape[2]), int(self.shape[3])
         return None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name, "shape": list(self.shape), "dtype": self.dtype,
                              "range": list(self.range)}
         if self.layout:
@@ -55,7 +56,7 @@ class StyleInfo:
     year: str = ""
     licence: str = ""
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description, "tags": list(self.tags),
                 "artwork": self.artwork, "artist": self.artist, "year": self.year, "licence": self.licence}
 
@@ -71,7 +72,7 @@ class Manifest:
     outputs: tuple[TensorSpec, ...] = ()
     styles: tuple[StyleInfo, ...] = ()
     sha256: str = ""
-    extra: dict = field(default_factory=dict)  # training, parity, provenance, variants ...
+    extra: dict[str, Any] = field(default_factory=dict)  # training, parity, provenance, variants ...
     path: Path | None = None
 
     # -- lookups the engine needs --------------------------------------------------------------
@@ -99,11 +100,19 @@ class Manifest:
         base = self.path.parent if self.path else Path(".")
         return base / self.file
 
+    def variant_file(self, kind: str) -> Path | None:
+        """The file of the exported variant ``variants.<kind>`` (``tensorrt``, ``torchscript``), None if not listed."""
+        variants = self.extra.get("variants")
+        entry = variants.get(kind) if isinstance(variants, dict) else None
+        file = entry.get("file") if isinstance(entry, dict) else None
+        return self.model_path.parent / file if isinstance(file, str) else None
+
     # -- (de)serialisation -------------------------------------------------------------------
-    def to_dict(self) -> dict:
-        d = {"format": FORMAT, "name": self.name, "kind": self.kind, "file": self.file, "sha256": self.sha256,
-             "inputs": [t.to_dict() for t in self.inputs], "outputs": [t.to_dict() for t in self.outputs],
-             "styles": [s.to_dict() for s in self.styles]}
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"format": FORMAT, "name": self.name, "kind": self.kind, "file": self.file,
+                             "sha256": self.sha256, "inputs": [t.to_dict() for t in self.inputs],
+                             "outputs": [t.to_dict() for t in self.outputs],
+                             "styles": [s.to_dict() for s in self.styles]}
         d.update(self.extra)
         return d
 
@@ -111,7 +120,8 @@ class Manifest:
         target = Path(path) if path else self.path
         if target is None:
             raise ModelError("manifest has no path to save to")
-        target.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        # a temporary file beside it, then an atomic rename: a full disk never leaves half a manifest
+        write_atomic(target, json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n")
         return target
 
     def verify_file(self) -> None:
@@ -136,7 +146,7 @@ def manifest_path_for(model: str | Path) -> Path:
     return Path(model).with_suffix(".json")
 
 
-def _tensor(raw: Any, where: str) -> TensorSpec:
+def _tensor(raw: object, where: str) -> TensorSpec:
     if not isinstance(raw, dict) or not isinstance(raw.get("name"), str) or not isinstance(raw.get("shape"), list):
         raise ModelError(f"{where}: expected an object with 'name' (text) and 'shape' (list)")
     shape = tuple(v if isinstance(v, str) else int(v) for v in raw["shape"])
@@ -147,7 +157,7 @@ def _tensor(raw: Any, where: str) -> TensorSpec:
                       str(raw.get("layout", "")))
 
 
-def manifest_from_dict(data: Any, path: Path | None = None) -> Manifest:
+def manifest_from_dict(data: object, path: Path | None = None) -> Manifest:
     where = str(path) if path else "manifest"
     if not isinstance(data, dict):
         raise ModelError(f"{where}: expected a JSON object")
@@ -171,7 +181,8 @@ def manifest_from_dict(data: Any, path: Path | None = None) -> Manifest:
                                 str(s.get("licence", ""))))
     style_spec = next((t for t in inputs if t.name == "style"), None)
     if style_spec is not None and isinstance(style_spec.shape[-1], int) and style_spec.shape[-1] != len(styles):
-        raise ModelError(f"{where}: input 'style' has {style_spec.shape[-1]} weights but {len(styles)} styles are listed")
+        raise ModelError(f"{where}: input 'style' has {style_spec.shape[-1]} weights "
+                         f"but {len(styles)} styles are listed")
     known = {"format", "name", "kind", "file", "sha256", "inputs", "outputs", "styles"}
     extra = {k: v for k, v in data.items() if k not in known}
     return Manifest(data["name"], data["file"], kind, inputs, outputs, tuple(styles), str(data.get("sha256", "")),

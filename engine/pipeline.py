@@ -99,6 +99,13 @@ class Stylizer:
             log.error("no backend could be loaded; showing the picture unstyled")
 
     @property
+    def unstyled_reason(self) -> str | None:
+        """Why every frame passes through unstyled (no backend could be loaded), or None while one works."""
+        if self.backend is not None:
+            return None
+        return f"no model backend could be loaded ({self.last_error or 'no reason given'})"
+
+    @property
     def backend_name(self) -> str:
         return self.backend.describe() if self.backend else "none (passthrough)"
 

@@ -7,6 +7,7 @@ is asked for, so a kiosk without TensorRT or a display imports everything else.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 
 from engine.errors import ConfigError
 
@@ -29,7 +30,7 @@ SINKS = {
 }
 
 
-def resolve(table: dict[str, str], name: str, what: str) -> type:
+def resolve(table: Mapping[str, str], name: str, what: str) -> type:
     """Import and return the class registered as ``name``; a clear ConfigError for unknown names."""
     try:
         target = table[name]
@@ -37,4 +38,7 @@ def resolve(table: dict[str, str], name: str, what: str) -> type:
         raise ConfigError(f"unknown {what} type {name!r}; expected one of {sorted(table)}") from None
     module_name, _, class_name = target.partition(":")
     module = importlib.import_module(module_name)
-    return getattr(module, class_name)
+    cls = getattr(module, class_name)
+    if not isinstance(cls, type):
+        raise ConfigError(f"{what} type {name!r} is registered as {target!r}, which is not a class")
+    return cls

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import numpy.typing as npt
+
+from engine.frame import Pixels, uint8_pixels
 
 
 class Stabilizer:
@@ -18,18 +21,18 @@ class Stabilizer:
         self.amount = float(amount)
         self.threshold = float(motion_threshold)
         self.scale = int(scale)
-        self._prev_in: np.ndarray | None = None
-        self._prev_out: np.ndarray | None = None
+        self._prev_in: npt.NDArray[np.float32] | None = None  # small grey picture of the last input
+        self._prev_out: Pixels | None = None
 
     def reset(self) -> None:
         self._prev_in = self._prev_out = None
 
-    def _small_grey(self, pixels: np.ndarray) -> np.ndarray:
+    def _small_grey(self, pixels: Pixels) -> npt.NDArray[np.float32]:
         h, w = pixels.shape[:2]
         small = cv2.resize(pixels, (max(1, w // self.scale), max(1, h // self.scale)), interpolation=cv2.INTER_AREA)
         return cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
 
-    def apply(self, inp: np.ndarray, out: np.ndarray) -> np.ndarray:
+    def apply(self, inp: Pixels, out: Pixels) -> Pixels:
         """Smooth ``out`` (uint8 HxWx3) given the input picture ``inp`` it was made from."""
         if self.amount <= 0:
             return out
@@ -43,6 +46,6 @@ class Stabilizer:
         keep = self.amount * np.clip(1.0 - motion / self.threshold, 0.0, 1.0)  # weight of the previous output
         keep = cv2.resize(keep, (out.shape[1], out.shape[0]), interpolation=cv2.INTER_LINEAR)
         # per-pixel weighted blend in OpenCV's C++ (uint8 in and out): ~10x a numpy float blend
-        result = cv2.blendLinear(out, prev_out, 1.0 - keep, keep)
+        result = uint8_pixels(cv2.blendLinear(out, prev_out, 1.0 - keep, keep))
         self._prev_out = result
         return result

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from engine.errors import ConfigError
 
@@ -32,13 +33,13 @@ class StyleMix:
             object.__setattr__(self, "weights", tuple(w / total for w in self.weights))
 
     @classmethod
-    def single(cls, n_styles: int, index: int, strength: float = 1.0, warmth: float = 0.0) -> "StyleMix":
+    def single(cls, n_styles: int, index: int, strength: float = 1.0, warmth: float = 0.0) -> StyleMix:
         w = [0.0] * n_styles
         w[index] = 1.0
         return cls(tuple(w), strength, warmth)
 
     @classmethod
-    def from_names(cls, names: list[str], weights: dict[str, float], strength: float = 1.0) -> "StyleMix":
+    def from_names(cls, names: list[str], weights: dict[str, float], strength: float = 1.0) -> StyleMix:
         """Weights given by style name; unknown names are a ConfigError naming the known ones."""
         unknown = sorted(set(weights) - set(names))
         if unknown:
@@ -53,7 +54,7 @@ class StyleMix:
     def is_unstyled(self) -> bool:
         return self.strength <= 0.0 or sum(self.weights) <= 0.0
 
-    def lerp(self, other: "StyleMix", t: float) -> "StyleMix":
+    def lerp(self, other: StyleMix, t: float) -> StyleMix:
         """The mix a fraction t of the way from self to other (t in [0, 1])."""
         if other.n_styles != self.n_styles:
             raise ConfigError(f"cannot glide between mixes of {self.n_styles} and {other.n_styles} styles")
@@ -63,11 +64,12 @@ class StyleMix:
         return StyleMix(tuple((1 - t) * x + t * y for x, y in zip(a, b)),
                         (1 - t) * self.strength + t * other.strength, (1 - t) * self.warmth + t * other.warmth)
 
-    def distance(self, other: "StyleMix") -> float:
+    def distance(self, other: StyleMix) -> float:
         return max([abs(a - b) for a, b in zip(self.weights, other.weights)]
                    + [abs(self.strength - other.strength), abs(self.warmth - other.warmth)])
 
-    def as_array(self) -> np.ndarray:
+    def as_array(self) -> npt.NDArray[np.float32]:
+        """The weights as a 1 x n_styles float32 array, the backends' ``style`` input."""
         return np.asarray([self.weights], dtype=np.float32)
 
     def named(self, names: list[str]) -> dict[str, float]:

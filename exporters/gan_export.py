@@ -21,6 +21,7 @@ from engine.manifest import Manifest, TensorSpec, file_sha256, manifest_path_for
 from exporters.gan import GanConfig, Generator, count_parameters, recalibrate_batchnorm
 from exporters.gan_training import GanTrainingConfig, plot_kid, real_kid_floor, write_grid
 from exporters.onnx_export import OPSET, ParityCase, ParityReport, export_module, psnr
+from exporters.staging import StagedOutputs
 
 log = logging.getLogger(__name__)
 
@@ -137,14 +138,35 @@ def generator_manifest_specs(latent_dim: int, size: int) -> tuple[tuple[TensorSp
     return inputs, outputs
 
 
+def generator_picture_names(name: str) -> list[str]:
+    return [f"{name}_samples.png", f"{name}_kid.png"]
+
+
 def export_generator(checkpoint: str | Path, out_dir: str | Path, name: str = "generator",
-                     docs_dir: str | Path | None = None, extra: dict | None = None) -> Manifest:
+                     docs_dir: str | Path | None = None, extra: dict | None = None, force: bool = False) -> Manifest:
     """Export, verify and describe a trained generator; optionally write its sample grid and KID plot
-    to ``docs_dir`` as ``{name}_samples.png`` and ``{name}_kid.png``. Raises ExportError if parity fails."""
-    g, ckpt = load_generator_checkpoint(checkpoint)
-    cfg = g.config
+    to ``docs_dir`` as ``{name}_samples.png`` and ``{name}_kid.png``. Raises ExportError if parity fails,
+    and ``OverwriteError`` before any work if one of those files exists and ``force`` is off. Files are
+    staged and moved into place only when everything passed."""
     out_dir = Path(out_dir)
-    onnx_path = export_generator_onnx(g, out_dir / f"{name}.onnx")
+    staged = StagedOutputs(out_dir, [f"{name}.onnx", f"{name}.json"], force)
+    staged_docs = StagedOutputs(docs_dir, generator_picture_names(name), force) if docs_dir is not None else None
+    g, ckpt = load_generator_checkpoint(checkpoint)
+    with staged as stage:
+        manifest = _export_generator_files(g, ckpt, stage, out_dir, name, extra)
+        if staged_docs is not None:
+            with staged_docs as docs_stage:
+                write_generator_pictures(manifest, ckpt, docs_stage, manifest.extra["kid"].get("real_vs_real"),
+                                         model_path=stage / manifest.file)
+    log.info("wrote %s", manifest.path)
+    return manifest
+
+
+def _export_generator_files(g: Generator, ckpt: dict, stage: Path, out_dir: Path, name: str,
+                            extra: dict | None) -> Manifest:
+    """ONNX file, parity check and manifest, written into ``stage``; the manifest's path is in ``out_dir``."""
+    cfg = g.config
+    onnx_path = export_generator_onnx(g, stage / f"{name}.onnx")
     parity = check_generator_parity(g, onnx_path).require()
     size_mb = onnx_path.stat().st_size / 1e6
     if size_mb > SIZE_LIMIT_MB:
@@ -169,20 +191,18 @@ def export_generator(checkpoint: str | Path, out_dir: str | Path, name: str = "g
         **(extra or {}),
     }
     manifest = Manifest(name=name, file=onnx_path.name, kind="generator", inputs=inputs, outputs=outputs,
-                        sha256=file_sha256(onnx_path), extra=body, path=manifest_path_for(onnx_path))
-    manifest.save()
-    log.info("wrote %s", manifest.path)
-    if docs_dir is not None:
-        write_generator_pictures(manifest, ckpt, docs_dir, floor)
+                        sha256=file_sha256(onnx_path), extra=body, path=manifest_path_for(out_dir / onnx_path.name))
+    manifest.save(stage / f"{name}.json")
     return manifest
 
 
 def write_generator_pictures(manifest: Manifest, ckpt: dict, docs_dir: str | Path,
-                             floor: float | None = None) -> tuple[Path, Path]:
-    """A grid of 64 samples from the exported ONNX file, and the KID-over-training plot."""
+                             floor: float | None = None, model_path: Path | None = None) -> tuple[Path, Path]:
+    """A grid of 64 samples from the exported ONNX file (``model_path``, default the manifest's), and the
+    KID-over-training plot."""
     docs = Path(docs_dir)
     latent_dim = int(manifest.inputs[0].shape[1])
-    grid = write_grid(torch.from_numpy(onnx_samples(manifest.model_path, latent_dim, count=32)),
+    grid = write_grid(torch.from_numpy(onnx_samples(model_path or manifest.model_path, latent_dim, count=32)),
                       docs / f"{manifest.name}_samples.png")
     train_cfg = ckpt.get("train_config", {})
     size = train_cfg.get("size", "?")

@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 
+from engine.atomic_file import write_atomic
 from engine.errors import ExportError
 from exporters.gan import (AUGMENTATIONS, EMA, Discriminator, GanConfig, Generator, diff_augment, hinge_d_loss,
                            hinge_g_loss, recalibrate_batchnorm)
@@ -494,6 +495,6 @@ class GanTrainer:
             if done:
                 break
         bar.close()
-        (self.out / "history.json").write_text(json.dumps({"losses": self.history, "kid": self.kid_history}, indent=1))
+        write_atomic(self.out / "history.json", json.dumps({"losses": self.history, "kid": self.kid_history}, indent=1))
         return {"steps": self.step, "seconds": round(self.elapsed_s, 1),
                 "kid": self.kid_history[-1] if self.kid_history else None}

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from engine.atomic_file import write_atomic
 from engine.errors import ExportError
 from exporters.images import contact_sheet, list_images, load_rgb
 from exporters.lossnet import gram, load_loss_network
@@ -267,4 +268,4 @@ class StyleTrainer:
             if c.snapshot_every and self.step % c.snapshot_every == 0:
                 self.save_weights(self.out / f"weights_step{self.step:06d}.pt")
         bar.close()
-        (self.out / "history.json").write_text(json.dumps(self.history, indent=1))
+        write_atomic(self.out / "history.json", json.dumps(self.history, indent=1))

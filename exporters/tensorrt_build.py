@@ -9,6 +9,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.atomic_file import write_atomic
 from engine.backends.engine_file import write_engine_file
 from engine.errors import ExportError
 from engine.manifest import file_sha256
@@ -83,7 +84,7 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path, n_styles: int, 
     if serialized is None:
         raise ExportError(f"{onnx_path}: TensorRT engine build failed (see the TensorRT log above)")
     if cache_path:
-        cache_path.write_bytes(memoryview(config.get_timing_cache().serialize()))
+        write_atomic(cache_path, bytes(memoryview(config.get_timing_cache().serialize())))
     meta = {"tensorrt_version": trt.__version__, "gpu": gpu_name(), "precision": "fp16" if fp16 else "fp32",
             "profile": {"min": list(profile.min_hw), "opt": list(profile.opt_hw), "max": list(profile.max_hw),
                         "batch": b},

@@ -15,6 +15,12 @@ from engine.errors import ExportError
 
 log = logging.getLogger(__name__)
 
+# ONNX Runtime's QDQ quantiser looks for the per-channel axis of every normalisation's scale at axis 1
+# (right for LayerNormalization's (.., C) scales), but InstanceNormalization's scale is a rank-1 (C,)
+# tensor: axis 1 is out of range, ORT logs "Axis 1 is out-of-range for weight ..." once per norm layer
+# (11 times for LanternNet) and falls back to one scale per tensor. Its channel axis is 0.
+NORM_SCALE_AXIS = {"InstanceNormalization": 0}
+
 
 def to_fp16(src: str | Path, dst: str | Path) -> Path:
     """fp16 weights and activations, float32 inputs and outputs (so callers need not change)."""
@@ -69,7 +75,8 @@ def to_int8(src: str | Path, dst: str | Path, calibration_frames: list[np.ndarra
     try:
         quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
         quantize_static(str(pre), str(dst), Reader(calibration_frames, n_styles), quant_format=QuantFormat.QDQ,
-                        per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+                        per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        extra_options={"QDQOpTypePerChannelSupportToAxis": NORM_SCALE_AXIS})
     except Exception as exc:
         raise ExportError(f"{src}: int8 quantisation failed ({exc})") from exc
     finally:

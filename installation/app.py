@@ -7,7 +7,6 @@ background thread; the sentence-embedding model loads in another so the picture 
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import logging
 import os
@@ -22,8 +21,9 @@ import numpy as np
 
 from engine.events import Blackout, SetStrength, SetTransition, Stop, find_source
 from installation.config.schema import ShowConfig
-from installation.prompts.director import Director, DirectorSettings
-from installation.control.schedule import AttractMode, AttractSettings, OpeningHours
+from installation.prompts.director import Director
+from installation.control.schedule import AttractMode, OpeningHours
+from installation.ops.unstyled import UnstyledReminder
 from installation.show import Show, build_show, open_show
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,8 @@ class Installation:
         self.cfg = cfg
         self.show: Show = build_show(cfg, headless)
         loop = self.show.loop
+        self.unstyled = UnstyledReminder(self.show.stylizer)  # no model loads: the show goes on, and says so
+        loop.on_tick.append(self.unstyled)
         names = self.show.manifest.style_names
         self.embedder = None
         self.director: Director | None = None
@@ -115,12 +117,10 @@ class Installation:
 
             self.embedder = SentenceEmbedder()
             a = cfg.attract
-            attract = AttractMode(len(names), AttractSettings(a.idle_s, a.every_s, a.transition_s)) if a.enabled else None
-            d = cfg.director
-            self.director = Director(loop.post, None, None, build_moderator(cfg, self.embedder),
-                                     DirectorSettings(min_show_s=d.min_show_s, max_queue=d.max_queue,
-                                                      max_age_s=d.max_age_s, default_strength=cfg.style.strength),
-                                     attract=attract)
+            attract = AttractMode(len(names), a) if a.enabled else None
+            self.director = Director(loop.post, None, None, build_moderator(cfg, self.embedder), cfg.director,
+                                     attract=attract, default_strength=cfg.style.strength)
+            self.director.hours = self.hours_watch.hours if self.hours_watch else None  # closed: visitors told
             if a.enabled and a.source != "live":
                 if find_source(self.show.source, "select") is not None:
                     self.director.attract_source = a.source  # nobody there: crossfade to the generator's dream
@@ -138,6 +138,8 @@ class Installation:
                 loop.on_tick.remove(self.hours_watch)
                 self.hours_watch = None
                 loop.post(Blackout(False))
+            if self.director is not None:
+                self.director.hours = None  # visitors' prompts are accepted at any time
             return
         slide = cfg.resolve(cfg.hours.slide) if cfg.hours.outside == "slide" else None
         if self.hours_watch is None:
@@ -147,6 +149,8 @@ class Installation:
             self.hours_watch.hours, self.hours_watch.slide = OpeningHours(cfg.hours.schedule), slide
             self.hours_watch.open = None  # re-evaluate at the next check
             self.hours_watch._last_check = -1e9
+        if self.director is not None:
+            self.director.hours = self.hours_watch.hours  # closed: visitors are told when it opens
 
     def _apply_reload(self, old: ShowConfig, new: ShowConfig) -> None:
         """Apply the safe settings of a reloaded config to the running show (main thread)."""
@@ -161,8 +165,7 @@ class Installation:
         if d is None:
             return
         if new.director != old.director:
-            d.settings = dataclasses.replace(d.settings, min_show_s=new.director.min_show_s,
-                                             max_queue=new.director.max_queue, max_age_s=new.director.max_age_s)
+            d.settings = new.director
             d.queue.max_length, d.queue.max_age_s = new.director.max_queue, new.director.max_age_s
             if d.interpreter is not None:
                 d.interpreter.temperature, d.interpreter.top_k = new.director.temperature, new.director.top_k
@@ -172,8 +175,7 @@ class Installation:
                 self.control.moderator = d.moderator
         if new.attract != old.attract:
             a = new.attract
-            d.attract = AttractMode(len(self.show.manifest.style_names),
-                                    AttractSettings(a.idle_s, a.every_s, a.transition_s)) if a.enabled else None
+            d.attract = AttractMode(len(self.show.manifest.style_names), a) if a.enabled else None
     # -- parts -------------------------------------------------------------------------------------
     def _load_brain(self) -> None:
         """Load the sentence model and build interpreter + expander (background thread)."""
@@ -244,22 +246,21 @@ class Installation:
         class LiveMetrics:
             def render(self):
                 visitors = installation.server.connected_visitors if installation.server else 0
-                metrics.update(loop.stats.snapshot(), installation.director.status(), visitors)
+                metrics.update(loop.stats.snapshot(), installation.director.status(), visitors,
+                               problems=installation.show.problems())
                 return metrics.render()
 
-        return Health(lambda: loop.last_tick), LiveMetrics()
+        return Health(lambda: loop.last_tick, degraded=self.unstyled.reasons), LiveMetrics()
 
     def _start_server(self) -> None:
-        from installation.server.prompt_server import PromptServer, ServerThread, VisitorServerSettings
+        from installation.server.prompt_server import PromptServer, ServerThread
+        from installation.server.settings import ServerSettings
 
         s = self.cfg.server
-        settings = VisitorServerSettings(host=s.host, port=self.port, max_connections=s.max_connections,
-                                         max_connections_per_address=s.max_connections_per_address,
-                                         idle_timeout_s=s.idle_timeout_s, origins=s.origins,
-                                         log_addresses=s.log_addresses, page_title=f"Laterna — {self.cfg.name}",
-                                         public_url=s.public_url, resume_grace_s=s.resume_grace_s,
-                                         tls_cert=str(self.cfg.resolve(s.tls_cert)) if s.tls_cert else "",
-                                         tls_key=str(self.cfg.resolve(s.tls_key)) if s.tls_key else "")
+        settings = ServerSettings(**{**s.model_dump(), "port": self.port,
+                                     "page_title": s.page_title or f"Laterna — {self.cfg.name}",
+                                     "tls_cert": str(self.cfg.resolve(s.tls_cert)) if s.tls_cert else "",
+                                     "tls_key": str(self.cfg.resolve(s.tls_key)) if s.tls_key else ""})
         health, metrics = self._operator_parts()
         self.server = PromptServer(self.director, settings, status_provider=self.status,
                                    operator_token=self.operator_token(), control=self.control, health=health,

@@ -67,6 +67,7 @@ def _simple_source(kind: str, cfg: ShowConfig) -> FrameSource:
 def build_source(cfg: ShowConfig) -> FrameSource:
     """The configured source, with its fallback, at the working size; with ``attract.source:
     generator`` a switch between it ("live") and the generator ("generator") that attract mode drives."""
+    from engine.sources.black import BlackSource
     from engine.sources.crossfade import SwitchSource
     from engine.sources.fallback import FallbackSource
     from engine.sources.transform import TransformedSource
@@ -78,8 +79,11 @@ def build_source(cfg: ShowConfig) -> FrameSource:
         if kind == "pattern":
             log.warning("no camera found (%s); showing the built-in animated source", s.device)
     source = _simple_source(kind, cfg)
-    if kind in ("camera", "video") and s.fallback != "none":
-        fallback = _simple_source(s.fallback, cfg) if s.fallback != kind else _simple_source("pattern", cfg)
+    if kind in ("camera", "video"):
+        if s.fallback == "none":  # "no fallback" still shows something while the source is broken: black
+            fallback: FrameSource = BlackSource(s.width, s.height, fps=s.fps)
+        else:
+            fallback = _simple_source(s.fallback, cfg) if s.fallback != kind else _simple_source("pattern", cfg)
         source = FallbackSource(source, fallback, crossfade_s=s.crossfade_s)
     source = TransformedSource(source, cfg.pipeline.width, cfg.pipeline.height, mirror=s.mirror, zoom=s.zoom)
     if cfg.attract.enabled and cfg.attract.source == "generator" and kind != "generator":
@@ -142,6 +146,13 @@ class Show:
     sinks: list[FrameSink]
     loop: FrameLoop
     closers: list = field(default_factory=list)
+
+    def problems(self) -> dict[str, str | None]:
+        """What is degraded now, by part (the recorder, a source on its fallback): for ``/metrics``."""
+        from engine.events import find_sources
+
+        parts = [*self.sinks, *find_sources(self.source, "problem")]
+        return {part.name: part.problem for part in parts if hasattr(part, "problem")}
 
     def close(self) -> None:
         self.loop.stop()

@@ -53,7 +53,7 @@ def tiny_model(tmp_path_factory):
     d = tmp_path_factory.mktemp("tiny_model")
     ckpt = save_tiny_checkpoint(d / "tiny.pt")
     photo = sorted(PHOTOS.iterdir())[0]
-    return export_style_model(ckpt, d, "tiny", [photo], variants=())
+    return export_style_model(ckpt, d, "tiny", [photo], variants=(), force=True)  # replaces tiny.pt with the slim one
 
 
 @pytest.fixture()

@@ -13,13 +13,18 @@ import collections
 import logging
 import time
 from dataclasses import dataclass
+from typing import Self
 
 import numpy as np
+import numpy.typing as npt
 
 from engine.errors import BackendError
 from engine.manifest import Manifest
 
 log = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float32]
+"""What backends take and give: float32 arrays (NCHW images, N x n_styles style weights)."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,7 @@ class Backend(abc.ABC):
         self.n_styles = len(manifest.styles) if style is not None else 0
 
     # -- public, checked -----------------------------------------------------------------------
-    def load(self) -> "Backend":
+    def load(self) -> Self:
         if self.loaded:
             return self
         self.manifest.verify_file()
@@ -69,7 +74,7 @@ class Backend(abc.ABC):
         log.info("%s loaded %s", self.name, self.manifest.model_path)
         return self
 
-    def check_style(self, style: np.ndarray | None, batch: int = 1) -> np.ndarray | None:
+    def check_style(self, style: npt.ArrayLike | None, batch: int = 1) -> FloatArray | None:
         """Validate a style-weight vector: the right length, finite, non-negative, not all zero."""
         if self.n_styles == 0:
             return None
@@ -92,7 +97,8 @@ class Backend(abc.ABC):
             s = np.repeat(s, batch, axis=0)
         return np.ascontiguousarray(s)
 
-    def check_image(self, image: np.ndarray) -> np.ndarray:
+    def check_image(self, image: FloatArray) -> FloatArray:
+        """``image`` itself if it is float32 Nx3xHxW of a size the model takes; BackendError otherwise."""
         if not isinstance(image, np.ndarray) or image.dtype != np.float32 or image.ndim != 4 or image.shape[1] != 3:
             got = (getattr(image, "dtype", type(image)), getattr(image, "shape", None))
             raise BackendError(f"{self.manifest.name}: image must be float32 Nx3xHxW, got {got}")
@@ -101,7 +107,7 @@ class Backend(abc.ABC):
                                f"got {image.shape[2]}x{image.shape[3]}")
         return image
 
-    def infer(self, image: np.ndarray, style: np.ndarray | None = None) -> np.ndarray:
+    def infer(self, image: FloatArray, style: npt.ArrayLike | None = None) -> FloatArray:
         """Stylise a [0, 1] NCHW float32 image with the given style weights; returns [0, 1] NCHW."""
         if not self.loaded:
             self.load()
@@ -127,7 +133,7 @@ class Backend(abc.ABC):
             self._close()
             self.loaded = False
 
-    def __enter__(self) -> "Backend":
+    def __enter__(self) -> Self:
         return self.load()
 
     def __exit__(self, *exc: object) -> None:
@@ -143,7 +149,7 @@ class Backend(abc.ABC):
         """Create sessions, engines and buffers."""
 
     @abc.abstractmethod
-    def _infer(self, image: np.ndarray, style: np.ndarray | None) -> np.ndarray:
+    def _infer(self, image: FloatArray, style: FloatArray | None) -> FloatArray:
         """Run the model on an already-validated, range-converted input; return float32 NCHW."""
 
     def _close(self) -> None:

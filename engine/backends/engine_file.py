@@ -10,24 +10,21 @@ from __future__ import annotations
 import json
 import struct
 from pathlib import Path
+from typing import Any
 
+from engine.atomic_file import write_atomic
 from engine.errors import ModelError
 
 MAGIC_KEY = "laterna_engine"
 _MAX_HEADER = 1 << 20
 
 
-def write_engine_file(path: str | Path, engine_bytes: bytes, metadata: dict) -> Path:
+def write_engine_file(path: str | Path, engine_bytes: bytes, metadata: dict[str, Any]) -> Path:
     meta = json.dumps({MAGIC_KEY: 1, **metadata}).encode("utf-8")
-    path = Path(path)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<I", len(meta)))
-        f.write(meta)
-        f.write(engine_bytes)
-    return path
+    return write_atomic(path, struct.pack("<I", len(meta)) + meta + engine_bytes)
 
 
-def read_engine_file(path: str | Path) -> tuple[dict, bytes]:
+def read_engine_file(path: str | Path) -> tuple[dict[str, Any], bytes]:
     path = Path(path)
     try:
         data = path.read_bytes()

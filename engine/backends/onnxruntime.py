@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import logging
 import queue
+from typing import Protocol
 
-import numpy as np
-
-from engine.backends.base import Backend, BackendOptions
+from engine.backends.base import Backend, BackendOptions, FloatArray
 from engine.errors import BackendError
 from engine.manifest import Manifest
 
@@ -26,9 +25,37 @@ PROVIDERS = {
 }
 
 
+# onnxruntime ships no type hints: these Protocols are the part of its API this backend uses.
+class _NodeArg(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+class _IOBinding(Protocol):
+    def bind_cpu_input(self, name: str, arr_on_cpu: FloatArray) -> None: ...
+
+    def bind_output(self, name: str, device_type: str) -> None: ...
+
+    def copy_outputs_to_cpu(self) -> list[FloatArray]: ...
+
+
+class _Session(Protocol):
+    """An ``onnxruntime.InferenceSession`` of a model with float32 inputs and outputs."""
+
+    def get_providers(self) -> list[str]: ...
+
+    def get_inputs(self) -> list[_NodeArg]: ...
+
+    def io_binding(self) -> _IOBinding: ...
+
+    def run_with_iobinding(self, iobinding: _IOBinding) -> None: ...
+
+    def run(self, output_names: list[str], input_feed: dict[str, FloatArray]) -> list[FloatArray]: ...
+
+
 def choose_providers(wanted: tuple[str, ...], available: list[str]) -> list[str]:
     """Map config names to ONNX Runtime providers, keep the available ones in order, CPU last."""
-    chosen = []
+    chosen: list[str] = []
     for name in wanted:
         provider = PROVIDERS.get(name.lower(), name)
         if provider not in PROVIDERS.values():
@@ -47,7 +74,7 @@ class OnnxRuntimeBackend(Backend):
 
     def __init__(self, manifest: Manifest, options: BackendOptions = BackendOptions()) -> None:
         super().__init__(manifest, options)
-        self._sessions: queue.Queue = queue.Queue()
+        self._sessions: queue.Queue[_Session] = queue.Queue()
         self.providers: list[str] = []
         self._image_name = manifest.image_input.name
         self._output_name = manifest.outputs[0].name
@@ -64,7 +91,7 @@ class OnnxRuntimeBackend(Backend):
                 so.intra_op_num_threads = self.options.threads
             so.inter_op_num_threads = 1
             so.log_severity_level = 3
-            sess = ort.InferenceSession(str(self.manifest.model_path), so, providers=self.providers)
+            sess: _Session = ort.InferenceSession(str(self.manifest.model_path), so, providers=self.providers)
             self._sessions.put(sess)
         active = self._sessions.queue[0].get_providers()
         if active[0] != self.providers[0]:
@@ -76,7 +103,7 @@ class OnnxRuntimeBackend(Backend):
                                "the manifest does not match the model")
         self._use_binding = self.providers[0] != "CPUExecutionProvider"
 
-    def _infer(self, image: np.ndarray, style: np.ndarray | None) -> np.ndarray:
+    def _infer(self, image: FloatArray, style: FloatArray | None) -> FloatArray:
         feed = {self._image_name: image}
         if style is not None:
             feed["style"] = style

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from typing import Self
 
 from engine.frame import Frame
 
@@ -31,7 +32,7 @@ class FrameSink(abc.ABC):
     def close(self) -> None:
         """Release resources; safe to call more than once."""
 
-    def __enter__(self) -> "FrameSink":
+    def __enter__(self) -> Self:
         self.open()
         return self
 

@@ -13,8 +13,10 @@ from collections.abc import Sequence
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from engine.errors import ConfigError
+from engine.frame import Pixels, uint8_pixels
 
 Corners = tuple[tuple[float, float], tuple[float, float], tuple[float, float], tuple[float, float]]
 
@@ -36,7 +38,8 @@ def check_corners(corners: Sequence[Sequence[float]]) -> Corners:
             "keystone: corners must go top-left, top-right, bottom-right, bottom-left around a convex shape, "
             f"got {corners!r}"
         )
-    return tuple((float(x), float(y)) for x, y in points)  # type: ignore[return-value]
+    tl, tr, br, bl = ((float(x), float(y)) for x, y in points)
+    return tl, tr, br, bl
 
 
 def is_identity(corners: Sequence[Sequence[float]], tolerance: float = 1e-6) -> bool:
@@ -44,17 +47,17 @@ def is_identity(corners: Sequence[Sequence[float]], tolerance: float = 1e-6) -> 
     return bool(np.allclose(np.asarray(corners, dtype=np.float64), IDENTITY, atol=tolerance))
 
 
-def keystone_matrix(corners: Sequence[Sequence[float]], width: int, height: int) -> np.ndarray:
+def keystone_matrix(corners: Sequence[Sequence[float]], width: int, height: int) -> npt.NDArray[np.float64]:
     """The 3x3 homography taking a width x height picture's corners to ``corners`` (fractions of the output)."""
     points = np.asarray(check_corners(corners), dtype=np.float32)
     scale = np.array([width - 1, height - 1], dtype=np.float32)
     src = np.asarray(IDENTITY, dtype=np.float32) * scale
-    return cv2.getPerspectiveTransform(src, points * scale)
+    return np.asarray(cv2.getPerspectiveTransform(src, points * scale), dtype=np.float64)
 
 
-def warp(pixels: np.ndarray, matrix: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+def warp(pixels: Pixels, matrix: npt.NDArray[np.float64], out: Pixels | None = None) -> Pixels:
     """``pixels`` seen through ``matrix``, same size, black outside; written into ``out`` when given."""
     h, w = pixels.shape[:2]
-    return cv2.warpPerspective(
+    return uint8_pixels(cv2.warpPerspective(
         pixels, matrix, (w, h), dst=out, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
-    )
+    ))

@@ -4,11 +4,18 @@ A ``path`` that ends with "/" or names an existing folder gets PNGs (frame_00000
 ending in .mp4/.m4v/.mov gets MPEG-4 ("mp4v"), .avi/.mkv gets Motion-JPEG. The video writer opens
 on the first frame, when the size is known; later frames of another size are resized to it.
 Encoding runs on the caller's thread, so keep ``every_n`` up on a busy machine.
+
+A recording never takes the show down with it. When a write fails (OpenCV's ``VideoWriter.write``
+returns False from 5.x on; ``imwrite`` returns False) or the disk has less than ``min_free_bytes``
+left, the recorder stops: it says so once at WARNING (the operator page shows warnings), ``problem``
+holds the reason for ``/metrics``, later frames are counted and dropped, and the summary at
+``close()`` reads the file back to state how many frames really are in it.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import cv2
@@ -16,11 +23,13 @@ import numpy as np
 
 from engine.errors import ConfigError, SinkError
 from engine.frame import Frame
+from engine.notice import Notice
 from engine.sinks.base import FrameSink
 
 log = logging.getLogger(__name__)
 
 CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
+MIN_FREE_BYTES = 100 * 1024 * 1024  # stop recording before the disk is full: logs and snapshots need room too
 
 
 class RecorderSink(FrameSink):
@@ -28,7 +37,8 @@ class RecorderSink(FrameSink):
 
     name = "recorder"
 
-    def __init__(self, path: str | Path, fps: float = 30.0, every_n: int = 1) -> None:
+    def __init__(self, path: str | Path, fps: float = 30.0, every_n: int = 1,
+                 min_free_bytes: int = MIN_FREE_BYTES) -> None:
         if every_n < 1:
             raise ConfigError(f"recorder {path}: every_n must be >= 1, got {every_n}")
         if fps <= 0:
@@ -40,10 +50,15 @@ class RecorderSink(FrameSink):
                 f"recorder {path}: unknown video extension {self.path.suffix!r}; "
                 f"use one of {sorted(CODECS)} or a folder ending with / for PNGs"
             )
+        if min_free_bytes < 0:
+            raise ConfigError(f"recorder {path}: min_free_bytes must be >= 0, got {min_free_bytes}")
         self.fps = fps
         self.every_n = every_n
+        self.min_free_bytes = min_free_bytes
         self.frames_seen = 0
-        self.frames_written = 0
+        self.frames_written = 0  # frames handed to the writer (PNGs: files written)
+        self.frames_dropped = 0  # frames meant for the recording after it stopped
+        self.notice = Notice(log)
         self._writer: cv2.VideoWriter | None = None
         self._size: tuple[int, int] | None = None
         self._open = False
@@ -57,7 +72,8 @@ class RecorderSink(FrameSink):
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise SinkError(f"recorder: cannot create folder {folder} ({exc})") from exc
-        self.frames_seen = self.frames_written = 0
+        self.frames_seen = self.frames_written = self.frames_dropped = 0
+        self.notice.clear()
         self._open = True
         log.info("recording to %s%s", self.path, "/ as PNG files" if self.to_folder else "")
 
@@ -68,17 +84,27 @@ class RecorderSink(FrameSink):
         self.frames_seen += 1
         if index % self.every_n:
             return
+        if self.notice.active:
+            self.frames_dropped += 1
+            return
+        if self.frames_written % max(1, round(self.fps)) == 0 and self._disk_is_full():
+            self._stop(f"recorder {self.path}: less than {self.min_free_bytes / 2**20:.0f} MiB free on the disk")
+            self.frames_dropped += 1
+            return
         bgr = cv2.cvtColor(frame.pixels, cv2.COLOR_RGB2BGR)
         if self.to_folder:
-            target = self.path / f"frame_{self.frames_written:06d}.png"
-            try:
-                ok = cv2.imwrite(str(target), bgr)
-            except cv2.error as exc:
-                raise SinkError(f"recorder: cannot write {target} ({exc})") from exc
-            if not ok:
-                raise SinkError(f"recorder: cannot write {target}")
+            ok = self._write_png(self.path / f"frame_{self.frames_written:06d}.png", bgr)
         else:
-            self._writer_for(frame).write(self._sized(bgr))
+            writer = self._writer_for(frame)
+            if writer is None:
+                self.frames_dropped += 1
+                return
+            ok = writer.write(self._sized(bgr)) is not False  # OpenCV < 5 returns None, and says nothing
+        if not ok:
+            self.frames_dropped += 1
+            full = self._disk_is_full(margin=1024 * 1024)
+            self._stop(f"recorder {self.path}: {'the disk is full' if full else 'a write failed'}")
+            return
         self.frames_written += 1
 
     def close(self) -> None:
@@ -89,16 +115,54 @@ class RecorderSink(FrameSink):
             self._writer.release()
             self._writer = None
             self._size = None
-        log.info("recorder: %d frames written to %s", self.frames_written, self.path)
+        if self.notice.active:
+            really = self.frames_written if self.to_folder else readable_frames(self.path)
+            log.warning("recorder: %d frames really in %s; recording stopped early (%s), %d frames not recorded",
+                        really, self.path, self.notice.problem, self.frames_dropped)
+        else:
+            log.info("recorder: %d frames written to %s", self.frames_written, self.path)
+
+    @property
+    def problem(self) -> str | None:
+        """Why recording stopped, for the operator page and ``/metrics``; None while it records."""
+        return self.notice.problem
 
     # -- inside ------------------------------------------------------------------------------------
-    def _writer_for(self, frame: Frame) -> cv2.VideoWriter:
+    def _stop(self, reason: str) -> None:
+        """Stop recording for the rest of the show; said once, the show goes on."""
+        self.notice.fail(f"{reason}; recording stopped after {self.frames_written} frames, the show goes on")
+
+    def _disk_is_full(self, margin: int | None = None) -> bool:
+        """Less than ``margin`` (default ``min_free_bytes``) left for us where the recording goes."""
+        folder = self.path if self.to_folder else self.path.parent
+        try:
+            stat = os.statvfs(folder)
+        except (OSError, AttributeError):  # no statvfs (Windows) or the folder went away: the write will tell
+            return False
+        return stat.f_bavail * stat.f_frsize < (self.min_free_bytes if margin is None else margin)
+
+    def _write_png(self, target: Path, bgr: np.ndarray) -> bool:
+        try:
+            ok = bool(cv2.imwrite(str(target), bgr))
+        except cv2.error as exc:
+            log.debug("recorder: cannot write %s (%s)", target, exc)
+            ok = False
+        if not ok:
+            try:
+                target.unlink(missing_ok=True)  # a half-written PNG is no frame
+            except OSError as exc:
+                log.debug("recorder: cannot remove the partial %s (%s)", target, exc)
+        return ok
+
+    def _writer_for(self, frame: Frame) -> cv2.VideoWriter | None:
+        """The open video writer; None (and recording stopped, said once) if OpenCV cannot open one."""
         if self._writer is None:
-            fourcc = cv2.VideoWriter_fourcc(*CODECS[self.path.suffix.lower()])
+            fourcc = cv2.VideoWriter.fourcc(*CODECS[self.path.suffix.lower()])
             writer = cv2.VideoWriter(str(self.path), fourcc, self.fps, frame.size)
             if not writer.isOpened():
                 writer.release()
-                raise SinkError(f"recorder: OpenCV cannot open {self.path} for writing ({frame.width}x{frame.height})")
+                self._stop(f"recorder: OpenCV cannot open {self.path} for writing ({frame.width}x{frame.height})")
+                return None
             self._writer, self._size = writer, frame.size
         return self._writer
 
@@ -113,3 +177,15 @@ class RecorderSink(FrameSink):
                 self.path, bgr.shape[1], bgr.shape[0], *self._size,
             )
         return cv2.resize(bgr, self._size, interpolation=cv2.INTER_AREA)
+
+
+def readable_frames(path: Path) -> int:
+    """How many frames OpenCV can read back from a video file (0 if it cannot open it at all)."""
+    capture = cv2.VideoCapture(str(path))
+    count = 0
+    try:
+        while capture.isOpened() and capture.grab():
+            count += 1
+    finally:
+        capture.release()
+    return count

@@ -1,10 +1,14 @@
 """A live camera (device index, device path or RTSP/HTTP URL) read by OpenCV in its own thread.
 
 The capture thread keeps only the newest frame, behind a lock, and owns the reconnection: when the
-capture fails it retries with exponential back-off (0.5 s doubling to 10 s by default). The stale
+capture fails it retries with exponential back-off (0.5 s doubling to 2 s by default). The cap is what
+a camera that comes back waits for at worst before it is tried again: at 10 s a camera back after a
+long outage took 5.6 s on average (10.6 s at worst) to be on screen again; at 2 s, 1.2 s (2.0 s at
+worst), measured as in docs/sources.md. The stale
 timer belongs to ``read()``, not to the thread: OpenCV's ``read()`` can block for ~90 s after an RTSP
 drop, so if no frame has arrived for ``stale_after`` seconds, ``read()`` raises SourceError whatever
-the thread is doing.
+the thread is doing. ``stale_after`` is the trade-off between a frozen camera noticed quickly and a
+slow network stream mistaken for a frozen one (docs/sources.md).
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ log = logging.getLogger(__name__)
 
 NETWORK_TIMEOUT_MS = 5000  # FFmpeg open/read timeouts for URLs, so a dead stream returns to us
 JOIN_TIMEOUT_S = 2.0  # close() waits this long for the thread; a capture blocked in OpenCV is left behind
+RECONNECT_MIN_S = 0.5  # first wait after a failure, doubling ...
+RECONNECT_MAX_S = 2.0  # ... up to this: the longest a camera that is back waits to be tried again
 
 
 class Capture(Protocol):
@@ -94,8 +100,8 @@ class CameraSource(FrameSource):
         fps: float = 30.0,
         stale_after: float = 2.0,
         open_timeout: float = 5.0,
-        reconnect_min: float = 0.5,
-        reconnect_max: float = 10.0,
+        reconnect_min: float = RECONNECT_MIN_S,
+        reconnect_max: float = RECONNECT_MAX_S,
         capture_factory: CaptureFactory = open_capture,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:

@@ -3,7 +3,11 @@
 ``FallbackSource`` reads the primary. When the primary raises SourceError it says so once at
 WARNING, and the same ``read()`` returns a fallback frame instead. While on the fallback it asks the
 primary again every ``retry_every`` seconds (opening it again if opening is what failed) and goes
-back, with an INFO line, as soon as the primary hands out a frame. Both switches crossfade over
+back, with an INFO line, as soon as the primary hands out a frame. A primary that stays broken is
+reminded at WARNING once a minute (``engine.notice``), never once a read; ``problem`` says why it is
+on the fallback, for the operator page and ``/metrics``. Asking a broken camera is cheap (its
+``read()`` only looks at what its capture thread found), so the default ``retry_every`` is short:
+it adds at most that much to the time a camera that comes back takes to be on screen again. Both switches crossfade over
 ``crossfade_s`` seconds from the last picture shown (0: a cut), so a dropped camera dissolves into
 the generator's dream instead of jumping to it.
 """
@@ -16,10 +20,13 @@ from collections.abc import Callable
 
 from engine.errors import ConfigError, SourceError
 from engine.frame import Frame
+from engine.notice import Notice
 from engine.sources.base import FrameSource
 from engine.sources.crossfade import Crossfade
 
 log = logging.getLogger(__name__)
+
+RETRY_EVERY_S = 0.25  # how often a broken primary is asked again while the fallback is on screen
 
 
 class FallbackSource(FrameSource):
@@ -29,7 +36,7 @@ class FallbackSource(FrameSource):
         self,
         primary: FrameSource,
         fallback: FrameSource,
-        retry_every: float = 1.0,
+        retry_every: float = RETRY_EVERY_S,
         clock: Callable[[], float] = time.monotonic,
         crossfade_s: float = 0.0,
     ) -> None:
@@ -42,6 +49,7 @@ class FallbackSource(FrameSource):
         self.active = "primary"  # "primary" or "fallback", for the operator page
         self.last_error: str | None = None
         self._clock = clock
+        self.notice = Notice(log, clock=clock)
         self.fade = Crossfade(crossfade_s, clock)
         self._primary_open = False
         self._fallback_open = False
@@ -68,7 +76,7 @@ class FallbackSource(FrameSource):
                 self._note_still_failing(exc)
             else:
                 if frame is not None:
-                    log.info("%s: back from the fallback (%s)", self.primary.name, self.fallback.name)
+                    self.notice.clear(f"{self.primary.name}: back from the fallback ({self.fallback.name})")
                     self.active = "primary"
                     self.last_error = None
                     self.fade.start()
@@ -107,12 +115,17 @@ class FallbackSource(FrameSource):
         if self.active != "fallback":
             self.active = "fallback"
             self.fade.start()
-            log.warning("%s failed (%s); showing %s until it recovers", self.primary.name, exc, self.fallback.name)
+        self.notice.fail(f"{self.primary.name} failed ({exc}); showing {self.fallback.name} until it recovers")
 
     def _note_still_failing(self, exc: SourceError) -> None:
         self.last_error = str(exc)
         self._next_try = self._clock() + self.retry_every
-        log.debug("%s still failing: %s", self.primary.name, exc)
+        self.notice.fail(f"{self.primary.name} failed ({exc}); showing {self.fallback.name} until it recovers")
+
+    @property
+    def problem(self) -> str | None:
+        """Why the fallback is on screen, for the operator page and ``/metrics``; None on the primary."""
+        return self.notice.problem
 
     def _read_fallback(self) -> Frame | None:
         if not self._fallback_open:

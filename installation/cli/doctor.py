@@ -98,6 +98,49 @@ def check_camera(cfg: ShowConfig | None) -> Check:
                                  f"animated source")
 
 
+def desktop_sizes() -> list[tuple[int, int]]:
+    """(width, height) of every display SDL sees, in pygame's order (``display.monitor`` indexes it)."""
+    import pygame
+
+    pygame.display.init()
+    try:
+        return [(int(w), int(h)) for w, h in pygame.display.get_desktop_sizes()]
+    finally:
+        pygame.display.quit()
+
+
+def display_fit(width: int, height: int, monitor: int, fullscreen: bool, sizes: list[tuple[int, int]],
+                where: str = "the config") -> Check:
+    """Does a ``width`` x ``height`` window (0 = the desktop's size) fit on display ``monitor`` of ``sizes``?
+    A window or full-screen mode larger than its screen is cropped: the join hint and corners go off screen."""
+    listed = ", ".join(f"{i}: {w}x{h}" for i, (w, h) in enumerate(sizes)) or "none"
+    if monitor >= len(sizes):
+        return Check("display size", False, f"display.monitor is {monitor} but this machine has {len(sizes)} "
+                                            f"display(s) ({listed})",
+                     f"set display.monitor to one of 0..{max(len(sizes) - 1, 0)} in {where} (see `laterna devices`)")
+    sw, sh = sizes[monitor]
+    w, h = width or sw, height or sh
+    mode = "full screen" if fullscreen else "a window"
+    if w > sw or h > sh:
+        return Check("display size", False, f"display.width x height is {w}x{h} ({mode}) but display {monitor} is "
+                                            f"{sw}x{sh}: the picture would be cropped (join hint and corners off "
+                                            f"screen); displays: {listed}",
+                     f"set display.width: {sw} and display.height: {sh} (or 0 for the desktop's size) in {where}, "
+                     "or set display.monitor to a larger display")
+    return Check("display size", True, f"{w}x{h} ({mode}) fits display {monitor} ({sw}x{sh})")
+
+
+def check_display_size(cfg: ShowConfig | None) -> Check | None:
+    """The configured window against the real display it opens on; None when the show opens no window."""
+    from installation.show import has_display
+
+    if cfg is None or cfg.display.type == "headless" or not has_display():
+        return None
+    d = cfg.display
+    where = str(cfg.source_file or "the config")
+    return display_fit(d.width, d.height, d.monitor, d.fullscreen, desktop_sizes(), where)
+
+
 def check_display(cfg: ShowConfig | None) -> Check:
     kind = cfg.display.type if cfg else "auto"
     if kind == "headless":
@@ -310,18 +353,19 @@ def _guarded(name: str, check: Callable[[], Check | None]) -> Check | None:
 
 
 def run_doctor(config_path: str | Path | None = None) -> list[Check]:
-    """Every check, in order: config, camera, display, gpu, model, server port, tls, generator and
-    microphone (when the show uses them), osc port (if enabled), embeddings.
+    """Every check, in order: config, camera, display, display size (when a window opens), gpu, model,
+    server port, tls, generator and microphone (when the show uses them), osc port (if enabled), embeddings.
 
     When the config does not load, the model and port checks are skipped (they would check the
     wrong things) and the machine checks use the defaults.
     """
     path = Path(config_path) if config_path else DEFAULT_CONFIG
     config_check, cfg = check_config(path)
-    checks = [config_check,
-              _guarded("camera", lambda: check_camera(cfg)),
-              _guarded("display", lambda: check_display(cfg)),
-              _guarded("gpu", lambda: check_gpu(cfg))]
+    checks: list[Check | None] = [config_check,
+                                  _guarded("camera", lambda: check_camera(cfg)),
+                                  _guarded("display", lambda: check_display(cfg)),
+                                  _guarded("display size", lambda: check_display_size(cfg)),
+                                  _guarded("gpu", lambda: check_gpu(cfg))]
     if cfg is not None:
         checks += [_guarded("model", lambda: check_model(cfg)), _guarded("server port", lambda: check_port(cfg))]
         for name, check in (("tls", check_tls), ("generator", check_generator), ("microphone", check_microphone),
@@ -330,7 +374,7 @@ def run_doctor(config_path: str | Path | None = None) -> list[Check]:
             if found is not None:
                 checks.append(found)
     checks.append(_guarded("embeddings", check_embeddings))
-    return checks
+    return [c for c in checks if c is not None]
 
 
 def format_report(checks: list[Check]) -> str:

@@ -10,12 +10,14 @@ import sys
 from pathlib import Path
 
 from engine.errors import ConfigError, EngineError
+from installation.cli.training_data import require_present, shared
 
 log = logging.getLogger("laterna")
 
 EX_CONFIG = 78  # sysexits.h: configuration error (systemd: RestartPreventExitStatus=78)
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared" / "data"
+SHARED = Path(shared())
+CONFIG_HELP = "the show's config YAML file (default: configs/default.yaml)"
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -25,11 +27,12 @@ def _setup_logging(verbose: bool) -> None:
 
 # -- run -------------------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
+    from engine.atomic_file import write_atomic
     from engine.events import Stop
     from installation.app import Installation
-    from installation.config.schema import load_config
+    from installation.config.preflight import load_runnable
 
-    cfg = load_config(args.config)
+    cfg = load_runnable(args.config)  # bad keys, missing or corrupt models, unknown styles: all at once (exit 78)
     inst = Installation(cfg, headless=args.headless, port=args.port, server=False if args.no_server else None)
     show = inst.show
     source = getattr(show.source, "name", "") or type(show.source).__name__
@@ -47,7 +50,7 @@ def cmd_run(args: argparse.Namespace) -> int:
              stats["dropped"], stats["errors"])
     if args.stats_out:
         Path(args.stats_out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.stats_out).write_text(json.dumps(stats, indent=2) + "\n")
+        write_atomic(args.stats_out, json.dumps(stats, indent=2) + "\n")
     return 0
 
 
@@ -60,13 +63,19 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from installation.config.schema import load_config
+    """Every file, every problem that ``run`` would refuse, at once; exit 78 if any file has one."""
+    from installation.config.preflight import load_runnable
 
-    cfg = load_config(args.config)
-    from engine.manifest import load_manifest
-
-    load_manifest(cfg.resolve(cfg.model.manifest)).verify_file()
-    print(f"{cfg.source_file}: OK")
+    failed = []
+    for path in args.configs:
+        try:
+            cfg = load_runnable(path)
+        except ConfigError as exc:
+            failed.append(str(exc))
+            continue
+        print(f"{cfg.source_file}: OK")
+    if failed:
+        raise ConfigError("\n".join(failed))
     return 0
 
 
@@ -81,6 +90,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
 def cmd_train_style(args: argparse.Namespace) -> int:
     from exporters.style_training import StyleTrainer, StyleTrainingConfig
 
+    require_present(styles=args.styles, content=args.content, holdout=args.holdout, loss_network=args.loss_network)
     cfg = StyleTrainingConfig(styles=args.styles, content=args.content, holdout=args.holdout, out_dir=args.out,
                               loss_network=args.loss_network, steps=args.steps, batch_size=args.batch_size,
                               crop=args.crop, lr=args.lr, style_weight=args.style_weight,
@@ -98,15 +108,20 @@ def cmd_train_style(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from exporters.images import list_images
     from exporters.ship import export_style_model
+    from exporters.staging import refuse_overwrite
 
+    require_present(real_images=args.real_images)
     real = list_images(*args.real_images) if args.real_images else []
     variants = tuple(v for v in args.variants.split(",") if v)
+    if args.tensorrt:  # the engine is built after the export, beside it: refuse before any work
+        refuse_overwrite([Path(args.out) / f"{args.name}.engine", Path(args.out) / f"{args.name}.timing-cache"],
+                         args.force)
     if args.johnson:
         from exporters.ship import export_johnson_model
 
-        manifest = export_johnson_model(args.checkpoint, args.out, args.name, real)
+        manifest = export_johnson_model(args.checkpoint, args.out, args.name, real, force=args.force)
     else:
-        manifest = export_style_model(args.checkpoint, args.out, args.name, real, variants)
+        manifest = export_style_model(args.checkpoint, args.out, args.name, real, variants, force=args.force)
     if args.tensorrt:
         from exporters.tensorrt_build import build_engine
 
@@ -125,7 +140,7 @@ def cmd_import_model(args: argparse.Namespace) -> int:
     rng = tuple(float(v) for v in args.range.split(",")) if args.range else None
     if rng is not None and len(rng) != 2:
         raise ConfigError(f"--range: expected LOW,HIGH such as 0,255, got {args.range!r}")
-    manifest = import_model(args.model, args.name, rng)
+    manifest = import_model(args.model, args.name, rng, out=args.out, force=args.force)
     print(json.dumps(manifest.to_dict(), indent=2))
     return 0
 
@@ -139,11 +154,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="laterna", description="Laterna: live AI-art projection steered by visitors.")
-    p.add_argument("-v", "--verbose", action="store_true")
-    sub = p.add_subparsers(dest="command", required=True)
+    p.add_argument("-v", "--verbose", action="store_true", help="log DEBUG messages too")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                           help="one of the commands below; `laterna COMMAND --help` explains each")
 
-    r = sub.add_parser("run", help="run the installation")
-    r.add_argument("config", nargs="?", default=str(ROOT / "configs" / "default.yaml"))
+    r = sub.add_parser("run", help="run the installation",
+                       description="Run the show a config describes: source -> style model -> windows and streams, "
+                                   "with the visitor and operator pages. The config and the models it names are "
+                                   "checked first, as `laterna check` does (exit 78 if wrong).")
+    r.add_argument("config", nargs="?", default=str(ROOT / "configs" / "default.yaml"), help=CONFIG_HELP)
     r.add_argument("--headless", action="store_true", help="no window, even if a display exists")
     r.add_argument("--frames", type=int, default=None, help="stop after N shown frames")
     r.add_argument("--seconds", type=float, default=None, help="stop after this many seconds")
@@ -152,57 +171,89 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-server", action="store_true", help="no visitor server (the picture only)")
     r.set_defaults(func=cmd_run)
 
-    c = sub.add_parser("check", help="validate a config file (exit 78 if it is wrong)")
-    c.add_argument("config", nargs="?", default=str(ROOT / "configs" / "default.yaml"))
+    c = sub.add_parser("check", help="validate config files as `run` would, models included (exit 78 if wrong)",
+                       description="Validate config files as `laterna run` would, including the models and files they "
+                                   "name, and list every problem at once; exit 78 if any file has one.")
+    c.add_argument("configs", nargs="*", default=[str(ROOT / "configs" / "default.yaml")], metavar="config",
+                   help="show config YAML files (default: configs/default.yaml)")
     c.set_defaults(func=cmd_check)
 
-    doc = sub.add_parser("doctor", help="check cameras, displays, GPU, models and ports, and say how to fix problems")
-    doc.add_argument("config", nargs="?", default=str(ROOT / "configs" / "default.yaml"))
+    doc = sub.add_parser("doctor", help="check cameras, displays, GPU, models and ports, and say how to fix problems",
+                         description="Is this machine ready for this show? Checks the config, camera, display (and "
+                                     "that the configured size fits the screen), GPU, models, ports, TLS and "
+                                     "microphone, and says how to fix each problem; exit 1 if any check fails.")
+    doc.add_argument("config", nargs="?", default=str(ROOT / "configs" / "default.yaml"), help=CONFIG_HELP)
     doc.set_defaults(func=cmd_doctor)
 
-    d = sub.add_parser("devices", help="cameras, displays and inference backends found on this machine")
+    d = sub.add_parser("devices", help="cameras, displays and inference backends found on this machine",
+                       description="List the cameras, displays (with their sizes) and inference backends found on "
+                                   "this machine, to fill in a config.")
     d.set_defaults(func=cmd_devices)
 
-    t = sub.add_parser("train-style", help="train a multi-style network")
-    t.add_argument("--styles", nargs="+", default=[str(SHARED / "styles")])
-    t.add_argument("--content", nargs="+", default=[str(SHARED / "content" / "bsds500"), str(SHARED / "content" / "kodak")])
-    t.add_argument("--holdout", nargs="*", default=[str(SHARED / "content" / "public_domain")])
+    t = sub.add_parser("train-style", help="train a multi-style network",
+                       description="Train one LanternNet that holds every style image as a style (conditional "
+                                   "instance norm), with a perceptual loss from a small loss network. Writes "
+                                   "weights.pt, checkpoints and a preview contact sheet into --out.")
+    t.add_argument("--styles", nargs="+", default=[str(SHARED / "styles")], help="style images or folders of them")
+    t.add_argument("--content", nargs="+",
+                   default=[str(SHARED / "content" / "bsds500"), str(SHARED / "content" / "kodak")],
+                   help="content photo folders to train on")
+    t.add_argument("--holdout", nargs="*", default=[str(SHARED / "content" / "public_domain")],
+                   help="photos never trained on, used for the preview")
     t.add_argument("--loss-network", default=str(SHARED / "weights" / "squeezenet1_0" / "squeezenet1_0_imagenet.npz"),
                    help="SqueezeNet .npz, or a torchvision VGG16/19 state dict (.pth)")
-    t.add_argument("--out", default="runs/style")
-    t.add_argument("--steps", type=int, default=8000)
-    t.add_argument("--batch-size", type=int, default=4)
-    t.add_argument("--crop", type=int, default=192)
-    t.add_argument("--lr", type=float, default=2e-3)
-    t.add_argument("--style-weight", type=float, default=10.0)
-    t.add_argument("--content-weight", type=float, default=1.0)
-    t.add_argument("--stability-weight", type=float, default=2.0)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--threads", type=int, default=0)
-    t.add_argument("--quiet", action="store_true")
+    t.add_argument("--out", default="runs/style", help="run folder: checkpoints, weights.pt, preview.png")
+    t.add_argument("--steps", type=int, default=8000, help="training steps")
+    t.add_argument("--batch-size", type=int, default=4, help="crops per step")
+    t.add_argument("--crop", type=int, default=192, help="side of the square training crops in pixels")
+    t.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate")
+    t.add_argument("--style-weight", type=float, default=10.0, help="weight of the style (Gram) loss")
+    t.add_argument("--content-weight", type=float, default=1.0, help="weight of the content (feature) loss")
+    t.add_argument("--stability-weight", type=float, default=2.0,
+                   help="weight of the loss that keeps a slightly moved frame looking the same (less flicker)")
+    t.add_argument("--seed", type=int, default=0, help="random seed")
+    t.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train_style)
 
-    e = sub.add_parser("export", help="export a trained network to ONNX (+fp16/int8, TensorRT) with parity checks")
-    e.add_argument("checkpoint")
-    e.add_argument("--name", default="lantern")
-    e.add_argument("--out", default="models")
-    e.add_argument("--variants", default="fp16,int8")
-    e.add_argument("--real-images", nargs="*", default=[str(SHARED / "content" / "public_domain")])
+    e = sub.add_parser("export", help="export a trained network to ONNX (+fp16/int8, TensorRT) with parity checks",
+                       description="Export a trained checkpoint to ONNX with a parity check against PyTorch, plus "
+                                   "TorchScript, a slim checkpoint and fp16/int8 variants, and write the manifest. "
+                                   "Writes NAME.* into --out; existing files there are never replaced without "
+                                   "--force, and nothing is moved into place unless every step passed.")
+    e.add_argument("checkpoint", help="a train-style checkpoint (runs/style/weights.pt) or, with --johnson, a "
+                                      "fast_neural_style .pth")
+    e.add_argument("--name", default="lantern", help="file name stem of the outputs: NAME.onnx, NAME.json ...")
+    e.add_argument("--out", default="models", help="folder to write the outputs into")
+    e.add_argument("--variants", default="fp16,int8", help="reduced-precision variants, comma-separated "
+                                                           "(fp16, int8; empty for none)")
+    e.add_argument("--real-images", nargs="*", default=[str(SHARED / "content" / "public_domain")],
+                   help="photos (or folders) for the parity checks and int8 calibration")
     e.add_argument("--johnson", action="store_true", help="the checkpoint is a pytorch/examples TransformerNet")
     e.add_argument("--tensorrt", action="store_true", help="also build a TensorRT engine (needs a GPU)")
+    e.add_argument("--force", action="store_true", help="replace existing NAME.* files in --out")
     e.set_defaults(func=cmd_export)
 
-    i = sub.add_parser("import-model", help="probe an ONNX model and write its manifest")
-    i.add_argument("model")
-    i.add_argument("--name", default=None)
+    i = sub.add_parser("import-model", help="probe an ONNX model and write its manifest",
+                       description="Probe an ONNX model Laterna did not train (inputs, shapes, style or generator, "
+                                   "pixel range) and write its JSON manifest beside it. An existing manifest is never "
+                                   "replaced without --force.")
+    i.add_argument("model", help="the .onnx file to probe")
+    i.add_argument("--name", default=None, help="the model's name in the manifest (default: the file's stem)")
     i.add_argument("--range", default=None, help="input pixel range LOW,HIGH (probed if omitted)")
+    i.add_argument("--out", default=None,
+                   help="write the manifest here (a .json file or a folder) instead of beside the model")
+    i.add_argument("--force", action="store_true", help="replace an existing manifest (its training, provenance "
+                                                        "and licence notes are lost)")
     i.set_defaults(func=cmd_import_model)
 
     from installation.cli.generator import add_parser as add_generator_commands
 
     add_generator_commands(sub)
 
-    b = sub.add_parser("bench", help="speed tables (model and end to end)")
+    b = sub.add_parser("bench", help="speed tables (model and end to end)",
+                       description="Measure and print speed tables: the model per backend and size, the whole loop "
+                                   "end to end, a style turn, and the generator.")
     b.add_argument("--quick", action="store_true", help="fewer runs and sizes")
     b.add_argument("--seconds", type=float, default=6.0, help="seconds per end-to-end measurement")
     b.add_argument("--model", default=str(ROOT / "models" / "lantern.json"), help="manifest of the model to time")

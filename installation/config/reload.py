@@ -8,7 +8,6 @@ load or validate keeps the running config, and the operator is told why.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import time
@@ -17,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.errors import ConfigError
+from installation.config.base import Settings
 from installation.config.schema import ShowConfig, load_config
 
 log = logging.getLogger(__name__)
@@ -36,16 +36,14 @@ class ReloadResult:
 def diff(old: ShowConfig, new: ShowConfig) -> list[str]:
     """Changed settings as "section.key" (or "section" for top-level values)."""
     changed = []
-    for f in dataclasses.fields(ShowConfig):
-        if f.name == "source_file":
-            continue
-        a, b = getattr(old, f.name), getattr(new, f.name)
+    for name in ShowConfig.model_fields:
+        a, b = getattr(old, name), getattr(new, name)
         if a == b:
             continue
-        if dataclasses.is_dataclass(a):
-            changed += [f"{f.name}.{g.name}" for g in dataclasses.fields(a) if getattr(a, g.name) != getattr(b, g.name)]
+        if isinstance(a, Settings):
+            changed += [f"{name}.{key}" for key in type(a).model_fields if getattr(a, key) != getattr(b, key)]
         else:
-            changed.append(f.name)
+            changed.append(name)
     return changed
 
 
@@ -61,8 +59,8 @@ def merge_safe(old: ShowConfig, new: ShowConfig) -> ShowConfig:
         if not is_safe(key):
             continue
         section, _, name = key.partition(".")
-        merged = dataclasses.replace(merged, **{section: dataclasses.replace(
-            getattr(merged, section), **{name: getattr(getattr(new, section), name)})})
+        merged = merged.model_copy(update={section: getattr(merged, section).model_copy(
+            update={name: getattr(getattr(new, section), name)})})
     return merged
 
 
@@ -87,7 +85,7 @@ class ConfigReloader:
         except OSError:
             return None
 
-    def __call__(self, _loop=None) -> None:
+    def __call__(self, _loop: object = None) -> None:
         self.check()
 
     def check(self) -> ReloadResult | None:

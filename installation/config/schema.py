@@ -1,359 +1,121 @@
-"""Kiosk config files -> typed, frozen objects, validated before anything opens.
+"""The show config: each component's settings model, composed; and the loader.
 
-``load_config(path)`` reads YAML and builds a ``ShowConfig``; every problem in the file is collected
-and reported at once in one ``ConfigError`` whose lines name the file, the key and what was
-expected. Unknown keys are errors too (a typo must not silently fall back to a default).
+``load_config(path)`` reads YAML and validates it into a frozen ``ShowConfig``; every problem in the
+file is reported at once in one ``ConfigError`` whose lines name the file, the dotted key and what was
+expected. Each section's model lives beside the component it configures (``installation.server.settings``,
+``installation.prompts.settings``, ``installation.control.settings``, ``installation.show_settings``).
+
+Paths: a relative path written in a config file resolves against that file's folder (or the ``base``
+given to ``config_from_dict``); a path left at its default resolves against the project root, where
+``models/`` lives (``ShowConfig.resolve``).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
+from pydantic import Field, PrivateAttr, StrictStr, ValidationError
 
 from engine.errors import ConfigError
+from installation.config.base import Settings, explain
+from installation.control.settings import AttractSettings, HoursSettings, OscSettings
+from installation.prompts.settings import DirectorSettings, ExpanderSettings, ModerationSettings
+from installation.server.settings import KioskSettings, OperatorSettings, ServerSettings
+from installation.show_settings import (DisplaySettings, ModelSettings, PipelineSettings, RecordSettings,
+                                        SourceSettings, StyleSettings)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "default.yaml"
+SCHEMA_FILE = PROJECT_ROOT / "configs" / "laterna.schema.json"
 
 
-@dataclass(frozen=True)
-class SourceConfig:
-    type: Literal["auto", "camera", "video", "slideshow", "pattern", "generator"] = "auto"
-    device: int | str = 0  # camera index, device path, or RTSP/HTTP URL
-    path: str = ""  # video file or image folder
-    width: int = 640
-    height: int = 360
-    fps: float = 30.0
-    mirror: bool = False
-    zoom: float = 1.0
-    fallback: Literal["pattern", "slideshow", "video", "generator", "none"] = "pattern"
-    stale_after_s: float = 2.0
-    slide_seconds: float = 8.0
-    seed: int = 0
-    generator: str = "models/generator.json"  # for type/fallback "generator": the generator's manifest
-    walk_speed: float = 1.0
-    walk_amplitude: float = 1.0
-    audio: bool = False  # the generator's walk speeds up with the room's loudness and onsets (needs a microphone)
-    crossfade_s: float = 1.5  # switching to and from the fallback (and attract mode's generator) dissolves
+class ShowConfig(Settings):
+    """A whole show: one section per component."""
 
+    name: StrictStr = Field("laterna", description="the show's name (logs, page title)")
+    source: SourceSettings = Field(default_factory=SourceSettings, description="where the pictures come from")
+    model: ModelSettings = Field(default_factory=ModelSettings, description="the style network and its runtimes")
+    pipeline: PipelineSettings = Field(default_factory=PipelineSettings, description="working size and smoothing")
+    style: StyleSettings = Field(default_factory=StyleSettings, description="the starting look and its glides")
+    display: DisplaySettings = Field(default_factory=DisplaySettings, description="the projector window")
+    record: RecordSettings = Field(default_factory=RecordSettings, description="recording what is shown")
+    server: ServerSettings = Field(default_factory=ServerSettings, description="the visitor and operator port")
+    director: DirectorSettings = Field(default_factory=DirectorSettings, description="pacing of visitors' prompts")
+    moderation: ModerationSettings = Field(default_factory=ModerationSettings, description="prompts kept off the wall")
+    attract: AttractSettings = Field(default_factory=AttractSettings, description="an empty room: wandering styles")
+    hours: HoursSettings = Field(default_factory=HoursSettings, description="opening hours")
+    operator: OperatorSettings = Field(default_factory=OperatorSettings, description="the operator panel")
+    osc: OscSettings = Field(default_factory=OscSettings, description="Open Sound Control in and out")
+    kiosk: KioskSettings = Field(default_factory=KioskSettings, description="a local touchscreen browser")
+    _source_file: str = PrivateAttr("")
 
-@dataclass(frozen=True)
-class ModelConfig:
-    manifest: str = "models/lantern.json"
-    backends: tuple[Literal["onnxruntime", "tensorrt", "torch"], ...] = ("onnxruntime",)
-    providers: tuple[Literal["tensorrt", "cuda", "cpu"], ...] = ("cpu",)
-    device: str = "cpu"
-    threads: int = 1
-    sessions: int = 2
-    fp16: bool = False
-    engine: str = ""
-
-
-@dataclass(frozen=True)
-class PipelineConfig:
-    width: int = 640
-    height: int = 360
-    workers: int = 2
-    smoothing: float = 0.5
-    motion_threshold: float = 12.0
-    frame_budget_ms: float = 500.0
-
-
-@dataclass(frozen=True)
-class StyleConfig:
-    start: dict[str, float] = field(default_factory=lambda: {"starry_night": 1.0})
-    strength: float = 1.0
-    transition_s: float = 3.0
-    easing: Literal["linear", "smoothstep", "ease-in-out"] = "smoothstep"
-
-
-@dataclass(frozen=True)
-class DisplayConfig:
-    type: Literal["auto", "window", "headless"] = "auto"
-    monitor: int = 0
-    fullscreen: bool = False
-    width: int = 640
-    height: int = 360
-    fps: float = 30.0
-    fit: Literal["letterbox", "fill"] = "letterbox"
-    keystone: tuple[tuple[float, float], ...] = ()
-    hide_cursor: bool = True
-    vsync: bool = True
-    stats_overlay: bool = False
-
-
-@dataclass(frozen=True)
-class RecordConfig:
-    path: str = ""  # a video file (.mp4/.avi) or a folder for numbered PNGs; empty = off
-    every_n: int = 1
-
-
-@dataclass(frozen=True)
-class ServerConfig:
-    enabled: bool = True
-    host: str = "0.0.0.0"
-    port: int = 8765
-    public_url: str = ""  # the address visitors type or scan; derived from the host's address if empty
-    join_hint: bool = True  # show the page's address and a QR code on the projection
-    max_connections: int = 200
-    max_connections_per_address: int = 8
-    idle_timeout_s: float = 300.0
-    origins: tuple[str, ...] = ()  # allowed Origin headers; empty = any
-    log_addresses: bool = False  # privacy: client addresses are not logged unless this is set
-    resume_grace_s: float = 120.0  # a phone that drops its connection keeps its waiting prompt this long (0: off)
-    tls_cert: str = ""  # PEM certificate and key: https/wss, so phones may use their microphone (Web Speech)
-    tls_key: str = ""
-
-
-@dataclass(frozen=True)
-class ExpanderConfig:
-    type: Literal["offline", "http", "transformers", "none"] = "offline"
-    url: str = ""  # OpenAI-compatible endpoint (llama.cpp server, Ollama)
-    model: str = ""
-    model_dir: str = ""  # a local transformers causal LM
-    timeout_s: float = 2.0
-
-
-@dataclass(frozen=True)
-class DirectorConfig:
-    min_show_s: float = 20.0
-    max_queue: int = 50
-    max_age_s: float = 600.0
-    temperature: float = 0.05
-    top_k: int = 3
-    expander: ExpanderConfig = ExpanderConfig()
-
-
-@dataclass(frozen=True)
-class ModerationConfig:
-    blocklist: str = ""  # a file of extra blocked words/phrases, one per line
-    block: tuple[str, ...] = ()  # extra blocked words/phrases
-    default_list: bool = True  # the shipped English list
-    semantic: bool = True  # also refuse prompts close in meaning to blocked concepts (on: measured, issue 13)
-    concepts: tuple[str, ...] = ()  # empty: the shipped list, installation/prompts/data/concepts_en.txt
-    threshold: float = 0.5
-
-
-@dataclass(frozen=True)
-class AttractConfig:
-    enabled: bool = True
-    idle_s: float = 90.0
-    every_s: float = 25.0
-    transition_s: float = 10.0
-    source: Literal["live", "generator"] = "live"  # "generator": nobody there -> the GAN dreams (crossfade)
-
-
-@dataclass(frozen=True)
-class HoursConfig:
-    schedule: dict[str, str] = field(default_factory=dict)  # {"mon-fri": "10:00-18:00"}; empty = always open
-    outside: Literal["blackout", "slide"] = "blackout"
-    slide: str = ""
-
-
-@dataclass(frozen=True)
-class OperatorConfig:
-    token_file: str = ""  # else the token comes from $LATERNA_OPERATOR_TOKEN
-    snapshot_dir: str = "snapshots"
-
-
-@dataclass(frozen=True)
-class KioskConfig:
-    """A local touchscreen showing the visitor page in a full-screen browser beside the projection."""
-
-    browser: bool = False
-    command: str = "chromium"
-    window_x: int = 0  # where the browser window goes: the touchscreen's position on the desktop
-    window_y: int = 0
-
-
-@dataclass(frozen=True)
-class OscConfig:
-    enabled: bool = False
-    port: int = 9000
-    feedback_host: str = ""  # send state out to this address (empty = off)
-    feedback_port: int = 9001
-
-
-@dataclass(frozen=True)
-class ShowConfig:
-    name: str = "laterna"
-    source: SourceConfig = SourceConfig()
-    model: ModelConfig = ModelConfig()
-    pipeline: PipelineConfig = PipelineConfig()
-    style: StyleConfig = StyleConfig()
-    display: DisplayConfig = DisplayConfig()
-    record: RecordConfig = RecordConfig()
-    server: ServerConfig = ServerConfig()
-    director: DirectorConfig = DirectorConfig()
-    moderation: ModerationConfig = ModerationConfig()
-    attract: AttractConfig = AttractConfig()
-    hours: HoursConfig = HoursConfig()
-    operator: OperatorConfig = OperatorConfig()
-    osc: OscConfig = OscConfig()
-    kiosk: KioskConfig = KioskConfig()
-    source_file: str = ""  # the file this config came from (set by the loader, not a config key)
+    @property
+    def source_file(self) -> str:
+        """The file this config came from ("" when built in code)."""
+        return self._source_file
 
     def resolve(self, relative: str) -> Path:
-        """A path from the config, relative to the project root (where configs/ and models/ live)."""
-        p = Path(relative)
+        """A path from the config: absolute paths (those written in a file were made absolute against its
+        folder when it loaded) as they are; relative ones (built-in defaults) against the project root."""
+        p = Path(relative).expanduser()
         return p if p.is_absolute() else PROJECT_ROOT / p
 
 
-# -- generic typed builder -----------------------------------------------------------------------
-_BAD = object()  # marks a value that failed conversion (its error is already recorded)
+# The names the rest of the code knew before the models moved beside their components.
+SourceConfig, ModelConfig, PipelineConfig, StyleConfig = SourceSettings, ModelSettings, PipelineSettings, StyleSettings
+DisplayConfig, RecordConfig, ServerConfig, ExpanderConfig = DisplaySettings, RecordSettings, ServerSettings, \
+    ExpanderSettings
+DirectorConfig, ModerationConfig, AttractConfig, HoursConfig = DirectorSettings, ModerationSettings, \
+    AttractSettings, HoursSettings
+OperatorConfig, KioskConfig, OscConfig = OperatorSettings, KioskSettings, OscSettings
 
 
-def _describe(tp: Any) -> str:
-    origin = typing.get_origin(tp)
-    if origin is Literal:
-        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
-    if origin in (tuple, list):
-        return f"a list of {_describe(typing.get_args(tp)[0])}"
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(_describe(a) for a in typing.get_args(tp))
-    if origin is dict:
-        return "a mapping of name: number"
-    if dataclasses.is_dataclass(tp):
-        return "a section (mapping)"
-    return {int: "a whole number", float: "a number", str: "text", bool: "true or false"}.get(tp, str(tp))
+def format_problems(origin: str, problems: list[tuple[str, str]]) -> str:
+    """One message naming the file, then each problem on its own line as ``file: dotted.key: expected ...``."""
+    lines = [f"  {origin}: {key}: {text}" for key, text in problems]
+    return f"{origin}: {len(problems)} problem(s):\n" + "\n".join(lines)
 
 
-def _convert(value: Any, tp: Any, key: str, errors: list[str]) -> Any:
-    origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp):
-        if not isinstance(value, dict):
-            errors.append(f"{key}: expected {_describe(tp)}, got {value!r}")
-            return _BAD
-        return _build(tp, value, key, errors)
-    if origin is Literal:
-        if value in typing.get_args(tp):
-            return value
-    elif origin in (typing.Union, types.UnionType):
-        for arg in typing.get_args(tp):
-            sub: list[str] = []
-            out = _convert(value, arg, key, sub)
-            if not sub:
-                return out
-    elif origin is tuple:
-        args = typing.get_args(tp)
-        if isinstance(value, list):
-            inner = args[0]
-            items = [_convert(v, inner, f"{key}[{i}]", errors) for i, v in enumerate(value)]
-            return _BAD if _BAD in items else tuple(items)
-    elif origin is dict:
-        if isinstance(value, dict) and all(isinstance(k, str) for k in value) and value is not None:
-            out = {k: _convert(v, typing.get_args(tp)[1], f"{key}.{k}", errors) for k, v in value.items()}
-            return _BAD if _BAD in out.values() else out
-    elif tp is bool:
-        if isinstance(value, bool):
-            return value
-    elif tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    elif tp is str:
-        if isinstance(value, str):
-            return value
-    errors.append(f"{key}: expected {_describe(tp)}, got {value!r}")
-    return _BAD
+Problem = tuple[str, str]  # (dotted key, "expected ..., got ...")
 
 
-def _build(cls: type, data: dict, prefix: str, errors: list[str]) -> Any:
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls) if f.name != "source_file"}
-    for key in data:
-        if key not in names:
-            errors.append(f"{prefix + '.' if prefix else ''}{key}: unknown key; expected one of {sorted(names)}")
-    kwargs = {}
-    for name in names:
-        if name in data:
-            value = _convert(data[name], hints[name], f"{prefix}.{name}" if prefix else name, errors)
-            if value is not _BAD:
-                kwargs[name] = value
-    try:
-        return cls(**kwargs)
-    except (TypeError, ValueError) as exc:
-        errors.append(f"{prefix or 'config'}: {exc}")
-        return None
-
-
-def _check_ranges(cfg: ShowConfig, errors: list[str]) -> None:
-    def need(cond: bool, key: str, what: str) -> None:
-        if not cond:
-            errors.append(f"{key}: expected {what}")
-
-    for sec, w, h in (("source", cfg.source.width, cfg.source.height), ("pipeline", cfg.pipeline.width, cfg.pipeline.height),
-                      ("display", cfg.display.width, cfg.display.height)):
-        need(16 <= w <= 7680, f"{sec}.width", f"a width between 16 and 7680, got {w}")
-        need(16 <= h <= 4320, f"{sec}.height", f"a height between 16 and 4320, got {h}")
-    need(0 < cfg.source.fps <= 240, "source.fps", f"frames per second between 0 and 240, got {cfg.source.fps}")
-    need(0 <= cfg.display.fps <= 240, "display.fps", f"0 (unthrottled) to 240, got {cfg.display.fps}")
-    need(0 <= cfg.style.strength <= 1, "style.strength", f"a number from 0 to 1, got {cfg.style.strength}")
-    need(cfg.style.transition_s >= 0, "style.transition_s", f"seconds >= 0, got {cfg.style.transition_s}")
-    need(all(v >= 0 for v in cfg.style.start.values()), "style.start", "non-negative weights")
-    need(0 <= cfg.pipeline.smoothing < 1, "pipeline.smoothing", f"0 (off) to below 1, got {cfg.pipeline.smoothing}")
-    need(1 <= cfg.pipeline.workers <= 8, "pipeline.workers", f"1 to 8 inference threads, got {cfg.pipeline.workers}")
-    need(cfg.pipeline.frame_budget_ms > 0, "pipeline.frame_budget_ms", "a positive time budget")
-    need(1 <= cfg.model.sessions <= 8, "model.sessions", f"1 to 8 sessions, got {cfg.model.sessions}")
-    need(cfg.model.threads >= 0, "model.threads", "0 (runtime default) or more threads")
-    need(len(cfg.model.backends) >= 1, "model.backends", "at least one backend")
-    need(1 <= cfg.server.port <= 65535 or cfg.server.port == 0, "server.port", f"a TCP port, got {cfg.server.port}")
-    need(cfg.record.every_n >= 1, "record.every_n", "1 or more")
-    need(cfg.director.min_show_s >= 0, "director.min_show_s", "seconds >= 0")
-    need(1 <= cfg.director.max_queue <= 10000, "director.max_queue", "1 to 10000 prompts")
-    need(cfg.director.temperature > 0, "director.temperature", "a positive softmax temperature")
-    need(cfg.director.expander.type != "http" or bool(cfg.director.expander.url), "director.expander.url",
-         "an OpenAI-compatible endpoint URL for expander type 'http'")
-    need(cfg.director.expander.type != "transformers" or bool(cfg.director.expander.model_dir),
-         "director.expander.model_dir", "a local model folder for expander type 'transformers'")
-    need(0 < cfg.moderation.threshold <= 1, "moderation.threshold", "a similarity between 0 and 1")
-    need(cfg.attract.idle_s > 0 and cfg.attract.every_s > 0, "attract", "positive idle_s and every_s")
-    need(0 <= cfg.source.crossfade_s <= 30, "source.crossfade_s", f"0 (a cut) to 30 seconds, got {cfg.source.crossfade_s}")
-    need(cfg.hours.outside != "slide" or bool(cfg.hours.slide), "hours.slide", "an image file for outside: slide")
-    need(1 <= cfg.server.max_connections_per_address <= cfg.server.max_connections, "server.max_connections_per_address",
-         "1 to server.max_connections")
-    need(bool(cfg.server.tls_cert) == bool(cfg.server.tls_key), "server.tls_key",
-         "both tls_cert and tls_key (https) or neither (http)")
-    need(0 <= cfg.server.resume_grace_s <= 3600, "server.resume_grace_s", "0 (off) to 3600 seconds")
-    need(1 <= cfg.osc.port <= 65535 or cfg.osc.port == 0, "osc.port", f"a UDP port, got {cfg.osc.port}")
-    if cfg.hours.schedule:
-        from installation.control.schedule import OpeningHours
-
-        try:
-            OpeningHours(cfg.hours.schedule)
-        except ConfigError as exc:
-            errors.append(f"hours.schedule: {exc}")
-    need(1 <= cfg.source.zoom <= 8, "source.zoom", f"a zoom from 1 to 8, got {cfg.source.zoom}")
-    ks = cfg.display.keystone
-    need(len(ks) in (0, 4) and all(len(p) == 2 for p in ks), "display.keystone",
-         "four [x, y] corners (top-left, top-right, bottom-right, bottom-left) in 0..1")
-    need(cfg.source.type not in ("video", "slideshow") or bool(cfg.source.path), "source.path",
-         f"a file or folder for source type {cfg.source.type!r}")
-
-
-def config_from_dict(data: Any, origin: str = "config") -> ShowConfig:
-    errors: list[str] = []
+def validate_config(data: Any, origin: str = "config",
+                    base: str | Path | None = None) -> tuple[ShowConfig, list[Problem]]:
+    """The config and every problem in ``data``. With problems, the config holds the sections that
+    validated and defaults for the rest (so ``laterna check`` can look further, at the models and files)."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{origin}: expected a mapping at the top level, got {type(data).__name__}")
-    cfg = _build(ShowConfig, data, "", errors)
-    if cfg is not None:
-        _check_ranges(cfg, errors)
-    if errors:
-        raise ConfigError(f"{origin}: {len(errors)} problem(s):\n" + "\n".join(f"  {origin}: {e}" for e in errors))
-    return dataclasses.replace(cfg, source_file=origin)
+    context = {"base": str(base) if base is not None else None}
+    try:
+        cfg = ShowConfig.model_validate(data, context=context)
+        problems: list[Problem] = []
+    except ValidationError as exc:
+        problems = explain(exc, ShowConfig)
+        bad = {str(err["loc"][0]) for err in exc.errors() if err["loc"]}
+        try:
+            cfg = ShowConfig.model_validate({k: v for k, v in data.items() if k not in bad}, context=context)
+        except ValidationError:  # nothing validates on its own: look no further than the defaults
+            cfg = ShowConfig()
+    cfg._source_file = origin
+    return cfg, problems
 
 
-def load_config(path: str | Path | None = None) -> ShowConfig:
+def config_from_dict(data: Any, origin: str = "config", base: str | Path | None = None) -> ShowConfig:
+    """Validate parsed YAML into a ``ShowConfig``, or raise one ``ConfigError`` naming every problem.
+    Relative paths written in ``data`` resolve against ``base`` (``load_config`` passes the file's folder);
+    without one they stay relative (to the project root)."""
+    cfg, problems = validate_config(data, origin, base)
+    if problems:
+        raise ConfigError(format_problems(origin, problems))
+    return cfg
+
+
+def read_config_data(path: str | Path | None = None) -> tuple[Path, Any]:
+    """The config file's path (default: configs/default.yaml) and its parsed YAML."""
     p = Path(path) if path else DEFAULT_CONFIG
     try:
         text = p.read_text(encoding="utf-8")
@@ -362,9 +124,14 @@ def load_config(path: str | Path | None = None) -> ShowConfig:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p}: cannot read config ({exc})") from exc
     try:
-        data = yaml.safe_load(text)
+        return p, yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError(f"{p}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
-    return config_from_dict(data, str(p))
+
+
+def load_config(path: str | Path | None = None) -> ShowConfig:
+    """Read and validate a YAML config file (default: configs/default.yaml)."""
+    p, data = read_config_data(path)
+    return config_from_dict(data, str(p), base=p.resolve().parent)

@@ -12,10 +12,10 @@ import datetime as dt
 import random
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from engine.errors import ConfigError
 from engine.style import StyleMix
+from installation.control.settings import AttractSettings  # the config's attract section, one model
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -72,12 +72,13 @@ class OpeningHours:
         return False
 
 
-@dataclass(frozen=True)
-class AttractSettings:
-    idle_s: float = 90.0  # no prompt for this long -> wander
-    every_s: float = 25.0  # a new destination this often
-    transition_s: float = 10.0  # slow glides while wandering
-    max_styles: int = 2  # destinations mix at most this many styles
+    def next_opening(self, when: dt.datetime) -> dt.datetime | None:
+        """The first moment after ``when`` at which the show opens (a rule's start), in ``when``'s time zone;
+        None without rules (always open) or if no rule ever opens. Meant for when the show is closed."""
+        starts = [dt.datetime.combine(when.date() + dt.timedelta(days=k), start, tzinfo=when.tzinfo)
+                  for k in range(8) for days, start, _ in self.rules
+                  if (when.weekday() + k) % 7 in days]
+        return min((t for t in starts if t > when), default=None)
 
 
 class AttractMode:

@@ -52,6 +52,7 @@ MAX_TRANSITION_S = 600.0
 MAX_GLIDE_S = 60.0
 DEFAULT_STRENGTH_GLIDE_S = 0.5  # a slider should follow the hand, not the show's slow transition
 MAX_REF_CHARS = 64
+MAX_REF_NUMBER = 2 ** 53  # a panel's numeric ref must survive a round trip through a JavaScript number
 PREVIEW_WIDTHS = (16, 1920)
 
 
@@ -70,10 +71,18 @@ def _number(command: dict, key: str, low: float, high: float, required: bool = T
     if key not in command and not required:
         return None
     value = command.get(key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value) \
             or not low <= value <= high:
         raise CommandError(f"'{key}' must be a number from {low:g} to {high:g}")
     return float(value)
+
+
+def _finite(value: int | float) -> bool:
+    """``math.isfinite`` that says False for an int too large for a float instead of raising OverflowError."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _text(command: dict, key: str, max_chars: int) -> str:
@@ -348,7 +357,8 @@ def handle_message(control: ShowControl, data: str | bytes) -> dict:
     if isinstance(command, dict):
         ref = command.get("ref")
         if (isinstance(ref, str) and len(ref) <= MAX_REF_CHARS) or \
-                (isinstance(ref, (int, float)) and not isinstance(ref, bool) and math.isfinite(ref)):
+                (isinstance(ref, (int, float)) and not isinstance(ref, bool) and _finite(ref)
+                 and abs(ref) <= MAX_REF_NUMBER):
             reply["ref"] = ref
     reply.update(control.apply(command))
     return reply

@@ -51,6 +51,8 @@ class Metrics:
                                   namespace=ns, registry=r)
         self.uptime = Gauge("uptime_seconds", "Seconds since the frame loop started", namespace=ns, registry=r)
         self.backend = Info("backend", "Inference backend in use", namespace=ns, registry=r)
+        self.problem = Gauge("problem", "1 while a part of the show is degraded (recorder stopped, source on its "
+                             "fallback), else 0", ["part"], namespace=ns, registry=r)
         for outcome in ("accepted", "declined"):
             self.prompts.labels(outcome=outcome)
         self._totals: dict[str, float] = {}
@@ -78,8 +80,9 @@ class Metrics:
                 if quantile is not None:
                     gauge.labels(quantile=quantile).set(float(ms) / 1000.0)
 
-    def update(self, stats: dict, director_status: dict | None = None, visitors: int = 0) -> None:
-        """Copy ``LiveStats.snapshot()``, ``Director.status()`` and the visitor count into the metrics."""
+    def update(self, stats: dict, director_status: dict | None = None, visitors: int = 0,
+               problems: dict[str, str | None] | None = None) -> None:
+        """Copy ``LiveStats.snapshot()``, ``Director.status()``, the visitor count and ``Show.problems()`` in."""
         director_status = director_status or {}
         with self._lock:
             self.fps.set(float(stats.get("fps", 0.0)))
@@ -97,6 +100,8 @@ class Metrics:
             for style, weight in stats.get("mix", {}).items():
                 self.style_weight.labels(style=style).set(float(weight))
             self.uptime.set(float(stats.get("uptime_s", 0.0)))
+            for part, problem in (problems or {}).items():
+                self.problem.labels(part=part).set(1.0 if problem else 0.0)
             backend = str(stats.get("backend", ""))
             if backend != self._backend_name:
                 self.backend.info({"backend": backend or "none"})

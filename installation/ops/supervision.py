@@ -59,15 +59,20 @@ def watchdog_interval_s() -> float | None:
 
 
 class Health:
-    """Is the frame loop alive? Healthy while its last tick is at most ``stall_after_s`` old."""
+    """Is the frame loop alive? Healthy while its last tick is at most ``stall_after_s`` old.
+
+    ``degraded`` (optional) lists what is wrong while the show goes on (e.g. the picture is shown
+    unstyled because no model loads): the report then says ``"status": "degraded"`` with the reasons,
+    but the HTTP status stays 200, since restarting the show would not mend it."""
 
     def __init__(self, loop_last_tick: Callable[[], float], stall_after_s: float = 5.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, degraded: Callable[[], list[str]] | None = None) -> None:
         if not (math.isfinite(stall_after_s) and stall_after_s > 0):
             raise ConfigError(f"stall_after_s must be a positive number of seconds, got {stall_after_s!r}")
         self.loop_last_tick = loop_last_tick
         self.stall_after_s = stall_after_s
         self.clock = clock
+        self.degraded = degraded
 
     def tick_age_s(self) -> float:
         """Seconds since the frame loop's last tick (same clock as the loop: monotonic)."""
@@ -84,8 +89,13 @@ class Health:
         """A JSON-able body for ``/healthz``."""
         age = self.tick_age_s()
         ok = age <= self.stall_after_s
-        return {"status": "ok" if ok else "stalled", "healthy": ok, "http_status": 200 if ok else 503,
-                "last_tick_age_s": round(age, 3), "stall_after_s": self.stall_after_s}
+        reasons = list(self.degraded()) if self.degraded is not None else []
+        status = "stalled" if not ok else "degraded" if reasons else "ok"
+        report = {"status": status, "healthy": ok, "http_status": 200 if ok else 503,
+                  "last_tick_age_s": round(age, 3), "stall_after_s": self.stall_after_s}
+        if reasons:
+            report["degraded"] = reasons
+        return report
 
 
 class Watchdog:

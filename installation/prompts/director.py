@@ -4,43 +4,46 @@ Runs in the server's asyncio loop. ``submit`` moderates and queues a prompt and 
 at once; ``run`` gives each prompt its turn once the previous one has shown for ``min_show_s``,
 expands and interprets it in a worker thread, posts the new target to the frame loop (which glides
 there) and tells the visitor "showing". The loop is touched only through its ``post``.
+
+What visitors are told about the show itself is ``visitor_state()``, a ``status`` message: whether
+prompts are accepted and, if the show is not simply running, why (``note``): ``closed`` outside the
+opening hours (``hours``; prompts are refused, with when it opens), ``warming_up`` while the
+interpreter is not loaded yet, ``pinned`` while an operator holds one look (prompts are queued and
+wait). ``step`` sends it to every visitor when it changes; the server sends it to a new visitor
+when it is not the plain running state.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from engine.events import Event, ReleaseGenerator, SelectSource, SetSmoothing, SteerGenerator, TargetChanged
 from installation.prompts.expander import Expander
 from installation.prompts.interpreter import Interpretation, Interpreter
-from installation.prompts.queue import Prompt, PromptQueue, QueueFull
-from installation.control.schedule import AttractMode
+from installation.prompts.queue import NearDuplicate, Prompt, PromptQueue, QueueFull
+from installation.control.schedule import AttractMode, OpeningHours
+from installation.prompts.settings import DirectorSettings  # the config's director section, one model
 
 log = logging.getLogger(__name__)
 
 Send = Callable[[dict], Awaitable[None]]
 DECLINED = "That prompt can't be shown here. Try describing a scene, a mood or a colour."
-
-
-@dataclass(frozen=True)
-class DirectorSettings:
-    min_show_s: float = 20.0  # each visitor's prompt is shown at least this long
-    max_queue: int = 50
-    max_age_s: float = 600.0  # prompts waiting longer than this are dropped
-    expansions: int = 3
-    default_strength: float = 1.0
-    tick_s: float = 0.05
+NEAR_DUPLICATE = "That's very like a prompt that is already waiting. Try some words of your own."
+WARMING_UP = "The installation is warming up. Your words will be shown as soon as it is ready."
+PINNED = "The artist is holding one look for a moment. Your words will wait their turn."
+CLOSED = "The installation is closed right now."
 
 
 class Director:
     def __init__(self, post: Callable[[Event], bool], interpreter: Interpreter | None, expander: Expander | None = None,
                  moderator=None, settings: DirectorSettings = DirectorSettings(),
-                 clock: Callable[[], float] = time.monotonic, attract: AttractMode | None = None) -> None:
+                 clock: Callable[[], float] = time.monotonic, attract: AttractMode | None = None,
+                 default_strength: float = 1.0) -> None:
         self.post = post
         self.interpreter = interpreter
         self.expander = expander
@@ -60,9 +63,13 @@ class Director:
         self.attract = attract
         self.mode = "waiting"  # waiting | prompt | attract
         self.is_pinned: Callable[[], bool] = lambda: False  # an operator holds the look: prompts wait
-        self.base_strength = settings.default_strength  # operators may change it while the show runs
+        self.base_strength = default_strength  # operators may change it while the show runs
         self.generator_latent: Callable[[str], object] | None = None  # words -> latent, when a GAN is the source
         self.attract_source: str | None = None  # e.g. "generator": attract mode crossfades the show to it
+        self.hours: OpeningHours | None = None  # outside these hours prompts are refused; None: always open
+        self.now: Callable[[], dt.datetime] = dt.datetime.now  # the wall clock the hours are read on
+        self._told_visitors: dict | None = None  # the last visitor_state() sent to everyone
+        self._flood_warned = False
 
     def set_interpreter(self, interpreter: Interpreter, expander: Expander | None = None) -> None:
         """Install the interpreter once it has loaded (the show starts before the language model)."""
@@ -81,8 +88,47 @@ class Director:
         if self.queue.remove_visitor(visitor):
             log.info("a visitor left; their pending prompt was withdrawn")
 
+    # -- what visitors are told about the show ------------------------------------------------------------
+    def opens_at(self) -> dt.datetime | None:
+        """When the show next opens while it is closed; None while it is open (or has no hours)."""
+        if self.hours is None:
+            return None
+        now = self.now()
+        if self.hours.is_open(now):
+            return None
+        return self.hours.next_opening(now) or dt.datetime.max
+
+    def visitor_state(self) -> dict:
+        """The ``status`` message for visitors: accepting prompts or not, and why (see the module docstring)."""
+        opens = self.opens_at()
+        if opens is not None:
+            known = opens != dt.datetime.max
+            text = f"{CLOSED} It opens {_when(opens, self.now())}." if known else CLOSED
+            return {"type": "status", "accepting": False, "note": "closed",
+                    "opens_at": opens.isoformat(timespec="minutes") if known else None, "text": text}
+        if not self.ready:
+            return {"type": "status", "accepting": True, "note": "warming_up", "opens_at": None, "text": WARMING_UP}
+        if self.is_pinned():
+            return {"type": "status", "accepting": True, "note": "pinned", "opens_at": None, "text": PINNED}
+        return {"type": "status", "accepting": True, "note": None, "opens_at": None, "text": ""}
+
+    async def _tell_visitors(self) -> None:
+        """Send ``visitor_state()`` to every visitor when it has changed since it was last sent."""
+        state = self.visitor_state()
+        if self._told_visitors is None and state["note"] is None:
+            self._told_visitors = state  # the plain running state: nobody needs telling at start
+        if state == self._told_visitors:
+            return
+        self._told_visitors = state
+        log.info("visitors are told: %s", state["note"] or "the show runs")
+        for visitor in list(self._subscribers):
+            await self._send(visitor, state)
+
     async def submit(self, visitor: str, text: str) -> dict:
         text = " ".join(text.split())
+        opens = self.opens_at()
+        if opens is not None:
+            return {"type": "rejected", "reason": self.visitor_state()["text"]}
         if self.moderator is not None:
             verdict = await asyncio.to_thread(self.moderator.check, text)
             if not verdict.allowed:
@@ -94,12 +140,27 @@ class Director:
         except QueueFull:
             self._emit("declined", {"reason": "queue full"})
             return {"type": "rejected", "reason": "Many visitors are waiting right now. Please try again in a minute."}
+        except NearDuplicate:
+            self.declined += 1
+            self._emit("declined", {"reason": "near duplicate"})
+            self._note_flood()
+            return {"type": "rejected", "reason": NEAR_DUPLICATE}
         self.accepted += 1
         if self.attract is not None:
             self.attract.activity()
         log.info("prompt %s queued: %r", prompt.id, text)
         self._emit("queued", {"id": prompt.id, "text": text})
         return {"type": "queued", "id": prompt.id, "position": self.queue.position(visitor)}
+
+    def _note_flood(self) -> None:
+        """Warn the operator once per flood of near-identical prompts (the warning reaches the panel)."""
+        flooded = self.queue.flooded()
+        if flooded and not self._flood_warned:
+            log.warning("a flood of near-identical prompts: %d refused within %.0f s (one visitor with many "
+                        "addresses?); they hold one place in the queue", self.queue.flood_refusals,
+                        self.queue.flood_window_s)
+            self._emit("flood", {})
+        self._flood_warned = flooded
 
     # -- operators -----------------------------------------------------------------------------------
     def skip(self) -> None:
@@ -115,9 +176,10 @@ class Director:
 
     async def step(self) -> Prompt | None:
         """Give the next prompt its turn if the current one has had its time; returns it."""
+        await self._tell_visitors()
         for p in self.queue.expire():
             await self._send(p.visitor, {"type": "rejected", "reason": "Your prompt waited too long; please send it again."})
-        if self.is_pinned():
+        if self.is_pinned() or self.opens_at() is not None:  # prompts wait (none come in while closed)
             return None
         if not len(self.queue):
             self._wander()
@@ -213,4 +275,20 @@ class Director:
             "mix": interp.mix.named(self.interpreter.names) if interp and self.interpreter else {},
             "queue_length": len(self.queue), "mode": self.mode,
             "accepted": self.accepted, "declined": self.declined,
+            "ready": self.ready, "pinned": bool(self.is_pinned()), "opens_at": _iso(self.opens_at()),
         }
+
+
+def _iso(when: dt.datetime | None) -> str | None:
+    return None if when is None or when == dt.datetime.max else when.isoformat(timespec="minutes")
+
+
+def _when(opens: dt.datetime, now: dt.datetime) -> str:
+    """'at 10:00 today', 'at 10:00 tomorrow', 'on Friday at 10:00' (English, the show's local time)."""
+    clock = opens.strftime("%H:%M")
+    days = (opens.date() - now.date()).days
+    if days == 0:
+        return f"today at {clock}"
+    if days == 1:
+        return f"tomorrow at {clock}"
+    return f"on {opens.strftime('%A')} at {clock}"

@@ -1,14 +1,22 @@
 """A fair queue of visitors' prompts: one pending prompt per visitor, first come first served, a
 maximum age, and a bounded length. Pure (no asyncio, injected clock), so it is tested on its own.
+
+Fairness against floods: one visitor with many addresses (or many tabs) is many visitors to the
+queue, so the per-visitor rule alone cannot stop them. A prompt that is nearly the same as one
+already waiting from someone else (``similarity`` >= ``max_similarity``: letters only, case and
+digits ignored, character-trigram Jaccard) is refused with ``NearDuplicate``, so near-identical spam
+from any number of addresses holds one place. ``flooded()`` says when many such refusals came in the
+last ``flood_window_s`` (the Director warns the operator once per flood).
 """
 
 from __future__ import annotations
 
 import itertools
 import time
-from collections import OrderedDict
+import unicodedata
+from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -17,32 +25,75 @@ class Prompt:
     visitor: str
     text: str
     t_submitted: float
+    shingles: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
 
 class QueueFull(Exception):
     pass
 
 
+class NearDuplicate(Exception):
+    """A prompt nearly the same as one already waiting from another visitor."""
+
+
+def shingles(text: str) -> frozenset[str]:
+    """The character trigrams of ``text`` reduced to its letters (NFKC, case-folded; digits, punctuation
+    and symbols dropped, runs of other characters -> one space): what "nearly the same" compares."""
+    kept = []
+    for c in unicodedata.normalize("NFKC", text).casefold():
+        kept.append(c if unicodedata.category(c).startswith(("L", "M")) else " ")
+    core = " ".join("".join(kept).split())
+    if len(core) < 3:
+        return frozenset({core}) if core else frozenset()
+    return frozenset(core[i:i + 3] for i in range(len(core) - 2))
+
+
+def similarity(a: frozenset[str], b: frozenset[str]) -> float:
+    """Jaccard similarity of two shingle sets, 0..1 (two empty sets: 0, nothing to compare)."""
+    if not a or not b:
+        return 0.0
+    return len(a & b) / len(a | b)
+
+
 class PromptQueue:
     def __init__(self, max_length: int = 50, max_age_s: float = 600.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, max_similarity: float = 0.7,
+                 flood_refusals: int = 10, flood_window_s: float = 60.0) -> None:
+        # max_similarity: refuse a prompt this similar (0..1) to another visitor's waiting one; 1: off
+        # flood_refusals / flood_window_s: this many near-duplicates refused this quickly is a flood
         self.max_length = max_length
         self.max_age_s = max_age_s
         self.clock = clock
+        self.max_similarity = max_similarity
+        self.flood_refusals = flood_refusals
+        self.flood_window_s = flood_window_s
         self._items: OrderedDict[str, Prompt] = OrderedDict()  # visitor -> pending prompt, in arrival order
         self._ids = itertools.count(1)
+        self._refused: deque[float] = deque(maxlen=max(1, flood_refusals))  # times of near-duplicate refusals
 
     def __len__(self) -> int:
         return len(self._items)
 
     def add(self, visitor: str, text: str) -> Prompt:
-        """Queue a prompt. A visitor's second prompt replaces their pending one and keeps its place."""
+        """Queue a prompt. A visitor's second prompt replaces their pending one and keeps its place.
+        Raises ``QueueFull``, or ``NearDuplicate`` for a prompt too like another visitor's waiting one."""
         old = self._items.get(visitor)
         if old is None and len(self._items) >= self.max_length:
             raise QueueFull(f"the queue is full ({self.max_length} prompts)")
-        prompt = Prompt(f"p{next(self._ids)}", visitor, text, old.t_submitted if old else self.clock())
+        grams = shingles(text)
+        if self.max_similarity < 1.0:
+            for other in self._items.values():
+                if other.visitor != visitor and similarity(grams, other.shingles) >= self.max_similarity:
+                    self._refused.append(self.clock())
+                    raise NearDuplicate(f"nearly the same as {other.id}, already waiting")
+        prompt = Prompt(f"p{next(self._ids)}", visitor, text, old.t_submitted if old else self.clock(), grams)
         self._items[visitor] = prompt  # assignment to an existing key keeps its position
         return prompt
+
+    def flooded(self) -> bool:
+        """True while ``flood_refusals`` near-duplicates have been refused within the last ``flood_window_s``."""
+        return len(self._refused) >= self.flood_refusals and \
+            self.clock() - self._refused[0] <= self.flood_window_s
 
     def expire(self) -> list[Prompt]:
         """Drop and return prompts older than the maximum age."""

@@ -1,13 +1,15 @@
 """Who may use the operator routes, without sockets: one shared token, compared in constant time.
 
 A client presents the token as ``Authorization: Bearer <token>`` or, where it cannot set headers
-(a browser's page load or ``new WebSocket``), as a ``token`` query parameter. The header wins when
-both are given. ``OperatorAuth.check`` says ``OK``, ``MISSING`` (-> 401), ``WRONG`` (-> 403) or
+(a browser's ``new WebSocket``), as a ``token`` query parameter. The query is
+only looked at where the caller allows it (``check(..., query=True)``): the router allows it on the
+websocket upgrades only, never on the panel's page, its JSON state, the preview or /metrics. The
+header wins when both are given. ``OperatorAuth.check`` says ``OK``, ``MISSING`` (-> 401), ``WRONG`` (-> 403) or
 ``DISABLED`` (no token configured: every operator route is 403).
 
 The token is never logged. ``RedactingLogger`` wraps the websockets wire logger so that even its
 DEBUG lines (request line and headers) show ``[redacted]`` for the token, ``Authorization`` values
-and ``token=`` query values.
+and ``token=`` query values, judged after percent-decoding (``?%74oken=...`` is a ``token``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import hmac
 import logging
 import re
 from collections.abc import Iterable
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote_plus, urlsplit
 
 from engine.errors import ConfigError
 
@@ -61,10 +63,11 @@ class OperatorAuth:
         """Constant-time comparison of ``given`` with the token."""
         return self._token is not None and hmac.compare_digest(given.encode("utf-8", "replace"), self._token)
 
-    def check(self, authorization: Iterable[str], target: str) -> Access:
+    def check(self, authorization: Iterable[str], target: str, query: bool = True) -> Access:
+        """``query``: whether a ``token`` query parameter counts (False: only the Authorization header)."""
         if self._token is None:
             return Access.DISABLED
-        given = presented_token(list(authorization), target)
+        given = presented_token(list(authorization), target if query else urlsplit(target).path)
         if given is None:
             return Access.MISSING
         return Access.OK if self.matches(given) else Access.WRONG
@@ -96,10 +99,8 @@ def presented_token(authorization: list[str], target: str) -> str | None:
     return values[0] or None
 
 
-_PATTERNS = (
-    (re.compile(r"(?i)(authorization\s*:\s*)\S.*"), r"\1" + REDACTED),
-    (re.compile(r"(?i)([?&;]" + TOKEN_PARAM + r"=)[^&#\s]*"), r"\1" + REDACTED),
-)
+_AUTHORIZATION = re.compile(r"(?i)(authorization\s*:\s*)\S.*")
+_QUERY_PAIR = re.compile(r"([?&;])([^=&#;\s]*)=([^&#;\s]*)")
 
 
 class Redactor:
@@ -111,9 +112,16 @@ class Redactor:
     def __call__(self, text: str) -> str:
         if self.token:
             text = text.replace(self.token, REDACTED)
-        for pattern, replacement in _PATTERNS:
-            text = pattern.sub(replacement, text)
-        return text
+        text = _AUTHORIZATION.sub(r"\1" + REDACTED, text)
+        return _QUERY_PAIR.sub(self._pair, text)
+
+    def _pair(self, match: re.Match[str]) -> str:
+        """One ``name=value`` of a query: the value is redacted when the name, decoded, is ``token`` or
+        the value, decoded, is the token (the server decodes both before it compares)."""
+        sep, name, value = match.groups()
+        if unquote_plus(name).strip().lower() == TOKEN_PARAM or (self.token and self.token in unquote_plus(value)):
+            return f"{sep}{name}={REDACTED}"
+        return match.group(0)
 
 
 class RedactingLogger(logging.LoggerAdapter):

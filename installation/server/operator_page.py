@@ -5,10 +5,13 @@ The panel is one HTML document: ``web/operator.html`` with ``operator.css`` and 
 put inline when it is loaded, so a single token-protected answer carries everything (a browser
 cannot send a token with ``<script src>``). The Content-Security-Policy allows exactly those inline
 blocks by their SHA-256 hashes, and nothing from anywhere else. The page keeps the token in
-sessionStorage and opens ``/operator/ws?token=...``.
+sessionStorage and opens ``/operator/ws?token=...`` (the one route where the query counts).
 
-Without a token the page route answers a small sign-in page (401, or 403 for a wrong token) whose
-form asks for it; other operator routes answer plain text. Nothing here ever echoes a token.
+Without a token in the Authorization header the page route answers a small sign-in page (401, or
+403 for a wrong token) whose script sends the token as a Bearer header to ``/operator`` with
+``fetch`` and puts the panel that comes back in its own place, so the token is never in an address.
+The sign-in page's CSP therefore allows the panel's inline blocks as well as its own. Other operator
+routes answer plain text. Nothing here ever echoes a token.
 """
 
 from __future__ import annotations
@@ -50,9 +53,11 @@ def _sha256(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
 
 
-def _security(script: str, style: str) -> tuple[tuple[str, str], ...]:
-    """The visitor page's security headers, with a CSP that allows these inline blocks and no others."""
-    csp = (f"default-src 'none'; script-src {_sha256(script)}; style-src {_sha256(style)}; "
+def _security(script: str, style: str, *also: str) -> tuple[tuple[str, str], ...]:
+    """The visitor page's security headers, with a CSP that allows these inline blocks (and the scripts in
+    ``also``) and no others."""
+    scripts = " ".join(_sha256(s) for s in (script, *also))
+    csp = (f"default-src 'none'; script-src {scripts}; style-src {_sha256(style)}; "
            "img-src 'self' data: blob:; connect-src 'self'; base-uri 'none'; form-action 'self'; "
            "frame-ancestors 'none'")
     return (("Content-Security-Policy", csp),) + tuple(h for h in SECURITY_HEADERS
@@ -62,12 +67,13 @@ def _security(script: str, style: str) -> tuple[tuple[str, str], ...]:
 class _InlinePage:
     """An HTML template with its style and script put inline, and the headers that allow just them."""
 
-    def __init__(self, template: str, style: str, script: str, title: str) -> None:
+    def __init__(self, template: str, style: str, script: str, title: str, *also: str) -> None:
+        # also: other inline scripts this page may come to run (the panel, written in by the sign-in page)
         if "</script" in script.lower() or "</style" in style.lower():
             raise ConfigError("the operator panel's script or style would end its own inline block early")
         self.template = template.replace("{{title}}", html.escape(title)).replace("{{style}}", style) \
             .replace("{{script}}", script)
-        self.security = _security(script, style)
+        self.security = _security(script, style, *also)
 
     def reply(self, status: int, *extra: tuple[str, str], message: str = "", access: str = "") -> HttpReply:
         body = self.template.replace("{{message}}", html.escape(message)).replace("{{access}}", access).encode()
@@ -89,7 +95,8 @@ class OperatorPage:
             text[name] = path.read_text(encoding="utf-8")
         style = text["operator.css"]
         self._page = _InlinePage(text["operator.html"], style, text["operator.js"], title)
-        self._login = _InlinePage(text["operator-login.html"], style, text["operator-login.js"], title)
+        self._login = _InlinePage(text["operator-login.html"], style, text["operator-login.js"], title,
+                                  text["operator.js"])
 
     # -- for the right token -----------------------------------------------------------------------------
     def page(self, target: str = PAGE_PATH) -> HttpReply:

@@ -7,12 +7,15 @@ The route table is ``routes.Router``; plain GETs are answered in ``process_reque
 ``visitor_page``, ``operator_page``, ``operator_auth``). Each websocket visitor gets a random id, is
 subscribed to the Director, and has every message passed through ``FloodGuard`` and
 ``parse_message`` (see ``protocol``). A visitor who breaks the protocol gets a reply and, where the
-protocol says so, is closed with its close code; nobody else notices. A visitor whose connection drops
-while their prompt waits keeps it for ``resume_grace_s``: every ``queued`` carries a secret ``resume``
-token, and a new connection that sends ``{"type": "resume", "token": ...}`` in time takes the place
-(and hears what happened meanwhile); otherwise the prompt is withdrawn. An operator's websocket is
-pushed the panel's state every ``state_interval_s`` (JSON text, then the preview as a binary JPEG)
-and carries commands for ``operator.ShowControl``.
+protocol says so, is closed with its close code; nobody else notices. Who is connected, what each
+visitor waits for and the places kept for dropped visitors (``resume_grace_s``, the resume tokens)
+are ``sessions.Sessions``: this module only does the I/O for it, and runs the timer that withdraws
+expired places (``reap``). Browsers may open the websockets only from the show's own pages
+(``origins.OriginPolicy``). An operator's websocket is pushed the panel's state every
+``state_interval_s`` (JSON text, then the preview as a binary JPEG) and carries commands for
+``operator.ShowControl``. ``stop`` closes every connection at once: what does not finish its close
+handshake within ``CLOSE_GRACE_S`` (a half-open TCP connection, a client that does not read) is
+aborted.
 
 ``PromptServer`` runs in an asyncio loop; ``ServerThread`` gives it one of its own in a background
 thread, because the frame loop owns the main thread. Prompts are logged without client addresses
@@ -30,9 +33,7 @@ import socket
 import ssl
 import threading
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, fields
 from http import HTTPStatus
 from typing import Any, Protocol
 
@@ -41,19 +42,25 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from engine.errors import ConfigError, EngineError
+from engine.errors import EngineError
 from installation.server import protocol
-from installation.server.protocol import (ConnectionLimiter, FloodGuard, Ping, ProtocolLimits, ProtocolViolation,
+from installation.server.protocol import (ConnectionLimiter, FloodGuard, Ping, ProtocolViolation,
                                    RateLimiter, Resume, parse_message)
 from installation.control.show_control import ShowControl, handle_message
 from installation.server.auth import OperatorAuth, RedactingLogger
 from installation.server.operator_page import OperatorPage
+from installation.server.origins import OriginPolicy
+from installation.server.settings import ServerSettings
 from installation.server.routes import OPERATOR_SESSION, HealthLike, MetricsLike, Router
+from installation.server.sessions import Session, Sessions
 from installation.server.visitor_page import WEB_ROOT, HttpReply, VisitorPage, json_bytes, text_reply
 
 log = logging.getLogger(__name__)
 
 Send = Callable[[dict], Awaitable[None]]
+
+CLOSE_GRACE_S = 1.0  # on stop, connections get this long to finish their close handshake, then are aborted
+REASON_ORIGIN = "This page may only be opened from the show's own address."
 
 
 class ServerError(EngineError):
@@ -65,63 +72,11 @@ class DirectorLike(Protocol):
     def subscribe(self, visitor_id: str, send: Send) -> None: ...
     def unsubscribe(self, visitor_id: str) -> None: ...
     def status(self) -> dict: ...
+    def visitor_state(self) -> dict: ...
 
 
-@dataclass(frozen=True)
-class VisitorServerSettings:
-    host: str = "0.0.0.0"
-    port: int = 8765  # 0: any free port (tests)
-    max_message_bytes: int = 4096
-    max_prompt_chars: int = 280
-    max_connections: int = 200
-    max_connections_per_address: int = 4
-    idle_timeout_s: float = 180.0  # visitors with nothing pending who say nothing for this long are closed
-    rate_per_connection: float = 0.5  # messages a second, sustained
-    burst_per_connection: int = 5
-    rate_per_address: float = 2.0
-    burst_per_address: int = 20
-    http_rate_per_address: float = 10.0  # plain GETs (page, assets, status, QR) a second
-    http_burst_per_address: int = 40
-    flood_warnings: int = 1  # "slow down" replies before a flood closes the connection with 1008
-    send_timeout_s: float = 5.0  # a visitor who cannot take a message this long is closed
-    origins: tuple[str, ...] = ()  # allowed Origin headers for /ws; empty: any. No Origin (non-browser) is allowed
-    log_addresses: bool = False
-    page_title: str = "Laterna"
-    public_url: str = ""  # the address in the QR code; empty: guessed from the request or this machine
-    metrics_public: bool = True  # /metrics without the operator token (LAN scrapers); False: token needed
-    max_operators: int = 4  # operator websockets open at once
-    state_interval_s: float = 0.5  # how often an operator's panel is sent the state (and preview)
-    resume_grace_s: float = 120.0  # a dropped visitor's waiting prompt is kept this long for them to come back
-    tls_cert: str = ""  # PEM certificate (chain) and its key: serve https/wss, which phones need for the microphone
-    tls_key: str = ""
-
-    def __post_init__(self) -> None:
-        problems = []
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.type == "bool" and not isinstance(value, bool):
-                problems.append(f"{f.name}: expected true or false, got {value!r}")
-            elif f.type in ("int", "float") and (isinstance(value, bool) or not isinstance(value, (int, float))):
-                problems.append(f"{f.name}: expected a number, got {value!r}")
-            elif f.type in ("int", "float") and f.name not in ("port", "flood_warnings", "resume_grace_s") and value <= 0:
-                problems.append(f"{f.name}: expected a number > 0, got {value!r}")
-        if isinstance(self.port, int) and not 0 <= self.port <= 65535:
-            problems.append(f"port: expected 0..65535, got {self.port!r}")
-        if isinstance(self.resume_grace_s, (int, float)) and not 0 <= self.resume_grace_s <= 3600:
-            problems.append(f"resume_grace_s: expected 0 (off) to 3600 seconds, got {self.resume_grace_s!r}")
-        if isinstance(self.flood_warnings, int) and self.flood_warnings < 0:
-            problems.append(f"flood_warnings: expected 0 or more, got {self.flood_warnings!r}")
-        if isinstance(self.max_message_bytes, int) and self.max_message_bytes < 64:
-            problems.append(f"max_message_bytes: expected at least 64, got {self.max_message_bytes!r}")
-        if bool(self.tls_cert) != bool(self.tls_key):
-            problems.append("tls_cert and tls_key: give both (https) or neither (http)")
-        if isinstance(self.origins, str) or not all(isinstance(o, str) and o for o in self.origins):
-            problems.append(f"origins: expected a list of origins like 'http://kiosk.local:8765', got {self.origins!r}")
-        if problems:
-            raise ConfigError("VisitorServerSettings: " + "; ".join(problems))
-
-    def limits(self) -> ProtocolLimits:
-        return ProtocolLimits(self.max_message_bytes, self.max_prompt_chars)
+# The server's settings are the config's ``server`` section: one model (installation/server/settings.py).
+VisitorServerSettings = ServerSettings
 
 
 def tls_context(cert: str, key: str) -> ssl.SSLContext:
@@ -146,59 +101,36 @@ def lan_address() -> str:
 
 
 class _Visitor:
-    """One websocket visitor: its random id, its connection, and what it is waiting for."""
+    """One websocket visitor: its session (``sessions.Session``) and its connection."""
 
-    def __init__(self, server: PromptServer, ws: ServerConnection, address: str) -> None:
-        self.id = secrets.token_urlsafe(12)
-        self.token = secrets.token_urlsafe(18)  # sent with "queued": lets this visitor come back to its place
-        self.last_status: dict | None = None  # the last queued/showing/rejected it was sent
+    def __init__(self, server: PromptServer, ws: ServerConnection, session: Session) -> None:
         self.server = server
         self.ws = ws
-        self.address = address
-        self.last_activity = server.clock()
-        self.waiting_for: str | None = None  # the id of the visitor's prompt in the queue, if any
-        self._shown: deque[str] = deque(maxlen=16)  # "showing" may overtake "queued"
+        self.session = session
 
-    def idle_for(self) -> float:
-        """Seconds since anything was said either way; 0 while the visitor's prompt waits for its turn."""
-        return 0.0 if self.waiting_for else self.server.clock() - self.last_activity
+    @property
+    def id(self) -> str:
+        return self.session.id
 
-    def _note_queued(self, prompt_id: object) -> None:
-        if isinstance(prompt_id, str) and prompt_id not in self._shown:
-            self.waiting_for = prompt_id  # a newer prompt replaces the visitor's pending one
+    @property
+    def address(self) -> str:
+        return self.session.address
 
     async def push(self, message: dict) -> None:
-        """What the Director holds: a message it sends on its own (positions, showing, expiry)."""
-        kind, prompt_id = message.get("type"), message.get("id")
-        if kind == "queued":
-            self._note_queued(prompt_id)
-        elif kind == "showing" and isinstance(prompt_id, str):
-            self._shown.append(prompt_id)
-            if self.waiting_for == prompt_id:
-                self.waiting_for = None
-        elif kind == "rejected":  # the Director dropped the pending prompt (it waited too long)
-            self.waiting_for = None
-        await self.send(message)
+        """What the Director holds: a message it sends on its own (positions, showing, expiry, status)."""
+        await self.send(self.server.sessions.outgoing(self.session, message, pushed=True))
 
     async def reply(self, message: dict) -> None:
         """An answer to the visitor's own message."""
-        if message.get("type") == "queued":
-            self._note_queued(message.get("id"))
-        await self.send(message)
+        await self.send(self.server.sessions.outgoing(self.session, message))
 
     async def send(self, message: dict) -> None:
         """Send one server message. Never raises for a visitor who has gone or cannot keep up."""
-        kind = message.get("type")
-        if kind == "queued":
-            message = {**message, "resume": self.token}
-        if kind in ("queued", "showing", "rejected"):
-            self.last_status = message
         try:
             text = protocol.encode(message)
         except (TypeError, ValueError):
             log.error("visitor %s: not sending a malformed message %r", self.id, message)
             return
-        self.last_activity = self.server.clock()
         try:
             async with asyncio.timeout(self.server.settings.send_timeout_s):
                 await self.ws.send(text)
@@ -208,15 +140,6 @@ class _Visitor:
             log.warning("visitor %s: could not take a message for %.0f s; closing", self.id,
                         self.server.settings.send_timeout_s)
             self.server._spawn(self.ws.close(protocol.CLOSE_POLICY_VIOLATION, "Too slow to read replies."))
-
-
-@dataclass
-class _Away:
-    """A visitor whose connection dropped while their prompt waited, kept for them to come back."""
-
-    visitor_id: str
-    last: dict | None  # the last queued/showing/rejected meant for them (updated while they are away)
-    timer: asyncio.TimerHandle | None = None
 
 
 class PromptServer:
@@ -240,18 +163,24 @@ class PromptServer:
                                 RateLimiter(settings.rate_per_address, settings.burst_per_address, clock),
                                 warnings=settings.flood_warnings)
         self.http_rate = RateLimiter(settings.http_rate_per_address, settings.http_burst_per_address, clock)
-        self.page = VisitorPage(settings.page_title, web_root, self.status, settings.public_url, lambda: self.url,
+        title = settings.page_title or "Laterna"
+        self.page = VisitorPage(title, web_root, self.status, settings.public_url, lambda: self.url,
                                 secure=bool(settings.tls_cert))
         self.control = control
         self.auth = OperatorAuth(operator_token)
-        self.operator_page = OperatorPage(settings.page_title, web_root, control)
+        self.operator_page = OperatorPage(title, web_root, control)
         self.router = Router(self.page, self.operator_page, self.auth, health, metrics, settings.metrics_public)
+        self.origins = OriginPolicy(settings.origins, lambda: self.url if self.port else settings.public_url,
+                                    lambda: self.port, secure=bool(settings.tls_cert))
+        self.sessions = Sessions(settings.resume_grace_s, settings.max_kept_places,
+                                 settings.max_kept_places_per_address, clock)
         self.visitors: dict[str, _Visitor] = {}
-        self.away: dict[str, _Away] = {}  # resume token -> a dropped visitor whose prompt still waits
         self.operators: set[ServerConnection] = set()
         self.port: int | None = None
         self._server: Server | None = None
         self._tasks: set[asyncio.Task] = set()
+        self._reaper: asyncio.TimerHandle | None = None
+        self._open: set[ServerConnection] = set()  # every TCP connection, handshake done or not
 
     # -- life ------------------------------------------------------------------------------------------
     def _tls(self) -> ssl.SSLContext | None:
@@ -263,11 +192,23 @@ class PromptServer:
         """Bind and serve; returns the port (the real one when ``port=0``). Raises ``ServerError``."""
         s = self.settings
         tls = self._tls()
+        tracked = self._open
+
+        class _Tracked(ServerConnection):
+            """A connection that is known from its first byte, so ``stop`` can abort half-open ones."""
+
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                super().connection_made(transport)
+                tracked.add(self)
+
+            def connection_lost(self, exc: Exception | None) -> None:
+                tracked.discard(self)
+                super().connection_lost(exc)
+
         try:
             self._server = await serve(
                 self._handle, s.host, s.port,
-                process_request=self._process_request,
-                origins=[*s.origins, None] if s.origins else None,
+                process_request=self._process_request, create_connection=_Tracked,
                 compression=None, max_size=s.max_message_bytes, max_queue=16,
                 open_timeout=10, close_timeout=3, ping_interval=20, ping_timeout=20,
                 server_header="Laterna", ssl=tls,
@@ -288,12 +229,25 @@ class PromptServer:
         server, self._server = self._server, None
         if server is None:
             return
-        server.close()
-        await server.wait_closed()
+        server.close()  # 1001 to open connections, 503 to those still in their handshake
+        try:
+            async with asyncio.timeout(CLOSE_GRACE_S):
+                await server.wait_closed()
+        except TimeoutError:  # half-open connections, clients that do not read: they do not get to wait
+            log.info("closing %d connection(s) that did not finish closing at once", len(self._open))
+            for connection in list(self._open):
+                connection.transport.abort()
+            try:
+                async with asyncio.timeout(CLOSE_GRACE_S):
+                    await server.wait_closed()
+            except TimeoutError:
+                log.warning("the visitor server's connections did not all end")
         for task in list(self._tasks):
             task.cancel()
-        for token in list(self.away):
-            self._withdraw(token)
+        if self._reaper is not None:
+            self._reaper.cancel()
+            self._reaper = None
+        self._let_go(self.sessions.withdraw_all())
         log.info("visitor server stopped")
 
     @property
@@ -324,8 +278,13 @@ class PromptServer:
         if not self.http_rate.allow(address):
             return _response(text_reply(429, "Too many requests. Wait a moment.", ("Retry-After", "5")))
         hosts = request.headers.get_all("Host")
-        route, reply = self.router.reply(request.method, request.path, request.headers.get_all("Authorization"),
-                                         hosts[0] if len(hosts) == 1 else None)
+        host = hosts[0] if len(hosts) == 1 else None
+        route, reply = self.router.reply(request.method, request.path, request.headers.get_all("Authorization"), host)
+        if reply is None and route is not None and route.session is not None:  # a websocket upgrade
+            origins = request.headers.get_all("Origin")
+            if len(origins) > 1 or not self.origins.allows(origins[0] if origins else None, host):
+                log.info("a websocket from another site was refused (%s)", route.path)  # the origin may be junk
+                return _response(text_reply(403, REASON_ORIGIN))
         if reply is not None:
             if route is not None and reply.status in (401, 403) and self.router.needs_token(route):
                 log.info("%s refused without the right token (%d)", route.path, reply.status)  # never the target
@@ -353,12 +312,15 @@ class PromptServer:
         if not self.connections.try_acquire(address):
             await ws.close(protocol.CLOSE_TRY_AGAIN_LATER, protocol.REASON_BUSY)
             return
-        visitor = _Visitor(self, ws, address)
+        visitor = _Visitor(self, ws, self.sessions.open(address))
         self.visitors[visitor.id] = visitor
         where = f" from {address}" if self.settings.log_addresses else ""
         log.info("visitor %s connected%s (%d now)", visitor.id, where, len(self.visitors))
         try:
             self.director.subscribe(visitor.id, visitor.push)
+            state = self.director.visitor_state()
+            if state.get("note") is not None:  # closed, warming up or pinned: say so before anything else
+                await visitor.push(state)
             await self._converse(visitor)
         except ConnectionClosed:
             pass
@@ -369,76 +331,77 @@ class PromptServer:
             self.visitors.pop(visitor.id, None)
             self.connections.release(address)
             self.flood.forget(visitor.id)
-            if visitor.waiting_for and self.settings.resume_grace_s > 0 and self._server is not None:
-                self._keep_place(visitor)
-            else:
-                try:
-                    self.director.unsubscribe(visitor.id)
-                except Exception:
-                    log.exception("visitor %s: the director failed to let them go", visitor.id)
+            self._depart(visitor)
             log.info("visitor %s left (%d now)", visitor.id, len(self.visitors))
 
     # -- coming back after a dropped connection -------------------------------------------------------------
-    def _keep_place(self, visitor: _Visitor) -> None:
-        """Hold the departed visitor's waiting prompt for ``resume_grace_s`` under its resume token."""
-        away = _Away(visitor.id, visitor.last_status)
+    def _depart(self, visitor: _Visitor) -> None:
+        """The connection has ended: ``Sessions`` decides whether the visitor's place is kept."""
+        let_go = self.sessions.close(visitor.session, keep=self._server is not None)  # stopping: nobody comes back
+        if visitor.id not in let_go:
+            vid = visitor.id
 
-        async def overhear(message: dict) -> None:  # what the Director tells them meanwhile
-            if message.get("type") in ("queued", "showing", "rejected"):
-                away.last = message
+            async def overhear(message: dict) -> None:  # what the Director tells them meanwhile
+                self.sessions.overhear(vid, message)
 
-        self.director.subscribe(visitor.id, overhear)
-        away.timer = asyncio.get_running_loop().call_later(self.settings.resume_grace_s, self._withdraw, visitor.token)
-        self.away[visitor.token] = away
-        while len(self.away) > self.settings.max_connections:  # bounded: the oldest place goes first
-            self._withdraw(next(iter(self.away)))
-        log.info("visitor %s dropped; their prompt waits %.0f s for them", visitor.id, self.settings.resume_grace_s)
+            self.director.subscribe(vid, overhear)
+            log.info("visitor %s dropped; their prompt waits %.0f s for them", vid, self.sessions.grace_s)
+            self._schedule_reap()
+        self._let_go(let_go)
 
-    def _withdraw(self, token: str) -> None:
-        """The grace period is over (or the server stops): the departed visitor's prompt is withdrawn."""
-        away = self.away.pop(token, None)
-        if away is None:
-            return
-        if away.timer is not None:
-            away.timer.cancel()
-        try:
-            self.director.unsubscribe(away.visitor_id)
-        except Exception:
-            log.exception("visitor %s: the director failed to let them go", away.visitor_id)
+    def _let_go(self, visitor_ids: Iterable[str]) -> None:
+        for visitor_id in visitor_ids:
+            try:
+                self.director.unsubscribe(visitor_id)
+            except Exception:
+                log.exception("visitor %s: the director failed to let them go", visitor_id)
+
+    def _schedule_reap(self) -> None:
+        """Run ``reap`` when the next kept place expires."""
+        deadline = self.sessions.next_deadline()
+        if self._reaper is not None:
+            self._reaper.cancel()
+            self._reaper = None
+        if deadline is not None and self._server is not None:
+            delay = max(0.0, deadline - self.clock()) + 0.01
+            self._reaper = asyncio.get_running_loop().call_later(delay, self.reap)
+
+    def reap(self) -> None:
+        """Withdraw the kept places whose grace period is over (the timer calls this; so may a test with a
+        manual clock)."""
+        self._let_go(self.sessions.expire())
+        self._schedule_reap()
 
     async def _resume(self, visitor: _Visitor, token: str) -> None:
         """Give ``visitor`` the place of the departed visitor with ``token``; an unknown, expired or used
         token, or a visitor who already has a prompt waiting, changes nothing (and is not answered)."""
-        away = self.away.get(token)
-        if away is None or visitor.waiting_for or away.visitor_id in self.visitors:
+        old_id = visitor.id
+        place = self.sessions.resume(visitor.session, token)
+        if place is None:
             log.info("visitor %s: nothing to resume", visitor.id)
             return
-        del self.away[token]
-        if away.timer is not None:
-            away.timer.cancel()
-        self.director.unsubscribe(visitor.id)  # the new connection's own id had nothing waiting
-        self.visitors.pop(visitor.id, None)
-        self.flood.forget(visitor.id)
-        visitor.id = away.visitor_id
+        self.director.unsubscribe(old_id)  # the new connection's own id had nothing waiting
+        self.visitors.pop(old_id, None)
+        self.flood.forget(old_id)
         self.visitors[visitor.id] = visitor
         self.director.subscribe(visitor.id, visitor.push)
         log.info("visitor %s came back to their place", visitor.id)
-        if away.last is not None:
-            await visitor.push(away.last)
+        if place.last is not None:
+            await visitor.push(place.last)
 
     async def _converse(self, visitor: _Visitor) -> None:
         idle_limit = self.settings.idle_timeout_s
         while True:
             try:
-                async with asyncio.timeout(max(0.05, idle_limit - visitor.idle_for())):
+                async with asyncio.timeout(max(0.05, idle_limit - self.sessions.idle_for(visitor.session))):
                     data = await visitor.ws.recv()
             except TimeoutError:  # cancelling recv() loses nothing (websockets guarantees it)
-                if visitor.idle_for() >= idle_limit:
+                if self.sessions.idle_for(visitor.session) >= idle_limit:
                     log.info("visitor %s: idle for %.0f s, closing", visitor.id, idle_limit)
                     await visitor.ws.close(protocol.CLOSE_NORMAL, protocol.REASON_IDLE)
                     return
                 continue
-            visitor.last_activity = self.clock()
+            self.sessions.heard(visitor.session)
             try:
                 self.flood.admit(visitor.id, visitor.address)
                 message = parse_message(data, self.limits)

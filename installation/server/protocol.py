@@ -14,6 +14,9 @@ and hear back one of::
     {"type": "rejected", "reason": "..."}      the prompt itself was not accepted
     {"type": "error", "reason": "..."}         the message was not understood, or came too fast
     {"type": "pong"}
+    {"type": "status", "accepting": false, "note": "closed", "opens_at": "2026-12-04T10:00", "text": "..."}
+                                               the show itself: closed (prompts refused), warming_up or
+                                               pinned (prompts wait), or note null: running
 
 Everything here is pure: ``parse_message`` turns a frame into a ``PromptMessage`` or ``Ping`` or
 raises ``ProtocolViolation``, which carries the reply to send and, when the connection must end,
@@ -55,7 +58,7 @@ REASON_BUSY = "The installation is busy right now. Please try again in a minute.
 REASON_IDLE = "Closed after a quiet spell. Tap to reconnect."
 REASON_INTERNAL = "Something went wrong on our side. Please try again."
 
-SERVER_MESSAGE_TYPES = frozenset({"queued", "showing", "rejected", "error", "pong"})
+SERVER_MESSAGE_TYPES = frozenset({"queued", "showing", "rejected", "error", "pong", "status"})
 
 # Characters that may reorder or hide text on the wall (bidirectional overrides and isolates).
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
@@ -177,7 +180,7 @@ def parse_message(data: str | bytes, limits: ProtocolLimits = ProtocolLimits(), 
     if len(data) > limits.max_message_bytes or len(data.encode("utf-8", "surrogatepass")) > limits.max_message_bytes:
         raise _violation(REASON_TOO_BIG, CLOSE_MESSAGE_TOO_BIG)
     try:
-        message = json.loads(data)
+        message = json.loads(data, parse_constant=_refuse_constant)
     except (ValueError, RecursionError):  # JSONDecodeError is a ValueError; so is an over-long integer
         raise _violation(REASON_UNREADABLE, CLOSE_INVALID_DATA) from None
     if not isinstance(message, dict):
@@ -198,13 +201,36 @@ def parse_message(data: str | bytes, limits: ProtocolLimits = ProtocolLimits(), 
     return PromptMessage(normalise_prompt(text, limits))
 
 
+def _refuse_constant(name: str) -> Any:
+    """``NaN``, ``Infinity`` and ``-Infinity`` are not JSON (RFC 8259), whatever Python's parser allows."""
+    raise ValueError(f"{name} is not JSON")
+
+
+# Characters that show nothing on their own: Unicode's Default_Ignorable_Code_Point set (zero-width
+# spaces and joiners, the BOM, variation selectors, tag characters, the Hangul fillers U+115F, U+1160,
+# U+3164 and U+FFA0) plus the blank braille pattern. A prompt made only of these (and spaces) is blank.
+_INVISIBLE_RANGES = (
+    (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5),
+    (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x2800, 0x2800),
+    (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8),
+    (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF),
+)
+
+
+def is_invisible(c: str) -> bool:
+    """True for a character that draws nothing by itself (see ``_INVISIBLE_RANGES``) or is a space."""
+    cp = ord(c)
+    return c.isspace() or unicodedata.category(c) in ("Zs", "Zl", "Zp") or \
+        any(low <= cp <= high for low, high in _INVISIBLE_RANGES)
+
+
 def normalise_prompt(text: str, limits: ProtocolLimits = ProtocolLimits()) -> str:
     """Collapse whitespace, NFC, and check length and characters; raises ``ProtocolViolation`` ("rejected")."""
     text = " ".join(text.split())  # any run of Unicode whitespace (tabs, newlines, NBSP) -> one space
     if any(unicodedata.category(c) == "Cs" for c in text):  # lone surrogates (from "\ud800" escapes)
         raise _violation(REASON_CONTROL, kind="rejected")
     text = unicodedata.normalize("NFC", text)
-    if not text:
+    if all(is_invisible(c) for c in text):  # also "" and prompts of zero-width spaces, fillers, tags
         raise _violation(REASON_EMPTY, kind="rejected")
     if len(text) > limits.max_prompt_chars:
         raise _violation(reason_too_long(limits.max_prompt_chars), kind="rejected")

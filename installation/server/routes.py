@@ -134,6 +134,11 @@ class Router:
     def needs_token(self, route: Route) -> bool:
         return route.access == OPERATOR or (route.access == METRICS and not self.metrics_public)
 
+    def token_in_query(self, route: Route) -> bool:
+        """Whether ``?token=`` counts on this route: only on a websocket upgrade (``new WebSocket()`` cannot send
+        a header). Every other protected route, the panel's page included, needs the Authorization header."""
+        return route.session is not None
+
     def protected(self) -> tuple[Route, ...]:
         """Every route that answers only to the operator token."""
         return tuple(r for r in self._table.values() if self.needs_token(r))
@@ -153,7 +158,7 @@ class Router:
         if route is None:
             return None, self.visitor.reply(method, target, host)  # 404 or 405, as the visitor page says
         if self.needs_token(route):
-            access = self.auth.check(authorization, target)
+            access = self.auth.check(authorization, target, query=self.token_in_query(route))
             if access is not Access.OK:
                 return route, self.operator.refused(access, page=route.path == operator_page.PAGE_PATH)
         if method != "GET":

@@ -5,7 +5,7 @@
 ``None`` for ``GET /ws`` (the websocket handshake goes on). Files are read once from
 ``installation/web/`` into a fixed route table, so no request path ever reaches the file system.
 Files named ``operator*`` are the operator panel's (``operator_page``) and are not served here.
-The QR code is drawn locally with segno.
+The QR code, drawn locally with segno, encodes the configured public address only.
 """
 
 from __future__ import annotations
@@ -127,14 +127,11 @@ class VisitorPage:
     def paths(self) -> tuple[str, ...]:
         return tuple(self._routes) + ("/status", "/qr.svg", WEBSOCKET_PATH)
 
-    def page_url(self, host: str | None) -> str:
-        """The address a phone should open: ``public_url``, else the Host the request came to (unless
-        that is this machine's loopback), else the server's own guess."""
-        if self.public_url:
-            return self.public_url
-        if host and not is_loopback(urlsplit(f"//{host}").hostname or ""):
-            return f"{self.scheme}://{host}/"
-        return self.default_url()
+    def page_url(self) -> str:
+        """The address a phone should open: ``public_url``, else the server's own (this machine's LAN
+        address and port). Never the request's Host header: anyone can send any Host, and the QR code
+        on the wall must not be theirs to choose."""
+        return self.public_url or self.default_url()
 
     def reply(self, method: str, target: str, host: str | None = None) -> HttpReply | None:
         path = urlsplit(target).path or "/"
@@ -148,7 +145,7 @@ class VisitorPage:
         if path == "/status":
             return self._status()
         if path == "/qr.svg":
-            url = self.page_url(host)
+            url = self.page_url()
             if url not in self._qr_cache:
                 self._qr_cache = {url: qr_svg(url)}  # one address at a time is all a show needs
             return http_reply(200, "image/svg+xml", self._qr_cache[url])

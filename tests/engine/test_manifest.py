@@ -53,3 +53,19 @@ def test_missing_or_replaced_model_file_is_detected(model_copy):
     model_copy.model_path.unlink()
     with pytest.raises(ModelError, match="tiny.onnx.*not found"):
         model_copy.verify_file()
+
+
+@pytest.mark.parametrize("variants,expected", [
+    ({"torchscript": {"file": "tiny.ts.pt"}}, "tiny.ts.pt"),
+    ({"tensorrt": {"file": "tiny.engine"}}, None),
+    ({"torchscript": "tiny.ts.pt"}, None),
+    ({"torchscript": {"file": 3}}, None),
+    (["torchscript"], None),
+])
+def test_variant_file_lies_beside_the_manifest_or_is_none(tmp_path, variants, expected):
+    """``variant_file`` gives the listed variant's path beside the manifest; absent or malformed entries give None."""
+    data = {"name": "x", "file": "x.onnx", "inputs": [{"name": "image", "shape": [1, 3, 8, 8]}],
+            "outputs": [{"name": "o", "shape": [1, 3, 8, 8]}], "variants": variants}
+    manifest = manifest_from_dict(data, tmp_path / "x.json")
+    found = manifest.variant_file("torchscript")
+    assert found == (tmp_path / expected if expected else None)

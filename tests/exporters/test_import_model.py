@@ -57,3 +57,75 @@ def test_import_recognises_a_generator(tmp_path):
     assert manifest.kind == "generator"
     assert manifest.inputs[0].shape == (1, 16)
     assert manifest.outputs[0].range == (-1.0, 1.0)
+
+
+def test_import_probes_a_model_with_a_style_input(tiny_model, tmp_path):
+    """A multi-style network (inputs image and style) imports: the style count, 0..1 range, and every style runs."""
+    import shutil
+
+    path = tmp_path / "lantern.onnx"
+    shutil.copy(tiny_model.model_path, path)
+    manifest = import_model(path)
+    assert manifest.style_input is not None and manifest.style_input.shape == (1, 3)
+    assert manifest.image_input.range == (0.0, 1.0) and len(manifest.styles) == 3
+    assert manifest.extra["provenance"]["probed"]["one_hot_styles_run"] == 3
+    with OnnxRuntimeBackend(load_manifest(tmp_path / "lantern.json")) as backend:
+        out = backend.infer(np.full((1, 3, 32, 32), 0.5, np.float32), np.eye(3, dtype=np.float32)[1:2])
+    assert out.shape == (1, 3, 32, 32)
+
+
+def test_an_existing_manifest_is_kept_unless_forced(tiny_model, tmp_path):
+    """import-model never replaces an existing manifest without force; the error names the file and --force."""
+    import shutil
+
+    import pytest
+
+    from exporters.staging import OverwriteError
+
+    path = tmp_path / "lantern.onnx"
+    shutil.copy(tiny_model.model_path, path)
+    shipped = tmp_path / "lantern.json"
+    shutil.copy(tiny_model.path, shipped)
+    before = shipped.read_bytes()
+    with pytest.raises(OverwriteError, match="--force") as err:
+        import_model(path)
+    assert str(shipped) in str(err.value)
+    assert shipped.read_bytes() == before
+    import_model(path, force=True)
+    assert shipped.read_bytes() != before and load_manifest(shipped).extra["provenance"]["imported_from"]
+
+
+def test_out_writes_the_manifest_elsewhere_pointing_back_at_the_model(tiny_model, tmp_path):
+    """--out writes the manifest to another folder; its file entry still leads to the model, sha256 intact."""
+    import shutil
+
+    models = tmp_path / "models"
+    models.mkdir()
+    path = models / "lantern.onnx"
+    shutil.copy(tiny_model.model_path, path)
+    manifest = import_model(path, out=tmp_path / "probed" / "lantern.probe.json")
+    again = load_manifest(tmp_path / "probed" / "lantern.probe.json")
+    assert again.model_path.resolve() == path.resolve() and manifest.path == again.path
+    again.verify_file()
+    assert not (models / "lantern.json").exists()
+
+
+class TwoInputs(torch.nn.Module):
+    """A style network with a second input Laterna cannot feed (a mask)."""
+
+    def forward(self, x, mask):
+        return x * mask
+
+
+def test_an_input_laterna_cannot_feed_is_a_clear_error(tmp_path):
+    """A model needing an unknown input fails with ModelError naming that input, not an ONNX Runtime traceback."""
+    import pytest
+
+    from engine.errors import ModelError
+
+    path = tmp_path / "masked.onnx"
+    torch.onnx.export(TwoInputs(), (torch.rand(1, 3, 8, 8), torch.rand(1, 1, 8, 8)), str(path),
+                      input_names=["image", "mask"], output_names=["out"], opset_version=17, dynamo=False)
+    with pytest.raises(ModelError, match="'mask'"):
+        import_model(path)
+    assert not (tmp_path / "masked.json").exists()

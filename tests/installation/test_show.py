@@ -38,6 +38,7 @@ def test_recorder_sink_from_config(tiny_model, tmp_path):
     try:
         open_show(show)
         show.loop.run(max_frames=3)
+        assert show.problems() == {"recorder": None}  # what /metrics reports: nothing degraded
     finally:
         show.close()
     assert len(list(tmp_path.glob("*.png"))) == 3
@@ -96,3 +97,20 @@ def test_attract_mode_can_crossfade_to_the_generator(tiny_model):
         assert find_source(plain.source, "select") is None  # attract.source defaults to the live picture
     finally:
         plain.close()
+
+
+def test_fallback_none_with_a_dead_camera_still_shows_black():
+    """source.fallback none and a camera that never opens: the source chain hands out black frames, no errors."""
+    import time
+
+    from installation.show import build_source
+
+    cfg = config_from_dict({"source": {"type": "camera", "device": "/dev/laterna-no-such-camera", "fallback": "none",
+                                       "width": 32, "height": 24},
+                            "pipeline": {"width": 32, "height": 24}}, "test.yaml")
+    with build_source(cfg) as source:
+        deadline, frame = time.monotonic() + 3.0, None
+        while frame is None and time.monotonic() < deadline:
+            frame = source.read()  # raised SourceError on every read before 'none' meant black
+            time.sleep(0.01)
+    assert frame is not None and frame.size == (32, 24) and not frame.pixels.any()

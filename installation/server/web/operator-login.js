@@ -1,17 +1,53 @@
-// Laterna operator sign-in: a tab that already holds the token (sessionStorage) goes straight back
-// to the panel; a wrong token is forgotten so the tab never loops. See docs/operator.md.
+// Laterna operator sign-in. The token never goes into an address: the form's token (or the one this
+// tab already holds in sessionStorage) is sent as an Authorization header to /operator, and the panel
+// that comes back replaces this page. A wrong token is forgotten, so the tab never loops.
+// See docs/operator.md.
 "use strict";
 
 (() => {
   const KEY = "laterna.operator.token";
-  const access = document.documentElement.dataset.access; // "missing" or "wrong"
-  if (access === "wrong") {
+
+  function say(text) {
+    const feedback = document.querySelector(".feedback");
+    if (feedback) feedback.textContent = text;
+  }
+
+  async function open(token) {
+    let reply;
+    try {
+      reply = await fetch("/operator", { headers: { Authorization: `Bearer ${token}` }, cache: "no-store",
+        credentials: "omit", redirect: "error" });
+    } catch {
+      say("The show could not be reached. Try again in a moment.");
+      return;
+    }
+    const html = await reply.text();
+    if (reply.ok) {
+      sessionStorage.setItem(KEY, token);
+      document.open(); // the panel replaces this page; its CSP hashes are allowed by this page's header
+      document.write(html);
+      document.close();
+      return;
+    }
     sessionStorage.removeItem(KEY);
-    history.replaceState(null, "", location.pathname); // the wrong token out of the address bar
-    return;
+    const input = document.getElementById("token");
+    if (input) input.value = ""; // a wrong token is cleared, as a page load used to
+    // the refusal is this same sign-in page with the server's reason in it (parsed, never run)
+    const reason = new DOMParser().parseFromString(html, "text/html").querySelector(".feedback");
+    say(reason ? reason.textContent : "That did not work.");
   }
-  const saved = sessionStorage.getItem(KEY);
-  if (saved && !new URLSearchParams(location.search).has("token")) {
-    location.replace(`/operator?token=${encodeURIComponent(saved)}`);
+
+  function start() {
+    const form = document.querySelector("form");
+    const input = document.getElementById("token");
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      if (input.value) open(input.value);
+    });
+    const saved = sessionStorage.getItem(KEY);
+    if (saved) open(saved);
   }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
 })();

@@ -8,12 +8,7 @@
   const HISTORY_S = 120; // the graph's window
   const STRENGTH_SEND_MS = 150; // at most this often while the slider moves
 
-  // The token arrives once as ?token=...; keep it for this tab and take it out of the address bar.
-  const params = new URLSearchParams(location.search);
-  if (params.has("token")) {
-    sessionStorage.setItem(KEY, params.get("token"));
-    history.replaceState(null, "", location.pathname);
-  }
+  // The sign-in page put the token in this tab's sessionStorage before it loaded the panel in its place.
   const token = sessionStorage.getItem(KEY) || "";
 
   let socket = null;

@@ -22,12 +22,14 @@
   const feedback = $("feedback");
   const connection = $("connection");
   const reconnectButton = $("reconnect");
+  const notice = $("notice");
 
   let socket = null;
   let attempt = 0;
   let retryTimer = null;
   let coolingDown = false;
   let waitForVisitor = false; // after an idle close, reconnect only when the visitor comes back
+  let accepting = true; // false while the installation is closed (a "status" message says so)
   const showing = new Set(); // ids already shown: a late "queued" for them is ignored
   // The "resume" token of our waiting prompt: if the connection drops (a phone locks its screen, the
   // page reloads), the next connection sends it and gets the prompt's place in the queue back.
@@ -60,7 +62,7 @@
   }
 
   function updateSendButton() {
-    sendButton.disabled = !isOpen() || coolingDown;
+    sendButton.disabled = !isOpen() || coolingDown || !accepting;
   }
 
   function updateCounter() {
@@ -135,9 +137,20 @@
       case "error":
         say("error", msg.reason);
         break;
+      case "status": // the show itself: closed (prompts refused), warming up or a pinned look (prompts wait)
+        showStatus(msg);
+        break;
       default: // "pong" and anything newer than this page
         break;
     }
+  }
+
+  function showStatus(msg) {
+    accepting = msg.accepting !== false;
+    notice.dataset.note = typeof msg.note === "string" ? msg.note : "";
+    notice.textContent = typeof msg.text === "string" ? msg.text : "";
+    notice.hidden = !msg.note || !notice.textContent;
+    updateSendButton();
   }
 
   function submit(event) {

@@ -1,3 +1,5 @@
+import logging
+import os
 from pathlib import Path
 
 import cv2
@@ -115,3 +117,83 @@ def test_read_before_open_and_double_close(clip):
     source.close()
     source.close()
 
+
+
+def write_clip(path: Path, fourcc: str = "MJPG") -> Path:
+    """A 2-second 10 fps clip of noise (so every frame takes room in the file), frame i also flat-red-coded."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), FPS, (64, 48))
+    rng = np.random.default_rng(3)
+    for _ in range(FRAMES):
+        writer.write(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8))
+    writer.release()
+    return path
+
+
+def play(source: VideoSource, clock: ManualClock, seconds: float) -> int:
+    """Read at the clip's pace for ``seconds``; how many frames came out."""
+    shown = 0
+    for _ in range(round(seconds * FPS)):
+        clock.advance(1 / FPS + 1e-6)
+        shown += source.read() is not None
+    return shown
+
+
+def video_warnings(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and r.name == "engine.sources.video"]
+
+
+def test_an_intact_file_loops_without_a_word(tmp_path, caplog):
+    """Three loops of an unchanged file: every frame shown, no warning."""
+    clock = ManualClock()
+    with caplog.at_level(logging.INFO), VideoSource(write_clip(tmp_path / "clip.avi"), clock=clock) as source:
+        source.read()
+        assert play(source, clock, 6.0) == 60
+    assert video_warnings(caplog) == []
+
+
+def test_a_file_truncated_mid_show_is_said_once_and_keeps_playing(tmp_path, caplog):
+    """Cut to half while playing: one WARNING naming the file, then the shorter file keeps looping."""
+    path = write_clip(tmp_path / "clip.avi")
+    clock = ManualClock()
+    with caplog.at_level(logging.INFO), VideoSource(path, clock=clock) as source:
+        source.read()
+        play(source, clock, 0.5)
+        os.truncate(path, path.stat().st_size // 2)
+        assert play(source, clock, 10.0) == 100  # the show goes on
+    warnings = video_warnings(caplog)
+    assert len(warnings) == 1 and "clip.avi changed while playing" in warnings[0]
+
+
+def test_a_file_deleted_mid_show_is_said_once_and_the_open_copy_loops(tmp_path, caplog):
+    """Deleted while playing: one WARNING that it is gone; the frames still open keep looping."""
+    path = write_clip(tmp_path / "clip.avi")
+    clock = ManualClock()
+    with caplog.at_level(logging.INFO), VideoSource(path, clock=clock) as source:
+        source.read()
+        path.unlink()
+        assert play(source, clock, 6.0) == 60
+    warnings = video_warnings(caplog)
+    assert len(warnings) == 1 and "was deleted while playing" in warnings[0]
+
+
+def test_a_file_that_no_longer_opens_after_a_change_is_a_source_error(tmp_path):
+    """An .mp4 cut short loses its index: at the loop's end read() raises SourceError naming the file."""
+    path = write_clip(tmp_path / "clip.mp4", "mp4v")
+    clock = ManualClock()
+    with VideoSource(path, clock=clock) as source:
+        source.read()
+        os.truncate(path, path.stat().st_size // 2)
+        with pytest.raises(SourceError, match="clip.mp4"):
+            play(source, clock, 3.0)
+
+
+def test_a_file_already_cut_short_is_called_truncated_once(tmp_path, caplog):
+    """An .avi whose header promises 20 frames but holds about 10: one WARNING over many loops, frames go on."""
+    path = write_clip(tmp_path / "clip.avi")
+    os.truncate(path, path.stat().st_size // 2)
+    clock = ManualClock()
+    with caplog.at_level(logging.INFO), VideoSource(path, clock=clock) as source:
+        source.read()
+        assert play(source, clock, 6.0) == 60
+    warnings = video_warnings(caplog)
+    assert len(warnings) == 1 and "of the 20 frames its header states" in warnings[0]

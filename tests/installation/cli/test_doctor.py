@@ -14,7 +14,7 @@ def by_name(checks):
 
 @pytest.fixture()
 def default_copy(tmp_path):
-    """A private copy of configs/default.yaml (its model path still points at the shipped model)."""
+    """A private copy of configs/default.yaml (its model is the default, the shipped one, found from anywhere)."""
     return shutil.copy(DEFAULT_CONFIG, tmp_path / "show.yaml")
 
 
@@ -54,8 +54,7 @@ def test_corrupted_model_is_a_failed_check_with_a_fix(tmp_path):
     data[len(data) // 2] ^= 0xFF
     onnx.write_bytes(bytes(data))
     cfg = tmp_path / "show.yaml"
-    cfg.write_text(DEFAULT_CONFIG.read_text().replace("manifest: models/lantern.json",
-                                                      f"manifest: {tmp_path / 'lantern.json'}"))
+    cfg.write_text(DEFAULT_CONFIG.read_text().replace("model:\n", f"model:\n  manifest: {tmp_path / 'lantern.json'}\n"))
     checks = by_name(run_doctor(cfg))
     assert checks["config"].ok
     model = checks["model"]
@@ -139,3 +138,40 @@ def test_tls_check_loads_the_certificate(tmp_path):
     key.write_text("not a key")
     tls = by_name(run_doctor(cfg))["tls"]
     assert not tls.ok and str(key) in tls.detail and "tls_key" in tls.fix
+
+
+@pytest.mark.parametrize("display,ok,words", [
+    ("{width: 1920, height: 1080, fullscreen: true}", False, ["1920x1080", "1024x768", "cropped"]),
+    ("{width: 640, height: 360}", True, ["640x360", "1024x768"]),
+    ("{width: 1024, height: 768, fullscreen: true}", True, ["1024x768 (full screen) fits"]),
+    ("{monitor: 3}", False, ["display.monitor is 3", "1 display(s)"]),
+])
+def test_display_size_is_compared_with_the_real_screen(tmp_path, monkeypatch, display, ok, words):
+    """doctor compares display.width/height/monitor with the screen SDL reports (the dummy driver's 1024x768)."""
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    cfg = tmp_path / "show.yaml"
+    cfg.write_text(f"display: {display}\n")
+    check = by_name(run_doctor(cfg))["display size"]
+    assert check.ok is ok, check.detail
+    assert all(w in check.detail for w in words), check.detail
+    if not ok:
+        assert "display." in check.fix and "show.yaml" in check.fix
+
+
+def test_a_headless_show_has_no_display_size_check(tmp_path, monkeypatch):
+    """With display.type headless no window opens, so doctor does not compare sizes."""
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    cfg = tmp_path / "show.yaml"
+    cfg.write_text("display: {type: headless}\n")
+    assert "display size" not in by_name(run_doctor(cfg))
+
+
+def test_display_fit_reports_the_cropped_fullscreen_of_the_issue():
+    """A 1920x1080 full-screen window on a 1280x720 screen fails with both sizes and a fix; 0 means the desktop."""
+    from installation.cli.doctor import display_fit
+
+    bad = display_fit(1920, 1080, 0, True, [(1280, 720)], "show.yaml")
+    assert not bad.ok and "1920x1080" in bad.detail and "1280x720" in bad.detail
+    assert "display.width: 1280" in bad.fix and "show.yaml" in bad.fix
+    assert display_fit(0, 0, 1, True, [(1280, 720), (1920, 1080)]).ok
+    assert not display_fit(1920, 1080, 0, False, [(1280, 720), (1920, 1080)]).ok  # a window is cropped too

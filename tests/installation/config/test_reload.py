@@ -79,3 +79,13 @@ def test_unchanged_file_is_not_reloaded(tmp_path):
     assert reloader.check() is None
     clock.t += 5
     assert reloader.check() is None and applied == []
+
+
+def test_merged_config_stays_a_validated_show_config(tmp_path):
+    """After a reload the running config still knows its file, and its changed section equals a fresh load's."""
+    path, reloader, applied, clock = _setup(tmp_path)
+    _touch(path, BASE + "hours: {schedule: {daily: '10:00-18:00'}}\nattract: {idle_s: 30}\n", clock)
+    result = reloader.check()
+    assert result.ok and set(result.applied) == {"hours.schedule", "attract.idle_s"}
+    assert reloader.current.source_file == str(path)
+    assert reloader.current.hours == load_config(path).hours and reloader.current.attract.idle_s == 30

@@ -60,3 +60,16 @@ def test_attract_mode_wanders_only_when_idle():
     attract.activity()
     clock.t += 1
     assert attract.next_target() is None and not attract.active
+
+
+def test_next_opening_is_the_next_rule_start_after_now():
+    """next_opening() gives the next day and time a rule opens (later today, tomorrow, after a weekend or a
+    week on); None when there are no rules."""
+    hours = OpeningHours({"mon-fri": "10:00-18:00", "sat": "12:00-16:00"})
+    monday_early = dt.datetime(2026, 11, 30, 7, 15)
+    assert hours.next_opening(monday_early) == dt.datetime(2026, 11, 30, 10, 0)
+    assert hours.next_opening(dt.datetime(2026, 11, 30, 18, 0)) == dt.datetime(2026, 12, 1, 10, 0)
+    assert hours.next_opening(dt.datetime(2026, 12, 5, 16, 30)) == dt.datetime(2026, 12, 7, 10, 0)  # Sat -> Mon
+    assert OpeningHours({"wed": "10:00-11:00"}).next_opening(dt.datetime(2026, 12, 2, 11, 0)) == \
+        dt.datetime(2026, 12, 9, 10, 0)
+    assert OpeningHours({}).next_opening(monday_early) is None

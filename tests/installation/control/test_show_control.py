@@ -263,3 +263,13 @@ def test_handle_message_echoes_ref_and_refuses_what_is_not_json(show):
     assert handle_message(show.control, b'{"cmd": "skip"}')["ok"] is False
     assert handle_message(show.control, "[1, 2]") == {"type": "result", "ok": False,
                                                       "error": show.control.apply([1, 2])["error"]}
+
+
+def test_a_huge_number_in_a_command_is_refused_not_raised(show):
+    """A 400-digit integer as ref or value (json accepts it; math.isfinite overflows on it) is an ordinary
+    reply: the ref is not echoed, the value is refused, nothing raises into the websocket handler."""
+    huge = "9" * 400
+    reply = handle_message(show.control, f'{{"cmd": "skip", "ref": {huge}}}')
+    assert reply == {"type": "result", "ok": True, "cmd": "skip"}
+    reply = handle_message(show.control, f'{{"cmd": "strength", "value": {huge}, "ref": 2}}')
+    assert reply["ok"] is False and reply["ref"] == 2 and "strength" not in show.posted

@@ -74,3 +74,12 @@ def test_each_metrics_has_its_own_registry():
     a.update(STATS, DIRECTOR, visitors=3)
     assert samples(b)[("laterna_visitors_connected", ())] == 0
     assert samples(a)[("laterna_visitors_connected", ())] == 3
+
+
+def test_problems_show_as_a_gauge_per_part():
+    """A recorder that stopped reads 1 under laterna_problem{part="recorder"}; a healthy part reads 0."""
+    m = Metrics()
+    m.update(STATS, DIRECTOR, problems={"recorder": "disk full; recording stopped", "camera 0": None})
+    got = samples(m)
+    assert got[("laterna_problem", (("part", "recorder"),))] == 1
+    assert got[("laterna_problem", (("part", "camera 0"),))] == 0

@@ -186,3 +186,90 @@ def test_attract_mode_switches_to_the_generator_and_a_prompt_brings_the_room_bac
     selects = [i for i, e in enumerate(posted) if isinstance(e, SelectSource)]
     assert [posted[i].name for i in selects] == ["generator", "live"]
     assert isinstance(posted[selects[1] + 1], TargetChanged) and d.mode == "prompt"
+
+
+# -- what visitors are told about the show -----------------------------------------------------------------
+def _listening(director, visitor="v"):
+    inbox = []
+
+    async def send(message):
+        inbox.append(message)
+
+    director.subscribe(visitor, send)
+    return inbox
+
+
+def test_outside_opening_hours_prompts_are_refused_with_when_it_opens():
+    """Closed: submit answers 'rejected' saying when the show opens (and queues nothing), visitors are told
+    with a status message (accepting false, note 'closed', opens_at), and /status shows opens_at."""
+    import datetime as dt
+
+    from installation.control.schedule import OpeningHours
+    from tests.installation.prompts.toy_director import make_director
+
+    director, _ = make_director()
+    director.hours = OpeningHours({"mon-fri": "10:00-18:00"})
+    director.now = lambda: dt.datetime(2026, 12, 3, 20, 30)  # a Thursday evening
+    inbox = _listening(director)
+
+    async def go():
+        reply = await director.submit("v", "green moss")
+        assert reply["type"] == "rejected" and "closed" in reply["reason"] and "tomorrow at 10:00" in reply["reason"]
+        assert len(director.queue) == 0
+        assert await director.step() is None
+
+    asyncio.run(go())
+    assert inbox == [{"type": "status", "accepting": False, "note": "closed", "opens_at": "2026-12-04T10:00",
+                      "text": "The installation is closed right now. It opens tomorrow at 10:00."}]
+    assert director.status()["opens_at"] == "2026-12-04T10:00"
+
+
+def test_warming_up_and_pinned_prompts_wait_and_visitors_are_told_once_per_change():
+    """Without an interpreter the note is 'warming_up' (prompts are queued); with a pinned style it is
+    'pinned'; when all is well again visitors hear note null. Each change is sent once, not every step."""
+    from tests.installation.prompts.toy_director import make_director
+
+    director, _ = make_director()
+    interpreter, director.interpreter = director.interpreter, None
+    inbox = _listening(director)
+    pinned = {"on": False}
+    director.is_pinned = lambda: pinned["on"]
+
+    async def go():
+        assert (await director.submit("v", "green moss"))["type"] == "queued"
+        await director.step()
+        await director.step()
+        assert [m["note"] for m in inbox] == ["warming_up"] and director.status()["ready"] is False
+        director.set_interpreter(interpreter)
+        pinned["on"] = True
+        assert await director.step() is None  # pinned: the prompt waits
+        assert inbox[-1]["note"] == "pinned" and inbox[-1]["accepting"] is True and director.status()["pinned"]
+        pinned["on"] = False
+        assert (await director.step()).text == "green moss"
+
+    asyncio.run(go())
+    assert [m.get("note", m["type"]) for m in inbox] == ["warming_up", "pinned", None, "showing"]
+
+
+def test_a_flood_of_near_identical_prompts_is_refused_and_the_operator_warned_once(caplog):
+    """Near-identical prompts from many visitors are 'rejected' (one place is kept); after flood_refusals of
+    them one WARNING reaches the log (and so the operator panel), not one per prompt."""
+    import logging
+
+    from tests.installation.prompts.toy_director import make_director
+
+    director, _ = make_director()
+    events = []
+    director.listeners.append(lambda kind, data: events.append(kind))
+
+    async def go():
+        assert (await director.submit("v0", "visit cheap pills dot com"))["type"] == "queued"
+        for i in range(1, 30):
+            reply = await director.submit(f"v{i}", f"VISIT cheap pills dot com {i}")
+            assert reply["type"] == "rejected" and "already waiting" in reply["reason"]
+        assert (await director.submit("honest", "a harbour at dusk"))["type"] == "queued"
+
+    with caplog.at_level(logging.WARNING, logger="installation.prompts.director"):
+        asyncio.run(go())
+    assert len(director.queue) == 2 and events.count("flood") == 1
+    assert len([r for r in caplog.records if "flood" in r.getMessage()]) == 1

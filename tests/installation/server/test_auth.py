@@ -68,3 +68,23 @@ def test_redacting_logger_hides_token_headers_and_query_values(caplog):
     text = caplog.text
     assert TOKEN not in text and "some-other-guess" not in text
     assert f"token={REDACTED}&x=1" in text and f"Authorization: {REDACTED}" in text
+
+
+def test_the_query_counts_only_where_the_caller_allows_it():
+    """check(..., query=False) ignores a token query parameter (MISSING) but still takes the Bearer header."""
+    auth = OperatorAuth(TOKEN)
+    assert auth.check([], f"/operator/state?token={TOKEN}", query=False) is Access.MISSING
+    assert auth.check([f"Bearer {TOKEN}"], f"/operator/state?token=x", query=False) is Access.OK
+
+
+def test_redaction_decodes_the_query_before_judging_it(caplog):
+    """A percent-encoded name (?%74oken=) or value of the token is redacted too; other parameters are kept."""
+    logger = RedactingLogger(logging.getLogger("test.redact"), OperatorAuth(TOKEN).redactor())
+    encoded_value = TOKEN.replace("-", "%2D")
+    with caplog.at_level(logging.DEBUG, logger="test.redact"):
+        logger.debug("< GET /operator/ws?%%74oken=%s&width=64 HTTP/1.1", TOKEN[:-1] + "%" + f"{ord(TOKEN[-1]):02X}")
+        logger.debug("< GET /operator?x=%s", encoded_value)
+        logger.debug("< GET /operator?TOKEN=guessed-value")
+    text = caplog.text
+    assert "guessed-value" not in text and encoded_value not in text and TOKEN[:-1] not in text
+    assert f"%74oken={REDACTED}&width=64" in text and f"x={REDACTED}" in text

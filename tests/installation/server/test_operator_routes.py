@@ -120,7 +120,8 @@ def test_every_protected_route_refuses_a_missing_or_wrong_token(tmp_path, metric
                 status, headers, _ = await get(show.port, route.path)
                 assert status == 401 and headers["www-authenticate"].startswith("Bearer"), route
                 assert (await get(show.port, route.path, bearer(WRONG)))[0] == 403, route
-                assert (await get(show.port, f"{route.path}?token={WRONG}"))[0] == 403, route
+                query_counts = show.server.router.token_in_query(route)
+                assert (await get(show.port, f"{route.path}?token={WRONG}"))[0] == (403 if query_counts else 401)
 
     run(scenario())
 
@@ -148,7 +149,7 @@ def test_the_right_token_opens_the_page_the_state_and_the_preview(tmp_path):
             assert status == 200 and headers["content-type"].startswith("text/html") and b"/operator/ws" in body
             assert "script-src 'sha256-" in headers["content-security-policy"]
             assert TOKEN.encode() not in body
-            assert (await get(show.port, f"/operator?token={TOKEN}"))[0] == 200
+            assert (await get(show.port, f"/operator?token={TOKEN}"))[0] == 401  # the query counts on /operator/ws only
             status, headers, body = await get(show.port, "/operator/state", bearer(TOKEN))
             state = json.loads(body)
             assert status == 200 and state["styles"] == ["ink", "ember", "moss"] and state["queue"] == []
@@ -192,6 +193,19 @@ def test_browsers_pass_the_token_in_the_query_of_the_websocket(tmp_path):
     run(scenario())
 
 
+def test_the_token_in_the_query_counts_only_for_the_websocket(tmp_path):
+    """?token= (even the right one) opens the operator websocket, which a browser cannot send a header with,
+    but not the panel page, the JSON state, the preview or private metrics: those need the header."""
+    async def scenario():
+        async with running(tmp_path, metrics_public=False) as show:
+            assert await handshake_status(f"ws://127.0.0.1:{show.port}/operator/ws?token={TOKEN}") == 101
+            for path in ("/operator", "/operator/state", "/operator/preview.jpg", "/metrics"):
+                assert (await get(show.port, f"{path}?token={TOKEN}"))[0] == 401, path
+                assert (await get(show.port, path, bearer(TOKEN)))[0] in (200, 503), path
+
+    run(scenario())
+
+
 def test_operator_panels_are_capped(tmp_path):
     """Over max_operators, another operator handshake is refused with 503; visitors are not counted."""
     async def scenario():
@@ -200,7 +214,9 @@ def test_operator_panels_are_capped(tmp_path):
             async with connect(url, additional_headers=bearer(TOKEN)) as first:
                 await next_json(first, "state")
                 assert await handshake_status(url, bearer(TOKEN)) == 503
-            await asyncio.sleep(0.1)  # the first panel's handler finishes
+            async with asyncio.timeout(TIMEOUT):
+                while show.server.operators:  # the first panel's handler finishes
+                    await asyncio.sleep(0.01)
             assert await handshake_status(url, bearer(TOKEN)) == 101
 
     run(scenario())
@@ -258,6 +274,7 @@ def test_tokens_never_reach_the_logs(tmp_path, caplog):
     async def scenario():
         async with running(tmp_path) as show:
             await get(show.port, f"/operator?token={TOKEN}")
+            await get(show.port, f"/operator?%74oken={WRONG}")  # a percent-encoded name is still the token
             await get(show.port, "/operator/state", bearer(WRONG))
             await get(show.port, f"/operator/state?token={WRONG}")
             await get(show.port, "/metrics", bearer(TOKEN))

@@ -20,12 +20,37 @@ from tests.installation.prompts.toy_director import make_director
 TIMEOUT = 5.0  # generous: the machine may be busy; tests finish long before this when they pass
 
 
+class ManualClock:
+    """A clock that moves only when a test says so."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+async def until(condition, what: str, timeout: float = TIMEOUT) -> None:
+    """Wait, yielding to the loop, until ``condition()`` holds; fail naming ``what`` after ``timeout``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
 @contextlib.asynccontextmanager
-async def running(director=None, run_director=True, status_provider=None, **settings):
+async def running(director=None, run_director=True, status_provider=None, clock=None, **settings):
     """A real PromptServer on 127.0.0.1, port 0, with a real Director stepping in the same loop."""
     if director is None:
         director, _ = make_director()
-    server = PromptServer(director, VisitorServerSettings(host="127.0.0.1", port=0, **settings), status_provider)
+    extra = {} if clock is None else {"clock": clock}
+    server = PromptServer(director, VisitorServerSettings(host="127.0.0.1", port=0, **settings), status_provider,
+                          **extra)
     port = await server.start()
     runner = asyncio.create_task(director.run()) if run_director else None
     try:
@@ -122,21 +147,14 @@ def test_visitor_ids_are_random_and_a_departure_withdraws_the_prompt():
                 assert len(ids) == 2 and ids[0] != ids[1] and all("127" not in i for i in ids)
                 assert (await ask(a, {"type": "prompt", "text": "ink mist"}))["type"] == "queued"
                 assert director.status()["queue_length"] == 1
-            for _ in range(100):
-                if not server.visitors:
-                    break
-                await asyncio.sleep(0.02)
+            await until(lambda: not server.visitors, "both visitors to leave")
             assert director.status()["queue_length"] == 0 and server.connected_visitors == 0
 
     run(scenario())
 
 
 async def _gone(server, visitor_id: str) -> None:
-    for _ in range(250):
-        if visitor_id not in server.visitors:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{visitor_id} is still connected")
+    await until(lambda: visitor_id not in server.visitors, f"{visitor_id} to leave")
 
 
 def test_a_dropped_phone_comes_back_to_its_place_in_the_queue():
@@ -154,12 +172,12 @@ def test_a_dropped_phone_comes_back_to_its_place_in_the_queue():
                 queued = await ask(phone, {"type": "prompt", "text": "green moss"})
                 token, old_id = queued["resume"], next(iter(server.visitors))
             await _gone(server, old_id)
-            assert director.status()["queue_length"] == 1 and server.away  # kept for them
+            assert director.status()["queue_length"] == 1 and server.sessions.kept  # kept for them
             async with connect(url) as again:
                 await again.send(json.dumps({"type": "resume", "token": token}))
                 back = await answer(again)
                 assert back["type"] == "queued" and back["id"] == queued["id"] and back["position"] == 1
-                assert back["resume"] != token and list(server.visitors) == [old_id] and not server.away
+                assert back["resume"] != token and list(server.visitors) == [old_id] and not server.sessions.kept
                 director.skip()
                 await director.step()
                 assert await answer(again) == {"type": "showing", "id": queued["id"], "text": "green moss"}
@@ -169,12 +187,14 @@ def test_a_dropped_phone_comes_back_to_its_place_in_the_queue():
 
 def test_a_resume_token_works_once_and_only_within_the_grace_period():
     """A used, unknown or expired token changes nothing (and gets no answer); after resume_grace_s the
-    dropped visitor's prompt is withdrawn; a malformed token is a message not understood."""
+    dropped visitor's prompt is withdrawn; a malformed token is a message not understood. The grace period
+    runs on the server's (manual) clock: nothing sleeps."""
     director, _ = make_director(min_show_s=60.0)
+    clock = ManualClock()
 
     async def scenario():
-        async with running(director, run_director=False, resume_grace_s=0.5, burst_per_connection=20,
-                           burst_per_address=50) as (server, url):
+        async with running(director, run_director=False, resume_grace_s=120, burst_per_connection=20,
+                           burst_per_address=50, clock=clock) as (server, url):
             async with connect(url) as first:
                 await ask(first, {"type": "prompt", "text": "ink mist"})
                 await director.step()
@@ -188,8 +208,12 @@ def test_a_resume_token_works_once_and_only_within_the_grace_period():
                 assert (await ask(stranger, {"type": "resume", "token": 7}))["type"] == "error"
                 assert (await ask(stranger, {"type": "resume", "token": "x" * 65}))["type"] == "error"
                 assert director.status()["queue_length"] == 1
-                await asyncio.sleep(0.8)  # the grace period ends
-                assert director.status()["queue_length"] == 0 and not server.away
+                clock.advance(119.0)
+                server.reap()  # what the server's timer calls
+                assert director.status()["queue_length"] == 1 and server.sessions.kept  # not yet
+                clock.advance(1.0)  # the grace period ends
+                server.reap()
+                assert director.status()["queue_length"] == 0 and not server.sessions.kept
                 await stranger.send(json.dumps({"type": "resume", "token": token}))
                 assert (await ask(stranger, {"type": "ping"})) == {"type": "pong"}
                 assert old_id not in server.visitors
@@ -292,10 +316,7 @@ def test_too_many_connections_are_turned_away_and_slots_come_back():
                         pass
                 assert err.value.response.status_code == 503
                 await first.close()
-                for _ in range(100):
-                    if server.connected_visitors == 1:
-                        break
-                    await asyncio.sleep(0.02)
+                await until(lambda: server.connected_visitors == 1, "the first visitor to leave")
                 async with connect(url) as third:
                     assert await ask(third, {"type": "ping"}) == {"type": "pong"}
                 assert await ask(second, {"type": "ping"}) == {"type": "pong"}
@@ -325,7 +346,9 @@ def test_idle_visitor_is_closed_but_a_waiting_one_is_not():
                 assert (await ask(waiting, {"type": "prompt", "text": "ink"}))["type"] == "queued"
                 code, reason = await close_of(idle)
                 assert (code, reason) == (1000, protocol.REASON_IDLE)
-                await asyncio.sleep(0.2)
+                session = next(v.session for v in server.visitors.values())
+                await until(lambda: server.clock() - session.last_activity > 0.35, "the waiting one to be quiet "
+                            "longer than the idle limit")
                 assert await ask(waiting, {"type": "ping"}) == {"type": "pong"}
 
     run(scenario())
@@ -341,6 +364,65 @@ def test_origin_allow_list():
             assert err.value.response.status_code == 403
             async with connect(url, origin="http://kiosk.local:8765") as ws:
                 assert await ask(ws, {"type": "ping"}) == {"type": "pong"}
+            async with connect(url) as ws:
+                assert await ask(ws, {"type": "ping"}) == {"type": "pong"}
+
+    run(scenario())
+
+
+def test_a_page_on_another_site_cannot_open_the_websocket_by_default():
+    """Without configured origins a browser handshake from another site (or 'null') gets 403, while the
+    show's own origins (its address, 127.0.0.1 and localhost on its port, as a kiosk browser has) and
+    clients without an Origin get in."""
+    async def scenario():
+        async with running(run_director=False) as (server, url):
+            for origin in ("http://evil.example", "null", f"http://evil.example:{server.port}"):
+                with pytest.raises(InvalidStatus) as err:
+                    async with connect(url, origin=origin):
+                        pass
+                assert err.value.response.status_code == 403, origin
+            for origin in (f"http://127.0.0.1:{server.port}", f"http://localhost:{server.port}",
+                           server.url.rstrip("/"), None):
+                async with connect(url, origin=origin) as ws:
+                    assert await ask(ws, {"type": "ping"}) == {"type": "pong"}, origin
+
+    run(scenario())
+
+
+def test_a_connect_prompt_disconnect_flood_cannot_hold_the_queue():
+    """Each visitor who prompts and drops keeps a place, but no more than max_kept_places_per_address from
+    one address and max_kept_places in all: the rest of the flood's prompts are withdrawn at once."""
+    director, _ = make_director(min_show_s=600.0)
+
+    async def scenario():
+        async with running(director, run_director=False, max_kept_places=3, max_kept_places_per_address=2,
+                           burst_per_address=50, rate_per_address=50.0) as (server, url):
+            async with connect(url) as first:
+                await ask(first, {"type": "prompt", "text": "ink mist"})
+                await director.step()  # on screen for ten minutes: the rest wait
+            for text in ("green moss", "red fire", "blue rain", "grey fog", "gold sun", "white snow"):
+                async with connect(url) as ws:
+                    assert (await ask(ws, {"type": "prompt", "text": text}))["type"] == "queued"
+                    gone = next(iter(server.visitors))
+                await _gone(server, gone)
+            assert len(server.sessions.kept) == 2 and director.status()["queue_length"] == 2
+
+    run(scenario())
+
+
+def test_a_visitor_who_connects_while_the_show_is_warming_up_is_told_so_first():
+    """Before the interpreter has loaded, a new visitor's first message is a status with note 'warming_up';
+    their prompt is still queued. A show running normally sends no status on connect."""
+    director, _ = make_director()
+    interpreter, director.interpreter = director.interpreter, None
+
+    async def scenario():
+        async with running(director, run_director=False) as (server, url):
+            async with connect(url) as ws:
+                status = await answer(ws)
+                assert status["type"] == "status" and status["note"] == "warming_up" and status["accepting"]
+                assert (await ask(ws, {"type": "prompt", "text": "green moss"}))["type"] == "queued"
+            director.set_interpreter(interpreter)
             async with connect(url) as ws:
                 assert await ask(ws, {"type": "ping"}) == {"type": "pong"}
 
@@ -458,13 +540,14 @@ def test_qr_code_encodes_the_public_url():
     assert run(scenario()) == qr_svg("http://lantern.local:8765/")
 
 
-def test_qr_code_follows_the_address_phones_used():
-    """Without public_url, the QR code encodes the Host a visitor reached the page by (if not loopback)."""
+def test_qr_code_ignores_the_host_header():
+    """Without public_url, the QR code is the server's own address, not the Host a request claims."""
     async def scenario():
         async with running(run_director=False) as (server, url):
-            return (await http_get(server.port, "/qr.svg", host="192.168.1.20:8765"))[2]
+            return server.url, (await http_get(server.port, "/qr.svg", host="evil.example:8765"))[2]
 
-    assert run(scenario()) == qr_svg("http://192.168.1.20:8765/")
+    own, body = run(scenario())
+    assert body == qr_svg(own) and "evil" not in own
 
 
 # -- settings and the thread -----------------------------------------------------------------------------
@@ -494,6 +577,41 @@ def test_server_thread_serves_from_a_background_loop():
         thread.stop()
         thread.stop()  # idempotent
     assert not thread._thread.is_alive()
+
+
+def test_stop_does_not_wait_for_half_open_or_non_reading_connections():
+    """With TCP connections that never finish the handshake and a websocket client that never reads,
+    ServerThread.stop() returns promptly (a generous 3 s bound; it used to wait the 10 s open timeout and
+    the 3 s close timeout)."""
+    import time
+
+    director, _ = make_director()
+    server = PromptServer(director, VisitorServerSettings(host="127.0.0.1", port=0))
+    thread = ServerThread(server, background=[director.run])
+    port = thread.start()
+    sockets = []
+    try:
+        for _ in range(3):  # connected, silent
+            sockets.append(socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT))
+        partial = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        partial.sendall(b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # half a request, never finished
+        sockets.append(partial)
+        deaf = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        deaf.sendall(b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        sockets.append(deaf)
+        reply = b""
+        while b"\r\n\r\n" not in reply:
+            reply += deaf.recv(4096)
+        assert reply.startswith(b"HTTP/1.1 101")  # a websocket that will never read again
+        started = time.monotonic()
+        thread.stop(timeout=20)
+        took = time.monotonic() - started
+        assert not thread._thread.is_alive() and took < 3.0, f"stop took {took:.1f} s"
+    finally:
+        thread.stop()
+        for s in sockets:
+            s.close()
 
 
 def test_port_in_use_is_a_server_error():
@@ -538,7 +656,7 @@ def test_with_a_certificate_the_page_and_websocket_are_served_over_tls(tmp_path)
             page = await asyncio.to_thread(
                 lambda: urllib.request.urlopen(f"https://127.0.0.1:{server.port}/", context=client, timeout=5).read())
             assert b"<form" in page
-            assert server.page.page_url("phone.example:8765") == "https://phone.example:8765/"
+            assert server.page.page_url().startswith("https://")
             async with connect(f"wss://127.0.0.1:{server.port}/ws", ssl=client) as ws:
                 assert (await ask(ws, {"type": "prompt", "text": "ink"}))["type"] == "queued"
             reader, writer = await asyncio.open_connection("127.0.0.1", server.port)

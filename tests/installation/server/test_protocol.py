@@ -109,6 +109,29 @@ def test_empty_prompt_is_rejected(text):
     assert v.reply == {"type": "rejected", "reason": protocol.REASON_EMPTY} and not v.closes
 
 
+@pytest.mark.parametrize("text", ["\u200b\u200b", "\u3164", "\ufeff \u2060", "\U000e0041\U000e0042\U000e007f",
+                                  "\u115f\u1160\uffa0", "\u2800\u00ad\u034f\ufe0f", " \u200c\u200d "])
+def test_a_prompt_of_invisible_characters_is_rejected_as_empty(text):
+    """Zero-width spaces, Hangul fillers, the BOM, tag characters, variation selectors: a prompt made only
+    of characters that draw nothing is rejected as empty (it would put a blank prompt on the wall)."""
+    v = violation(json.dumps({"type": "prompt", "text": text}))
+    assert v.reply == {"type": "rejected", "reason": protocol.REASON_EMPTY} and not v.closes
+
+
+def test_invisible_characters_inside_a_visible_prompt_are_kept():
+    """An emoji sequence with a zero-width joiner and a variation selector is a real prompt and passes."""
+    text = "family \U0001f468\u200d\U0001f469\u200d\U0001f467 and a red heart \u2764\ufe0f"
+    assert parse_message(json.dumps({"type": "prompt", "text": text}, ensure_ascii=False)).text == text
+
+
+@pytest.mark.parametrize("data", ['{"type": "prompt", "text": "x", "n": NaN}', '{"type": "ping", "x": Infinity}',
+                                  '[-Infinity]'])
+def test_nan_and_infinity_are_not_json_and_close_with_1007(data):
+    """NaN, Infinity and -Infinity (which Python's json accepts) are refused like any text that is not JSON."""
+    v = violation(data)
+    assert v.reply == {"type": "error", "reason": protocol.REASON_UNREADABLE} and v.close_code == 1007
+
+
 def test_overlong_prompt_is_rejected_but_280_characters_pass():
     """280 characters (after normalisation) pass; 281 are rejected with the limit in the reason."""
     assert len(parse_message(json.dumps({"type": "prompt", "text": "a" * 280})).text) == 280

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from engine.errors import ConfigError
-from installation.server.visitor_page import WEB_ROOT, VisitorPage, is_loopback
+from installation.server.visitor_page import WEB_ROOT, VisitorPage, is_loopback, qr_svg
 
 
 def test_routes_are_a_fixed_table_of_the_web_folder():
@@ -28,15 +28,16 @@ def test_title_is_escaped_into_the_page():
     assert "&lt;script&gt;&quot;x&quot;&lt;/script&gt;" in body and "<script>\"x\"" not in body
 
 
-def test_page_url_prefers_public_then_host_then_the_guess():
-    """The QR address is public_url, else the request's Host unless it is loopback, else the server's guess."""
+def test_the_qr_code_encodes_the_configured_address_whatever_the_host_header_says():
+    """/qr.svg encodes public_url, else the server's own address; a request's Host header (anyone can send
+    any) never changes it."""
     guess = lambda: "http://10.0.0.5:8765/"  # noqa: E731
-    assert VisitorPage(public_url="https://lantern.example/", default_url=guess).page_url("x:1") == \
-        "https://lantern.example/"
+    public = VisitorPage(public_url="https://lantern.example/", default_url=guess)
+    assert public.page_url() == "https://lantern.example/"
+    assert public.reply("GET", "/qr.svg", "evil.example").body == qr_svg("https://lantern.example/")
     page = VisitorPage(default_url=guess)
-    assert page.page_url("192.168.1.9:8765") == "http://192.168.1.9:8765/"
-    for host in ["localhost:8765", "127.0.0.1:8765", "[::1]:8765", "0.0.0.0:8765", None]:
-        assert page.page_url(host) == "http://10.0.0.5:8765/"
+    for host in ["192.168.1.9:8765", "evil.example", "localhost:8765", None]:
+        assert page.reply("GET", "/qr.svg", host).body == qr_svg("http://10.0.0.5:8765/")
     assert is_loopback("::1") and not is_loopback("kiosk.local")
 
 

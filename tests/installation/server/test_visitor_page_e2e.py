@@ -167,7 +167,7 @@ def test_a_reloaded_page_keeps_its_place_in_the_queue(browser):
         queued = _wait(browser, _feedback("queued"), "'queued' after the reload")
         assert "position 1" in queued.text
         assert [p.id for p in show.director.queue.pending()] == before and len(before) == 1
-        assert not show.thread.server.away  # taken back by the new connection, not just waiting for it
+        assert not show.thread.server.sessions.kept  # taken back by the new connection, not just waiting for it
         assert browser.find_element(By.ID, "connection").get_attribute("data-state") == "open"
     finally:
         show.thread.stop()
@@ -240,3 +240,27 @@ def test_prompt_in_the_browser_restyles_the_engine_output(browser, tiny_model):
         runner.join(timeout=10)
     assert loop.stats.snapshot()["mix"]["ember"] > 0.99
     assert np.abs(after - before).mean() > 2.0  # the picture changed with the style, not with the scene
+
+
+def test_outside_opening_hours_the_page_says_closed_and_when_it_opens(browser, show):
+    """While the show is closed the page shows the notice with when it opens and Send stays disabled;
+    when it opens again the notice goes and Send comes back."""
+    import datetime as dt
+
+    from selenium.webdriver.common.by import By
+
+    from installation.control.schedule import OpeningHours
+
+    async def set_hours(hours):  # on the server's loop, which owns the Director
+        show.director.hours = hours
+        show.director.now = lambda: dt.datetime(2026, 12, 3, 20, 30)  # a Thursday evening
+
+    show.thread.submit(set_hours(OpeningHours({"mon-fri": "10:00-18:00"}))).result(WAIT_S)
+    browser.get(show.url)
+    notice = browser.find_element(By.ID, "notice")
+    _wait(browser, lambda d: notice.is_displayed() and notice.get_attribute("data-note") == "closed", "the notice")
+    assert "closed" in notice.text and "tomorrow at 10:00" in notice.text
+    send = browser.find_element(By.ID, "send")
+    assert browser.find_element(By.ID, "connection").get_attribute("data-state") == "open" and not send.is_enabled()
+    show.thread.submit(set_hours(None)).result(WAIT_S)
+    _wait(browser, lambda d: not notice.is_displayed() and send.is_enabled(), "the show to open")
