@@ -394,14 +394,35 @@ def test_the_default_show_runs_the_semantic_check_with_the_shipped_concepts(sema
     assert semantic.concepts == tuple(load_concepts(DEFAULT_CONCEPTS)) and semantic.threshold == 0.5
 
 
-def test_semantic_check_declines_no_harmless_prompt(semantic):
+def test_semantic_check_declines_no_harmless_prompt(semantic, embedder):
     """With the shipped concepts at 0.5, none of the harmless prompts (dark art subjects included) is declined."""
-    assert [(t, round(semantic.check(t).score, 3)) for t in HARMLESS if not semantic.check(t).allowed] == []
+    embedder(HARMLESS)  # one batch fills the embedder's cache; the checks below then only compare
+    verdicts = {t: semantic.check(t) for t in HARMLESS}
+    assert [(t, round(v.score, 3)) for t, v in verdicts.items() if not v.allowed] == []
 
 
-def test_semantic_check_declines_violent_phrases_without_listed_words(semantic):
+def test_semantic_check_declines_violent_phrases_without_listed_words(semantic, embedder):
     """'kill all humans' and most of the violent set are declined although they use no block-listed word."""
+    embedder(VIOLENT)
     verdict = semantic.check("kill all humans")
     assert not verdict.allowed and verdict.rule == "semantic"
     declined = [t for t in VIOLENT if not semantic.check(t).allowed]
     assert len(declined) >= 20, len(declined)
+
+
+# Words of the sentence model's vocabulary that the shipped list declines: all of them on purpose.
+MEANT = {"sex", "sexual", "shit", "ass", "suicide", "nazi", "fuck", "bitch", "sexy", "hitler", "fucking", "rape",
+         "massacre", "sexually", "nazis", "gore", "orgasm", "cum", "genocide", "erotic", "nipple", "bullshit", "raped",
+         "hooker", "whore", "penis", "pornography", "anal", "sexes", "fucked", "asshole", "porn", "pornographic",
+         "nipples", "shitty", "beheaded"}
+
+
+def test_an_english_vocabulary_is_declined_only_where_meant(shipped):
+    """Of the ~21,000 English words in all-MiniLM-L6-v2's vocabulary, only the intended ones are declined (this
+    caught 'assess' and 'annals')."""
+    from installation.prompts.embedding import default_model_path
+
+    vocab = (default_model_path() / "vocab.txt").read_text(encoding="utf-8").split("\n")
+    words = [w for w in vocab if w.isalpha() and w.isascii() and len(w) > 2]
+    assert len(words) > 20_000
+    assert {w for w in words if blocked(shipped, w)} == MEANT
