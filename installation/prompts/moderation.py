@@ -131,7 +131,7 @@ def _table() -> _FoldTable:
 class ModerationResult:
     allowed: bool
     reason: str = ""  # for the visitor: neutral, never the matched word
-    rule: str = ""  # for the operator: "", "blocklist" or "semantic"
+    rule: str = ""  # for the operator: "", "blocklist", "semantic" or "semantic-unavailable" (allowed unchecked)
     score: float = 0.0  # highest similarity to a blocked concept, when the semantic check ran
 
 
@@ -305,6 +305,7 @@ class Moderator:
         self._matcher = self._compile(self._phrases)
         self._concepts: tuple[str, ...] = tuple(dict.fromkeys(concepts))
         self._concept_vecs: np.ndarray | None = None
+        self._semantic_failing = False  # said once at WARNING, again when it recovers
 
     @classmethod
     def from_file(cls, path: str | Path, **kwargs: Any) -> Moderator:
@@ -316,7 +317,17 @@ class Moderator:
         if self.blocked_phrase_in(text):
             return ModerationResult(False, self.reason, "blocklist")
         if self.embed is not None and self._concepts:
-            score = self.concept_similarity(text)
+            try:
+                score = self.concept_similarity(text)
+            except ModerationError as exc:
+                # The block list has spoken; a broken model must not stop the show or flood the log.
+                if not self._semantic_failing:
+                    log.warning("moderation: the semantic check is not running, only the block list is (%s)", exc)
+                self._semantic_failing = True
+                return ModerationResult(True, rule="semantic-unavailable")
+            if self._semantic_failing:
+                log.warning("moderation: the semantic check runs again")
+                self._semantic_failing = False
             if score >= self.threshold:
                 return ModerationResult(False, self.reason, "semantic", score)
             return ModerationResult(True, score=score)

@@ -235,10 +235,30 @@ def test_broken_embedding_function_raises_a_moderation_error():
         raise RuntimeError("model not loaded")
 
     with pytest.raises(ModerationError, match="model not loaded"):
-        Moderator(default_list=False, embed=failing, blocked_concepts=["x"]).check("hello")
+        Moderator(default_list=False, embed=failing, blocked_concepts=["x"]).concept_similarity("hello")
     with pytest.raises(ModerationError, match="shape"):
-        Moderator(default_list=False, embed=lambda t: np.ones(3), blocked_concepts=["x"]).check("hello")
+        Moderator(default_list=False, embed=lambda t: np.ones(3), blocked_concepts=["x"]).concept_similarity("hello")
     assert issubclass(ModerationError, EngineError)
+
+
+def test_a_broken_semantic_check_leaves_the_block_list_working_and_warns_once(caplog):
+    """check() with a failing model still declines listed words, allows the rest, and warns once, not per prompt;
+    recovery is said too."""
+    broken = {"now": True}
+
+    def flaky(texts):
+        if broken["now"]:
+            raise RuntimeError("model not loaded")
+        return toy_embed(texts)
+
+    m = Moderator(["bad"], default_list=False, embed=flaky, blocked_concepts=["storm"])
+    with caplog.at_level("WARNING", logger="installation.prompts.moderation"):
+        assert m.check("b4d").rule == "blocklist"
+        assert [m.check("a calm sea").rule for _ in range(5)] == ["semantic-unavailable"] * 5
+        broken["now"] = False
+        assert not m.check("storm").allowed
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 2 and "not running" in messages[0] and "runs again" in messages[1]
 
 
 def test_concepts_without_an_embedding_function_are_a_config_error():
