@@ -24,6 +24,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m installation.prompts.embedding  # the sentence model to ONNX once: prompts work ~1 s after start
 	touch $(STAMP)
 
 run: $(STAMP)

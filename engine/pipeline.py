@@ -55,7 +55,6 @@ class StylizeResult:
     frame: Frame
     styled: bool
     model_ms: float
-    error: str | None = None
 
 
 class Stylizer:
@@ -75,7 +74,8 @@ class Stylizer:
         self.backend: Backend | None = None
         self.errors = 0
         self._consecutive = 0
-        self.last_error: str | None = None
+        self._causes: set[str] = set()  # causes already logged
+        self.load_error: str | None = None  # why the last backend that failed to load did not
         self._advance()
 
     # -- backend order --------------------------------------------------------------------------
@@ -87,7 +87,7 @@ class Stylizer:
                 backend = self._factories[self._index]().load()
             except BackendError as exc:
                 self.errors += 1
-                self.last_error = str(exc)
+                self.load_error = str(exc)
                 log.warning("backend %d of %d unavailable: %s", self._index + 1, len(self._factories), exc)
                 continue
             old, self.backend = self.backend, backend
@@ -103,7 +103,7 @@ class Stylizer:
         """Why every frame passes through unstyled (no backend could be loaded), or None while one works."""
         if self.backend is not None:
             return None
-        return f"no model backend could be loaded ({self.last_error or 'no reason given'})"
+        return f"no model backend could be loaded ({self.load_error or 'no reason given'})"
 
     @property
     def backend_name(self) -> str:
@@ -117,8 +117,11 @@ class Stylizer:
         with self._lock:
             self.errors += 1
             self._consecutive += 1
-            self.last_error = str(exc)
-            if self._consecutive == 1 or self.errors % 100 == 0:
+            cause = f"{backend.describe()}: {exc}"
+            new_cause = cause not in self._causes
+            if new_cause and len(self._causes) < 64:
+                self._causes.add(cause)
+            if new_cause or self.errors % 100 == 0:  # every counted error's cause is in the log once
                 log.warning("backend %s failed (%d in a row, %d total): %s", backend.describe(), self._consecutive,
                             self.errors, exc)
             if self._consecutive >= self.max_consecutive_errors and backend is self.backend:
@@ -150,7 +153,7 @@ class Stylizer:
             out = to_pixels(backend.infer(to_tensor(image), weights))
         except BackendError as exc:
             self._fail(backend, exc)
-            return StylizeResult(frame.with_pixels(pixels), False, 0.0, str(exc))
+            return StylizeResult(frame.with_pixels(pixels), False, 0.0)
         model_ms = (time.perf_counter() - t0) * 1000.0
         self._consecutive = 0
         if out.shape[:2] != pixels.shape[:2]:

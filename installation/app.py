@@ -1,8 +1,17 @@
 """The whole installation, wired: the show (source -> model -> projector), the visitor server and
 Director, operator control, OSC, opening hours and systemd supervision.
 
-The frame loop owns the main thread; the server, Director and their asyncio loop run in a
-background thread; the sentence-embedding model loads in another so the picture is up at once.
+``Installation`` only builds the parts and connects them; each piece of state has one owner thread:
+
+- main (render) thread: the frame loop and everything on it (tick hooks: opening hours, config reload).
+  Other threads change it only by ``loop.post(event)``.
+- server thread (asyncio): the visitor/operator server, the Director, its queue, interpreter, moderator
+  and attract mode, and ``ShowControl``. Other threads change them only by submitting a coroutine
+  (``_on_director_thread``): the hot keys, a config reload, the interpreter once it has loaded.
+- brain thread: loads the sentence-embedding model and builds the interpreter, then hands it over; it
+  is joined on close, so no native thread is still running while the interpreter exits.
+
+``stop()`` only sets a flag (safe in a signal handler); a tick hook turns it into a ``Stop`` event.
 """
 
 from __future__ import annotations
@@ -15,15 +24,19 @@ import signal
 import subprocess
 import tempfile
 import threading
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from engine.errors import EngineError
 from engine.events import Blackout, SetStrength, SetTransition, Stop, find_source
 from installation.config.schema import ShowConfig
-from installation.prompts.director import Director
 from installation.control.schedule import AttractMode, OpeningHours
 from installation.ops.unstyled import UnstyledReminder
+from installation.prompts.director import Director
+from installation.prompts.interpreter import Interpreter
 from installation.show import Show, build_show, open_show
 
 log = logging.getLogger(__name__)
@@ -109,6 +122,9 @@ class Installation:
         self.warnings = None
         self.hours_watch: HoursWatch | None = None
         self._brain_thread: threading.Thread | None = None
+        self._stop_requested = False  # set by stop() from any thread or a signal handler; read on the main thread
+        self._stop_posted = False
+        self._director_cfg = cfg  # the config the Director runs with: server thread only, once it runs
         self.serve = cfg.server.enabled if server is None else server
         self.port = cfg.server.port if port is None else port
         self._set_hours(cfg)
@@ -117,9 +133,8 @@ class Installation:
 
             self.embedder = SentenceEmbedder()
             a = cfg.attract
-            attract = AttractMode(len(names), a) if a.enabled else None
             self.director = Director(loop.post, None, None, build_moderator(cfg, self.embedder), cfg.director,
-                                     attract=attract, default_strength=cfg.style.strength)
+                                     attract=self._attract_mode(cfg), default_strength=cfg.style.strength)
             self.director.hours = self.hours_watch.hours if self.hours_watch else None  # closed: visitors told
             if a.enabled and a.source != "live":
                 if find_source(self.show.source, "select") is not None:
@@ -129,6 +144,7 @@ class Installation:
 
             self.reloader = ConfigReloader(cfg.source_file, cfg, self._apply_reload)
             loop.on_tick.append(self.reloader)
+        loop.on_tick.append(self._watch_stop)
 
     # -- hot reload ----------------------------------------------------------------------------------
     def _set_hours(self, cfg: ShowConfig) -> None:
@@ -138,8 +154,7 @@ class Installation:
                 loop.on_tick.remove(self.hours_watch)
                 self.hours_watch = None
                 loop.post(Blackout(False))
-            if self.director is not None:
-                self.director.hours = None  # visitors' prompts are accepted at any time
+            self._tell_director_hours(None)  # visitors' prompts are accepted at any time
             return
         slide = cfg.resolve(cfg.hours.slide) if cfg.hours.outside == "slide" else None
         if self.hours_watch is None:
@@ -149,11 +164,22 @@ class Installation:
             self.hours_watch.hours, self.hours_watch.slide = OpeningHours(cfg.hours.schedule), slide
             self.hours_watch.open = None  # re-evaluate at the next check
             self.hours_watch._last_check = -1e9
-        if self.director is not None:
-            self.director.hours = self.hours_watch.hours  # closed: visitors are told when it opens
+        self._tell_director_hours(self.hours_watch.hours)  # closed: visitors are told when it opens
+
+    def _tell_director_hours(self, hours: OpeningHours | None) -> None:
+        """(render thread, a reload) The Director's copy of the opening hours changes on its own thread."""
+        director = self.director
+        if director is None:
+            return
+
+        async def tell() -> None:
+            director.hours = hours
+
+        self._on_director_thread(tell(), "the new opening hours")
 
     def _apply_reload(self, old: ShowConfig, new: ShowConfig) -> None:
-        """Apply the safe settings of a reloaded config to the running show (main thread)."""
+        """Apply the safe settings of a reloaded config (a tick hook: render thread). The loop's change by
+        posted events, the opening hours here (their watch is a tick hook too), the Director's on its thread."""
         loop = self.show.loop
         if (new.style.transition_s, new.style.easing) != (old.style.transition_s, old.style.easing):
             loop.post(SetTransition(new.style.transition_s, new.style.easing))
@@ -161,45 +187,79 @@ class Installation:
             loop.post(SetStrength(new.style.strength))
         if new.hours != old.hours:
             self._set_hours(new)
+        if self.director is not None and \
+                (new.director, new.moderation, new.attract) != (old.director, old.moderation, old.attract):
+            self._on_director_thread(self._reconfigure_director(new), "the reloaded director settings")
+
+    def _on_director_thread(self, coro: Coroutine[Any, Any, None], what: str) -> None:
+        """Run ``coro`` on the server's loop, where the Director lives; dropped (and said) if it is not running."""
+        try:
+            if self.server_thread is None:
+                raise RuntimeError("the visitor server is not running")
+            self.server_thread.submit(coro)
+        except (EngineError, RuntimeError) as exc:  # stopping, or never started: nothing there to change
+            coro.close()
+            log.info("%s were not applied: %s", what, exc)
+
+    async def _reconfigure_director(self, new: ShowConfig) -> None:
+        """(server thread) Pacing, interpreter, moderation and attract mode from a reloaded config."""
         d = self.director
-        if d is None:
-            return
+        assert d is not None
+        old, self._director_cfg = self._director_cfg, new
+        changes: dict[str, Any] = {}
         if new.director != old.director:
-            d.settings = new.director
-            d.queue.max_length, d.queue.max_age_s = new.director.max_queue, new.director.max_age_s
+            nd = changes["settings"] = new.director
             if d.interpreter is not None:
-                d.interpreter.temperature, d.interpreter.top_k = new.director.temperature, new.director.top_k
+                d.interpreter.tune(nd.temperature, nd.top_k)
         if new.moderation != old.moderation:
-            d.moderator = build_moderator(new, self.embedder)
-            if self.control is not None:
-                self.control.moderator = d.moderator
+            changes["moderator"] = build_moderator(new, self.embedder)
         if new.attract != old.attract:
-            a = new.attract
-            d.attract = AttractMode(len(self.show.manifest.style_names), a) if a.enabled else None
+            changes["attract"] = self._attract_mode(new)
+        d.configure(**changes)
+        log.info("the director has the reloaded settings")
+
+    def _attract_mode(self, cfg: ShowConfig) -> AttractMode | None:
+        a = cfg.attract
+        if not a.enabled:
+            return None
+        return AttractMode(len(self.show.manifest.style_names), a)
+
     # -- parts -------------------------------------------------------------------------------------
     def _load_brain(self) -> None:
-        """Load the sentence model and build interpreter + expander (background thread)."""
-        from installation.prompts.interpreter import Interpreter
-
+        """(brain thread) Load the sentence model, build interpreter + expander, hand them to the Director."""
+        assert self.embedder is not None
         try:
-            interp = Interpreter(self.embedder, list(self.show.manifest.styles), self.cfg.director.temperature,
-                                 self.cfg.director.top_k)
-            self.director.set_interpreter(interp, build_expander(self.cfg, self.embedder))
-            self._steer_generator()
-            log.info("prompt interpreter ready (%d styles)", len(interp.names))
+            self.embedder.load()
+            if self._stop_requested:
+                return
+            d = self.cfg.director
+            interp = Interpreter(self.embedder, list(self.show.manifest.styles), d.temperature, d.top_k)
+            expander = build_expander(self.cfg, self.embedder)
+            latent = self._generator_latent()
         except Exception:  # the picture goes on without prompts; operators see why
             log.exception("the prompt interpreter could not be loaded; visitors' prompts will wait")
+            return
+        self._on_director_thread(self._install_brain(interp, expander, latent), "the prompt interpreter")
 
-    def _steer_generator(self) -> None:
-        """If a generator is (or may become) the source, prompts also steer its latent walk."""
+    async def _install_brain(self, interp: Interpreter, expander: Any, latent: Any) -> None:
+        """(server thread) The loaded interpreter goes to work, with the settings of the latest reload."""
+        assert self.director is not None
+        d = self._director_cfg.director
+        interp.tune(d.temperature, d.top_k)
+        self.director.set_interpreter(interp, expander)
+        self.director.generator_latent = latent
+        log.info("prompt interpreter ready (%d styles)", len(interp.names))
+
+    def _generator_latent(self) -> Any:
+        """If a generator is (or may become) the source, prompts also steer its latent walk: words -> latent."""
         from installation.prompts.generator_steering import latent_for_text
 
         generator = find_source(self.show.source, "steer")
-        if generator is None:
-            return
-        dim, seed = generator.latent_dim, self.cfg.source.seed
-        self.director.generator_latent = lambda text: latent_for_text(self.embedder([text])[0], dim, seed)
+        if generator is None or self.embedder is None:
+            return None
+        embedder, dim, seed = self.embedder, generator.latent_dim, self.cfg.source.seed
         log.info("prompts also steer the generator's latent walk (%d dimensions)", dim)
+        return lambda text: latent_for_text(embedder([text])[0], dim, seed)
 
     def status(self) -> dict:
         stats = self.show.loop.stats.snapshot()
@@ -222,23 +282,19 @@ class Installation:
         return token or None
 
     def _operator_parts(self):
-        from installation.ops.metrics import Metrics
-        from installation.control.show_control import ShowControl
-        from installation.ops.supervision import Health
+        from installation.control.show_control import LoopView, ShowControl
         from installation.control.warning_log import WarningLog
+        from installation.ops.metrics import Metrics
+        from installation.ops.supervision import Health
 
         loop = self.show.loop
         self.warnings = WarningLog()
         self.warnings.install()
-        switch = find_source(loop.source, "select")
-        self.control = ShowControl(loop.post, self.director, self.director.moderator, loop.stats.snapshot,
-                                   lambda: loop.target, self.show.manifest.style_names,
-                                   self.cfg.resolve(self.cfg.operator.snapshot_dir), lambda: loop.on_screen,
-                                   self.warnings, transition_s=self.cfg.style.transition_s,
-                                   sources=tuple(switch.inputs) if switch is not None else (),
-                                   selected_source=(lambda: switch.selected) if switch is not None else None,
-                                   loop_flags=lambda: {"blackout": loop.blackout, "frozen": loop.frozen})
-        self.director.is_pinned = lambda: self.control.pinned is not None
+        control = ShowControl(LoopView.of(loop), self.director, self.show.manifest.style_names,
+                              self.cfg.resolve(self.cfg.operator.snapshot_dir), self.warnings,
+                              transition_s=self.cfg.style.transition_s)
+        self.control = control
+        self.director.is_pinned = lambda: control.pinned is not None
         metrics = Metrics()
         loop.on_tick.append(metrics.on_tick)
         installation = self
@@ -285,22 +341,20 @@ class Installation:
             keys(key)
 
         def on_key(key: str) -> None:
-            coro = press(key)
-            try:
-                self.server_thread.submit(coro)
-            except Exception as exc:  # the server is stopping: the key comes too late
-                coro.close()
-                log.debug("key %r ignored: %s", key, exc)
+            self._on_director_thread(press(key), f"the key {key!r}")
 
         for sink in self.show.sinks:
             if hasattr(sink, "key_handlers"):
                 sink.key_handlers.append(on_key)
 
     def _join_hint(self, url: str) -> None:
+        """The visitor page's address and QR code on the projection, as server.join_* say."""
+        s = self.cfg.server
         qr = qr_image(url)
+        lines = [line for line in (s.join_text, url) if line]
         for sink in self.show.sinks:
             if hasattr(sink, "set_overlay"):
-                sink.set_overlay("join", ["Paint this room with words:", url], "bottom-right", image=qr)
+                sink.set_overlay("join", lines, s.join_position, image=qr, size_px=s.join_text_px)
 
     def _start_browser(self, url: str) -> None:
         """Kiosk touchscreen: the visitor page full screen in a local browser window."""
@@ -343,26 +397,45 @@ class Installation:
 
     # -- run ---------------------------------------------------------------------------------------
     def run(self, frames: int | None = None, seconds: float | None = None) -> dict:
+        """Open everything and run the frame loop on this thread until stopped; always closes. A stop asked
+        for during start-up skips the rest of it."""
         loop = self.show.loop
         try:
-            open_show(self.show)
+            steps = [lambda: open_show(self.show)]
             if self.director is not None:
-                self._start_server()
-                self._brain_thread = threading.Thread(target=self._load_brain, name="laterna-brain", daemon=True)
-                self._brain_thread.start()
+                steps += [self._start_server, self._start_brain]
             if self.cfg.osc.enabled:
-                self._start_osc()
-            self._start_watchdog()
+                steps.append(self._start_osc)
+            steps.append(self._start_watchdog)
+            for step in steps:
+                if self._stop_requested:
+                    log.info("stopping during start-up")
+                    return loop.stats.snapshot()
+                step()
             if self.reloader is not None and threading.current_thread() is threading.main_thread():
-                signal.signal(signal.SIGHUP, lambda *_: setattr(self.reloader, "force", True))
+                reloader = self.reloader
+                signal.signal(signal.SIGHUP, lambda *_: setattr(reloader, "force", True))
+            if self._stop_requested:
+                return loop.stats.snapshot()
             return loop.run(max_frames=frames, duration=seconds)
         finally:
             self.close()
 
+    def _start_brain(self) -> None:
+        self._brain_thread = threading.Thread(target=self._load_brain, name="laterna-brain")
+        self._brain_thread.start()
+
+    def _watch_stop(self, loop: Any) -> None:
+        """Tick hook: a requested stop becomes a ``Stop`` event, posted from the loop's own thread."""
+        if self._stop_requested and not self._stop_posted:
+            self._stop_posted = loop.post(Stop())
+
     def stop(self) -> None:
-        self.show.loop.post(Stop())
+        """Ask the show to stop; callable from any thread and from a signal handler (it only sets a flag)."""
+        self._stop_requested = True
 
     def close(self) -> None:
+        self._stop_requested = True
         if self.browser is not None and self.browser.poll() is None:
             self.browser.terminate()
         if self.warnings is not None:
@@ -373,4 +446,10 @@ class Installation:
                     part.stop()
                 except Exception:
                     log.exception("stopping %s", type(part).__name__)
+        brain = self._brain_thread
+        if brain is not None and brain.is_alive():
+            log.info("waiting for the prompt interpreter to finish loading before exit")
+            brain.join(timeout=120.0)
+            if brain.is_alive():
+                log.warning("the prompt interpreter is still loading after 120 s; exiting anyway")
         self.show.close()

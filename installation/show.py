@@ -9,8 +9,7 @@ import glob
 import logging
 import os
 import sys
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 from engine.backends.base import Backend, BackendOptions
 from engine.errors import ConfigError, EngineError
@@ -145,7 +144,6 @@ class Show:
     stylizer: Stylizer
     sinks: list[FrameSink]
     loop: FrameLoop
-    closers: list = field(default_factory=list)
 
     def problems(self) -> dict[str, str | None]:
         """What is degraded now, by part (the recorder, a source on its fallback): for ``/metrics``."""
@@ -178,6 +176,7 @@ def build_show(cfg: ShowConfig, headless: bool = False) -> Show:
                      frame_budget_s=p.frame_budget_ms / 1000.0, workers=p.workers)
     if cfg.display.stats_overlay:
         loop.on_tick.append(StatsOverlay(sinks))
+    loop.on_tick.append(BlackoutHidesOverlays(sinks))
     return Show(cfg, manifest, source, stylizer, sinks, loop)
 
 
@@ -201,6 +200,18 @@ class StatsOverlay:
                  f"{top[0]} {top[1]:.2f}  strength {st['strength']:.2f}"]
         for sink in self.targets:
             sink.set_overlay("stats", lines, "top-left")
+
+
+class BlackoutHidesOverlays:
+    """Tick hook: during a blackout no overlay (join hint, stats) is drawn on the wall: black means black."""
+
+    def __init__(self, sinks: list[FrameSink]) -> None:
+        self.targets = [s for s in sinks if hasattr(s, "overlays_visible")]
+
+    def __call__(self, loop: FrameLoop) -> None:
+        visible = not loop.blackout
+        for sink in self.targets:
+            sink.overlays_visible = visible
 
 
 def open_show(show: Show) -> None:

@@ -3,19 +3,24 @@
 Per frame the work is one resize (only when the frame is not already the window's size), one blit,
 the overlays' blits and, only when keystone corners are set, one perspective warp whose matrix was
 computed when the corners were set. Overlays are rendered to surfaces when they change, not per
-frame. Call everything from the main thread (SDL wants it); ``set_overlay`` may be called from
-another thread, it only stores the text for the next ``show()``.
+frame, with a real TrueType font (``font_path``, else DejaVu Sans, else the FreeSans Bold that ships
+inside pygame) through ``pygame.freetype``, so kerning and non-English text come out right. During a
+blackout (``overlays_visible = False``) no overlay is drawn: black means black. Call everything from
+the main thread (SDL wants it); ``set_overlay`` may be called from another thread, it only stores the
+text for the next ``show()``.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pygame
+import pygame.freetype
 
 from engine.errors import ConfigError, SinkError
 from engine.frame import Frame
@@ -41,6 +46,21 @@ _ANCHORS = {
 POSITIONS = tuple(_ANCHORS)
 TEXT_RGB = (255, 255, 255)
 BOX_RGBA = (0, 0, 0, 150)
+FONT_CANDIDATES = (  # the first that exists is used; pygame's own font is always there
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/TTF/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+    "/System/Library/Fonts/Supplemental/Arial Unicode.ttf",
+    "C:/Windows/Fonts/segoeui.ttf",
+)
+
+
+def default_font_path() -> str:
+    """A TrueType font for overlays: DejaVu Sans where installed, else the FreeSans Bold inside pygame."""
+    for path in FONT_CANDIDATES:
+        if os.path.isfile(path):
+            return path
+    return os.path.join(os.path.dirname(pygame.__file__), "freesansbold.ttf")
 
 
 @dataclass
@@ -49,6 +69,7 @@ class _Overlay:
     position: str
     surface: pygame.Surface | None = None  # rendered on the main thread when first needed
     image: np.ndarray | None = None  # optional RGB picture above the text (e.g. a QR code)
+    size_px: int = 0  # text height in pixels; 0: the window's default
 
 
 @dataclass(frozen=True)
@@ -77,8 +98,10 @@ class ProjectorSink(FrameSink):
         hide_cursor: bool = True,
         title: str = "Laterna",
         font_size: int = 0,
+        font_path: str = "",
     ) -> None:
-        """``width``/``height`` 0 take the display's desktop size; ``font_size`` 0 scales with the height."""
+        """``width``/``height`` 0 take the display's desktop size; ``font_size`` 0 scales with the height;
+        ``font_path`` empty: DejaVu Sans, else pygame's own font."""
         if width < 0 or height < 0:
             raise ConfigError(f"window: width and height must be >= 0, got {width}x{height}")
         if fit not in FITS:
@@ -94,6 +117,8 @@ class ProjectorSink(FrameSink):
         self.hide_cursor = hide_cursor
         self.title = title
         self.font_size = font_size
+        self.font_path = font_path
+        self.overlays_visible = True  # False during a blackout: nothing is drawn on the black
         self.keystone = check_corners(keystone) if keystone is not None else None
         self._screen: pygame.Surface | None = None
         self._size = (0, 0)
@@ -105,7 +130,7 @@ class ProjectorSink(FrameSink):
         self._layouts: dict[tuple[int, int], _Layout] = {}
         self._overlays: dict[str, _Overlay] = {}
         self._overlay_lock = threading.Lock()
-        self._font: pygame.font.Font | None = None
+        self._font: pygame.freetype.Font | None = None
         self._font_failed = False
         self.key_handlers: list[Callable[[str], None]] = []  # called with pygame's key name, e.g. "b"
 
@@ -207,9 +232,12 @@ class ProjectorSink(FrameSink):
 
     # -- for other parts of the installation ----------------------------------------------------------
     def set_overlay(self, name: str, lines: Sequence[str] | None, position: str = "bottom",
-                    image: np.ndarray | None = None) -> None:
+                    image: np.ndarray | None = None, size_px: int = 0) -> None:
         """Show ``lines`` of text (and an optional RGB ``image`` above them, e.g. a QR code) at
-        ``position`` (e.g. "bottom", "top-left") under ``name``; None removes it."""
+        ``position`` (e.g. "bottom", "top-left") under ``name``, ``size_px`` high (0: the window's
+        default size); None removes it."""
+        if size_px < 0:
+            raise ValueError(f"overlay size_px must be >= 0, got {size_px}")
         if position not in POSITIONS:
             raise ValueError(f"overlay position must be one of {POSITIONS}, got {position!r}")
         if image is not None and (image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3):
@@ -220,8 +248,9 @@ class ProjectorSink(FrameSink):
                 return
             lines = tuple(str(line) for line in lines)
             old = self._overlays.get(name)
-            if old is None or old.lines != lines or old.position != position or old.image is not image:
-                self._overlays[name] = _Overlay(lines, position, image=image)
+            if old is None or old.lines != lines or old.position != position or old.image is not image \
+                    or old.size_px != size_px:
+                self._overlays[name] = _Overlay(lines, position, image=image, size_px=size_px)
 
     def set_keystone(self, corners: Sequence[Sequence[float]] | None) -> None:
         """Move the picture's corners to ``corners`` (TL, TR, BR, BL in 0..1); None or the identity removes it."""
@@ -280,6 +309,8 @@ class ProjectorSink(FrameSink):
         return layout
 
     def _draw_overlays(self, target: pygame.Surface) -> None:
+        if not self.overlays_visible:
+            return
         with self._overlay_lock:
             overlays = list(self._overlays.values())
         if not overlays or not self._ensure_font():
@@ -288,7 +319,7 @@ class ProjectorSink(FrameSink):
         margin = max(4, height // 60)
         for overlay in overlays:
             if overlay.surface is None:
-                overlay.surface = self._render(overlay.lines, overlay.image)
+                overlay.surface = self._render(overlay.lines, overlay.image, overlay.size_px)
             box = overlay.surface
             bw, bh = box.get_size()
             col, row = _ANCHORS[overlay.position]
@@ -296,36 +327,43 @@ class ProjectorSink(FrameSink):
             y = (margin, (height - bh) // 2, height - bh - margin)[row]
             target.blit(box, (x, y))
 
+    def _default_size(self) -> int:
+        return self.font_size or max(12, self._size[1] // 28)
+
     def _ensure_font(self) -> bool:
         if self._font is not None:
             return True
         if self._font_failed:
             return False
-        size = self.font_size or max(12, self._size[1] // 28)
+        path = self.font_path or default_font_path()
         try:
-            pygame.font.init()
-            self._font = pygame.font.Font(None, size)
+            pygame.freetype.init()
+            self._font = pygame.freetype.Font(path, self._default_size())
         except (pygame.error, NotImplementedError, OSError, AttributeError) as exc:
             self._font_failed = True
-            log.warning("window: no font available (%s); overlays will not be drawn", exc)
+            log.warning("window: no font available (%s: %s); overlays will not be drawn", path, exc)
             return False
+        self._font.pad = True  # every line as high as the font's line: even spacing
         return True
 
-    def _render(self, lines: tuple[str, ...], image: np.ndarray | None = None) -> pygame.Surface:
-        assert self._font is not None
-        rendered = [self._font.render(line, True, TEXT_RGB) for line in lines if line]
+    def _render(self, lines: tuple[str, ...], image: np.ndarray | None = None, size_px: int = 0) -> pygame.Surface:
+        font = self._font
+        assert font is not None
+        size = size_px or self._default_size()
+        rendered = [font.render(line, TEXT_RGB, size=size)[0] for line in lines if line]
         if image is not None:
             h, w = image.shape[:2]
             rendered.insert(0, pygame.image.frombuffer(np.ascontiguousarray(image).tobytes(), (w, h), "RGB"))
-        pad = max(3, self._font.get_linesize() // 4)
+        pad = max(3, size // 3)
+        gap = max(1, size // 6)
         if not rendered:
             return pygame.Surface((0, 0))
         w = max(r.get_width() for r in rendered) + 2 * pad
-        h = sum(r.get_height() for r in rendered) + 2 * pad
+        h = sum(r.get_height() for r in rendered) + gap * (len(rendered) - 1) + 2 * pad
         box = pygame.Surface((w, h), pygame.SRCALPHA)
         box.fill(BOX_RGBA)
         y = pad
         for r in rendered:
             box.blit(r, (pad, y))
-            y += r.get_height()
+            y += r.get_height() + gap
         return box

@@ -27,13 +27,26 @@ def _setup_logging(verbose: bool) -> None:
 
 # -- run -------------------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
+    # SIGTERM / SIGINT at any moment, start-up included: stop cleanly, write the stats, exit 0. The
+    # handler only sets flags (it may run while the main thread holds any lock).
+    signals: list[int] = []
+    inst = None
+
+    def on_signal(signum: int, _frame: object) -> None:
+        signals.append(signum)
+        if inst is not None:
+            inst.stop()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_signal)
     from engine.atomic_file import write_atomic
-    from engine.events import Stop
     from installation.app import Installation
     from installation.config.preflight import load_runnable
 
     cfg = load_runnable(args.config)  # bad keys, missing or corrupt models, unknown styles: all at once (exit 78)
     inst = Installation(cfg, headless=args.headless, port=args.port, server=False if args.no_server else None)
+    if signals:
+        inst.stop()
     show = inst.show
     source = getattr(show.source, "name", "") or type(show.source).__name__
     if getattr(show.source, "inputs", None):
@@ -41,11 +54,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     log.info("show %r: %s -> %s -> %s at %dx%d", cfg.name, source,
              show.stylizer.backend_name, ", ".join(type(s).__name__ for s in show.sinks), cfg.display.width,
              cfg.display.height)
-    signal.signal(signal.SIGTERM, lambda *_: show.loop.post(Stop()))
-    try:
-        stats = inst.run(frames=args.frames, seconds=args.seconds)
-    except KeyboardInterrupt:
-        stats = show.loop.stats.snapshot()
+    stats = inst.run(frames=args.frames, seconds=args.seconds)
     log.info("stopped after %d frames, %.1f fps, %d dropped, %d errors", stats["frames"], stats["fps"],
              stats["dropped"], stats["errors"])
     if args.stats_out:

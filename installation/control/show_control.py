@@ -1,9 +1,9 @@
 """The operator's controls, without sockets: what the panel shows and what its buttons do.
 
 ``ShowControl`` reads the show (stats, the Director's prompt and queue, the target mix, recent
-warnings, the picture on screen) and turns operator commands into frame-loop events through
-``post`` (``FrameLoop.post``) and calls on the Director and the Moderator. It never touches loop
-state itself. Commands are JSON objects (see docs/operator.md)::
+warnings, the picture on screen) through a ``LoopView`` and the Director, and turns operator commands
+into frame-loop events (``LoopView.post``) and calls on the Director and its Moderator. It never
+touches loop state itself, and it runs on the Director's thread (the server's asyncio loop). Commands are JSON objects (see docs/operator.md)::
 
     {"cmd": "skip"}                        end the current prompt's turn
     {"cmd": "remove", "id": "p7"}          take a waiting prompt out of the queue
@@ -33,6 +33,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,7 @@ from installation.control.warning_log import WarningLog
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ShowControl", "WarningLog", "CommandError", "handle_message", "COMMANDS"]
+__all__ = ["CommandError", "LoopView", "ShowControl", "WarningLog", "handle_message"]
 
 MAX_PHRASE_CHARS = 100
 MAX_TRANSITION_S = 600.0
@@ -54,6 +55,53 @@ DEFAULT_STRENGTH_GLIDE_S = 0.5  # a slider should follow the hand, not the show'
 MAX_REF_CHARS = 64
 MAX_REF_NUMBER = 2 ** 53  # a panel's numeric ref must survive a round trip through a JavaScript number
 PREVIEW_WIDTHS = (16, 1920)
+
+
+@dataclass(frozen=True)
+class LoopView:
+    """What the operator panel may read from the frame loop, and its one way of changing it: ``post``.
+
+    Every reader is called on the server's thread and only reads (the loop's own attributes are
+    replaced whole, never edited in place); ``LoopView.of(loop)`` builds it from a ``FrameLoop``.
+    """
+
+    post: Callable[[Event], bool]  # FrameLoop.post: False when the loop's event queue is full
+    stats: Callable[[], dict]  # the loop's stats snapshot
+    target: Callable[[], StyleMix]  # where the picture is going (or is)
+    on_screen: Callable[[], np.ndarray | None]  # the picture on screen, RGB uint8, None before the first
+    flags: Callable[[], dict] | None = None  # {"blackout": bool, "frozen": bool} as the loop has them
+    sources: tuple[str, ...] = ()  # the names the show's source switch knows ("live", "generator"); () = no switch
+    selected_source: Callable[[], str | None] | None = None  # which of them the switch shows now
+    source_labels: Callable[[], dict[str, str]] | None = None  # what each of them is now, in words
+
+    @classmethod
+    def of(cls, loop: Any) -> LoopView:
+        """The view of a running ``FrameLoop`` (and its source switch, if the show has one)."""
+        from engine.events import find_source
+
+        switch = find_source(loop.source, "select")
+        inputs: dict[str, Any] = dict(switch.inputs) if switch is not None else {}
+        return cls(post=loop.post, stats=loop.stats.snapshot, target=lambda: loop.target,
+                   on_screen=lambda: loop.on_screen, flags=lambda: {"blackout": loop.blackout, "frozen": loop.frozen},
+                   sources=tuple(inputs), selected_source=(lambda: switch.selected) if switch is not None else None,
+                   source_labels=(lambda: {name: source_label(name, src) for name, src in inputs.items()})
+                   if inputs else None)
+
+
+def source_label(name: str, source: Any) -> str:
+    """What one input of the show's switch is, for the panel: "Live camera" only when it is a camera that
+    works now; the built-in pattern or a video says so; a camera that failed says what shows instead."""
+    from engine.events import find_source
+
+    if name == "generator":
+        return "Dream (generator)"
+    what = str(getattr(source, "name", "") or name)
+    fallback = find_source(source, "active")
+    if fallback is not None and fallback.active == "fallback":
+        return f"{what} lost: showing {fallback.fallback.name}"
+    if what.startswith("camera"):
+        return "Live camera" if name == "live" else what
+    return f"Live: {what}" if name == "live" else what
 
 
 class CommandError(ValueError):
@@ -98,35 +146,24 @@ def _text(command: dict, key: str, max_chars: int) -> str:
 class ShowControl:
     """See the module docstring. Call ``state``/``apply`` from the Director's thread (the server loop)."""
 
-    def __init__(self, post: Callable[[Event], bool], director: Any, moderator: Any, stats: Callable[[], dict],
-                 current_target: Callable[[], StyleMix], style_names: Sequence[str], snapshot_dir: str | Path,
-                 preview: Callable[[], np.ndarray | None], warnings: WarningLog,
-                 clock: Callable[[], float] = time.monotonic, *, transition_s: float | None = None,
-                 sources: Sequence[str] = (), selected_source: Callable[[], str | None] | None = None,
-                 loop_flags: Callable[[], dict] | None = None) -> None:
+    def __init__(self, loop: LoopView, director: Any, style_names: Sequence[str], snapshot_dir: str | Path,
+                 warnings: WarningLog, clock: Callable[[], float] = time.monotonic, *,
+                 transition_s: float | None = None) -> None:
+        # loop: what the panel reads from the frame loop and its one way of changing it (events).
+        # director: the Director; its moderator is the one the panel's block list edits.
         # clock: the Director's clock (monotonic), for how long prompts have waited and shown.
         # transition_s: the loop's glide time at start, shown until the operator changes it.
-        # sources: the names the show's source switch knows ("live", "generator"); empty: no switch.
-        # selected_source: which of them the switch shows now (attract mode changes it too).
-        # loop_flags: {"blackout": bool, "frozen": bool} as the loop has them (opening hours black out
-        # too); without it the panel shows what its own commands set.
-        self.post = post
+        self.loop = loop
         self.director = director
-        self.moderator = moderator
-        self.stats = stats
-        self.current_target = current_target
         self.style_names = tuple(style_names)
         self.snapshot_dir = Path(snapshot_dir)
-        self.preview = preview
         self.warnings = warnings
         self.clock = clock
         self.pinned: str | None = None
         self.transition_s = transition_s
         self.blackout = False
         self.frozen = False
-        self.sources = tuple(sources)
-        self.selected_source = selected_source
-        self.loop_flags = loop_flags
+        self.sources = loop.sources
         self.blocked_here: list[str] = []  # phrases this panel blocked, so it can offer to unblock them
         self._failing: set[str] = set()
         self._snapshot_lock = threading.Lock()
@@ -136,6 +173,11 @@ class ShowControl:
             "pin": self._pin, "strength": self._strength, "transition": self._transition,
             "blackout": self._blackout, "freeze": self._freeze, "snapshot": self._snapshot, "source": self._source,
         }
+
+    @property
+    def moderator(self) -> Any:
+        """The Director's moderator now (a config reload may replace it)."""
+        return self.director.moderator
 
     @property
     def commands(self) -> tuple[str, ...]:
@@ -160,7 +202,7 @@ class ShowControl:
         """What the panel shows, as a JSON-able dict. No visitor ids, no addresses."""
         now = self.clock()
         d = self.director
-        target = self._read("the target mix", self.current_target, None)
+        target = self._read("the target mix", self.loop.target, None)
         current = getattr(d, "current", None)
         prompt = None
         if current is not None and getattr(d, "mode", None) == "prompt":
@@ -169,8 +211,8 @@ class ShowControl:
         pending = self._read("the prompt queue", lambda: d.queue.pending(), [])
         queue = [{"id": p.id, "text": p.text, "position": i, "waited_s": round(max(0.0, now - p.t_submitted), 1)}
                  for i, p in enumerate(pending, start=1)]
-        stats = self._read("the frame loop's stats", self.stats, {})
-        flags = self._read("the blackout and freeze flags", self.loop_flags, {}) if self.loop_flags else {}
+        stats = self._read("the frame loop's stats", self.loop.stats, {})
+        flags = self._read("the blackout and freeze flags", self.loop.flags, {}) if self.loop.flags else {}
         return {
             "stats": stats,
             "mode": getattr(d, "mode", ""),
@@ -185,8 +227,10 @@ class ShowControl:
             "blackout": bool(flags.get("blackout", self.blackout)),
             "frozen": bool(flags.get("frozen", self.frozen)),
             "sources": list(self.sources),
-            "selected_source": self._read("the selected source", self.selected_source, None)
-            if self.selected_source else None,
+            "selected_source": self._read("the selected source", self.loop.selected_source, None)
+            if self.loop.selected_source else None,
+            "source_labels": self._read("the sources' names", self.loop.source_labels, {})
+            if self.loop.source_labels else {},
             "source": stats.get("source") if isinstance(stats, dict) else None,
             "blocked_here": list(self.blocked_here),
             "warnings": self.warnings.recent(20),
@@ -196,7 +240,7 @@ class ShowControl:
         """The picture on screen, ``width`` pixels wide, as JPEG bytes; None before the first frame."""
         import cv2  # imported here: only the preview needs it
 
-        frame = self._read("the preview picture", self.preview, None)
+        frame = self._read("the preview picture", self.loop.on_screen, None)
         if frame is None:
             return None
         frame = np.asarray(frame)
@@ -229,7 +273,7 @@ class ShowControl:
             return {"ok": False, "error": "that did not work; see the log"}
 
     def _post(self, event: Event) -> None:
-        if self.post(event) is False:
+        if self.loop.post(event) is False:
             raise CommandError("the frame loop is busy; try again")
 
     def _skip(self, command: dict) -> dict:
@@ -276,7 +320,7 @@ class ShowControl:
             return {"style": None}
         if not isinstance(style, str) or style not in self.style_names:
             raise CommandError(f"'style' must be one of {', '.join(self.style_names)} or null")
-        target = self.current_target()
+        target = self.loop.target()
         mix = StyleMix.single(len(self.style_names), self.style_names.index(style), target.strength, target.warmth)
         self._post(TargetChanged(mix, label=f"pinned: {style}"))
         self.pinned = style
@@ -287,8 +331,7 @@ class ShowControl:
         value = _number(command, "value", 0.0, 1.0)
         seconds = _number(command, "seconds", 0.0, MAX_GLIDE_S, required=False)
         self._post(SetStrength(value, DEFAULT_STRENGTH_GLIDE_S if seconds is None else seconds))
-        if hasattr(self.director, "base_strength"):
-            self.director.base_strength = value  # the next prompts keep the operator's strength
+        self.director.base_strength = value  # the next prompts keep the operator's strength
         log.info("operator: strength %.2f", value)
         return {"value": value}
 

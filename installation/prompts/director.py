@@ -18,22 +18,26 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import threading
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import Any
 
+from engine.errors import EngineError
 from engine.events import Event, ReleaseGenerator, SelectSource, SetSmoothing, SteerGenerator, TargetChanged
+from installation.control.schedule import AttractMode, OpeningHours
 from installation.prompts.expander import Expander
 from installation.prompts.interpreter import Interpretation, Interpreter
-from installation.prompts.queue import NearDuplicate, Prompt, PromptQueue, QueueFull
-from installation.control.schedule import AttractMode, OpeningHours
+from installation.prompts.queue import Crowded, NearDuplicate, Prompt, PromptQueue, QueueFull
 from installation.prompts.settings import DirectorSettings  # the config's director section, one model
 
 log = logging.getLogger(__name__)
 
 Send = Callable[[dict], Awaitable[None]]
+_KEEP: Any = object()  # configure(): "leave this as it is"
 DECLINED = "That prompt can't be shown here. Try describing a scene, a mood or a colour."
 NEAR_DUPLICATE = "That's very like a prompt that is already waiting. Try some words of your own."
+CROWDED = "Many new visitors are arriving at once. Please send your words again in a moment."
 WARMING_UP = "The installation is warming up. Your words will be shown as soon as it is ready."
 PINNED = "The artist is holding one look for a moment. Your words will wait their turn."
 CLOSED = "The installation is closed right now."
@@ -50,16 +54,15 @@ class Director:
         self.moderator = moderator
         self.settings = settings
         self.clock = clock
-        self.queue = PromptQueue(settings.max_queue, settings.max_age_s, clock)
+        self.queue = PromptQueue(settings.max_queue, settings.max_age_s, clock,
+                                 newcomer_rate=settings.newcomer_rate, newcomer_burst=settings.newcomer_burst,
+                                 newcomer_share=settings.newcomer_share)
         self._subscribers: dict[str, Send] = {}
         self.current: Prompt | None = None
         self.current_interpretation: Interpretation | None = None
         self.shown_at = -1e9
-        self.history: deque[dict] = deque(maxlen=50)
-        self.turn_latency_ms: deque[float] = deque(maxlen=100)  # turn -> target posted
         self.accepted = 0
         self.declined = 0
-        self.listeners: list[Callable[[str, dict], None]] = []  # operator page, OSC out, metrics
         self.attract = attract
         self.mode = "waiting"  # waiting | prompt | attract
         self.is_pinned: Callable[[], bool] = lambda: False  # an operator holds the look: prompts wait
@@ -70,10 +73,32 @@ class Director:
         self.now: Callable[[], dt.datetime] = dt.datetime.now  # the wall clock the hours are read on
         self._told_visitors: dict | None = None  # the last visitor_state() sent to everyone
         self._flood_warned = False
+        self._owner: int | None = None  # the thread running ``run()``: the only one that may reconfigure
+        self._wake: asyncio.Event | None = None  # set to give the next turn without waiting for the tick
+
+    def _check_thread(self, what: str) -> None:
+        """The Director's state changes only on its own thread (the one running ``run``) once it runs."""
+        if self._owner is not None and threading.get_ident() != self._owner:
+            raise EngineError(f"Director.{what} called from thread {threading.current_thread().name!r}; "
+                              "submit a coroutine to the Director's loop instead")
 
     def set_interpreter(self, interpreter: Interpreter, expander: Expander | None = None) -> None:
         """Install the interpreter once it has loaded (the show starts before the language model)."""
+        self._check_thread("set_interpreter")
         self.interpreter, self.expander = interpreter, expander
+
+    def configure(self, settings: DirectorSettings | None = None, *, moderator: Any = _KEEP,
+                  attract: AttractMode | None | object = _KEEP) -> None:
+        """New pacing and queue limits, moderator or attract mode (e.g. after a config reload), on the
+        Director's thread; arguments left out stay as they are."""
+        self._check_thread("configure")
+        if settings is not None:
+            self.settings = settings
+            self.queue.max_length, self.queue.max_age_s = settings.max_queue, settings.max_age_s
+        if moderator is not _KEEP:
+            self.moderator = moderator
+        if attract is not _KEEP:
+            self.attract = attract  # type: ignore[assignment]
 
     @property
     def ready(self) -> bool:
@@ -124,7 +149,9 @@ class Director:
         for visitor in list(self._subscribers):
             await self._send(visitor, state)
 
-    async def submit(self, visitor: str, text: str) -> dict:
+    async def submit(self, visitor: str, text: str, newcomer: bool = False) -> dict:
+        """Moderate and queue a visitor's prompt; the reply for them. ``newcomer``: the visitor connected only
+        moments ago (see ``queue``: newcomers share a budget and part of the queue)."""
         text = " ".join(text.split())
         opens = self.opens_at()
         if opens is not None:
@@ -133,39 +160,43 @@ class Director:
             verdict = await asyncio.to_thread(self.moderator.check, text)
             if not verdict.allowed:
                 self.declined += 1
-                self._emit("declined", {"reason": verdict.reason})
                 return {"type": "rejected", "reason": verdict.reason or DECLINED}
         try:
-            prompt = self.queue.add(visitor, text)
+            prompt = self.queue.add(visitor, text, newcomer)
+        except Crowded:
+            self.declined += 1
+            self._note_flood()
+            return {"type": "rejected", "reason": CROWDED}
         except QueueFull:
-            self._emit("declined", {"reason": "queue full"})
             return {"type": "rejected", "reason": "Many visitors are waiting right now. Please try again in a minute."}
         except NearDuplicate:
             self.declined += 1
-            self._emit("declined", {"reason": "near duplicate"})
             self._note_flood()
             return {"type": "rejected", "reason": NEAR_DUPLICATE}
         self.accepted += 1
         if self.attract is not None:
             self.attract.activity()
         log.info("prompt %s queued: %r", prompt.id, text)
-        self._emit("queued", {"id": prompt.id, "text": text})
+        if self._wake is not None:
+            self._wake.set()
         return {"type": "queued", "id": prompt.id, "position": self.queue.position(visitor)}
 
     def _note_flood(self) -> None:
-        """Warn the operator once per flood of near-identical prompts (the warning reaches the panel)."""
+        """Warn the operator once per flood of near-identical prompts or of newcomers (the warning reaches the
+        panel)."""
         flooded = self.queue.flooded()
         if flooded and not self._flood_warned:
-            log.warning("a flood of near-identical prompts: %d refused within %.0f s (one visitor with many "
-                        "addresses?); they hold one place in the queue", self.queue.flood_refusals,
-                        self.queue.flood_window_s)
-            self._emit("flood", {})
+            log.warning("a flood of prompts: %d refused within %.0f s as near-identical or from too many new "
+                        "connections (one visitor with many addresses?); newcomers hold at most %d places in the queue",
+                        self.queue.flood_refusals, self.queue.flood_window_s, self.queue.newcomer_places)
         self._flood_warned = flooded
 
     # -- operators -----------------------------------------------------------------------------------
     def skip(self) -> None:
         """End the current prompt's turn now."""
         self.shown_at = -1e9
+        if self._wake is not None:
+            self._wake.set()
 
     def remove(self, prompt_id: str) -> bool:
         return self.queue.remove(prompt_id) is not None
@@ -195,7 +226,6 @@ class Director:
         return prompt
 
     async def show(self, prompt: Prompt) -> Interpretation:
-        t0 = time.perf_counter()
         interp = await asyncio.to_thread(self._interpret, prompt.text)
         if self.mode == "attract" and self.attract_source:
             self.post(SelectSource("live"))  # somebody is here: back to the room
@@ -204,15 +234,12 @@ class Director:
         if self.generator_latent is not None:
             latent = await asyncio.to_thread(self.generator_latent, prompt.text)
             self.post(SteerGenerator(tuple(float(v) for v in latent)))
-        self.turn_latency_ms.append((time.perf_counter() - t0) * 1000.0)
         self.current, self.current_interpretation, self.shown_at = prompt, interp, self.clock()
         self.mode = "prompt"
         if self.attract is not None:
             self.attract.activity()
-        self.history.append({"id": prompt.id, "text": prompt.text, "mix": interp.mix.named(self.interpreter.names)})
         log.info("showing %s: %r -> %s", prompt.id, prompt.text,
                  {k: v for k, v in interp.mix.named(self.interpreter.names).items() if v > 0.01})
-        self._emit("showing", {"id": prompt.id, "text": prompt.text})
         await self._send(prompt.visitor, {"type": "showing", "id": prompt.id, "text": prompt.text})
         return interp
 
@@ -225,7 +252,6 @@ class Director:
             return
         if self.mode != "attract":
             log.info("no prompts for %.0f s: attract mode", self.attract.settings.idle_s)
-            self._emit("attract", {})
             if self.attract_source:
                 self.post(SelectSource(self.attract_source))
             if self.generator_latent is not None:  # the last visitor's place fades: the dream wanders again
@@ -242,15 +268,18 @@ class Director:
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         stop = stop or asyncio.Event()
+        self._owner = threading.get_ident()
+        wake = self._wake = asyncio.Event()
         while not stop.is_set():
             try:
                 await self.step()
             except Exception:  # one bad prompt must not end the show
                 log.exception("director step failed")
-            try:
-                await asyncio.wait_for(stop.wait(), self.settings.tick_s)
-            except asyncio.TimeoutError:
+            try:  # a new prompt or a skip wakes the Director at once; otherwise it looks again every tick_s
+                await asyncio.wait_for(wake.wait(), self.settings.tick_s)
+            except TimeoutError:
                 pass
+            wake.clear()
 
     async def _send(self, visitor: str, message: dict) -> None:
         send = self._subscribers.get(visitor)
@@ -260,13 +289,6 @@ class Director:
             await send(message)
         except Exception as exc:  # a visitor who left mid-send is not an error of the show
             log.debug("could not reach a visitor: %s", exc)
-
-    def _emit(self, kind: str, data: dict) -> None:
-        for listener in self.listeners:
-            try:
-                listener(kind, data)
-            except Exception:
-                log.exception("director listener failed")
 
     def status(self) -> dict:
         interp = self.current_interpretation

@@ -72,6 +72,12 @@ class Interpreter:
         self._cache: OrderedDict[tuple, Interpretation] = OrderedDict()
         self._cache_size = cache_size
 
+    def tune(self, temperature: float, top_k: int) -> None:
+        """New softmax temperature and top-k; earlier interpretations are forgotten (they used the old ones)."""
+        self.temperature = temperature
+        self.top_k = max(1, min(top_k, len(self.styles)))
+        self._cache.clear()
+
     def similarities(self, texts: list[str], weights: list[float] | None = None) -> np.ndarray:
         """Cosine similarity of each style to the (weighted mean of the) texts' embeddings."""
         vecs = self.embed(texts)

@@ -5,8 +5,20 @@ Fairness against floods: one visitor with many addresses (or many tabs) is many 
 queue, so the per-visitor rule alone cannot stop them. A prompt that is nearly the same as one
 already waiting from someone else (``similarity`` >= ``max_similarity``: letters only, case and
 digits ignored, character-trigram Jaccard) is refused with ``NearDuplicate``, so near-identical spam
-from any number of addresses holds one place. ``flooded()`` says when many such refusals came in the
-last ``flood_window_s`` (the Director warns the operator once per flood).
+from any number of addresses holds one place.
+
+An address-hopping flood of *varied* prompts is held back by what it cannot fake cheaply: time spent
+on the page. The caller says whether a prompt comes from a ``newcomer`` (the server: a connection
+younger than ``server.settle_s``; an honest visitor reads the page and types for longer than that).
+Newcomers' prompts that would take a new place share one token bucket (``newcomer_rate`` a second,
+``newcomer_burst`` at once) and may hold at most ``newcomer_share`` of the queue; past either they
+are refused with ``Crowded``. A flood of fresh connections therefore saturates only its own budget
+and its own share: the rest of the queue stays open to visitors who have been on the page a while,
+however many addresses the flood has. A flood that also waits ``settle_s`` on every connection must
+hold that many connections open at once, which the server's connection caps bound.
+
+``flooded()`` says when many refusals (near-duplicates or ``Crowded``) came in the last
+``flood_window_s`` (the Director warns the operator once per flood).
 """
 
 from __future__ import annotations
@@ -18,6 +30,8 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from engine.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class Prompt:
@@ -26,10 +40,15 @@ class Prompt:
     text: str
     t_submitted: float
     shingles: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+    newcomer: bool = False  # sent soon after its visitor connected: counts against the newcomers' share
 
 
 class QueueFull(Exception):
     pass
+
+
+class Crowded(QueueFull):
+    """A newcomer's prompt while newcomers' budget or their share of the queue is used up."""
 
 
 class NearDuplicate(Exception):
@@ -58,9 +77,15 @@ def similarity(a: frozenset[str], b: frozenset[str]) -> float:
 class PromptQueue:
     def __init__(self, max_length: int = 50, max_age_s: float = 600.0,
                  clock: Callable[[], float] = time.monotonic, max_similarity: float = 0.7,
-                 flood_refusals: int = 10, flood_window_s: float = 60.0) -> None:
+                 flood_refusals: int = 10, flood_window_s: float = 60.0, newcomer_rate: float = 0.2,
+                 newcomer_burst: int = 10, newcomer_share: float = 0.5) -> None:
         # max_similarity: refuse a prompt this similar (0..1) to another visitor's waiting one; 1: off
-        # flood_refusals / flood_window_s: this many near-duplicates refused this quickly is a flood
+        # flood_refusals / flood_window_s: this many refusals (near-duplicates, Crowded) this quickly is a flood
+        # newcomer_rate / newcomer_burst: new places a second (and at once) for all newcomers together
+        # newcomer_share: the part of max_length newcomers' prompts may hold (1: no places kept for others)
+        if not (newcomer_rate > 0 and newcomer_burst >= 1 and 0 <= newcomer_share <= 1):
+            raise ConfigError(f"PromptQueue: expected newcomer_rate > 0, newcomer_burst >= 1 and newcomer_share "
+                              f"0..1, got {newcomer_rate!r}, {newcomer_burst!r}, {newcomer_share!r}")
         self.max_length = max_length
         self.max_age_s = max_age_s
         self.clock = clock
@@ -69,29 +94,60 @@ class PromptQueue:
         self.flood_window_s = flood_window_s
         self._items: OrderedDict[str, Prompt] = OrderedDict()  # visitor -> pending prompt, in arrival order
         self._ids = itertools.count(1)
-        self._refused: deque[float] = deque(maxlen=max(1, flood_refusals))  # times of near-duplicate refusals
+        self._refused: deque[float] = deque(maxlen=max(1, flood_refusals))  # times of flood refusals
+        self.newcomer_rate = float(newcomer_rate)
+        self.newcomer_burst = float(newcomer_burst)
+        self.newcomer_share = float(newcomer_share)
+        self._tokens, self._tokens_at = self.newcomer_burst, clock()  # the newcomers' bucket
 
     def __len__(self) -> int:
         return len(self._items)
 
-    def add(self, visitor: str, text: str) -> Prompt:
+    def add(self, visitor: str, text: str, newcomer: bool = False) -> Prompt:
         """Queue a prompt. A visitor's second prompt replaces their pending one and keeps its place.
-        Raises ``QueueFull``, or ``NearDuplicate`` for a prompt too like another visitor's waiting one."""
+        Raises ``QueueFull``, ``Crowded`` (a ``QueueFull``) for a ``newcomer`` past newcomers' budget or share,
+        or ``NearDuplicate`` for a prompt too like another visitor's waiting one."""
         old = self._items.get(visitor)
-        if old is None and len(self._items) >= self.max_length:
+        now = self.clock()
+        new_place = old is None
+        if new_place and len(self._items) >= self.max_length:
             raise QueueFull(f"the queue is full ({self.max_length} prompts)")
+        if new_place and newcomer:
+            if self.newcomers() >= self.newcomer_places:
+                self._refused.append(now)
+                raise Crowded(f"newcomers hold their share of the queue ({self.newcomer_places} places)")
+            if self._newcomer_tokens(now) < 1.0:
+                self._refused.append(now)
+                raise Crowded(f"newcomers' budget is used up ({self.newcomer_rate:g} prompts a second)")
         grams = shingles(text)
         if self.max_similarity < 1.0:
             for other in self._items.values():
                 if other.visitor != visitor and similarity(grams, other.shingles) >= self.max_similarity:
-                    self._refused.append(self.clock())
+                    self._refused.append(now)
                     raise NearDuplicate(f"nearly the same as {other.id}, already waiting")
-        prompt = Prompt(f"p{next(self._ids)}", visitor, text, old.t_submitted if old else self.clock(), grams)
+        if new_place and newcomer:
+            self._tokens, self._tokens_at = self._newcomer_tokens(now) - 1.0, now
+        # a replacement stays a newcomer's only while its visitor still is one
+        prompt = Prompt(f"p{next(self._ids)}", visitor, text, old.t_submitted if old else now, grams,
+                        newcomer and (old is None or old.newcomer))
         self._items[visitor] = prompt  # assignment to an existing key keeps its position
         return prompt
 
+    @property
+    def newcomer_places(self) -> int:
+        """At most this many newcomers' prompts wait (one at least, unless the share is 0)."""
+        return max(int(self.newcomer_share * self.max_length), 1 if self.newcomer_share > 0 else 0)
+
+    def newcomers(self) -> int:
+        """How many waiting prompts are newcomers'."""
+        return sum(1 for p in self._items.values() if p.newcomer)
+
+    def _newcomer_tokens(self, now: float) -> float:
+        return min(self.newcomer_burst, self._tokens + max(0.0, now - self._tokens_at) * self.newcomer_rate)
+
     def flooded(self) -> bool:
-        """True while ``flood_refusals`` near-duplicates have been refused within the last ``flood_window_s``."""
+        """True while ``flood_refusals`` prompts have been refused as near-duplicates or ``Crowded`` within the
+        last ``flood_window_s``."""
         return len(self._refused) >= self.flood_refusals and \
             self.clock() - self._refused[0] <= self.flood_window_s
 

@@ -35,6 +35,11 @@ class DirectorSettings(Settings):
     min_show_s: StrictFloat = Field(20.0, ge=0, description="each visitor's prompt is shown at least this long")
     max_queue: StrictInt = Field(50, ge=1, le=10000, description="prompts waiting at once (more are declined)")
     max_age_s: StrictFloat = Field(600.0, gt=0, description="prompts waiting longer than this are dropped")
+    newcomer_rate: StrictFloat = Field(0.2, gt=0, description="prompts a second from newcomers (connected under "
+                                                              "server.settle_s ago), all together")
+    newcomer_burst: StrictInt = Field(10, ge=1, description="newcomers' prompts accepted at once")
+    newcomer_share: StrictFloat = Field(0.5, ge=0, le=1, description="part of the queue newcomers may hold; the "
+                                                                     "rest stays open to visitors who stayed")
     temperature: StrictFloat = Field(0.05, gt=0, description="softmax temperature of words -> style weights "
                                                              "(lower: fewer styles per prompt)")
     top_k: StrictInt = Field(3, ge=1, description="styles mixed for one prompt, at most")

@@ -68,7 +68,7 @@ class ServerError(EngineError):
 
 
 class DirectorLike(Protocol):
-    async def submit(self, visitor_id: str, text: str) -> dict: ...
+    async def submit(self, visitor_id: str, text: str, newcomer: bool = False) -> dict: ...
     def subscribe(self, visitor_id: str, send: Send) -> None: ...
     def unsubscribe(self, visitor_id: str) -> None: ...
     def status(self) -> dict: ...
@@ -173,7 +173,7 @@ class PromptServer:
         self.origins = OriginPolicy(settings.origins, lambda: self.url if self.port else settings.public_url,
                                     lambda: self.port, secure=bool(settings.tls_cert))
         self.sessions = Sessions(settings.resume_grace_s, settings.max_kept_places,
-                                 settings.max_kept_places_per_address, clock)
+                                 settings.max_kept_places_per_address, clock, settle_s=settings.settle_s)
         self.visitors: dict[str, _Visitor] = {}
         self.operators: set[ServerConnection] = set()
         self.port: int | None = None
@@ -424,7 +424,7 @@ class PromptServer:
         where = f" from {visitor.address}" if self.settings.log_addresses else ""
         log.info("visitor %s%s: prompt %r", visitor.id, where, text)
         try:
-            reply = await self.director.submit(visitor.id, text)
+            reply = await self.director.submit(visitor.id, text, self.sessions.newcomer(visitor.session))
         except Exception:
             log.exception("visitor %s: the director failed on a prompt", visitor.id)
             reply = protocol.error(protocol.REASON_INTERNAL)

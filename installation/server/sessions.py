@@ -10,6 +10,11 @@ clock, so the grace period is tested without sleeping; the server (``prompt_serv
 I/O: it calls ``open``/``close``/``resume``, sends what ``outgoing`` returns, and lets the
 Director go of the visitor ids that ``close`` and ``expire`` hand back.
 
+A session is a *newcomer* (``newcomer``) for its first ``settle_s`` seconds: its prompts count
+against newcomers' shared budget and share of the queue (``installation.prompts.queue``), so a flood
+of fresh connections cannot crowd out visitors who have been on the page a while. A visitor who
+resumes a kept place keeps the time they first connected.
+
 Kept places are cheap to make (connect, prompt, disconnect), so they are bounded: at most
 ``max_kept_per_address`` per address and ``max_kept`` in all, the oldest going first. An
 address-hopping flood of connect-prompt-disconnect therefore holds at most ``max_kept`` places in the
@@ -43,6 +48,7 @@ class Session:
     token: str  # sent with every "queued": lets this visitor come back to its place
     address: str
     last_activity: float
+    since: float = 0.0  # clock time the visitor connected (their first connection, when they resumed)
     waiting_for: str | None = None  # the id of the visitor's prompt in the queue, if any
     last_status: dict[str, Any] | None = None  # the last queued/showing/rejected it was sent
     shown: deque[str] = field(default_factory=lambda: deque(maxlen=16))  # "showing" may overtake "queued"
@@ -56,6 +62,7 @@ class KeptPlace:
     address: str
     deadline: float  # clock time after which the place is withdrawn
     last: dict[str, Any] | None  # the last queued/showing/rejected meant for them (updated while away)
+    since: float = 0.0  # when they first connected
 
 
 class Sessions:
@@ -63,13 +70,17 @@ class Sessions:
 
     def __init__(self, grace_s: float = 120.0, max_kept: int = 16, max_kept_per_address: int = 2,
                  clock: Callable[[], float] = time.monotonic,
-                 new_secret: Callable[[int], str] = secrets.token_urlsafe) -> None:
+                 new_secret: Callable[[int], str] = secrets.token_urlsafe, settle_s: float = 0.0) -> None:
         # grace_s: how long a dropped visitor's waiting prompt is kept (0: not at all)
+        # settle_s: a session is a newcomer this long after connecting (0: nobody is)
         # new_secret: n bytes -> URL-safe text, for ids and tokens (injectable for tests)
         if not 0 <= grace_s <= 3600:
             raise ConfigError(f"Sessions.grace_s: expected 0 (off) to 3600 seconds, got {grace_s!r}")
         if max_kept < 0 or max_kept_per_address < 0:
             raise ConfigError(f"Sessions: expected caps >= 0, got {max_kept!r}, {max_kept_per_address!r}")
+        if not 0 <= settle_s <= 600:
+            raise ConfigError(f"Sessions.settle_s: expected 0 (off) to 600 seconds, got {settle_s!r}")
+        self.settle_s = float(settle_s)
         self.grace_s = float(grace_s)
         self.max_kept = max_kept
         self.max_kept_per_address = max_kept_per_address
@@ -84,7 +95,8 @@ class Sessions:
     # -- a connection's life -------------------------------------------------------------------------
     def open(self, address: str) -> Session:
         """A new connection: a fresh session with a random id and resume token."""
-        session = Session(self.new_secret(12), self.new_secret(18), address, self.clock())
+        now = self.clock()
+        session = Session(self.new_secret(12), self.new_secret(18), address, now, since=now)
         self.connected[session.id] = session
         return session
 
@@ -97,7 +109,7 @@ class Sessions:
                 and self.max_kept_per_address > 0):
             return [session.id]
         self.kept[session.token] = KeptPlace(session.id, session.address, self.clock() + self.grace_s,
-                                             session.last_status)
+                                             session.last_status, session.since)
         let_go: list[str] = []
         same_address = [t for t, p in self.kept.items() if p.address == session.address]
         for token in same_address[:max(0, len(same_address) - self.max_kept_per_address)]:
@@ -112,6 +124,10 @@ class Sessions:
     def heard(self, session: Session) -> None:
         """The visitor said something."""
         session.last_activity = self.clock()
+
+    def newcomer(self, session: Session) -> bool:
+        """True for the first ``settle_s`` seconds after the visitor connected."""
+        return self.clock() - session.since < self.settle_s
 
     def idle_for(self, session: Session) -> float:
         """Seconds since anything was said either way; 0 while the visitor's prompt waits for its turn."""
@@ -159,6 +175,7 @@ class Sessions:
         del self.kept[token]
         self.connected.pop(session.id, None)
         session.id = place.visitor_id
+        session.since = min(session.since, place.since)
         self.connected[session.id] = session
         return place
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr, model_validator
 
@@ -24,6 +24,12 @@ class ServerSettings(Settings):
     public_url: StrictStr = Field("", description="the address visitors type or scan; empty: this machine's address")
     join_hint: StrictBool = Field(True, description="show the page's address and a QR code on the projection")
     page_title: StrictStr = Field("", description="title of the visitor and operator pages; empty: 'Laterna — <name>'")
+    join_text: StrictStr = Field("Paint this room with words:", description="the join hint's caption above the "
+                                 "address, in the visitors' language (empty: the address only)")
+    join_position: Literal["top-left", "top", "top-right", "left", "center", "right", "bottom-left", "bottom",
+                           "bottom-right"] = Field("bottom-right", description="where the join hint is on the wall")
+    join_text_px: StrictInt = Field(0, ge=0, le=400, description="the join hint's text height in window pixels; "
+                                    "0: 1/28 of the window's height")
     max_connections: PositiveInt = Field(200, description="visitor connections open at once, in all")
     max_connections_per_address: PositiveInt = Field(
         8, description="visitor connections from one address (a venue's shared Wi-Fi may need more); "
@@ -39,6 +45,8 @@ class ServerSettings(Settings):
     max_kept_places: StrictInt = Field(16, ge=0, description="dropped visitors' waiting prompts kept at once "
                                                              "(oldest go first)")
     max_kept_places_per_address: StrictInt = Field(2, ge=0, description="... and kept at once from one address")
+    settle_s: StrictFloat = Field(8.0, ge=0, le=600, description="a visitor counts as a newcomer this long after "
+                                                                 "connecting (see director.newcomer_*; 0: never)")
     tls_cert: PathText = Field("", description="PEM certificate (chain): https/wss, which phones need for the "
                                                "microphone; give tls_key too")
     tls_key: PathText = Field("", description="the PEM key of tls_cert")

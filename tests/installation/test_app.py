@@ -1,8 +1,10 @@
-import asyncio
 import json
+import signal
 import threading
 import time
 import urllib.request
+
+import pytest
 
 from installation.app import Installation, qr_image
 from installation.config.schema import config_from_dict
@@ -134,7 +136,6 @@ def test_operator_health_and_metrics_in_a_running_show(tiny_model, monkeypatch):
             got["wrong"] = get("/operator/state", "guess")[0]
             got["health"] = get("/healthz")
             got["metrics"] = get("/metrics")
-            status, body = get("/operator/state", "s3cret-token")
             inst.control.apply({"cmd": "pin", "style": "ink"})
             got["pinned"] = inst.director.is_pinned()
         finally:
@@ -167,27 +168,37 @@ def test_attract_source_generator_wires_the_director_to_the_switch(tiny_model):
 
 
 def test_b_on_the_projector_windows_keyboard_blacks_the_show_out(tiny_model):
-    """In a running show with a real (SDL dummy) window, pressing b turns blackout on through the operator
-    command path; the loop's flag follows."""
+    """In a running show with a real (SDL dummy) window and the join hint on, pressing b turns blackout on
+    through the operator command path; the wall is then entirely black (no QR code, no text). The join
+    hint's caption and the visitors' page title come from the config."""
     import os
 
     import pygame
 
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-    inst = Installation(_config(tiny_model, display={"type": "window", "width": 96, "height": 54}), headless=False)
+    cfg = _config(tiny_model, display={"type": "window", "width": 96, "height": 54},
+                  server={"port": 0, "host": "127.0.0.1", "join_hint": True, "join_text": "Malen Sie mit Worten:",
+                          "join_position": "top-left", "page_title": "Lichtspiele"})
+    inst = Installation(cfg, headless=False)
+    window = inst.show.sinks[0]
     seen = {}
+
+    def wait_for(condition, seconds=30.0):
+        deadline = time.monotonic() + seconds
+        while not condition() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return condition()
 
     def technician():
         try:
-            deadline = time.monotonic() + 60
-            while not inst.server_thread and time.monotonic() < deadline:
-                time.sleep(0.05)
-            time.sleep(0.5)
+            wait_for(lambda: inst.server_thread is not None and inst.show.loop.stats.frames > 2)
+            seen["hint"] = window._overlays["join"].lines[0]
+            seen["hint_drawn"] = wait_for(lambda: bool(window.last_presented()[:10, :10].max() == 255))  # the white QR
+            with urllib.request.urlopen(f"http://127.0.0.1:{inst.port}/", timeout=10) as resp:
+                seen["page"] = resp.read().decode()
             pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_b, mod=0, unicode="b", scancode=5))
-            deadline = time.monotonic() + 10
-            while not inst.show.loop.blackout and time.monotonic() < deadline:
-                time.sleep(0.05)
-            seen["blackout"] = inst.show.loop.blackout
+            seen["blackout"] = wait_for(lambda: inst.show.loop.blackout)
+            seen["black_wall"] = wait_for(lambda: bool(window.last_presented().max() == 0))
         finally:
             inst.stop()
 
@@ -195,4 +206,74 @@ def test_b_on_the_projector_windows_keyboard_blacks_the_show_out(tiny_model):
     t.start()
     inst.run(seconds=60)
     t.join()
-    assert seen["blackout"] is True
+    assert seen["hint"] == "Malen Sie mit Worten:" and seen["hint_drawn"]
+    assert "<title>Lichtspiele</title>" in seen["page"]
+    assert seen["blackout"] is True and seen["black_wall"] is True
+
+
+def _run_until(config, stats_out, marker, sig, timeout=240):
+    """`laterna run` as a real process; send ``sig`` as soon as ``marker`` appears in its log. Returns
+    (exit code, log text, whether the marker was seen)."""
+    import os
+    import select
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER"):
+        env.pop(var, None)
+    proc = subprocess.Popen([sys.executable, "-m", "installation.cli", "run", str(config), "--headless",
+                             "--stats-out", str(stats_out), "--port", "0"], cwd=ROOT, env=env,
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    lines: list[str] = []
+    seen = False
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([proc.stderr], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                break
+            line = proc.stderr.readline()
+            if not line:
+                break
+            lines.append(line)
+            if not seen and marker in line:
+                seen = True
+                proc.send_signal(sig)
+        proc.stderr.read()
+        code = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return code, "".join(lines), seen
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("marker, sig", [
+    ("show 'test'", signal.SIGTERM),  # the show is built, nothing is open yet
+    ("visitors: http", signal.SIGTERM),  # the server is up, the sentence model is loading
+    ("loaded sentence embeddings", signal.SIGTERM),  # the interpreter is being built (issue 13's crash)
+    ("loaded sentence embeddings", signal.SIGINT),  # Ctrl-C at the same moment
+    ("prompt interpreter ready", signal.SIGTERM),  # fully up
+])
+def test_a_signal_at_any_moment_of_start_up_exits_cleanly_with_stats(tiny_model, tmp_path, marker, sig):
+    """SIGTERM or SIGINT at each moment of start-up: the process exits 0 and still writes its stats."""
+    import yaml
+
+    config = tmp_path / "show.yaml"
+    config.write_text(yaml.safe_dump({
+        "name": "test", "source": {"type": "pattern", "width": 96, "height": 54},
+        "model": {"manifest": str(tiny_model.path), "sessions": 1},
+        "pipeline": {"width": 96, "height": 54, "workers": 1}, "style": {"start": {"moss": 1.0}},
+        "display": {"type": "headless", "width": 96, "height": 54},
+        "server": {"host": "127.0.0.1", "join_hint": False}, "attract": {"enabled": False}}))
+    stats_out = tmp_path / "stats.json"
+    code, log_text, seen = _run_until(config, stats_out, marker, sig)
+    assert seen, log_text
+    assert code == 0, log_text
+    assert "Traceback" not in log_text and "terminate called" not in log_text
+    stats = json.loads(stats_out.read_text())
+    assert "frames" in stats and stats["errors"] == 0, log_text  # a clean stop counts no error

@@ -249,7 +249,7 @@
       el.unpin.disabled = !state.pinned;
     }
 
-    const SOURCE_LABELS = { live: "Live camera", generator: "Dream (generator)" };
+    const SOURCE_LABELS = { live: "Live picture", generator: "Dream (generator)" };
 
     function renderSources(state) {
       const names = state.sources || [];
@@ -261,12 +261,16 @@
           b.type = "button";
           b.className = "toggle";
           b.dataset.source = name;
-          b.textContent = SOURCE_LABELS[name] || name;
+          b.textContent = name;
           b.addEventListener("click", () => send({ cmd: "source", name }));
           return b;
         }));
       }
+      const labels = state.source_labels || {};
       for (const b of el.sources.children) {
+        // what the input is now ("Live: pattern" when there is no camera), from the show, not assumed
+        const label = labels[b.dataset.source] || SOURCE_LABELS[b.dataset.source] || b.dataset.source;
+        if (b.textContent !== label) b.textContent = label;
         b.setAttribute("aria-pressed", String(state.selected_source === b.dataset.source));
       }
     }

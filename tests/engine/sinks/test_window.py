@@ -107,13 +107,9 @@ def test_overlays_follow_the_keystone(window):
     assert (shown[: H // 3, W // 5 : W // 2] != 128).any()
 
 
-def test_without_a_font_overlays_are_skipped_with_one_warning(window, monkeypatch, caplog):
-    """If no font can be loaded, frames still show and the problem is logged once."""
-
-    def no_font(*args, **kwargs):
-        raise pygame.error("font not available")
-
-    monkeypatch.setattr(pygame.font, "Font", no_font)
+def test_without_a_font_overlays_are_skipped_with_one_warning(window, tmp_path, caplog):
+    """If the font cannot be loaded, frames still show and the problem is logged once."""
+    window.font_path = str(tmp_path / "missing.ttf")
     window.set_overlay("caption", ["hello"])
     with caplog.at_level(logging.WARNING):
         for _ in range(3):
@@ -202,3 +198,33 @@ def test_without_vsync_support_the_window_still_opens(monkeypatch, caplog):
         assert "vsync unavailable" in caplog.text
     finally:
         sink.close()
+
+
+def test_no_overlay_is_drawn_during_a_blackout(window):
+    """With overlays hidden (a blackout), a black frame stays entirely black; shown again, the text is back."""
+    window.set_overlay("join", ["Paint this room with words:", "http://192.0.2.1/"], "bottom-right",
+                       image=np.full((20, 20, 3), 255, np.uint8))
+    window.overlays_visible = False
+    window.show(Frame(np.zeros((H, W, 3), dtype=np.uint8)))
+    assert window.last_presented().max() == 0
+    window.overlays_visible = True
+    window.show(Frame(np.zeros((H, W, 3), dtype=np.uint8)))
+    assert window.last_presented().max() == 255
+
+
+def test_overlay_text_size_follows_size_px(window):
+    """A larger size_px draws a larger text box (a real TrueType font, not a fixed bitmap size)."""
+    heights = []
+    for size in (12, 24):
+        window.set_overlay("caption", ["Paint this room"], "top-left", size_px=size)
+        window.show(Frame(np.full((H, W, 3), 128, dtype=np.uint8)))
+        rows = np.where((window.last_presented() != 128).any(axis=(1, 2)))[0]
+        heights.append(int(rows.max() - rows.min() + 1))
+    assert heights[1] > heights[0] * 1.5
+
+
+def test_default_font_is_a_truetype_file_that_exists():
+    """The overlay font is DejaVu Sans where installed, else the font inside pygame: always a real file."""
+    from engine.sinks.window import default_font_path
+
+    assert default_font_path().endswith(".ttf") and os.path.isfile(default_font_path())

@@ -1,4 +1,5 @@
 import asyncio
+import dataclasses
 import json
 import logging
 import math
@@ -9,7 +10,7 @@ import pytest
 
 from engine.events import Blackout, Freeze, SelectSource, SetStrength, SetTransition, Snapshot, TargetChanged
 from engine.style import StyleMix
-from installation.control.show_control import ShowControl, WarningLog, handle_message
+from installation.control.show_control import LoopView, ShowControl, WarningLog, handle_message
 from tests.installation.prompts.toy_director import STYLES, make_director
 
 NAMES = [s.name for s in STYLES]  # ink, ember, moss
@@ -28,10 +29,10 @@ class Show:
         self.warnings = WarningLog(capacity=5)
         self.flags = {"blackout": False, "frozen": False}
         self.selected = "live"
-        self.control = ShowControl(self.post, self.director, self.director.moderator, lambda: self.stats,
-                                   lambda: self.target, NAMES, tmp_path / "snapshots", lambda: self.frame,
-                                   self.warnings, sources=("live", "generator"),
-                                   selected_source=lambda: self.selected, loop_flags=lambda: dict(self.flags))
+        view = LoopView(self.post, lambda: self.stats, lambda: self.target, lambda: self.frame,
+                        flags=lambda: dict(self.flags), sources=("live", "generator"),
+                        selected_source=lambda: self.selected)
+        self.control = ShowControl(view, self.director, NAMES, tmp_path / "snapshots", self.warnings)
 
     def post(self, event) -> bool:
         if self.accept_posts:
@@ -77,7 +78,7 @@ def test_a_failing_provider_leaves_the_rest_of_the_state_and_warns_once(show, ca
     def broken():
         raise RuntimeError("loop gone")
 
-    show.control.stats = broken
+    show.control.loop = dataclasses.replace(show.control.loop, stats=broken)
     with caplog.at_level(logging.WARNING, logger="installation.control.show_control"):
         states = [show.control.state() for _ in range(3)]
     assert all(s["stats"] == {} and s["styles"] == NAMES for s in states)
@@ -273,3 +274,30 @@ def test_a_huge_number_in_a_command_is_refused_not_raised(show):
     assert reply == {"type": "result", "ok": True, "cmd": "skip"}
     reply = handle_message(show.control, f'{{"cmd": "strength", "value": {huge}, "ref": 2}}')
     assert reply["ok"] is False and reply["ref"] == 2 and "strength" not in show.posted
+
+
+# -- what the sources are ------------------------------------------------------------------------------------
+def test_source_labels_say_what_each_input_is_now(tmp_path):
+    """"Live camera" is never claimed without a camera: the pattern says so, a broken video says what shows
+    instead, the generator is the dream; the panel's state carries the labels."""
+    from engine.sources.fallback import FallbackSource
+    from engine.sources.pattern import PatternSource
+    from engine.sources.transform import TransformedSource
+    from engine.sources.video import VideoSource
+    from installation.control.show_control import source_label
+
+    pattern = TransformedSource(PatternSource(width=32, height=24), 32, 24)
+    assert source_label("live", pattern) == "Live: pattern"
+    broken = tmp_path / "clip.avi"
+    broken.write_bytes(b"not a video")
+    lost = TransformedSource(FallbackSource(VideoSource(path=broken), PatternSource(width=32, height=24)), 32, 24)
+    lost.open()
+    try:
+        lost.read()
+        assert source_label("live", lost) == "video clip.avi lost: showing pattern"
+    finally:
+        lost.close()
+    assert source_label("generator", pattern) == "Dream (generator)"
+    show = Show(tmp_path)
+    show.control.loop = dataclasses.replace(show.control.loop, source_labels=lambda: {"live": "Live: pattern"})
+    assert show.control.state()["source_labels"] == {"live": "Live: pattern"}

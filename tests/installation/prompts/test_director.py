@@ -130,9 +130,9 @@ def test_prompts_steer_the_generator_deterministically(interpreter, tmp_path):
     import numpy as np
 
     from engine.events import SteerGenerator, find_source
+    from engine.sources.fallback import FallbackSource
     from engine.sources.generator import GeneratorSource
     from engine.sources.pattern import PatternSource
-    from engine.sources.fallback import FallbackSource
     from engine.sources.transform import TransformedSource
     from installation.prompts.generator_steering import latent_for_text
     from tests.exporters.tiny_gan import tiny_generator
@@ -259,8 +259,6 @@ def test_a_flood_of_near_identical_prompts_is_refused_and_the_operator_warned_on
     from tests.installation.prompts.toy_director import make_director
 
     director, _ = make_director()
-    events = []
-    director.listeners.append(lambda kind, data: events.append(kind))
 
     async def go():
         assert (await director.submit("v0", "visit cheap pills dot com"))["type"] == "queued"
@@ -271,5 +269,73 @@ def test_a_flood_of_near_identical_prompts_is_refused_and_the_operator_warned_on
 
     with caplog.at_level(logging.WARNING, logger="installation.prompts.director"):
         asyncio.run(go())
-    assert len(director.queue) == 2 and events.count("flood") == 1
+    assert len(director.queue) == 2
     assert len([r for r in caplog.records if "flood" in r.getMessage()]) == 1
+
+
+def test_once_running_the_director_is_reconfigured_only_on_its_own_thread():
+    """configure()/set_interpreter() from another thread raise while run() owns the Director; a coroutine
+    on the Director's loop changes pacing, queue limits, moderator and attract mode together."""
+    from engine.errors import EngineError
+    from installation.prompts.moderation import Moderator
+    from tests.installation.prompts.toy_director import make_director
+
+    director, _ = make_director(min_show_s=20.0)
+    errors: list[Exception] = []
+    strict = Moderator(["lantern"])
+
+    async def go():
+        stop = asyncio.Event()
+        runner = asyncio.create_task(director.run(stop))
+        while director._owner is None:
+            await asyncio.sleep(0)
+
+        def elsewhere():
+            for call in (lambda: director.configure(DirectorSettings(min_show_s=1.0)),
+                         lambda: director.set_interpreter(director.interpreter)):
+                try:
+                    call()
+                except EngineError as exc:
+                    errors.append(exc)
+
+        await asyncio.to_thread(elsewhere)
+        director.configure(DirectorSettings(min_show_s=5.0, max_queue=7, max_age_s=30.0), moderator=strict,
+                           attract=None)
+        stop.set()
+        await runner
+
+    asyncio.run(go())
+    assert len(errors) == 2 and all("submit a coroutine" in str(e) for e in errors)
+    assert director.settings.min_show_s == 5.0 and director.queue.max_length == 7 and director.queue.max_age_s == 30.0
+    assert director.moderator is strict and director.attract is None
+
+
+def test_a_new_prompt_wakes_the_director_without_waiting_for_its_tick():
+    """With a one-minute tick, a prompt submitted to an idle running Director is still shown at once: submit
+    wakes the run loop (the live show's Send -> showing no longer waits for polling)."""
+    from tests.installation.prompts.toy_director import make_director
+
+    director, posted = make_director()
+    director.settings = DirectorSettings(min_show_s=0.0, tick_s=60.0)
+
+    async def go():
+        stop = asyncio.Event()
+        runner = asyncio.create_task(director.run(stop))
+        while director._owner is None:
+            await asyncio.sleep(0)
+        await asyncio.sleep(0.05)  # the run loop is now waiting out its first tick
+        await director.submit("v", "black ink")
+        try:
+            await asyncio.wait_for(_until(lambda: director.current is not None), 30.0)
+        finally:
+            stop.set()
+            director.skip()  # wakes the loop so it sees the stop
+            await runner
+
+    asyncio.run(go())
+    assert director.current.text == "black ink" and any(isinstance(e, TargetChanged) for e in posted)
+
+
+async def _until(condition) -> None:
+    while not condition():
+        await asyncio.sleep(0.01)

@@ -32,3 +32,16 @@ def test_render_words():
     assert render_params("a subtle hint of snow")["strength"] < 1.0
     assert render_params("warm sunset")["warmth"] > 0 > render_params("icy winter")["warmth"]
     assert render_params("calm lake")["smoothing"] > render_params("chaotic city")["smoothing"]
+
+
+def test_tune_changes_the_mix_of_a_prompt_already_interpreted(embedder, shipped_manifest):
+    """After tune() (a config reload) the same prompt is interpreted afresh with the new temperature and
+    top-k, not served from the cache; top-k is clamped to the number of styles."""
+    from installation.prompts.interpreter import Interpreter
+
+    interp = Interpreter(embedder, list(shipped_manifest.styles), temperature=0.05, top_k=3)
+    before = interp.interpret("stormy sea at night")
+    interp.tune(temperature=5.0, top_k=1000)
+    after = interp.interpret("stormy sea at night")
+    assert interp.top_k == len(shipped_manifest.styles)
+    assert sum(w > 0 for w in after.mix.weights) == len(shipped_manifest.styles) > sum(w > 0 for w in before.mix.weights)

@@ -1,6 +1,7 @@
 import pytest
 
-from installation.prompts.queue import NearDuplicate, PromptQueue, QueueFull, shingles, similarity
+from engine.errors import ConfigError
+from installation.prompts.queue import Crowded, NearDuplicate, PromptQueue, QueueFull, shingles, similarity
 
 
 class Clock:
@@ -83,3 +84,83 @@ def test_a_flood_of_near_duplicates_is_noticed_and_forgotten():
     assert q.flooded()
     clock.t = 61
     assert not q.flooded()
+
+
+WORDS = (
+    "harbour", "dusk", "violet", "storm", "amber", "forest", "meadow", "glacier", "copper", "lantern", "velvet",
+    "thunder", "orchid", "canyon", "marble", "ember", "willow", "comet", "saffron", "tide"
+)
+
+
+def varied(i: int) -> str:
+    """The i-th of many prompts that are not near-duplicates of each other."""
+    return " ".join(WORDS[(i * k + k * k) % len(WORDS)] for k in (1, 3, 7, 11))
+
+
+def test_newcomers_share_one_budget():
+    """Newcomers' new places come from one token bucket: burst at once, then newcomer_rate a second, however
+    many visitors send them; replacing one's own prompt costs nothing and settled visitors do not draw on it."""
+    clock = Clock()
+    q = PromptQueue(clock=clock, newcomer_rate=0.1, newcomer_burst=3)
+    for i in range(3):
+        q.add(f"new{i}", varied(i), newcomer=True)
+    with pytest.raises(Crowded):
+        q.add("new3", varied(3), newcomer=True)
+    q.add("new0", varied(10), newcomer=True)  # a replacement takes no new place
+    q.add("settled", varied(4))
+    clock.t = 10  # one more token
+    q.add("new4", varied(5), newcomer=True)
+    with pytest.raises(Crowded):
+        q.add("new5", varied(6), newcomer=True)
+    assert [p.visitor for p in q.pending()] == ["new0", "new1", "new2", "settled", "new4"]
+
+
+def test_newcomers_hold_at_most_their_share_and_the_rest_stays_open():
+    """Newcomers' prompts fill at most newcomer_share of the queue (Crowded past it, which is a QueueFull);
+    visitors who are not newcomers still get the other places; a newcomer's place that leaves frees one; the
+    share follows a changed max_length."""
+    q = PromptQueue(max_length=4, newcomer_share=0.5, newcomer_burst=100)
+    q.add("a", varied(0), newcomer=True)
+    q.add("b", varied(1), newcomer=True)
+    with pytest.raises(Crowded) as refused:
+        q.add("c", varied(2), newcomer=True)
+    assert isinstance(refused.value, QueueFull) and q.newcomers() == 2
+    q.add("s1", varied(3))
+    q.add("s2", varied(4))
+    with pytest.raises(QueueFull):
+        q.add("s3", varied(5))
+    assert q.pop().visitor == "a"
+    assert q.add("c", varied(2), newcomer=True).newcomer and len(q) == 4
+    q.max_length = 8  # a reloaded config: the share follows the queue's length
+    assert q.newcomer_places == 4
+
+
+def test_a_newcomer_who_settles_stops_counting_against_the_share():
+    """A newcomer's prompt replaced once the visitor is settled no longer counts as a newcomer's, so its
+    place stops using the newcomers' share."""
+    q = PromptQueue(max_length=10, newcomer_share=0.1)
+    q.add("a", varied(0), newcomer=True)
+    with pytest.raises(Crowded):
+        q.add("b", varied(1), newcomer=True)
+    assert not q.add("a", varied(2), newcomer=False).newcomer
+    assert q.add("b", varied(1), newcomer=True).newcomer and q.newcomers() == 1
+
+
+def test_crowded_refusals_count_toward_a_flood():
+    """Refusals of newcomers past their budget are a flood to the operator, like near-duplicates."""
+    clock = Clock()
+    q = PromptQueue(clock=clock, newcomer_burst=1, flood_refusals=3, flood_window_s=60)
+    q.add("v0", varied(0), newcomer=True)
+    for i in range(1, 4):
+        assert not q.flooded()
+        with pytest.raises(Crowded):
+            q.add(f"v{i}", varied(i), newcomer=True)
+    assert q.flooded()
+
+
+@pytest.mark.parametrize("bad", [{"newcomer_rate": 0}, {"newcomer_burst": 0}, {"newcomer_share": 1.5},
+                                 {"newcomer_share": -0.1}])
+def test_newcomer_settings_are_checked(bad):
+    """Newcomer limits that make no sense are a ConfigError naming them."""
+    with pytest.raises(ConfigError, match="newcomer"):
+        PromptQueue(**bad)

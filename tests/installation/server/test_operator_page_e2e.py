@@ -12,7 +12,7 @@ import pytest
 
 from engine.events import Blackout, SelectSource
 from engine.style import StyleMix
-from installation.control.show_control import ShowControl, WarningLog
+from installation.control.show_control import LoopView, ShowControl, WarningLog
 from installation.server.prompt_server import PromptServer, ServerThread, VisitorServerSettings
 from tests.installation.server.test_visitor_page_e2e import WAIT_S, browser  # noqa: F401  (the shared Chromium)
 from tests.installation.prompts.toy_director import STYLES, make_director
@@ -36,10 +36,10 @@ def show(tmp_path):
     director, _ = make_director(min_show_s=60.0)
     posted: list = []
     frame = np.full((90, 160, 3), (220, 140, 40), np.uint8)
-    control = ShowControl(posted.append, director, director.moderator,
-                          lambda: {"fps": 30.0, "latency_ms": {"p50": 42.0}, "backend": "toy"},
-                          lambda: StyleMix.single(3, 0), [s.name for s in STYLES], tmp_path, lambda: frame,
-                          WarningLog(), sources=("live", "generator"), selected_source=lambda: "live")
+    view = LoopView(posted.append, lambda: {"fps": 30.0, "latency_ms": {"p50": 42.0}, "backend": "toy"},
+                    lambda: StyleMix.single(3, 0), lambda: frame, sources=("live", "generator"),
+                    selected_source=lambda: "live")
+    control = ShowControl(view, director, [s.name for s in STYLES], tmp_path, WarningLog())
     server = PromptServer(director, VisitorServerSettings(host="127.0.0.1", port=0, page_title="Laterna test",
                                                           state_interval_s=0.2),
                           operator_token=TOKEN, control=control)

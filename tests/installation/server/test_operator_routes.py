@@ -12,7 +12,7 @@ from websockets.exceptions import InvalidStatus
 from engine.events import Blackout
 from engine.style import StyleMix
 from installation.ops.metrics import Metrics
-from installation.control.show_control import ShowControl, WarningLog
+from installation.control.show_control import LoopView, ShowControl, WarningLog
 from installation.server.routes import OPERATOR, Router
 from installation.server.prompt_server import PromptServer, VisitorServerSettings
 from installation.ops.supervision import Health
@@ -30,9 +30,8 @@ async def running(tmp_path, token: str | None = TOKEN, **settings):
     posted: list = []
     ticks = {"last": 100.0, "now": 100.5}  # the frame loop's last tick and the health clock
     frame = np.full((72, 128, 3), 90, np.uint8)
-    control = ShowControl(posted.append, director, director.moderator, lambda: {"fps": 30.0},
-                          lambda: StyleMix.single(3, 0), [s.name for s in STYLES], tmp_path, lambda: frame,
-                          WarningLog())
+    control = ShowControl(LoopView(posted.append, lambda: {"fps": 30.0}, lambda: StyleMix.single(3, 0), lambda: frame),
+                          director, [s.name for s in STYLES], tmp_path, WarningLog())
     health = Health(lambda: ticks["last"], stall_after_s=5.0, clock=lambda: ticks["now"])
     config = dict(host="127.0.0.1", port=0, state_interval_s=0.05, http_burst_per_address=1000,
                   http_rate_per_address=1000.0) | settings

@@ -12,6 +12,7 @@ from websockets.sync.client import connect as sync_connect
 
 from engine.errors import ConfigError, EngineError
 from installation.server import protocol
+from installation.prompts.director import CROWDED, NEAR_DUPLICATE
 from installation.prompts.moderation import Moderator
 from installation.server.prompt_server import PromptServer, ServerError, ServerThread, VisitorServerSettings
 from installation.server.visitor_page import qr_svg
@@ -408,6 +409,81 @@ def test_a_connect_prompt_disconnect_flood_cannot_hold_the_queue():
             assert len(server.sessions.kept) == 2 and director.status()["queue_length"] == 2
 
     run(scenario())
+
+
+FLOOD_WORDS = (
+    "harbour", "dusk", "violet", "storm", "amber", "forest", "meadow", "glacier", "copper", "lantern", "velvet",
+    "thunder", "orchid", "canyon", "marble", "ember", "willow", "comet", "saffron", "tide", "basalt", "heron",
+    "cobalt", "dune", "fjord", "poppy", "quartz", "raven", "sable", "tundra", "umber", "vapour", "walnut",
+    "yarrow", "zephyr", "aurora", "bramble", "cinder", "delta", "fennel", "garnet", "hollow", "indigo", "juniper",
+    "kelp", "lagoon", "mangrove", "nebula", "obsidian", "pewter", "quill", "russet", "sierra", "thistle"
+)
+HONEST = "a harbour at dusk, in warm orange light"
+
+
+async def _address_hopping_flood(settle_s: float) -> dict:
+    """300 connections from 300 addresses send varied prompts at once over 2 minutes (manual clock) and stay
+    connected; one honest visitor connects at 30 s, reads the page and sends at 45 s. The Director gives a
+    turn every 20 s. Returns what happened."""
+    import random
+
+    from installation.prompts.director import Director, DirectorSettings
+    from installation.prompts.interpreter import Interpreter
+    from tests.installation.prompts.toy_director import STYLES, toy_embed
+
+    clock = ManualClock(0.0)
+    director = Director(lambda event: True, Interpreter(toy_embed, STYLES), moderator=Moderator(),
+                        settings=DirectorSettings(min_show_s=20.0, max_queue=50), clock=clock)
+    events: list[str] = []  # "flood" for each flood warning the operator gets (the panel shows warnings)
+    warnings = logging.getLogger("installation.prompts.director")
+    counter = logging.Handler(logging.WARNING)
+    counter.emit = lambda record: events.append("flood") if "flood" in record.getMessage() else None
+    warnings.addHandler(counter)
+    try:
+        return await _flood_with(director, clock, settle_s, events)
+    finally:
+        warnings.removeHandler(counter)
+
+
+async def _flood_with(director, clock, settle_s: float, events: list[str]) -> dict:
+    import random
+
+    rng = random.Random(13)
+    flood_replies: list[dict] = []
+    honest_reply: dict = {}
+    async with running(director, run_director=False, clock=clock, settle_s=settle_s,
+                       max_connections=400) as (server, url), contextlib.AsyncExitStack() as held:
+        honest = None
+        for i in range(300):
+            clock.now = i * 0.4
+            if i % 50 == 0:  # a turn every 20 s
+                await director.step()
+            if honest is None and clock.now >= 30.0:
+                honest = await held.enter_async_context(connect(url, local_addr=("127.2.0.1", 0)))
+            if honest is not None and not honest_reply and clock.now >= 45.0:
+                honest_reply = await ask(honest, {"type": "prompt", "text": HONEST})
+            bot = await held.enter_async_context(connect(url, local_addr=(f"127.1.{i // 200}.{i % 200 + 1}", 0)))
+            flood_replies.append(await ask(bot, {"type": "prompt", "text": " ".join(rng.sample(FLOOD_WORDS, 5))}))
+        assert len(server.visitors) == 301  # the flood held every connection open to the end
+        waiting = director.queue.pending()
+        return {"honest": honest_reply, "flood_accepted": sum(r["type"] == "queued" for r in flood_replies),
+                "flood_reasons": {r["reason"] for r in flood_replies if r["type"] == "rejected"}, "events": events,
+                "flood_waiting": sum(p.text != HONEST for p in waiting), "queue": len(waiting),
+                "honest_waits": any(p.text == HONEST for p in waiting), "places": director.queue.newcomer_places}
+
+
+def test_an_address_hopping_flood_of_varied_prompts_cannot_turn_an_honest_visitor_away():
+    """Fresh connections (under settle_s old) share one budget and half the queue, so 300 addresses sending
+    varied prompts for 2 minutes fill only that half: a visitor who stayed on the page a few seconds is queued,
+    and the operator is warned once. The same flood with the rule off (settle_s 0) fills the queue and turns
+    the honest visitor away, so the scenario is a real flood."""
+    guarded = asyncio.run(asyncio.wait_for(_address_hopping_flood(settle_s=8.0), 120))
+    assert guarded["honest"]["type"] == "queued" and guarded["honest_waits"]
+    assert guarded["flood_waiting"] <= guarded["places"] == 25 and guarded["queue"] < 50
+    assert guarded["flood_accepted"] <= 10 + 0.2 * 120 + 1  # newcomer_burst, then newcomer_rate for 2 minutes
+    assert guarded["events"].count("flood") == 1 and guarded["flood_reasons"] <= {CROWDED, NEAR_DUPLICATE}
+    unguarded = asyncio.run(asyncio.wait_for(_address_hopping_flood(settle_s=0.0), 120))
+    assert unguarded["honest"]["type"] == "rejected" and unguarded["queue"] == 50 == unguarded["flood_waiting"]
 
 
 def test_a_visitor_who_connects_while_the_show_is_warming_up_is_told_so_first():

@@ -140,3 +140,21 @@ def test_stopping_withdraws_every_place_and_settings_are_checked():
         Sessions(grace_s=-1)
     with pytest.raises(ConfigError, match="caps"):
         Sessions(max_kept=-1)
+    with pytest.raises(ConfigError, match="settle_s"):
+        Sessions(settle_s=-1)
+
+
+def test_a_visitor_is_a_newcomer_for_settle_s_and_keeps_their_first_connect_time_on_resume():
+    """newcomer() holds for settle_s after connecting and not after; a visitor who drops and resumes on a
+    fresh connection is not a newcomer again; with settle_s 0 nobody is."""
+    sessions, clock = make(settle_s=8.0)
+    first = waiting(sessions)
+    assert sessions.newcomer(first)
+    clock.now += 8.0
+    assert not sessions.newcomer(first)
+    sessions.close(first)
+    again = sessions.open("10.0.0.1")
+    assert sessions.newcomer(again)
+    assert sessions.resume(again, first.token) is not None and not sessions.newcomer(again)
+    off, _ = make(settle_s=0.0)
+    assert not off.newcomer(off.open("10.0.0.2"))
