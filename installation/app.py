@@ -76,15 +76,16 @@ class HoursWatch:
 
 
 def build_moderator(cfg: ShowConfig, embed):
-    from installation.prompts.moderation import Moderator, load_blocklist
+    from installation.prompts.moderation import DEFAULT_CONCEPTS, Moderator, load_blocklist, load_concepts
 
     m = cfg.moderation
     phrases = list(m.block)
     if m.blocklist:
         phrases += load_blocklist(cfg.resolve(m.blocklist))
-    semantic = m.semantic and bool(m.concepts)
+    semantic = m.semantic and embed is not None
+    concepts = (list(m.concepts) or load_concepts(DEFAULT_CONCEPTS)) if semantic else []
     return Moderator(phrases, default_list=m.default_list, embed=embed if semantic else None,
-                     blocked_concepts=m.concepts if semantic else (), threshold=m.threshold)
+                     blocked_concepts=concepts, threshold=m.threshold)
 
 
 def build_expander(cfg: ShowConfig, embed):

@@ -221,16 +221,20 @@ class SentenceEmbedder:
     def embed(self, texts: list[str]) -> np.ndarray:
         with self._lock:
             encoder = self._load()
+            fresh: dict[str, np.ndarray] = {}
             missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
             if missing:
-                vecs = encoder.encode(missing)
-                for t, v in zip(missing, vecs):
-                    self._cache[t] = v.astype(np.float32)
-                    if len(self._cache) > self._cache_size:
-                        self._cache.popitem(last=False)
-            for t in texts:
+                for t, v in zip(missing, encoder.encode(missing), strict=True):
+                    fresh[t] = v.astype(np.float32)
+            # this call's vectors come from what it computed or found, so a call larger than the cache still works
+            out = np.stack([fresh[t] if t in fresh else self._cache[t] for t in texts])
+            for t in dict.fromkeys(texts):
+                if t in fresh:
+                    self._cache[t] = fresh[t]
                 self._cache.move_to_end(t)
-            return np.stack([self._cache[t] for t in texts])
+            while len(self._cache) > max(0, self._cache_size):
+                self._cache.popitem(last=False)
+            return out
 
 
 def main() -> int:

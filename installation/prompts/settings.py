@@ -54,6 +54,7 @@ class ModerationSettings(Settings):
     blocklist: PathText = Field("", description="a file of extra blocked words/phrases, one per line")
     block: tuple[StrictStr, ...] = Field((), description="extra blocked words/phrases")
     default_list: StrictBool = Field(True, description="use the shipped English list")
-    semantic: StrictBool = Field(False, description="also refuse prompts close in meaning to `concepts`")
-    concepts: tuple[StrictStr, ...] = Field((), description="blocked concepts for semantic moderation")
-    threshold: StrictFloat = Field(0.6, gt=0, le=1, description="similarity at which a prompt is refused")
+    semantic: StrictBool = Field(True, description="also refuse prompts close in meaning to `concepts`")
+    concepts: tuple[StrictStr, ...] = Field((), description="blocked concepts for semantic moderation; empty: the "
+                                            "shipped list, installation/prompts/data/concepts_en.txt")
+    threshold: StrictFloat = Field(0.5, gt=0, le=1, description="similarity at which a prompt is refused")

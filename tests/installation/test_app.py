@@ -10,6 +10,14 @@ from installation.app import Installation, qr_image
 from installation.config.schema import config_from_dict
 
 
+def wait_for(condition, seconds: float = 30.0) -> bool:
+    """Poll ``condition`` until it holds or ``seconds`` pass; its last value."""
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return bool(condition())
+
+
 def _config(tiny_model, **extra):
     return config_from_dict({
         "source": {"type": "pattern", "width": 96, "height": 54},
@@ -31,15 +39,13 @@ def test_a_visitors_prompt_changes_the_running_show(tiny_model):
     status: dict = {}
 
     def visitor():
-        deadline = time.monotonic() + 90
-        while not (inst.server_thread and inst.director.ready) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_for(lambda: inst.server_thread is not None and inst.director.ready, 90)
         try:
             with connect(f"ws://127.0.0.1:{inst.port}/ws") as ws:
                 ws.send(json.dumps({"type": "prompt", "text": "ink"}))
                 while not any(m["type"] == "showing" for m in seen):
                     seen.append(json.loads(ws.recv(timeout=30)))
-            time.sleep(1.0)  # the glide takes 0.3 s
+            wait_for(lambda: inst.show.loop.stats.snapshot()["mix"].get("ink", 0.0) > 0.5)  # the 0.3 s glide
             with urllib.request.urlopen(f"http://127.0.0.1:{inst.port}/status", timeout=10) as resp:
                 status.update(json.loads(resp.read()))
         finally:
@@ -87,13 +93,14 @@ def test_hot_reload_in_a_running_show(tiny_model, tmp_path):
 
     def operator():
         try:
-            time.sleep(1.0)
+            wait_for(lambda: inst.server_thread is not None and inst.show.loop.stats.frames > 0)
             edit({**data, "director": {"min_show_s": 5}, "moderation": {"block": ["lanterns"]}})
-            time.sleep(1.0)
+            wait_for(lambda: inst.director.settings.min_show_s == 5
+                     and not inst.director.moderator.check("many lanterns").allowed)
             observed["min_show_s"] = inst.director.settings.min_show_s
             observed["blocked"] = not inst.director.moderator.check("many lanterns").allowed
             edit({**data, "director": {"min_show_s": "soon"}})
-            time.sleep(1.0)
+            wait_for(lambda: inst.reloader.last is not None and bool(inst.reloader.last.error))
             observed["after_bad"] = inst.director.settings.min_show_s
             observed["error"] = inst.reloader.last.error
         finally:
@@ -127,10 +134,7 @@ def test_operator_health_and_metrics_in_a_running_show(tiny_model, monkeypatch):
 
     def operator():
         try:
-            deadline = time.monotonic() + 60
-            while not inst.server_thread and time.monotonic() < deadline:
-                time.sleep(0.05)
-            time.sleep(1.0)
+            wait_for(lambda: inst.server_thread is not None and inst.show.loop.stats.frames > 0, 60)
             got["state"] = get("/operator/state", "s3cret-token")
             got["no_token"] = get("/operator/state")[0]
             got["wrong"] = get("/operator/state", "guess")[0]
@@ -182,12 +186,6 @@ def test_b_on_the_projector_windows_keyboard_blacks_the_show_out(tiny_model):
     inst = Installation(cfg, headless=False)
     window = inst.show.sinks[0]
     seen = {}
-
-    def wait_for(condition, seconds=30.0):
-        deadline = time.monotonic() + seconds
-        while not condition() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return condition()
 
     def technician():
         try:

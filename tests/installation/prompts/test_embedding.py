@@ -49,3 +49,13 @@ def test_unwritable_cache_falls_back_to_sentence_transformers(tmp_path, referenc
     assert not onnx_path(emb.model_dir, blocker).exists()
     assert (vecs * reference).sum(1).min() >= 0.999
     assert sum("using sentence-transformers" in r.getMessage() for r in caplog.records) == 1
+
+
+@pytest.mark.parametrize("cache_size", [0, 2])
+def test_a_call_larger_than_the_cache_still_embeds_every_text(cache_size, reference):
+    """Asking for more texts at once than the cache holds (or with no cache) returns every vector, in order."""
+    small = SentenceEmbedder(cache_size=cache_size)
+    out = small(TEXTS)
+    assert out.shape == reference.shape
+    assert np.allclose(out, reference, atol=1e-4)
+    assert np.allclose(small(TEXTS[:1]), reference[:1], atol=1e-4)

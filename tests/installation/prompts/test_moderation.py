@@ -1,11 +1,41 @@
+import json
 import threading
+from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.errors import ConfigError, EngineError
-from installation.prompts.moderation import (DECLINED, DEFAULT_BLOCKLIST, ModerationError, Moderator, fold, load_blocklist,
-                                     phrase_pattern)
+from installation.prompts.moderation import (
+    DECLINED,
+    DEFAULT_ALLOWLIST,
+    DEFAULT_BLOCKLIST,
+    DEFAULT_CONCEPTS,
+    ModerationError,
+    Moderator,
+    fold,
+    load_allowlist,
+    load_blocklist,
+    load_concepts,
+    phrase_pattern,
+)
+
+SETS = Path(__file__).resolve().parent / "moderation_sets"
+
+
+def prompts(name: str) -> list[str]:
+    """The prompts of one test set: one a line, "#" comment lines and blank lines skipped."""
+    lines = (SETS / name).read_text(encoding="utf-8").splitlines()
+    return [line for line in lines if line.strip() and not line.startswith("#")]
+
+
+DISGUISED = prompts("disguised.txt")
+HARMLESS = prompts("harmless.txt") + prompts("harmless_heldout.txt")
+VIOLENT = prompts("violent_hateful.txt")
+VIOLENT_HELDOUT = prompts("violent_hateful_heldout.txt")
 
 
 @pytest.fixture(scope="module")
@@ -205,13 +235,214 @@ def test_broken_embedding_function_raises_a_moderation_error():
         raise RuntimeError("model not loaded")
 
     with pytest.raises(ModerationError, match="model not loaded"):
-        Moderator(default_list=False, embed=failing, blocked_concepts=["x"]).check("hello")
+        Moderator(default_list=False, embed=failing, blocked_concepts=["x"]).concept_similarity("hello")
     with pytest.raises(ModerationError, match="shape"):
-        Moderator(default_list=False, embed=lambda t: np.ones(3), blocked_concepts=["x"]).check("hello")
+        Moderator(default_list=False, embed=lambda t: np.ones(3), blocked_concepts=["x"]).concept_similarity("hello")
     assert issubclass(ModerationError, EngineError)
+
+
+def test_a_broken_semantic_check_leaves_the_block_list_working_and_warns_once(caplog):
+    """check() with a failing model still declines listed words, allows the rest, and warns once, not per prompt;
+    recovery is said too."""
+    broken = {"now": True}
+
+    def flaky(texts):
+        if broken["now"]:
+            raise RuntimeError("model not loaded")
+        return toy_embed(texts)
+
+    m = Moderator(["bad"], default_list=False, embed=flaky, blocked_concepts=["storm"])
+    with caplog.at_level("WARNING", logger="installation.prompts.moderation"):
+        assert m.check("b4d").rule == "blocklist"
+        assert [m.check("a calm sea").rule for _ in range(5)] == ["semantic-unavailable"] * 5
+        broken["now"] = False
+        assert not m.check("storm").allowed
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 2 and "not running" in messages[0] and "runs again" in messages[1]
 
 
 def test_concepts_without_an_embedding_function_are_a_config_error():
     """Asking for blocked concepts without an embed function fails at construction."""
     with pytest.raises(ConfigError):
         Moderator(blocked_concepts=["gore"], default_list=False)
+
+
+# -- issue 13: disguises, words inside words, the allow-list -----------------------------------------
+@pytest.fixture(scope="module")
+def shipped():
+    """The moderator a show gets by default, without the semantic check: shipped block and allow lists."""
+    return Moderator()
+
+
+def test_the_test_sets_are_the_sizes_the_report_quotes():
+    """The disguised, harmless and violent sets load (a set that silently emptied would pass every test)."""
+    assert len(DISGUISED) >= 80 and len(HARMLESS) >= 200 and len(VIOLENT) == 40 and len(VIOLENT_HELDOUT) == 20
+
+
+@pytest.mark.parametrize("text", DISGUISED)
+def test_every_disguised_word_in_the_set_is_declined(shipped, text):
+    """Each disguise from issue 13 (small capitals, Armenian, Cyrillic, Cherokee, U+0192, Hangul fillers, spaced
+    letters, compounds, inflections, sh!t, fvck, regional indicators...) is declined by the block list alone."""
+    assert blocked(shipped, text), ascii(text)
+
+
+def test_no_harmless_prompt_is_declined_by_the_block_list(shipped):
+    """None of ~200 gallery prompts, Scunthorpe words and dark art subjects included, is declined."""
+    assert [t for t in HARMLESS if blocked(shipped, t)] == []
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("\ua731\u029c\u026a\u1d1b", "shit"),  # small capitals
+    ("s\u0570it f\u057dck", "shit fuck"),  # Armenian ho and seh
+    ("\u0455\u04bb\u0456t", "shit"),  # Cyrillic dze, shha, i
+    ("\u13da\u13bb\u13a5\u13a2", "shit"),  # Cherokee
+    ("\u0192uck", "fuck"),  # U+0192 f with hook
+    ("sh\u3164it fu\u1160ck wh\uffa0ore", "shit fuck whore"),  # Hangul fillers
+    ("\U0001f1f8\U0001f1ed\U0001f1ee\U0001f1f9", "shit"),  # regional indicators
+    ("\U0001f175\U0001f184", "fu"),  # negative squared letters
+    ("s\u0336h\u0336i\u0336t\u0336", "shit"),  # strike-through marks
+    ("caf\u00e9  \u2003 cr\u00e8me", "cafe creme"),  # accents and odd spaces
+])
+def test_fold_maps_look_alike_letters_from_any_script_to_ascii(text, expected):
+    """fold() reduces letters from other scripts, small capitals, regional indicators and fillers to plain ASCII."""
+    assert fold(text) == expected
+
+
+def test_fold_leaves_real_words_in_other_scripts_readable():
+    """Letters with no Latin look-alike stay as they are (fold is for matching, not a transliterator)."""
+    assert fold("\u6771\u4eac") == "\u6771\u4eac"
+
+
+def test_globs_match_inside_words_and_plain_phrases_with_inflections():
+    """'*bad*' matches inside any word, '*bad' at word ends, 'bad' whole words with inflections only."""
+    inside = Moderator(["*bad*"], default_list=False, default_allowlist=False)
+    assert all(blocked(inside, t) for t in ["superbad", "badness", "un-bad-ly", "b a d"])
+    ending = Moderator(["*bad"], default_list=False, default_allowlist=False)
+    assert blocked(ending, "superbad") and blocked(ending, "superbads") and not blocked(ending, "badminton")
+    plain = Moderator(["bad"], default_list=False, default_allowlist=False)
+    assert all(blocked(plain, t) for t in ["bads", "badding", "badder", "baddy", "bad's"])
+    assert not any(blocked(plain, t) for t in ["superbad", "badminton", "abad"])
+
+
+def test_inside_a_word_the_letters_must_be_contiguous():
+    """A '*word*' match inside a word never spans a space, so 'push it' is not read as 'shit'."""
+    m = Moderator(default_allowlist=False)
+    for text in ["push it", "wash it off", "fish in the sea", "a fuchsia flower", "count it"]:
+        assert not blocked(m, text), text
+    assert blocked(m, "horseshit") and blocked(m, "horse shit")
+
+
+def test_allow_list_excuses_only_the_innocent_word_itself(shipped):
+    """Scunthorpe and shiitake pass; the same text with the real word beside them, or split apart, is declined."""
+    assert not blocked(shipped, "Scunthorpe") and not blocked(shipped, "SCUNTH0RPE".replace("0", "o"))
+    assert blocked(shipped, "Scunthorpe cunt") and blocked(shipped, "s cunt horpe")
+    assert not blocked(shipped, "a therapist") and not blocked(shipped, "shiitake soup")
+    assert blocked(Moderator(["*rapist*"], default_list=False), "the rapist")
+    assert not blocked(Moderator(["*rapist*"], default_list=False), "the therapists")
+    assert blocked(Moderator(["*rapist*"], default_list=False, default_allowlist=False), "therapist")
+
+
+def test_operators_can_allow_more_words():
+    """allowed_words adds innocent words on top of the shipped allow-list."""
+    assert blocked(Moderator(), "Yoshitomo")
+    m = Moderator(allowed_words=["Yoshitomo"])
+    assert not blocked(m, "Yoshitomo") and "yoshitomo" in m.allowed_words and blocked(m, "horseshit")
+
+
+def test_allow_list_file_loads_and_rejects_phrases(tmp_path):
+    """The shipped allow-list loads; a line that is not one word names the file and line."""
+    assert {"scunthorpe", "shiitake", "cocktail", "sussex", "assassin", "therapist", "dickens", "bass",
+            "analysis"} <= set(load_allowlist(DEFAULT_ALLOWLIST))
+    bad = tmp_path / "allow.txt"
+    bad.write_text("fine\ntwo words\n")
+    with pytest.raises(ConfigError, match=r"allow.txt:2"):
+        load_allowlist(bad)
+
+
+def _lookalikes() -> dict[str, list[str]]:
+    """Single-character look-alikes of each ASCII letter, straight from the Unicode confusables data."""
+    with resources.files("confusable_homoglyphs").joinpath("confusables.json").open(encoding="utf-8") as f:
+        data = json.load(f)
+    return {letter: [e["c"] for e in data.get(letter, []) if len(e["c"]) == 1 and not e["c"].isascii()]
+            for letter in "abcdefghijklmnopqrstuvwxyz"}
+
+
+LOOKALIKES = _lookalikes()
+CORE = ["fuck", "shit", "cunt", "whore", "slut", "porn", "bitch", "twat", "wank"]
+
+
+@st.composite
+def disguised(draw: st.DrawFn) -> str:
+    """A core blocked word with random tricks: look-alikes, case, fillers, separators, repeats, a compound."""
+    word = draw(st.sampled_from(CORE))
+    out = []
+    for c in word:
+        trick = draw(st.sampled_from(["plain", "upper", "lookalike", "repeat"]))
+        if trick == "lookalike" and LOOKALIKES[c]:
+            c = draw(st.sampled_from(LOOKALIKES[c]))
+        elif trick == "upper":
+            c = c.upper()
+        elif trick == "repeat":
+            c = c * draw(st.integers(2, 4))
+        out.append(c)
+    joiner = draw(st.sampled_from(["", "", "\u200b", "\u3164", "\u00ad", " ", " . ", "--", " _ "]))
+    text = joiner.join(out)
+    around = draw(st.sampled_from(["{}", "a {} painting", "{}ing", "horse{}", "{}s everywhere", "\"{}\""]))
+    return around.format(text) if joiner.strip() == joiner or joiner == "" else text
+
+
+@settings(max_examples=300, deadline=None)
+@given(disguised())
+def test_fuzzed_disguises_are_declined(shipped, text):
+    """Random combinations of look-alikes (from the Unicode data), case, fillers, separators and repeats are seen
+    through."""
+    assert blocked(shipped, text), ascii(text)
+
+
+# -- the semantic check with the real sentence model --------------------------------------------------
+@pytest.fixture(scope="module")
+def semantic(embedder):
+    """The default show's moderator: shipped lists and concepts, the real all-MiniLM-L6-v2, threshold 0.5."""
+    from installation.app import build_moderator
+    from installation.config.schema import ShowConfig
+
+    return build_moderator(ShowConfig(), embedder)
+
+
+def test_the_default_show_runs_the_semantic_check_with_the_shipped_concepts(semantic):
+    """By default the semantic check is on, with concepts_en.txt and threshold 0.5."""
+    assert semantic.concepts == tuple(load_concepts(DEFAULT_CONCEPTS)) and semantic.threshold == 0.5
+
+
+def test_semantic_check_declines_no_harmless_prompt(semantic, embedder):
+    """With the shipped concepts at 0.5, none of the harmless prompts (dark art subjects included) is declined."""
+    embedder(HARMLESS)  # one batch fills the embedder's cache; the checks below then only compare
+    verdicts = {t: semantic.check(t) for t in HARMLESS}
+    assert [(t, round(v.score, 3)) for t, v in verdicts.items() if not v.allowed] == []
+
+
+def test_semantic_check_declines_violent_phrases_without_listed_words(semantic, embedder):
+    """'kill all humans' and most of the violent set are declined although they use no block-listed word."""
+    embedder(VIOLENT)
+    verdict = semantic.check("kill all humans")
+    assert not verdict.allowed and verdict.rule == "semantic"
+    declined = [t for t in VIOLENT if not semantic.check(t).allowed]
+    assert len(declined) >= 20, len(declined)
+
+
+# Words of the sentence model's vocabulary that the shipped list declines: all of them on purpose.
+MEANT = {"sex", "sexual", "shit", "ass", "suicide", "nazi", "fuck", "bitch", "sexy", "hitler", "fucking", "rape",
+         "massacre", "sexually", "nazis", "gore", "orgasm", "cum", "genocide", "erotic", "nipple", "bullshit", "raped",
+         "hooker", "whore", "penis", "pornography", "anal", "sexes", "fucked", "asshole", "porn", "pornographic",
+         "nipples", "shitty", "beheaded"}
+
+
+def test_an_english_vocabulary_is_declined_only_where_meant(shipped):
+    """Of the ~21,000 English words in all-MiniLM-L6-v2's vocabulary, only the intended ones are declined (this
+    caught 'assess' and 'annals')."""
+    from installation.prompts.embedding import default_model_path
+
+    vocab = (default_model_path() / "vocab.txt").read_text(encoding="utf-8").split("\n")
+    words = [w for w in vocab if w.isalpha() and w.isascii() and len(w) > 2]
+    assert len(words) > 20_000
+    assert {w for w in words if blocked(shipped, w)} == MEANT

@@ -507,10 +507,13 @@ def test_a_visitor_who_connects_while_the_show_is_warming_up_is_told_so_first():
 
 def test_a_failing_director_gets_an_error_reply_and_the_visitor_stays():
     """If the Director raises on a prompt, the visitor gets a neutral error and can keep going."""
-    def broken_embed(texts):
-        raise RuntimeError("embedding model crashed")
+    class CrashingModerator(Moderator):
+        """The real Moderator with a bug in check() (a broken model no longer raises: it falls back to the list)."""
 
-    director, _ = make_director(moderator=Moderator(embed=broken_embed, blocked_concepts=["gore"]))
+        def check(self, text):
+            raise RuntimeError("moderation crashed")
+
+    director, _ = make_director(moderator=CrashingModerator())
 
     async def scenario():
         async with running(director) as (server, url):
