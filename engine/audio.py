@@ -37,9 +37,17 @@ class _InputStream(Protocol):
 class AudioLevel:
     """Loudness (0..1) and an onset envelope (1 at an onset, decaying to 0) of an audio stream."""
 
-    def __init__(self, samplerate: int = 16000, block: int = 512, device: int | str | None = None,
-                 onset_ratio: float = 2.0, onset_floor: float = 0.01, onset_half_life: float = 0.25,
-                 release_s: float = 0.5, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        samplerate: int = 16000,
+        block: int = 512,
+        device: int | str | None = None,
+        onset_ratio: float = 2.0,
+        onset_floor: float = 0.01,
+        onset_half_life: float = 0.25,
+        release_s: float = 0.5,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.samplerate = samplerate
         self.block = block
         self.device = device
@@ -101,21 +109,32 @@ class AudioLevel:
             return False
 
         # sounddevice's callback signature; only the samples are used
-        def callback(indata: npt.NDArray[np.float32], frames: int, time_info: object,  # noqa: ARG001
-                     status: object) -> None:  # noqa: ARG001
+        def callback(
+            indata: npt.NDArray[np.float32],
+            frames: int,
+            time_info: object,  # noqa: ARG001
+            status: object,
+        ) -> None:  # noqa: ARG001
             self.feed(indata)
 
         try:
-            stream: _InputStream = sd.InputStream(samplerate=self.samplerate, blocksize=self.block, channels=1,
-                                                  dtype="float32", device=self.device, callback=callback)
+            stream: _InputStream = sd.InputStream(
+                samplerate=self.samplerate,
+                blocksize=self.block,
+                channels=1,
+                dtype="float32",
+                device=self.device,
+                callback=callback,
+            )
             stream.start()
         except Exception as exc:  # sounddevice.PortAudioError and friends: no microphone
             log.info("audio reactivity off: no microphone could be opened (%s)", exc)
             return False
         self._stream = stream
         self.active = True
-        log.info("audio reactivity on: listening to %s",
-                 self.device if self.device is not None else "the default microphone")
+        log.info(
+            "audio reactivity on: listening to %s", self.device if self.device is not None else "the default microphone"
+        )
         return True
 
     def stop(self) -> None:

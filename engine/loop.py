@@ -4,10 +4,11 @@ The main thread runs ``tick()`` (SDL wants the window on the main thread) and sh
 finished picture; the ``InferenceScheduler`` (engine.scheduler) reads the source and runs the
 stylizer on its own threads, so capture, inference and display overlap. If inference owes a picture
 for longer than ``frame_budget_s`` and than three times its usual time (a hung backend, not merely a
-slow one), the source picture is shown unstyled so the show never freezes. Other threads talk to the loop only through ``post(event)``; events are
-plain data (engine.events) that the loop applies at the start of a tick, and the loop publishes what
-it has decided as one immutable ``LoopState`` (``loop.state``) for readers. Slow file work
-(snapshots, slides) runs on a ``FileWorker``, never on the render thread.
+slow one), the source picture is shown unstyled so the show never freezes. Other threads talk to
+the loop only through ``post(event)``; events are plain data (engine.events) that the loop applies
+at the start of a tick, and the loop publishes what it has decided as one immutable ``LoopState``
+(``loop.state``) for readers. Slow file work (snapshots, slides) runs on a ``FileWorker``, never on
+the render thread.
 """
 
 from __future__ import annotations
@@ -63,10 +64,21 @@ class _SlideLoaded(Event):
 
 
 class FrameLoop:
-    def __init__(self, source: FrameSource, stylizer: Stylizer, sinks: list[FrameSink], initial: StyleMix,
-                 output_size: tuple[int, int], display_fps: float = 30.0, transition_s: float = 3.0,
-                 ease: str = "smoothstep", frame_budget_s: float = 0.5, workers: int = 1,
-                 clock: Callable[[], float] = time.monotonic, max_events: int = 256) -> None:
+    def __init__(
+        self,
+        source: FrameSource,
+        stylizer: Stylizer,
+        sinks: list[FrameSink],
+        initial: StyleMix,
+        output_size: tuple[int, int],
+        display_fps: float = 30.0,
+        transition_s: float = 3.0,
+        ease: str = "smoothstep",
+        frame_budget_s: float = 0.5,
+        workers: int = 1,
+        clock: Callable[[], float] = time.monotonic,
+        max_events: int = 256,
+    ) -> None:
         self.source = source
         self.stylizer = stylizer
         self.sinks = list(sinks)
@@ -81,8 +93,9 @@ class FrameLoop:
         self.last_tick = clock()
         self.on_tick: list[Callable[[FrameLoop], None]] = []  # main-thread hooks (watchdog, overlays)
         self._events: queue.Queue[Event] = queue.Queue(maxsize=max_events)
-        self.scheduler = InferenceScheduler(source, stylizer, self.stats, lambda: self._state, workers,
-                                            frame_budget_s, clock)
+        self.scheduler = InferenceScheduler(
+            source, stylizer, self.stats, lambda: self._state, workers, frame_budget_s, clock
+        )
         self.files = FileWorker()
         self._on_screen: np.ndarray | None = None
         self._still: np.ndarray | None = None  # blackout picture: black or a slide
@@ -135,8 +148,9 @@ class FrameLoop:
 
     def _glide_to(self, mix: StyleMix, seconds: float | None, ease: str | None, label: str) -> None:
         now, state = self.clock(), self._state
-        glide = Glide(state.mix_at(now), mix, now, state.transition_s if seconds is None else seconds,
-                      ease or state.ease)
+        glide = Glide(
+            state.mix_at(now), mix, now, state.transition_s if seconds is None else seconds, ease or state.ease
+        )
         self._publish(glide=glide, label=label)
 
     def _apply(self, event: Event) -> None:
@@ -144,19 +158,31 @@ class FrameLoop:
         if isinstance(event, TargetChanged):
             self._glide_to(event.mix, event.seconds, event.ease, event.label)
         elif isinstance(event, SetStrength):
-            self._glide_to(dataclasses.replace(target, strength=min(max(event.strength, 0.0), 1.0)), event.seconds,
-                           None, self._state.label)
+            self._glide_to(
+                dataclasses.replace(target, strength=min(max(event.strength, 0.0), 1.0)),
+                event.seconds,
+                None,
+                self._state.label,
+            )
         elif isinstance(event, SetWarmth):
-            self._glide_to(dataclasses.replace(target, warmth=min(max(event.warmth, -1.0), 1.0)), event.seconds,
-                           None, self._state.label)
+            self._glide_to(
+                dataclasses.replace(target, warmth=min(max(event.warmth, -1.0), 1.0)),
+                event.seconds,
+                None,
+                self._state.label,
+            )
         elif isinstance(event, SetStyleWeight):
             if not 0 <= event.index < target.n_styles:
                 log.warning("style %d does not exist (the mix has %d); ignored", event.index, target.n_styles)
                 return
             weights = list(target.weights)
             weights[event.index] = min(max(float(event.weight), 0.0), 1.0)
-            self._glide_to(StyleMix(tuple(weights), target.strength, target.warmth), event.seconds, None,
-                           event.label or self._state.label)
+            self._glide_to(
+                StyleMix(tuple(weights), target.strength, target.warmth),
+                event.seconds,
+                None,
+                event.label or self._state.label,
+            )
         elif isinstance(event, SetTransition):
             self._publish(transition_s=max(0.0, float(event.seconds)), ease=event.ease or self._state.ease)
         elif isinstance(event, SetSmoothing):
@@ -275,8 +301,9 @@ class FrameLoop:
             return
         # inference is stuck or too slow: keep the picture alive, unstyled
         if not self._stalled:
-            log.warning("no stylised frame for %.1f s; showing the picture unstyled until one comes",
-                        self.frame_budget_s)
+            log.warning(
+                "no stylised frame for %.1f s; showing the picture unstyled until one comes", self.frame_budget_s
+            )
             self._stalled = True
         self._present(self.stylizer.prepare(src), src.t_capture, False)
         self.scheduler.excuse(self.clock())

@@ -37,8 +37,12 @@ class TensorSpec:
         return None
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"name": self.name, "shape": list(self.shape), "dtype": self.dtype,
-                             "range": list(self.range)}
+        d: dict[str, Any] = {
+            "name": self.name,
+            "shape": list(self.shape),
+            "dtype": self.dtype,
+            "range": list(self.range),
+        }
         if self.layout:
             d["layout"] = self.layout
         return d
@@ -57,8 +61,15 @@ class StyleInfo:
     licence: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "description": self.description, "tags": list(self.tags),
-                "artwork": self.artwork, "artist": self.artist, "year": self.year, "licence": self.licence}
+        return {
+            "name": self.name,
+            "description": self.description,
+            "tags": list(self.tags),
+            "artwork": self.artwork,
+            "artist": self.artist,
+            "year": self.year,
+            "licence": self.licence,
+        }
 
 
 @dataclass(frozen=True)
@@ -109,10 +120,16 @@ class Manifest:
 
     # -- (de)serialisation -------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"format": FORMAT, "name": self.name, "kind": self.kind, "file": self.file,
-                             "sha256": self.sha256, "inputs": [t.to_dict() for t in self.inputs],
-                             "outputs": [t.to_dict() for t in self.outputs],
-                             "styles": [s.to_dict() for s in self.styles]}
+        d: dict[str, Any] = {
+            "format": FORMAT,
+            "name": self.name,
+            "kind": self.kind,
+            "file": self.file,
+            "sha256": self.sha256,
+            "inputs": [t.to_dict() for t in self.inputs],
+            "outputs": [t.to_dict() for t in self.outputs],
+            "styles": [s.to_dict() for s in self.styles],
+        }
         d.update(self.extra)
         return d
 
@@ -153,8 +170,9 @@ def _tensor(raw: object, where: str) -> TensorSpec:
     rng = raw.get("range", [0.0, 1.0])
     if not (isinstance(rng, list) and len(rng) == 2):
         raise ModelError(f"{where}.range: expected [low, high]")
-    return TensorSpec(raw["name"], shape, str(raw.get("dtype", "float32")), (float(rng[0]), float(rng[1])),
-                      str(raw.get("layout", "")))
+    return TensorSpec(
+        raw["name"], shape, str(raw.get("dtype", "float32")), (float(rng[0]), float(rng[1])), str(raw.get("layout", ""))
+    )
 
 
 def manifest_from_dict(data: object, path: Path | None = None) -> Manifest:
@@ -176,17 +194,27 @@ def manifest_from_dict(data: object, path: Path | None = None) -> Manifest:
     for i, s in enumerate(data.get("styles", [])):
         if not isinstance(s, dict) or not isinstance(s.get("name"), str):
             raise ModelError(f"{where}: styles[{i}] must be an object with a 'name'")
-        styles.append(StyleInfo(s["name"], str(s.get("description", "")), tuple(str(t) for t in s.get("tags", [])),
-                                str(s.get("artwork", "")), str(s.get("artist", "")), str(s.get("year", "")),
-                                str(s.get("licence", ""))))
+        styles.append(
+            StyleInfo(
+                s["name"],
+                str(s.get("description", "")),
+                tuple(str(t) for t in s.get("tags", [])),
+                str(s.get("artwork", "")),
+                str(s.get("artist", "")),
+                str(s.get("year", "")),
+                str(s.get("licence", "")),
+            )
+        )
     style_spec = next((t for t in inputs if t.name == "style"), None)
     if style_spec is not None and isinstance(style_spec.shape[-1], int) and style_spec.shape[-1] != len(styles):
-        raise ModelError(f"{where}: input 'style' has {style_spec.shape[-1]} weights "
-                         f"but {len(styles)} styles are listed")
+        raise ModelError(
+            f"{where}: input 'style' has {style_spec.shape[-1]} weights but {len(styles)} styles are listed"
+        )
     known = {"format", "name", "kind", "file", "sha256", "inputs", "outputs", "styles"}
     extra = {k: v for k, v in data.items() if k not in known}
-    return Manifest(data["name"], data["file"], kind, inputs, outputs, tuple(styles), str(data.get("sha256", "")),
-                    extra, path)
+    return Manifest(
+        data["name"], data["file"], kind, inputs, outputs, tuple(styles), str(data.get("sha256", "")), extra, path
+    )
 
 
 def load_manifest(path: str | Path) -> Manifest:

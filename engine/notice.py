@@ -53,7 +53,9 @@ class Notice:
         if now - self._told_at >= self.remind_every:
             self.log.warning(
                 "still: %s (for %.0f s, %d times since the last reminder)",
-                message, now - self.since, self.count - self._told_count,
+                message,
+                now - self.since,
+                self.count - self._told_count,
             )
             self._told_at, self._told_count = now, self.count
             return True

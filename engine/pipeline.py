@@ -70,8 +70,13 @@ class StylizeResult:
 class Stylizer:
     """Runs the current backend on frames; thread-safe (each worker thread calls ``process``)."""
 
-    def __init__(self, backends: list[Callable[[], Backend]], work_size: tuple[int, int],
-                 stabilizer: Stabilizer | None = None, max_consecutive_errors: int = 3) -> None:
+    def __init__(
+        self,
+        backends: list[Callable[[], Backend]],
+        work_size: tuple[int, int],
+        stabilizer: Stabilizer | None = None,
+        max_consecutive_errors: int = 3,
+    ) -> None:
         if not backends:
             raise BackendError("no backend configured")
         self._factories = backends
@@ -132,8 +137,13 @@ class Stylizer:
             if new_cause and len(self._causes) < 64:
                 self._causes.add(cause)
             if new_cause or self.errors % 100 == 0:  # every counted error's cause is in the log once
-                log.warning("backend %s failed (%d in a row, %d total): %s", backend.describe(), self._consecutive,
-                            self.errors, exc)
+                log.warning(
+                    "backend %s failed (%d in a row, %d total): %s",
+                    backend.describe(),
+                    self._consecutive,
+                    self.errors,
+                    exc,
+                )
             if self._consecutive >= self.max_consecutive_errors and backend is self.backend:
                 log.warning("giving up on backend %s after %d errors in a row", backend.describe(), self._consecutive)
                 self._consecutive = 0
@@ -159,7 +169,9 @@ class Stylizer:
         try:
             weights = mix.as_array() if backend.n_styles else None
             if weights is not None and weights.shape[1] != backend.n_styles:
-                raise BackendError(f"mix has {weights.shape[1]} styles, model {backend.manifest.name} has {backend.n_styles}")
+                raise BackendError(
+                    f"mix has {weights.shape[1]} styles, model {backend.manifest.name} has {backend.n_styles}"
+                )
             out = to_pixels(backend.infer(to_tensor(image), weights))
         except BackendError as exc:
             self._fail(backend, exc)

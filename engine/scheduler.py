@@ -101,8 +101,9 @@ class InOrderResults:
     (Dropping the early finisher instead threw away about a sixth of all inference with two workers.)
     ``take()`` hands out the oldest waiting picture; more than ``capacity`` waiting drops the oldest."""
 
-    def __init__(self, capacity: int, hold_s: float, on_drop: Callable[[], None],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, capacity: int, hold_s: float, on_drop: Callable[[], None], clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.capacity = max(1, capacity)
         self.hold_s = hold_s
         self._on_drop = on_drop
@@ -188,9 +189,17 @@ class Job:
 class InferenceScheduler:
     """Feeds ``source`` frames through ``stylizer`` on ``workers`` threads; the newest result wins."""
 
-    def __init__(self, source: FrameSource, stylizer: Stylizer, stats: LiveStats, state: Callable[[], LoopState],
-                 workers: int = 1, frame_budget_s: float = 0.5, clock: Callable[[], float] = time.monotonic,
-                 poll_s: float = 0.005) -> None:
+    def __init__(
+        self,
+        source: FrameSource,
+        stylizer: Stylizer,
+        stats: LiveStats,
+        state: Callable[[], LoopState],
+        workers: int = 1,
+        frame_budget_s: float = 0.5,
+        clock: Callable[[], float] = time.monotonic,
+        poll_s: float = 0.005,
+    ) -> None:
         self.source = source
         self.stylizer = stylizer
         self.stats = stats

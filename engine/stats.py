@@ -86,12 +86,22 @@ class LiveStats:
         fps = self.fps()
         with self._lock:
             return {
-                "frames": self.frames, "fps": round(fps, 2),
-                "frame_ms": {"p50": _pct(self.frame_ms, 50), "p95": _pct(self.frame_ms, 95), "p99": _pct(self.frame_ms, 99)},
+                "frames": self.frames,
+                "fps": round(fps, 2),
+                "frame_ms": {
+                    "p50": _pct(self.frame_ms, 50),
+                    "p95": _pct(self.frame_ms, 95),
+                    "p99": _pct(self.frame_ms, 99),
+                },
                 "model_ms": {"p50": _pct(self.model_ms, 50), "p99": _pct(self.model_ms, 99)},
                 "latency_ms": {"p50": _pct(self.latency_ms, 50), "p99": _pct(self.latency_ms, 99)},
-                "dropped": self.dropped, "errors": self.errors + self.backend_errors, "styled_frames": self.styled,
-                "backend": self.backend, "source": self.source, "resolution": list(self.resolution),
-                "mix": dict(self.mix), "strength": round(self.strength, 3),
+                "dropped": self.dropped,
+                "errors": self.errors + self.backend_errors,
+                "styled_frames": self.styled,
+                "backend": self.backend,
+                "source": self.source,
+                "resolution": list(self.resolution),
+                "mix": dict(self.mix),
+                "strength": round(self.strength, 3),
                 "uptime_s": round(self._clock() - self.started, 1),
             }

@@ -61,12 +61,17 @@ class StyleMix:
         t = min(max(t, 0.0), 1.0)
         a = self.weights if sum(self.weights) > 0 else other.weights
         b = other.weights if sum(other.weights) > 0 else self.weights
-        return StyleMix(tuple((1 - t) * x + t * y for x, y in zip(a, b)),
-                        (1 - t) * self.strength + t * other.strength, (1 - t) * self.warmth + t * other.warmth)
+        return StyleMix(
+            tuple((1 - t) * x + t * y for x, y in zip(a, b)),
+            (1 - t) * self.strength + t * other.strength,
+            (1 - t) * self.warmth + t * other.warmth,
+        )
 
     def distance(self, other: StyleMix) -> float:
-        return max([abs(a - b) for a, b in zip(self.weights, other.weights)]
-                   + [abs(self.strength - other.strength), abs(self.warmth - other.warmth)])
+        return max(
+            [abs(a - b) for a, b in zip(self.weights, other.weights)]
+            + [abs(self.strength - other.strength), abs(self.warmth - other.warmth)]
+        )
 
     def as_array(self) -> npt.NDArray[np.float32]:
         """The weights as a 1 x n_styles float32 array, the backends' ``style`` input."""

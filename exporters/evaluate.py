@@ -18,20 +18,27 @@ from exporters.lossnet import SQUEEZENET_LAYERS, gram
 
 
 @torch.no_grad()
-def gram_distances(net: torch.nn.Module, lossnet: torch.nn.Module, style_paths: list[Path], photos: list[torch.Tensor],
-                   layers: tuple[str, ...] = SQUEEZENET_LAYERS[:4], style_long_side: int = 384) -> list[dict]:
+def gram_distances(
+    net: torch.nn.Module,
+    lossnet: torch.nn.Module,
+    style_paths: list[Path],
+    photos: list[torch.Tensor],
+    layers: tuple[str, ...] = SQUEEZENET_LAYERS[:4],
+    style_long_side: int = 384,
+) -> list[dict]:
     """For each style: mean over photos of the relative Gram distance before and after stylisation."""
     net.eval()
     n = len(style_paths)
     rows = []
-    photo_grams = [{l: gram(f) for l, f in lossnet(p[None]).items() if l in layers} for p in photos]
+    photo_grams = [{layer: gram(f) for layer, f in lossnet(p[None]).items() if layer in layers} for p in photos]
     for i, sp in enumerate(style_paths):
-        target = {l: gram(f) for l, f in lossnet(load_rgb(sp, long_side=style_long_side)[None]).items() if l in layers}
+        feats = lossnet(load_rgb(sp, long_side=style_long_side)[None])
+        target = {layer: gram(f) for layer, f in feats.items() if layer in layers}
         style = torch.zeros(1, n)
         style[0, i] = 1.0
         before, after = [], []
         for p, pg in zip(photos, photo_grams):
-            out_grams = {l: gram(f) for l, f in lossnet(net(p[None], style)).items() if l in layers}
+            out_grams = {layer: gram(f) for layer, f in lossnet(net(p[None], style)).items() if layer in layers}
             before.append(_rel(pg, target, layers))
             after.append(_rel(out_grams, target, layers))
         b, a = float(np.mean(before)), float(np.mean(after))
@@ -40,12 +47,13 @@ def gram_distances(net: torch.nn.Module, lossnet: torch.nn.Module, style_paths: 
 
 
 def _rel(g: dict, target: dict, layers: tuple[str, ...]) -> float:
-    return float(np.mean([((g[l] - target[l]) ** 2).sum().item() / (target[l] ** 2).sum().item() for l in layers]))
+    return float(np.mean([((g[k] - target[k]) ** 2).sum().item() / (target[k] ** 2).sum().item() for k in layers]))
 
 
 @torch.no_grad()
-def flicker(net: torch.nn.Module, photos: list[torch.Tensor], n_styles: int, frames: int = 6, noise: float = 0.02,
-            seed: int = 0) -> dict:
+def flicker(
+    net: torch.nn.Module, photos: list[torch.Tensor], n_styles: int, frames: int = 6, noise: float = 0.02, seed: int = 0
+) -> dict:
     """Mean |out_t - out_{t-1}| * 255 over frames of static photos with Gaussian sensor noise."""
     net.eval()
     gen = torch.Generator().manual_seed(seed)
@@ -61,5 +69,11 @@ def flicker(net: torch.nn.Module, photos: list[torch.Tensor], n_styles: int, fra
                 out_changes.append((y - prev_out).abs().mean().item() * 255)
                 in_changes.append((x - prev_in).abs().mean().item() * 255)
             prev_out, prev_in = y, x
-    return {"output": round(float(np.mean(out_changes)), 3), "input": round(float(np.mean(in_changes)), 3),
-            "noise_sigma": noise, "frames": frames, "photos": len(photos), "styles": n_styles}
+    return {
+        "output": round(float(np.mean(out_changes)), 3),
+        "input": round(float(np.mean(in_changes)), 3),
+        "noise_sigma": noise,
+        "frames": frames,
+        "photos": len(photos),
+        "styles": n_styles,
+    }

@@ -53,7 +53,7 @@ class GanConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "GanConfig":
+    def from_dict(cls, data: dict) -> GanConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
@@ -71,8 +71,12 @@ class Generator(nn.Module):
         blocks = []
         for _ in range(config.doublings):
             out = max(config.g_min_width, c // 2)
-            blocks += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c, out, 3, padding=1, bias=False),
-                       nn.BatchNorm2d(out), nn.ReLU(inplace=True)]
+            blocks += [
+                nn.Upsample(scale_factor=2, mode="nearest"),
+                nn.Conv2d(c, out, 3, padding=1, bias=False),
+                nn.BatchNorm2d(out),
+                nn.ReLU(inplace=True),
+            ]
             c = out
         self.blocks = nn.Sequential(*blocks)
         self.to_rgb = nn.Conv2d(c, 3, 3, padding=1)
@@ -116,8 +120,12 @@ def _translation(x: torch.Tensor, ratio: float = 0.125) -> torch.Tensor:
     sy, sx = int(h * ratio + 0.5), int(w * ratio + 0.5)
     ty = torch.randint(-sy, sy + 1, (n, 1, 1), device=x.device)
     tx = torch.randint(-sx, sx + 1, (n, 1, 1), device=x.device)
-    gb, gy, gx = torch.meshgrid(torch.arange(n, device=x.device), torch.arange(h, device=x.device),
-                                torch.arange(w, device=x.device), indexing="ij")
+    gb, gy, gx = torch.meshgrid(
+        torch.arange(n, device=x.device),
+        torch.arange(h, device=x.device),
+        torch.arange(w, device=x.device),
+        indexing="ij",
+    )
     gy = torch.clamp(gy + ty + 1, 0, h + 1)
     gx = torch.clamp(gx + tx + 1, 0, w + 1)
     padded = F.pad(x, [1, 1, 1, 1])

@@ -58,22 +58,26 @@ def parity_latents(latent_dim: int, cases: int = 8, seed: int = 0) -> list[tuple
     return out
 
 
-def check_generator_parity(g: Generator, onnx_path: str | Path, cases: int = 8, max_abs: float = 2e-3,
-                           min_psnr: float = 60.0) -> ParityReport:
+def check_generator_parity(
+    g: Generator, onnx_path: str | Path, cases: int = 8, max_abs: float = 2e-3, min_psnr: float = 60.0
+) -> ParityReport:
     """Run the ONNX file in ONNX Runtime beside the PyTorch generator on the same latents; a report.
 
     Pixels are in [-1, 1], so PSNR is measured against a peak of 2."""
     import onnxruntime as ort
 
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    report = ParityReport(str(onnx_path), f"PyTorch {type(g).__name__} (EMA)", max_abs_threshold=max_abs,
-                          min_psnr_threshold=min_psnr)
+    report = ParityReport(
+        str(onnx_path), f"PyTorch {type(g).__name__} (EMA)", max_abs_threshold=max_abs, min_psnr_threshold=min_psnr
+    )
     g = g.eval()
     for name, z in parity_latents(g.config.latent_dim, cases):
         got = sess.run(None, {"latent": z})[0]
         with torch.no_grad():
             want = g(torch.from_numpy(z)).numpy()
-        report.cases.append(ParityCase(name, list(z.shape), float(np.max(np.abs(got - want))), psnr(got, want, peak=2.0)))
+        report.cases.append(
+            ParityCase(name, list(z.shape), float(np.max(np.abs(got - want))), psnr(got, want, peak=2.0))
+        )
     return report
 
 
@@ -100,8 +104,9 @@ def onnx_samples(onnx_path: str | Path, latent_dim: int, count: int = 64, seed: 
 
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(seed)
-    return np.concatenate([sess.run(None, {"latent": rng.standard_normal((1, latent_dim)).astype(np.float32)})[0]
-                           for _ in range(count)])
+    return np.concatenate(
+        [sess.run(None, {"latent": rng.standard_normal((1, latent_dim)).astype(np.float32)})[0] for _ in range(count)]
+    )
 
 
 def kid_floor(ckpt: dict) -> float | None:
@@ -123,13 +128,17 @@ def kid_summary(history: list[dict], train_config: dict, floor: float | None = N
     if not history:
         return {}
     best = min(history, key=lambda p: p["kid"])
-    return {"metric": "KID: unbiased polynomial-kernel MMD^2 between real crops and EMA samples from fixed latents, "
-                      f"SqueezeNet {train_config.get('kid_layer', 'fire9')} features averaged over space, images "
-                      f"resized to {train_config.get('kid_resolution', 128)}px, mean over 10 subsets",
-            "samples": train_config.get("kid_samples"),
-            "real_vs_real": None if floor is None else round(floor, 6),
-            "first": history[0], "best": best, "final": history[-1],
-            "history": [[p["step"], p["kid"], p.get("kid_std", 0.0)] for p in history]}
+    return {
+        "metric": "KID: unbiased polynomial-kernel MMD^2 between real crops and EMA samples from fixed latents, "
+        f"SqueezeNet {train_config.get('kid_layer', 'fire9')} features averaged over space, images "
+        f"resized to {train_config.get('kid_resolution', 128)}px, mean over 10 subsets",
+        "samples": train_config.get("kid_samples"),
+        "real_vs_real": None if floor is None else round(floor, 6),
+        "first": history[0],
+        "best": best,
+        "final": history[-1],
+        "history": [[p["step"], p["kid"], p.get("kid_std", 0.0)] for p in history],
+    }
 
 
 def generator_manifest_specs(latent_dim: int, size: int) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
@@ -142,8 +151,14 @@ def generator_picture_names(name: str) -> list[str]:
     return [f"{name}_samples.png", f"{name}_kid.png"]
 
 
-def export_generator(checkpoint: str | Path, out_dir: str | Path, name: str = "generator",
-                     docs_dir: str | Path | None = None, extra: dict | None = None, force: bool = False) -> Manifest:
+def export_generator(
+    checkpoint: str | Path,
+    out_dir: str | Path,
+    name: str = "generator",
+    docs_dir: str | Path | None = None,
+    extra: dict | None = None,
+    force: bool = False,
+) -> Manifest:
     """Export, verify and describe a trained generator; optionally write its sample grid and KID plot
     to ``docs_dir`` as ``{name}_samples.png`` and ``{name}_kid.png``. Raises ExportError if parity fails,
     and ``OverwriteError`` before any work if one of those files exists and ``force`` is off. Files are
@@ -156,14 +171,20 @@ def export_generator(checkpoint: str | Path, out_dir: str | Path, name: str = "g
         manifest = _export_generator_files(g, ckpt, stage, out_dir, name, extra)
         if staged_docs is not None:
             with staged_docs as docs_stage:
-                write_generator_pictures(manifest, ckpt, docs_stage, manifest.extra["kid"].get("real_vs_real"),
-                                         model_path=stage / manifest.file)
+                write_generator_pictures(
+                    manifest,
+                    ckpt,
+                    docs_stage,
+                    manifest.extra["kid"].get("real_vs_real"),
+                    model_path=stage / manifest.file,
+                )
     log.info("wrote %s", manifest.path)
     return manifest
 
 
-def _export_generator_files(g: Generator, ckpt: dict, stage: Path, out_dir: Path, name: str,
-                            extra: dict | None) -> Manifest:
+def _export_generator_files(
+    g: Generator, ckpt: dict, stage: Path, out_dir: Path, name: str, extra: dict | None
+) -> Manifest:
     """ONNX file, parity check and manifest, written into ``stage``; the manifest's path is in ``out_dir``."""
     cfg = g.config
     onnx_path = export_generator_onnx(g, stage / f"{name}.onnx")
@@ -175,38 +196,79 @@ def _export_generator_files(g: Generator, ckpt: dict, stage: Path, out_dir: Path
     floor = kid_floor(ckpt) if ckpt.get("kid_history") else None
     inputs, outputs = generator_manifest_specs(cfg.latent_dim, cfg.size)
     body = {
-        "network": {"architecture": "DCGAN-family generator: dense -> 4x4 -> (nearest upsample, 3x3 conv, batch norm, "
-                                    "ReLU) per doubling -> 3x3 conv -> tanh; exported as the EMA of G",
-                    **cfg.to_dict(), "parameters": count_parameters(g)},
-        "latent": {"dim": cfg.latent_dim, "prior": "standard normal", "prior_norm": round(math.sqrt(cfg.latent_dim), 3)},
-        "training": {"steps": ckpt.get("step"), "wall_seconds": round(float(ckpt.get("elapsed_s", 0.0)), 1),
-                     "images": ckpt.get("images", []), "image_folders": [Path(p).name for p in train_cfg.get("images", [])],
-                     "losses": "hinge, spectral norm on D, DiffAugment (" + ", ".join(train_cfg.get("augment", [])) + ")",
-                     **{k: train_cfg[k] for k in ("size", "batch_size", "lr_g", "lr_d", "beta1", "beta2", "ema_decay",
-                                                  "short_side", "crop_min", "crop_max", "seed") if k in train_cfg}},
+        "network": {
+            "architecture": "DCGAN-family generator: dense -> 4x4 -> (nearest upsample, 3x3 conv, batch norm, "
+            "ReLU) per doubling -> 3x3 conv -> tanh; exported as the EMA of G",
+            **cfg.to_dict(),
+            "parameters": count_parameters(g),
+        },
+        "latent": {
+            "dim": cfg.latent_dim,
+            "prior": "standard normal",
+            "prior_norm": round(math.sqrt(cfg.latent_dim), 3),
+        },
+        "training": {
+            "steps": ckpt.get("step"),
+            "wall_seconds": round(float(ckpt.get("elapsed_s", 0.0)), 1),
+            "images": ckpt.get("images", []),
+            "image_folders": [Path(p).name for p in train_cfg.get("images", [])],
+            "losses": "hinge, spectral norm on D, DiffAugment (" + ", ".join(train_cfg.get("augment", [])) + ")",
+            **{
+                k: train_cfg[k]
+                for k in (
+                    "size",
+                    "batch_size",
+                    "lr_g",
+                    "lr_d",
+                    "beta1",
+                    "beta2",
+                    "ema_decay",
+                    "short_side",
+                    "crop_min",
+                    "crop_max",
+                    "seed",
+                )
+                if k in train_cfg
+            },
+        },
         "kid": kid_summary(ckpt.get("kid_history", []), train_cfg, floor),
         "parity": parity.to_dict(),
         "size_mb": round(size_mb, 2),
         "speed_ms_ort_cpu_1thread": round(ort_generator_ms(onnx_path, cfg.latent_dim), 3),
         **(extra or {}),
     }
-    manifest = Manifest(name=name, file=onnx_path.name, kind="generator", inputs=inputs, outputs=outputs,
-                        sha256=file_sha256(onnx_path), extra=body, path=manifest_path_for(out_dir / onnx_path.name))
+    manifest = Manifest(
+        name=name,
+        file=onnx_path.name,
+        kind="generator",
+        inputs=inputs,
+        outputs=outputs,
+        sha256=file_sha256(onnx_path),
+        extra=body,
+        path=manifest_path_for(out_dir / onnx_path.name),
+    )
     manifest.save(stage / f"{name}.json")
     return manifest
 
 
-def write_generator_pictures(manifest: Manifest, ckpt: dict, docs_dir: str | Path,
-                             floor: float | None = None, model_path: Path | None = None) -> tuple[Path, Path]:
+def write_generator_pictures(
+    manifest: Manifest, ckpt: dict, docs_dir: str | Path, floor: float | None = None, model_path: Path | None = None
+) -> tuple[Path, Path]:
     """A grid of 64 samples from the exported ONNX file (``model_path``, default the manifest's), and the
     KID-over-training plot."""
     docs = Path(docs_dir)
     latent_dim = int(manifest.inputs[0].shape[1])
-    grid = write_grid(torch.from_numpy(onnx_samples(model_path or manifest.model_path, latent_dim, count=32)),
-                      docs / f"{manifest.name}_samples.png")
+    grid = write_grid(
+        torch.from_numpy(onnx_samples(model_path or manifest.model_path, latent_dim, count=32)),
+        docs / f"{manifest.name}_samples.png",
+    )
     train_cfg = ckpt.get("train_config", {})
     size = train_cfg.get("size", "?")
-    plot = plot_kid(ckpt.get("kid_history", []), docs / f"{manifest.name}_kid.png",
-                    title=f"{manifest.name}: KID (SqueezeNet {train_cfg.get('kid_layer', 'fire9')}, polynomial kernel) "
-                          f"of {size}x{size} EMA samples vs real crops", floor=floor)
+    plot = plot_kid(
+        ckpt.get("kid_history", []),
+        docs / f"{manifest.name}_kid.png",
+        title=f"{manifest.name}: KID (SqueezeNet {train_cfg.get('kid_layer', 'fire9')}, polynomial kernel) "
+        f"of {size}x{size} EMA samples vs real crops",
+        floor=floor,
+    )
     return grid, plot

@@ -33,8 +33,17 @@ from PIL import Image, ImageDraw, ImageFont
 
 from engine.atomic_file import write_atomic
 from engine.errors import ExportError
-from exporters.gan import (AUGMENTATIONS, EMA, Discriminator, GanConfig, Generator, diff_augment, hinge_d_loss,
-                           hinge_g_loss, recalibrate_batchnorm)
+from exporters.gan import (
+    AUGMENTATIONS,
+    EMA,
+    Discriminator,
+    GanConfig,
+    Generator,
+    diff_augment,
+    hinge_d_loss,
+    hinge_g_loss,
+    recalibrate_batchnorm,
+)
 from exporters.images import list_images, load_rgb
 from exporters.run_setup import start_run
 
@@ -82,7 +91,7 @@ class GanTrainingConfig:
         return d
 
     @classmethod
-    def from_dict(cls, data: dict) -> "GanTrainingConfig":
+    def from_dict(cls, data: dict) -> GanTrainingConfig:
         known = {f.name for f in fields(cls)}
         d = {k: v for k, v in data.items() if k in known}
         if "augment" in d:
@@ -93,8 +102,9 @@ class GanTrainingConfig:
 class PaintingCrops:
     """Random square crops of images held in memory: random scale, position and flip, pixels in [-1, 1]."""
 
-    def __init__(self, paths: list[Path], short_side: int, crop_range: tuple[float, float],
-                 rng: np.random.Generator) -> None:
+    def __init__(
+        self, paths: list[Path], short_side: int, crop_range: tuple[float, float], rng: np.random.Generator
+    ) -> None:
         if not paths:
             raise ExportError("no images to train the generator on")
         self.paths = paths
@@ -111,7 +121,7 @@ class PaintingCrops:
             side = max(8, min(h, w, int(round(min(h, w) * self.rng.uniform(lo, hi)))))
             y = int(self.rng.integers(0, h - side + 1))
             x = int(self.rng.integers(0, w - side + 1))
-            crop = img[:, y:y + side, x:x + side][None]
+            crop = img[:, y : y + side, x : x + side][None]
             crop = F.interpolate(crop, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
             if self.rng.random() < 0.5:
                 crop = crop.flip(-1)
@@ -138,7 +148,7 @@ class KernelDistance:
         """(N, C) features of (N, 3, H, W) images in [-1, 1], spatially averaged."""
         out = []
         for i in range(0, images.shape[0], batch):
-            x = (images[i:i + batch].float().clamp(-1, 1) + 1.0) / 2.0
+            x = (images[i : i + batch].float().clamp(-1, 1) + 1.0) / 2.0
             if x.shape[-1] != self.resolution:
                 x = F.interpolate(x, size=(self.resolution, self.resolution), mode="bilinear", align_corners=False)
             out.append(self.net(x)[self.layer].mean(dim=(2, 3)))
@@ -156,12 +166,16 @@ def polynomial_mmd2(x: torch.Tensor, y: torch.Tensor) -> float:
     kxx = (x @ x.T / d + 1.0) ** 3
     kyy = (y @ y.T / d + 1.0) ** 3
     kxy = (x @ y.T / d + 1.0) ** 3
-    return float((kxx.sum() - kxx.diagonal().sum()) / (m * (m - 1))
-                 + (kyy.sum() - kyy.diagonal().sum()) / (n * (n - 1)) - 2.0 * kxy.mean())
+    return float(
+        (kxx.sum() - kxx.diagonal().sum()) / (m * (m - 1))
+        + (kyy.sum() - kyy.diagonal().sum()) / (n * (n - 1))
+        - 2.0 * kxy.mean()
+    )
 
 
-def kid(real: torch.Tensor, fake: torch.Tensor, subsets: int = 10, subset_size: int = 100,
-        seed: int = 0) -> tuple[float, float]:
+def kid(
+    real: torch.Tensor, fake: torch.Tensor, subsets: int = 10, subset_size: int = 100, seed: int = 0
+) -> tuple[float, float]:
     """KID: mean and standard deviation of the unbiased MMD^2 over random subsets of the two sets."""
     m = min(subset_size, real.shape[0], fake.shape[0])
     g = torch.Generator().manual_seed(seed)
@@ -174,7 +188,7 @@ def kid(real: torch.Tensor, fake: torch.Tensor, subsets: int = 10, subset_size: 
     return float(arr.mean()), float(arr.std())
 
 
-def real_kid_floor(config: "GanTrainingConfig") -> tuple[float, float]:
+def real_kid_floor(config: GanTrainingConfig) -> tuple[float, float]:
     """KID between the run's fixed real crops and a second, independent set of real crops.
 
     What a perfect generator would score with the same number of samples: the floor of the curve.
@@ -182,8 +196,12 @@ def real_kid_floor(config: "GanTrainingConfig") -> tuple[float, float]:
     metric = KernelDistance(config.loss_network, config.kid_layer, config.kid_resolution)
     paths = list_images(*config.images)
     n = max(config.kid_samples, 2)
-    sets = [PaintingCrops(paths, config.short_side, (config.crop_min, config.crop_max),
-                          np.random.default_rng(config.seed + k)).batch(n, config.size) for k in (2, 3)]
+    sets = [
+        PaintingCrops(
+            paths, config.short_side, (config.crop_min, config.crop_max), np.random.default_rng(config.seed + k)
+        ).batch(n, config.size)
+        for k in (2, 3)
+    ]
     first = metric.features(sets[0])  # fixes the feature scale exactly as the run's first KID did
     return kid(first, metric.features(sets[1]), seed=config.seed)
 
@@ -214,8 +232,13 @@ def _nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     return [first + i * step for i in range(int((hi - first) / step + 1e-9) + 1)]
 
 
-def plot_kid(points: list[dict], path: str | Path, title: str = "KID over training", size: tuple[int, int] = (720, 420),
-             floor: float | None = None) -> Path:
+def plot_kid(
+    points: list[dict],
+    path: str | Path,
+    title: str = "KID over training",
+    size: tuple[int, int] = (720, 420),
+    floor: float | None = None,
+) -> Path:
     """A line plot (PIL, no plotting library) of ``kid`` (with +-``kid_std`` bars) against ``step``;
     ``floor`` (real crops against other real crops) is drawn as a dashed line."""
     width, height = size
@@ -323,8 +346,9 @@ class GanTrainer:
         try:
             ckpt = torch.load(self.checkpoint_path, map_location="cpu", weights_only=False)
             if ckpt["gan_config"] != self.g.config.to_dict():
-                raise ExportError(f"it was trained with {ckpt['gan_config']}, this run asks for "
-                                  f"{self.g.config.to_dict()}")
+                raise ExportError(
+                    f"it was trained with {ckpt['gan_config']}, this run asks for {self.g.config.to_dict()}"
+                )
             self.g.load_state_dict(ckpt["generator"])
             self.d.load_state_dict(ckpt["discriminator"])
             self.ema.load_state_dict(ckpt["generator_ema"])
@@ -344,13 +368,21 @@ class GanTrainer:
 
     def save_checkpoint(self) -> Path:
         ckpt = {
-            "generator": self.g.state_dict(), "discriminator": self.d.state_dict(),
-            "generator_ema": self.ema.state_dict(), "opt_g": self.opt_g.state_dict(),
-            "opt_d": self.opt_d.state_dict(), "step": self.step, "elapsed_s": self.elapsed_s,
-            "history": self.history, "kid_history": self.kid_history, "kid_floor": self.kid_floor,
-            "torch_rng": torch.get_rng_state(), "numpy_rng": self.rng.bit_generator.state,
+            "generator": self.g.state_dict(),
+            "discriminator": self.d.state_dict(),
+            "generator_ema": self.ema.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "step": self.step,
+            "elapsed_s": self.elapsed_s,
+            "history": self.history,
+            "kid_history": self.kid_history,
+            "kid_floor": self.kid_floor,
+            "torch_rng": torch.get_rng_state(),
+            "numpy_rng": self.rng.bit_generator.state,
             "python_rng": random.getstate(),
-            "gan_config": self.g.config.to_dict(), "train_config": self.config.to_dict(),
+            "gan_config": self.g.config.to_dict(),
+            "train_config": self.config.to_dict(),
             "images": [p.name for p in self.paths],
         }
         tmp = self.checkpoint_path.with_suffix(".tmp")
@@ -397,13 +429,18 @@ class GanTrainer:
         self.opt_g.step()
         self.d.requires_grad_(True)
         if not (torch.isfinite(d_loss) and torch.isfinite(g_loss)):
-            raise ExportError(f"losses became d={d_loss.item()} g={g_loss.item()} at step {self.step}; "
-                              "lower the learning rates")
+            raise ExportError(
+                f"losses became d={d_loss.item()} g={g_loss.item()} at step {self.step}; lower the learning rates"
+            )
         self.step += 1
         # EMA warm-up: average over fewer steps at first, so early samples are not the random init.
         self.ema.update(self.g, min(c.ema_decay, (1.0 + self.step) / (10.0 + self.step)))
-        return StepResult(float(d_loss.detach()), float(g_loss.detach()), float(real_logits.detach().mean()),
-                          float(fake_logits.detach().mean()))
+        return StepResult(
+            float(d_loss.detach()),
+            float(g_loss.detach()),
+            float(real_logits.detach().mean()),
+            float(fake_logits.detach().mean()),
+        )
 
     # -- measuring and showing ---------------------------------------------------------------
     @torch.no_grad()
@@ -425,15 +462,21 @@ class GanTrainer:
                 raise ExportError("KID needs the loss network (GanTrainingConfig.loss_network)")
             self._kid = KernelDistance(self.config.loss_network, self.config.kid_layer, self.config.kid_resolution)
             real_rng = np.random.default_rng(self.config.seed + 2)  # its own RNG: training data stays untouched
-            reals = PaintingCrops(self.paths, self.config.short_side, (self.config.crop_min, self.config.crop_max),
-                                  real_rng)
+            reals = PaintingCrops(
+                self.paths, self.config.short_side, (self.config.crop_min, self.config.crop_max), real_rng
+            )
             n = max(self.config.kid_samples, 2)
             self._real_features = self._kid.features(reals.batch(n, self.config.size))
             if self.kid_floor is None:  # a second real set: what a perfect generator would score
-                others = PaintingCrops(self.paths, self.config.short_side, (self.config.crop_min, self.config.crop_max),
-                                       np.random.default_rng(self.config.seed + 3))
-                self.kid_floor = kid(self._real_features, self._kid.features(others.batch(n, self.config.size)),
-                                     seed=self.config.seed)[0]
+                others = PaintingCrops(
+                    self.paths,
+                    self.config.short_side,
+                    (self.config.crop_min, self.config.crop_max),
+                    np.random.default_rng(self.config.seed + 3),
+                )
+                self.kid_floor = kid(
+                    self._real_features, self._kid.features(others.batch(n, self.config.size)), seed=self.config.seed
+                )[0]
         return self._kid
 
     @torch.no_grad()
@@ -443,15 +486,23 @@ class GanTrainer:
         g = self.ema_generator()
         fake = torch.cat([g(z) for z in self.kid_latents.split(100)])
         mean, std = kid(self._real_features, metric.features(fake), seed=self.config.seed)
-        point = {"step": self.step, "kid": round(mean, 6), "kid_std": round(std, 6), "seconds": round(self.elapsed_s, 1)}
+        point = {
+            "step": self.step,
+            "kid": round(mean, 6),
+            "kid_std": round(std, 6),
+            "seconds": round(self.elapsed_s, 1),
+        }
         self.kid_history = [p for p in self.kid_history if p["step"] != self.step] + [point]
         return point
 
     def plot(self, path: str | Path | None = None) -> Path:
         c = self.config
-        return plot_kid(self.kid_history, path or self.out / "kid.png",
-                        title=f"KID (SqueezeNet {c.kid_layer}, polynomial kernel) of {c.size}x{c.size} samples",
-                        floor=self.kid_floor)
+        return plot_kid(
+            self.kid_history,
+            path or self.out / "kid.png",
+            title=f"KID (SqueezeNet {c.kid_layer}, polynomial kernel) of {c.size}x{c.size} samples",
+            floor=self.kid_floor,
+        )
 
     def run(self, progress: bool = True) -> dict:
         """Train to ``config.steps``; returns a summary (steps, seconds, last KID)."""
@@ -478,8 +529,13 @@ class GanTrainer:
                 post["kid"] = f"{self.kid_history[-1]['kid']:.4g}"
             bar.set_postfix(post)
             if self.step % 10 == 0:
-                self.history.append({"step": self.step, "seconds": round(self.elapsed_s, 1),
-                                     **{k: round(v, 4) for k, v in smooth.items()}})
+                self.history.append(
+                    {
+                        "step": self.step,
+                        "seconds": round(self.elapsed_s, 1),
+                        **{k: round(v, 4) for k, v in smooth.items()},
+                    }
+                )
             done = self.step == c.steps or now >= deadline
             if now >= deadline and self.step < c.steps:
                 log.info("stopping at step %d: the %.0f-minute budget is spent", self.step, c.max_minutes)
@@ -496,5 +552,8 @@ class GanTrainer:
                 break
         bar.close()
         write_atomic(self.out / "history.json", json.dumps({"losses": self.history, "kid": self.kid_history}, indent=1))
-        return {"steps": self.step, "seconds": round(self.elapsed_s, 1),
-                "kid": self.kid_history[-1] if self.kid_history else None}
+        return {
+            "steps": self.step,
+            "seconds": round(self.elapsed_s, 1),
+            "kid": self.kid_history[-1] if self.kid_history else None,
+        }

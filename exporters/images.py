@@ -51,8 +51,9 @@ def to_uint8_hwc(image: torch.Tensor) -> np.ndarray:
     return (image.detach().clamp(0, 1) * 255.0 + 0.5).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
 
 
-def contact_sheet(rows: list[list[torch.Tensor]], path: str | Path, cell: tuple[int, int] = (192, 128),
-                  gap: int = 4) -> Path:
+def contact_sheet(
+    rows: list[list[torch.Tensor]], path: str | Path, cell: tuple[int, int] = (192, 128), gap: int = 4
+) -> Path:
     """Write a grid of CHW images (each row a list) as one PNG; cells are letterboxed to ``cell``."""
     cw, ch = cell
     n_cols = max(len(r) for r in rows)

@@ -61,8 +61,9 @@ def _style_probe(path: Path, style_in: object | None) -> tuple[int, np.ndarray |
     shape = list(style_in.shape)  # type: ignore[attr-defined]
     n = shape[-1] if len(shape) == 2 else None
     if not isinstance(n, int) or n <= 0:
-        raise ModelError(f"{path}: input 'style' should be (N, number of styles) with a fixed number of styles, "
-                         f"got shape {shape}")
+        raise ModelError(
+            f"{path}: input 'style' should be (N, number of styles) with a fixed number of styles, got shape {shape}"
+        )
     return n, np.full((1, n), 1.0 / n, np.float32)
 
 
@@ -91,12 +92,19 @@ def probe_model(path: str | Path, name: str | None = None, pixel_range: tuple[fl
     image_in = next((i for i in ins if len(i.shape) == 4 and i.shape[1] == 3), None)
     style_in = next((i for i in ins if i.name == "style"), None) if image_in is not None else None
     latent_in = next((i for i in ins if len(i.shape) == 2), None)
-    known = {i.name for i in (image_in, style_in) if i is not None} if image_in is not None else \
-        {latent_in.name} if latent_in is not None else set()
+    known = (
+        {i.name for i in (image_in, style_in) if i is not None}
+        if image_in is not None
+        else {latent_in.name}
+        if latent_in is not None
+        else set()
+    )
     unknown = [(i.name, i.shape) for i in ins if i.name not in known]
     if (image_in is not None or latent_in is not None) and unknown:
-        raise ModelError(f"{path}: inputs {unknown} are neither an image (Nx3xHxW), a style mix ('style', NxS) nor "
-                         "a latent (NxZ); Laterna cannot feed them")
+        raise ModelError(
+            f"{path}: inputs {unknown} are neither an image (Nx3xHxW), a style mix ('style', NxS) nor "
+            "a latent (NxZ); Laterna cannot feed them"
+        )
     out_shape = _shape(outs[0].shape)
     observed: dict = {}
     if image_in is not None:
@@ -116,20 +124,33 @@ def probe_model(path: str | Path, name: str | None = None, pixel_range: tuple[fl
             fits = [k for k, (_, lo, hi_out) in scores.items() if lo >= -0.1 * k and 0.3 * k <= hi_out <= 1.1 * k]
             best = fits[0] if len(fits) == 1 else max(scores, key=lambda k: scores[k][0])
             pixel_range = (0.0, best)
-            observed = {f"input_0..{int(k)}": {"similarity": round(v[0], 3), "out_min": round(v[1], 3),
-                                                "out_max": round(v[2], 3)} for k, v in scores.items()}
+            observed = {
+                f"input_0..{int(k)}": {
+                    "similarity": round(v[0], 3),
+                    "out_min": round(v[1], 3),
+                    "out_max": round(v[2], 3),
+                }
+                for k, v in scores.items()
+            }
             if mix is not None:
                 observed["style_probe"] = "uniform mix of all styles"
         if n_styles:  # every pure style must run too (one-hot mixes are what a visitor's word can ask for)
             for s in range(n_styles):
-                _run(sess, path, outs[0].name, {image_in.name: picture * pixel_range[1],
-                                                "style": np.eye(n_styles, dtype=np.float32)[s:s + 1]})
+                _run(
+                    sess,
+                    path,
+                    outs[0].name,
+                    {image_in.name: picture * pixel_range[1], "style": np.eye(n_styles, dtype=np.float32)[s : s + 1]},
+                )
             observed["one_hot_styles_run"] = n_styles
         inputs = [TensorSpec(image_in.name, in_shape, "float32", pixel_range, "NCHW RGB")]
         if n_styles:
             inputs.append(TensorSpec("style", (1, n_styles), "float32", (0.0, 1.0), "weights per style"))
-        styles = tuple(StyleInfo(f"style_{i}") for i in range(n_styles)) if n_styles else \
-            (StyleInfo(path.stem, f"The look of the imported model {path.stem}."),)
+        styles = (
+            tuple(StyleInfo(f"style_{i}") for i in range(n_styles))
+            if n_styles
+            else (StyleInfo(path.stem, f"The look of the imported model {path.stem}."),)
+        )
         outputs = [TensorSpec(outs[0].name, out_shape, "float32", pixel_range, "NCHW RGB")]
     elif latent_in is not None:
         kind = "generator"
@@ -145,12 +166,21 @@ def probe_model(path: str | Path, name: str | None = None, pixel_range: tuple[fl
         outputs = [TensorSpec(outs[0].name, out_shape, "float32", out_range, "NCHW RGB")]
         styles = ()
     else:
-        raise ModelError(f"{path}: no input looks like an image (Nx3xHxW) or a latent vector (NxZ); "
-                         f"inputs are {[(i.name, i.shape) for i in ins]}")
-    return Manifest(name=name or path.stem, file=path.name, kind=kind, inputs=tuple(inputs), outputs=tuple(outputs),
-                    styles=styles, sha256=file_sha256(path),
-                    extra={"provenance": {"imported_from": path.name, "probed": observed}},
-                    path=manifest_path_for(path))
+        raise ModelError(
+            f"{path}: no input looks like an image (Nx3xHxW) or a latent vector (NxZ); "
+            f"inputs are {[(i.name, i.shape) for i in ins]}"
+        )
+    return Manifest(
+        name=name or path.stem,
+        file=path.name,
+        kind=kind,
+        inputs=tuple(inputs),
+        outputs=tuple(outputs),
+        styles=styles,
+        sha256=file_sha256(path),
+        extra={"provenance": {"imported_from": path.name, "probed": observed}},
+        path=manifest_path_for(path),
+    )
 
 
 def manifest_target(model: str | Path, out: str | Path | None = None) -> Path:
@@ -162,8 +192,13 @@ def manifest_target(model: str | Path, out: str | Path | None = None) -> Path:
     return target if target.suffix == ".json" else target / f"{model.stem}.json"
 
 
-def import_model(path: str | Path, name: str | None = None, pixel_range: tuple[float, float] | None = None,
-                 out: str | Path | None = None, force: bool = False) -> Manifest:
+def import_model(
+    path: str | Path,
+    name: str | None = None,
+    pixel_range: tuple[float, float] | None = None,
+    out: str | Path | None = None,
+    force: bool = False,
+) -> Manifest:
     """Probe ``path`` and write its manifest to ``manifest_target(path, out)``.
 
     An existing manifest there (a shipped one holds training, provenance and licences that a probe

@@ -96,14 +96,15 @@ class SqueezeNetFeatures(nn.Module):
         return out
 
 
-
 VGG_CONFIGS = {
     16: [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
     19: [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"],
 }
 # relu1_2, relu2_2, relu3_3/3_4, relu4_3/4_4 as in Johnson et al.: indices into torchvision's `features`.
-VGG_LAYERS = {16: {3: "relu1_2", 8: "relu2_2", 15: "relu3_3", 22: "relu4_3"},
-              19: {3: "relu1_2", 8: "relu2_2", 17: "relu3_4", 26: "relu4_4"}}
+VGG_LAYERS = {
+    16: {3: "relu1_2", 8: "relu2_2", 15: "relu3_3", 22: "relu4_3"},
+    19: {3: "relu1_2", 8: "relu2_2", 17: "relu3_4", 26: "relu4_4"},
+}
 
 
 class VGGFeatures(nn.Module):
@@ -119,7 +120,9 @@ class VGGFeatures(nn.Module):
         convs = sorted({int(k.split(".")[1]) for k in state if k.startswith("features.") and k.endswith(".weight")})
         depth = {13: 16, 16: 19}.get(len(convs))
         if depth is None:
-            raise ExportError(f"{path}: expected a torchvision VGG16 or VGG19 state dict, found {len(convs)} convolutions")
+            raise ExportError(
+                f"{path}: expected a torchvision VGG16 or VGG19 state dict, found {len(convs)} convolutions"
+            )
         modules: list[nn.Module] = []
         cin = 3
         for v in VGG_CONFIGS[depth]:
@@ -129,7 +132,7 @@ class VGGFeatures(nn.Module):
                 modules += [nn.Conv2d(cin, int(v), 3, padding=1), nn.ReLU(inplace=False)]
                 cin = int(v)
         self.features = nn.Sequential(*modules)
-        self.features.load_state_dict({k[len("features."):]: v for k, v in state.items() if k.startswith("features.")})
+        self.features.load_state_dict({k[len("features.") :]: v for k, v in state.items() if k.startswith("features.")})
         self.taps = VGG_LAYERS[depth]
         self.layers = tuple(self.taps.values())
         self.last = max(self.taps)

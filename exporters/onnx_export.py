@@ -24,17 +24,31 @@ log = logging.getLogger(__name__)
 OPSET = 17
 
 
-def export_module(model: torch.nn.Module, inputs: tuple[torch.Tensor, ...], path: str | Path,
-                  input_names: list[str], output_names: list[str], dynamic_axes: dict | None = None,
-                  opset: int = OPSET) -> Path:
+def export_module(
+    model: torch.nn.Module,
+    inputs: tuple[torch.Tensor, ...],
+    path: str | Path,
+    input_names: list[str],
+    output_names: list[str],
+    dynamic_axes: dict | None = None,
+    opset: int = OPSET,
+) -> Path:
     """torch -> ONNX for any module, then the ONNX checker; ExportError naming the file on failure."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.onnx.export(model.eval(), inputs, str(path), input_names=input_names, output_names=output_names,
-                              opset_version=opset, dynamic_axes=dynamic_axes, dynamo=False)
+            torch.onnx.export(
+                model.eval(),
+                inputs,
+                str(path),
+                input_names=input_names,
+                output_names=output_names,
+                opset_version=opset,
+                dynamic_axes=dynamic_axes,
+                dynamo=False,
+            )
     except Exception as exc:
         raise ExportError(f"{path}: torch -> ONNX export failed ({exc})") from exc
     import onnx
@@ -47,8 +61,9 @@ def export_module(model: torch.nn.Module, inputs: tuple[torch.Tensor, ...], path
     return path
 
 
-def export_onnx(model: torch.nn.Module, path: str | Path, n_styles: int, sample_hw: tuple[int, int] = (64, 96),
-                opset: int = OPSET) -> Path:
+def export_onnx(
+    model: torch.nn.Module, path: str | Path, n_styles: int, sample_hw: tuple[int, int] = (64, 96), opset: int = OPSET
+) -> Path:
     """Export a style network taking (image, style) to ONNX with dynamic batch, height and width."""
     image = torch.rand(1, 3, *sample_hw)
     style = torch.full((1, n_styles), 1.0 / max(n_styles, 1))
@@ -93,13 +108,19 @@ class ParityReport:
 
     @property
     def passed(self) -> bool:
-        return bool(self.cases) and self.max_abs_error <= self.max_abs_threshold and self.min_psnr_db >= self.min_psnr_threshold
+        return (
+            bool(self.cases)
+            and self.max_abs_error <= self.max_abs_threshold
+            and self.min_psnr_db >= self.min_psnr_threshold
+        )
 
-    def require(self) -> "ParityReport":
+    def require(self) -> ParityReport:
         if not self.passed:
-            raise ExportError(f"{self.model}: parity check against {self.reference} failed: max abs error "
-                              f"{self.max_abs_error:.3g} (limit {self.max_abs_threshold:.3g}), PSNR "
-                              f"{self.min_psnr_db:.1f} dB (limit {self.min_psnr_threshold:.1f} dB)")
+            raise ExportError(
+                f"{self.model}: parity check against {self.reference} failed: max abs error "
+                f"{self.max_abs_error:.3g} (limit {self.max_abs_threshold:.3g}), PSNR "
+                f"{self.min_psnr_db:.1f} dB (limit {self.min_psnr_threshold:.1f} dB)"
+            )
         return self
 
     def to_dict(self) -> dict:
@@ -114,7 +135,9 @@ def _finite(v: float) -> float | None:
     return None if math.isinf(v) else round(v, 2)
 
 
-def parity_inputs(n_styles: int, real_images: list[np.ndarray] | None = None, seed: int = 0) -> list[tuple[str, np.ndarray, np.ndarray | None]]:
+def parity_inputs(
+    n_styles: int, real_images: list[np.ndarray] | None = None, seed: int = 0
+) -> list[tuple[str, np.ndarray, np.ndarray | None]]:
     """Random images of odd and even sizes plus real photos, each with a style mix."""
     rng = np.random.default_rng(seed)
     cases = []
@@ -133,9 +156,16 @@ def _style(rng: np.random.Generator, n: int) -> np.ndarray | None:
     return s / s.sum()
 
 
-def check_parity(model: torch.nn.Module, onnx_path: str | Path, n_styles: int,
-                 real_images: list[np.ndarray] | None = None, max_abs: float = 1e-3, min_psnr: float = 60.0,
-                 providers: tuple[str, ...] = ("CPUExecutionProvider",), pixel_scale: float = 1.0) -> ParityReport:
+def check_parity(
+    model: torch.nn.Module,
+    onnx_path: str | Path,
+    n_styles: int,
+    real_images: list[np.ndarray] | None = None,
+    max_abs: float = 1e-3,
+    min_psnr: float = 60.0,
+    providers: tuple[str, ...] = ("CPUExecutionProvider",),
+    pixel_scale: float = 1.0,
+) -> ParityReport:
     """Run the ONNX file in ONNX Runtime beside the PyTorch model; a report, never a print.
 
     ``pixel_scale`` is the model's pixel range (255 for 0..255 models): inputs are scaled to it and
@@ -143,8 +173,9 @@ def check_parity(model: torch.nn.Module, onnx_path: str | Path, n_styles: int,
     import onnxruntime as ort
 
     sess = ort.InferenceSession(str(onnx_path), providers=list(providers))
-    report = ParityReport(str(onnx_path), f"PyTorch {type(model).__name__}", max_abs_threshold=max_abs,
-                          min_psnr_threshold=min_psnr)
+    report = ParityReport(
+        str(onnx_path), f"PyTorch {type(model).__name__}", max_abs_threshold=max_abs, min_psnr_threshold=min_psnr
+    )
     model = model.eval()
     for name, image, style in parity_inputs(n_styles, real_images):
         image = image * np.float32(pixel_scale)
@@ -155,13 +186,20 @@ def check_parity(model: torch.nn.Module, onnx_path: str | Path, n_styles: int,
         with torch.no_grad():
             args = (torch.from_numpy(image),) + ((torch.from_numpy(style),) if style is not None else ())
             want = model(*args).numpy()
-        report.cases.append(ParityCase(name, list(image.shape), float(np.max(np.abs(got - want))),
-                                       psnr(got, want, peak=pixel_scale)))
+        report.cases.append(
+            ParityCase(name, list(image.shape), float(np.max(np.abs(got - want))), psnr(got, want, peak=pixel_scale))
+        )
     return report
 
 
-def compare_onnx(reference: str | Path, candidate: str | Path, n_styles: int,
-                 real_images: list[np.ndarray] | None = None, max_abs: float = 0.1, min_psnr: float = 30.0) -> ParityReport:
+def compare_onnx(
+    reference: str | Path,
+    candidate: str | Path,
+    n_styles: int,
+    real_images: list[np.ndarray] | None = None,
+    max_abs: float = 0.1,
+    min_psnr: float = 30.0,
+) -> ParityReport:
     """Compare two ONNX files (e.g. fp16 or int8 against fp32) on the same inputs."""
     import onnxruntime as ort
 

@@ -42,14 +42,16 @@ def load_lantern_checkpoint(path: str | Path) -> tuple[LanternNet, list[str], di
 
 def style_manifest_specs(n_styles: int) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
     image = TensorSpec("image", (1, 3, "height", "width"), "float32", (0.0, 1.0), "NCHW RGB")
-    inputs = (image,) + ((TensorSpec("style", (1, n_styles), "float32", (0.0, 1.0), "weights per style"),)
-                         if n_styles else ())
+    inputs = (image,) + (
+        (TensorSpec("style", (1, n_styles), "float32", (0.0, 1.0), "weights per style"),) if n_styles else ()
+    )
     outputs = (TensorSpec("stylized", (1, 3, "height", "width"), "float32", (0.0, 1.0), "NCHW RGB"),)
     return inputs, outputs
 
 
-def ort_speed_ms(path: str | Path, n_styles: int, hw: tuple[int, int] = (360, 640), runs: int = 10,
-                 threads: int = 0) -> float:
+def ort_speed_ms(
+    path: str | Path, n_styles: int, hw: tuple[int, int] = (360, 640), runs: int = 10, threads: int = 0
+) -> float:
     """Median ms per frame of an ONNX style model in ONNX Runtime CPU."""
     import onnxruntime as ort
 
@@ -75,13 +77,25 @@ def real_frames(paths: list[Path], long_side: int = 320) -> list[np.ndarray]:
 
 def style_output_names(name: str, variants: tuple[str, ...] = ("fp16", "int8")) -> list[str]:
     """Every file ``export_style_model`` writes into its folder, the manifest last."""
-    return [f"{name}.onnx", f"{name}.torchscript.pt", f"{name}.pt", *(f"{name}.{v}.onnx" for v in variants),
-            f"{name}.json"]
+    return [
+        f"{name}.onnx",
+        f"{name}.torchscript.pt",
+        f"{name}.pt",
+        *(f"{name}.{v}.onnx" for v in variants),
+        f"{name}.json",
+    ]
 
 
-def export_style_model(checkpoint: str | Path, out_dir: str | Path, name: str, real_images: list[Path],
-                       variants: tuple[str, ...] = ("fp16", "int8"), extra: dict | None = None,
-                       styles_info: list[dict] | None = None, force: bool = False) -> Manifest:
+def export_style_model(
+    checkpoint: str | Path,
+    out_dir: str | Path,
+    name: str,
+    real_images: list[Path],
+    variants: tuple[str, ...] = ("fp16", "int8"),
+    extra: dict | None = None,
+    styles_info: list[dict] | None = None,
+    force: bool = False,
+) -> Manifest:
     """Export, verify and describe a trained LanternNet into ``out_dir``. Raises ExportError if parity fails,
     and ``OverwriteError`` before any work if one of its files exists there and ``force`` is off. Files are
     written to a staging folder and moved into place only when everything passed."""
@@ -102,10 +116,19 @@ def export_style_model(checkpoint: str | Path, out_dir: str | Path, name: str, r
         script_path = stage / f"{name}.torchscript.pt"
         torch.jit.script(net).save(str(script_path))
         weights_path = stage / f"{name}.pt"  # slim PyTorch checkpoint: weights, config, style names
-        torch.save({"model": net.state_dict(), "net_config": net.config.to_dict(), "style_names": style_names,
-                    "step": ckpt.get("step")}, weights_path)
-        variant_info: dict = {"torchscript": {"file": script_path.name, "sha256": file_sha256(script_path)},
-                              "pytorch_checkpoint": {"file": weights_path.name, "sha256": file_sha256(weights_path)}}
+        torch.save(
+            {
+                "model": net.state_dict(),
+                "net_config": net.config.to_dict(),
+                "style_names": style_names,
+                "step": ckpt.get("step"),
+            },
+            weights_path,
+        )
+        variant_info: dict = {
+            "torchscript": {"file": script_path.name, "sha256": file_sha256(script_path)},
+            "pytorch_checkpoint": {"file": weights_path.name, "sha256": file_sha256(weights_path)},
+        }
         for variant in variants:
             vpath = stage / f"{name}.{variant}.onnx"
             if variant == "fp16":
@@ -113,22 +136,45 @@ def export_style_model(checkpoint: str | Path, out_dir: str | Path, name: str, r
             else:
                 to_int8(onnx_path, vpath, real_frames(real_images, long_side=640) * 2, n)
             report = compare_onnx(onnx_path, vpath, n, frames, max_abs=1.0, min_psnr=0.0)
-            variant_info[variant] = {"file": vpath.name, "sha256": file_sha256(vpath),
-                                     "psnr_db_vs_fp32": _round(report.min_psnr_db),
-                                     "max_abs_error_vs_fp32": round(report.max_abs_error, 4),
-                                     "speed_ms_640x360_ort_cpu": round(ort_speed_ms(vpath, n), 2)}
+            variant_info[variant] = {
+                "file": vpath.name,
+                "sha256": file_sha256(vpath),
+                "psnr_db_vs_fp32": _round(report.min_psnr_db),
+                "max_abs_error_vs_fp32": round(report.max_abs_error, 4),
+                "speed_ms_640x360_ort_cpu": round(ort_speed_ms(vpath, n), 2),
+            }
         inputs, outputs = style_manifest_specs(n)
-        styles = tuple(StyleInfo(**{k: (tuple(v) if k == "tags" else v) for k, v in e.items()})
-                       for e in (styles_info or [style_entry(s) for s in style_names]))
+        styles = tuple(
+            StyleInfo(**{k: (tuple(v) if k == "tags" else v) for k, v in e.items()})
+            for e in (styles_info or [style_entry(s) for s in style_names])
+        )
         train_cfg = ckpt.get("train_config", {})
-        body = {"network": {"architecture": "LanternNet", **net.config.to_dict(),
-                            "parameters": sum(p.numel() for p in net.parameters())},
-                "training": {"steps": ckpt.get("step"), **{k: v for k, v in train_cfg.items() if k != "styles"},
-                             "style_images": [Path(s).name for s in train_cfg.get("styles", [])]},
-                **info, "variants": variant_info, **(extra or {})}
-        manifest = Manifest(name=name, file=onnx_path.name, kind="style", inputs=inputs, outputs=outputs,
-                            styles=styles, sha256=file_sha256(onnx_path), extra=body,
-                            path=manifest_path_for(out_dir / onnx_path.name))
+        body = {
+            "network": {
+                "architecture": "LanternNet",
+                **net.config.to_dict(),
+                "parameters": sum(p.numel() for p in net.parameters()),
+            },
+            "training": {
+                "steps": ckpt.get("step"),
+                **{k: v for k, v in train_cfg.items() if k != "styles"},
+                "style_images": [Path(s).name for s in train_cfg.get("styles", [])],
+            },
+            **info,
+            "variants": variant_info,
+            **(extra or {}),
+        }
+        manifest = Manifest(
+            name=name,
+            file=onnx_path.name,
+            kind="style",
+            inputs=inputs,
+            outputs=outputs,
+            styles=styles,
+            sha256=file_sha256(onnx_path),
+            extra=body,
+            path=manifest_path_for(out_dir / onnx_path.name),
+        )
         manifest.save(stage / f"{name}.json")
     log.info("wrote %s", manifest.path)
     return manifest
@@ -138,8 +184,9 @@ def _round(v: float) -> float | None:
     return None if v == float("inf") else round(v, 2)
 
 
-def export_johnson_model(checkpoint: str | Path, out_dir: str | Path, name: str, real_images: list[Path],
-                         force: bool = False) -> Manifest:
+def export_johnson_model(
+    checkpoint: str | Path, out_dir: str | Path, name: str, real_images: list[Path], force: bool = False
+) -> Manifest:
     """Export a pytorch/examples fast_neural_style checkpoint: one style, pixels in 0..255."""
     from exporters.johnson import ClampedTransformerNet, load_transformer_net
 
@@ -149,16 +196,26 @@ def export_johnson_model(checkpoint: str | Path, out_dir: str | Path, name: str,
     with staged as stage:
         onnx_path = export_onnx(net, stage / f"{name}.onnx", 0)
         # pixels are 0..255, so the absolute threshold scales with them (PSNR is against a peak of 255)
-        parity = check_parity(net, onnx_path, 0, real_frames(real_images, long_side=256), max_abs=0.255,
-                              min_psnr=60.0, pixel_scale=255.0).require()
+        parity = check_parity(
+            net, onnx_path, 0, real_frames(real_images, long_side=256), max_abs=0.255, min_psnr=60.0, pixel_scale=255.0
+        ).require()
         image = TensorSpec("image", (1, 3, "height", "width"), "float32", (0.0, 255.0), "NCHW RGB")
         output = TensorSpec("stylized", (1, 3, "height", "width"), "float32", (0.0, 255.0), "NCHW RGB")
         stem = Path(checkpoint).stem
-        manifest = Manifest(name=name, file=onnx_path.name, kind="style", inputs=(image,), outputs=(output,),
-                            styles=(StyleInfo(stem, f"The look of the fast_neural_style model {stem}."),),
-                            sha256=file_sha256(onnx_path),
-                            extra={"network": {"architecture": "Johnson TransformerNet (pytorch/examples)"},
-                                   "provenance": {"checkpoint": Path(checkpoint).name}, "parity": parity.to_dict()},
-                            path=manifest_path_for(out_dir / onnx_path.name))
+        manifest = Manifest(
+            name=name,
+            file=onnx_path.name,
+            kind="style",
+            inputs=(image,),
+            outputs=(output,),
+            styles=(StyleInfo(stem, f"The look of the fast_neural_style model {stem}."),),
+            sha256=file_sha256(onnx_path),
+            extra={
+                "network": {"architecture": "Johnson TransformerNet (pytorch/examples)"},
+                "provenance": {"checkpoint": Path(checkpoint).name},
+                "parity": parity.to_dict(),
+            },
+            path=manifest_path_for(out_dir / onnx_path.name),
+        )
         manifest.save(stage / f"{name}.json")
     return manifest

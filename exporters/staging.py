@@ -31,9 +31,11 @@ def refuse_overwrite(paths: Iterable[Path], force: bool, alternative: str = "--o
     """Raise ``OverwriteError`` naming every existing path (and the flags) unless ``force``."""
     existing = [str(p) for p in paths if p.exists()]
     if existing and not force:
-        raise OverwriteError(f"{', '.join(existing)} already exist{'s' if len(existing) == 1 else ''}; not "
-                             f"overwriting (a shipped model or manifest would be lost). Pass --force to replace "
-                             f"{'it' if len(existing) == 1 else 'them'}, or {alternative}.")
+        raise OverwriteError(
+            f"{', '.join(existing)} already exist{'s' if len(existing) == 1 else ''}; not "
+            f"overwriting (a shipped model or manifest would be lost). Pass --force to replace "
+            f"{'it' if len(existing) == 1 else 'them'}, or {alternative}."
+        )
 
 
 class StagedOutputs:

@@ -68,8 +68,9 @@ class StyleTrainingConfig:
     body_blocks: int = 5
 
     def net_config(self) -> LanternConfig:
-        return LanternConfig(n_styles=len(self.styles), width=self.width, body_width=self.body_width,
-                             body_blocks=self.body_blocks)
+        return LanternConfig(
+            n_styles=len(self.styles), width=self.width, body_width=self.body_width, body_blocks=self.body_blocks
+        )
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -94,7 +95,7 @@ class ContentCrops:
             side = int(min(h, w, size / self.rng.uniform(0.6, 1.0)))
             y = int(self.rng.integers(0, h - side + 1))
             x = int(self.rng.integers(0, w - side + 1))
-            crop = img[:, y:y + side, x:x + side][None]
+            crop = img[:, y : y + side, x : x + side][None]
             crop = F.interpolate(crop, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
             if self.rng.random() < 0.5:
                 crop = crop.flip(-1)
@@ -126,14 +127,14 @@ class StyleTrainer:
         self.crops = ContentCrops(content, config.content_short_side, self.rng)
 
         self.lossnet = load_loss_network(config.loss_network)
-        missing = [l for l in (*config.style_layers, config.content_layer) if l not in self.lossnet.layers]
+        missing = [layer for layer in (*config.style_layers, config.content_layer) if layer not in self.lossnet.layers]
         if missing:
             raise ExportError(f"loss network has no layers {missing}; it has {list(self.lossnet.layers)}")
         with torch.no_grad():
             self.style_grams = []
             for p in self.style_paths:
                 feats = self.lossnet(load_rgb(p, long_side=config.style_long_side)[None])
-                self.style_grams.append({l: gram(feats[l])[0] for l in config.style_layers})
+                self.style_grams.append({layer: gram(feats[layer])[0] for layer in config.style_layers})
         self.net = LanternNet(config.net_config())
         self.opt = torch.optim.Adam(self.net.parameters(), lr=config.lr)
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=config.steps, eta_min=config.lr * 0.05)
@@ -142,8 +143,9 @@ class StyleTrainer:
         self.history: list[dict] = []
         if self.checkpoint_path.exists():
             self._resume()
-        self.preview_content = [load_rgb(p, long_side=256) for p in self.holdout_paths[:4]] or \
-                               [load_rgb(p, long_side=256) for p in content[:3]]
+        self.preview_content = [load_rgb(p, long_side=256) for p in self.holdout_paths[:4]] or [
+            load_rgb(p, long_side=256) for p in content[:3]
+        ]
 
     # -- checkpoints -------------------------------------------------------------------------
     def _resume(self) -> None:
@@ -162,10 +164,15 @@ class StyleTrainer:
 
     def save_checkpoint(self) -> None:
         ckpt = {
-            "model": self.net.state_dict(), "optimizer": self.opt.state_dict(),
-            "scheduler": self.sched.state_dict(), "step": self.step, "history": self.history,
-            "torch_rng": torch.get_rng_state(), "numpy_rng": self.rng.bit_generator.state,
-            "net_config": self.net.config.to_dict(), "train_config": self.config.to_dict(),
+            "model": self.net.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "scheduler": self.sched.state_dict(),
+            "step": self.step,
+            "history": self.history,
+            "torch_rng": torch.get_rng_state(),
+            "numpy_rng": self.rng.bit_generator.state,
+            "net_config": self.net.config.to_dict(),
+            "train_config": self.config.to_dict(),
             "style_names": [p.stem for p in self.style_paths],
         }
         tmp = self.checkpoint_path.with_suffix(".tmp")
@@ -175,16 +182,22 @@ class StyleTrainer:
     def save_weights(self, path: str | Path) -> Path:
         """A slim checkpoint for shipping: weights, network config and style names only."""
         path = Path(path)
-        torch.save({"model": self.net.state_dict(), "net_config": self.net.config.to_dict(),
-                    "style_names": [p.stem for p in self.style_paths], "step": self.step}, path)
+        torch.save(
+            {
+                "model": self.net.state_dict(),
+                "net_config": self.net.config.to_dict(),
+                "style_names": [p.stem for p in self.style_paths],
+                "step": self.step,
+            },
+            path,
+        )
         return path
 
     # -- one step ----------------------------------------------------------------------------
     def losses(self, batch: torch.Tensor, style_idx: list[int]) -> dict[str, torch.Tensor]:
         c = self.config
-        n = batch.shape[0]
         style = F.one_hot(torch.tensor(style_idx), len(self.style_paths)).float()
-        x = batch[:, :, SHIFT:SHIFT + c.crop, SHIFT:SHIFT + c.crop]
+        x = batch[:, :, SHIFT : SHIFT + c.crop, SHIFT : SHIFT + c.crop]
         y = self.net(x, style)
         feats_y = self.lossnet(y)
         with torch.no_grad():
@@ -200,13 +213,13 @@ class StyleTrainer:
         out = {"content": content, "style": style_loss, "tv": tv}
         if c.stability_weight > 0:
             dy, dx = (int(v) for v in self.rng.integers(0, SHIFT + 1, size=2))
-            shifted = batch[:, :, SHIFT + dy:SHIFT + dy + c.crop, SHIFT + dx:SHIFT + dx + c.crop]
+            shifted = batch[:, :, SHIFT + dy : SHIFT + dy + c.crop, SHIFT + dx : SHIFT + dx + c.crop]
             sigma = float(self.rng.uniform(0.3, 1.0)) * c.stability_noise
             noisy = (shifted + torch.randn_like(shifted) * sigma).clamp(0, 1)
             y2 = self.net(noisy, style)
             # y2[i, j] sees the pixel that y saw at [i + dy, j + dx]
             h, w = c.crop - dy, c.crop - dx
-            out["stability"] = ((y2[:, :, :h, :w] - y[:, :, dy:dy + h, dx:dx + w]) ** 2).mean()
+            out["stability"] = ((y2[:, :, :h, :w] - y[:, :, dy : dy + h, dx : dx + w]) ** 2).mean()
         return out
 
     def total(self, parts: dict[str, torch.Tensor]) -> torch.Tensor:

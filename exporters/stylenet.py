@@ -40,7 +40,7 @@ class LanternConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "LanternConfig":
+    def from_dict(cls, data: dict) -> LanternConfig:
         return cls(**{k: int(v) for k, v in data.items() if k in cls.__dataclass_fields__})
 
 

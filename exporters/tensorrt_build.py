@@ -46,9 +46,15 @@ def gpu_name() -> str:
     return "unknown"
 
 
-def build_engine(onnx_path: str | Path, engine_path: str | Path, n_styles: int, fp16: bool = True,
-                 profile: EngineProfile = EngineProfile(), timing_cache: str | Path | None = None,
-                 workspace_gb: float = 4.0) -> Path:
+def build_engine(
+    onnx_path: str | Path,
+    engine_path: str | Path,
+    n_styles: int,
+    fp16: bool = True,
+    profile: EngineProfile = EngineProfile(),
+    timing_cache: str | Path | None = None,
+    workspace_gb: float = 4.0,
+) -> Path:
     """Build and write a TensorRT engine for a Laterna style model; returns the engine path."""
     try:
         import tensorrt as trt
@@ -85,10 +91,14 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path, n_styles: int, 
         raise ExportError(f"{onnx_path}: TensorRT engine build failed (see the TensorRT log above)")
     if cache_path:
         write_atomic(cache_path, bytes(memoryview(config.get_timing_cache().serialize())))
-    meta = {"tensorrt_version": trt.__version__, "gpu": gpu_name(), "precision": "fp16" if fp16 else "fp32",
-            "profile": {"min": list(profile.min_hw), "opt": list(profile.opt_hw), "max": list(profile.max_hw),
-                        "batch": b},
-            "source_model": onnx_path.name, "source_sha256": file_sha256(onnx_path)}
+    meta = {
+        "tensorrt_version": trt.__version__,
+        "gpu": gpu_name(),
+        "precision": "fp16" if fp16 else "fp32",
+        "profile": {"min": list(profile.min_hw), "opt": list(profile.opt_hw), "max": list(profile.max_hw), "batch": b},
+        "source_model": onnx_path.name,
+        "source_sha256": file_sha256(onnx_path),
+    }
     write_engine_file(engine_path, bytes(memoryview(serialized)), meta)
     log.info("built TensorRT engine %s (%s, %s)", engine_path, meta["precision"], meta["gpu"])
     return engine_path

@@ -74,9 +74,16 @@ def to_int8(src: str | Path, dst: str | Path, calibration_frames: list[np.ndarra
     pre = Path(dst).with_suffix(".pre.onnx")
     try:
         quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
-        quantize_static(str(pre), str(dst), Reader(calibration_frames, n_styles), quant_format=QuantFormat.QDQ,
-                        per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        extra_options={"QDQOpTypePerChannelSupportToAxis": NORM_SCALE_AXIS})
+        quantize_static(
+            str(pre),
+            str(dst),
+            Reader(calibration_frames, n_styles),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            extra_options={"QDQOpTypePerChannelSupportToAxis": NORM_SCALE_AXIS},
+        )
     except Exception as exc:
         raise ExportError(f"{src}: int8 quantisation failed ({exc})") from exc
     finally:

@@ -84,8 +84,13 @@ def build_moderator(cfg: ShowConfig, embed):
         phrases += load_blocklist(cfg.resolve(m.blocklist))
     semantic = m.semantic and embed is not None
     concepts = (list(m.concepts) or load_concepts(DEFAULT_CONCEPTS)) if semantic else []
-    return Moderator(phrases, default_list=m.default_list, embed=embed if semantic else None,
-                     blocked_concepts=concepts, threshold=m.threshold)
+    return Moderator(
+        phrases,
+        default_list=m.default_list,
+        embed=embed if semantic else None,
+        blocked_concepts=concepts,
+        threshold=m.threshold,
+    )
 
 
 def build_expander(cfg: ShowConfig, embed):
@@ -135,8 +140,15 @@ class Installation:
 
             self.embedder = SentenceEmbedder()
             a = cfg.attract
-            self.director = Director(loop.post, None, None, build_moderator(cfg, self.embedder), cfg.director,
-                                     attract=self._attract_mode(cfg), default_strength=cfg.style.strength)
+            self.director = Director(
+                loop.post,
+                None,
+                None,
+                build_moderator(cfg, self.embedder),
+                cfg.director,
+                attract=self._attract_mode(cfg),
+                default_strength=cfg.style.strength,
+            )
             self.director.hours = self.hours_watch.hours if self.hours_watch else None  # closed: visitors told
             if a.enabled and a.source != "live":
                 if find_first(self.show.source, Selectable) is not None:
@@ -189,8 +201,11 @@ class Installation:
             loop.post(SetStrength(new.style.strength))
         if new.hours != old.hours:
             self._set_hours(new)
-        if self.director is not None and \
-                (new.director, new.moderation, new.attract) != (old.director, old.moderation, old.attract):
+        if self.director is not None and (new.director, new.moderation, new.attract) != (
+            old.director,
+            old.moderation,
+            old.attract,
+        ):
             self._on_director_thread(self._reconfigure_director(new), "the reloaded director settings")
 
     def _on_director_thread(self, coro: Coroutine[Any, Any, None], what: str) -> None:
@@ -266,8 +281,14 @@ class Installation:
     def status(self) -> dict:
         stats = self.show.loop.stats.snapshot()
         d = self.director.status() if self.director else {}
-        return {"fps": stats["fps"], "prompt": d.get("prompt"), "mix": stats["mix"], "strength": stats["strength"],
-                "queue_length": d.get("queue_length", 0), "mode": d.get("mode", "")}
+        return {
+            "fps": stats["fps"],
+            "prompt": d.get("prompt"),
+            "mix": stats["mix"],
+            "strength": stats["strength"],
+            "queue_length": d.get("queue_length", 0),
+            "mode": d.get("mode", ""),
+        }
 
     def operator_token(self) -> str | None:
         """From the file the config names, else $LATERNA_OPERATOR_TOKEN; never from the config itself."""
@@ -292,9 +313,14 @@ class Installation:
         loop = self.show.loop
         self.warnings = WarningLog()
         self.warnings.install()
-        control = ShowControl(LoopView.of(loop), self.director, self.show.manifest.style_names,
-                              self.cfg.resolve(self.cfg.operator.snapshot_dir), self.warnings,
-                              transition_s=self.cfg.style.transition_s)
+        control = ShowControl(
+            LoopView.of(loop),
+            self.director,
+            self.show.manifest.style_names,
+            self.cfg.resolve(self.cfg.operator.snapshot_dir),
+            self.warnings,
+            transition_s=self.cfg.style.transition_s,
+        )
         self.control = control
         self.director.is_pinned = lambda: control.pinned is not None
         metrics = Metrics()
@@ -304,8 +330,12 @@ class Installation:
         class LiveMetrics:
             def render(self):
                 visitors = installation.server.connected_visitors if installation.server else 0
-                metrics.update(loop.stats.snapshot(), installation.director.status(), visitors,
-                               problems=installation.show.problems())
+                metrics.update(
+                    loop.stats.snapshot(),
+                    installation.director.status(),
+                    visitors,
+                    problems=installation.show.problems(),
+                )
                 return metrics.render()
 
         return Health(lambda: loop.last_tick, degraded=self.unstyled.reasons), LiveMetrics()
@@ -315,14 +345,25 @@ class Installation:
         from installation.server.settings import ServerSettings
 
         s = self.cfg.server
-        settings = ServerSettings(**{**s.model_dump(), "port": self.port,
-                                     "page_title": s.page_title or f"Laterna — {self.cfg.name}",
-                                     "tls_cert": str(self.cfg.resolve(s.tls_cert)) if s.tls_cert else "",
-                                     "tls_key": str(self.cfg.resolve(s.tls_key)) if s.tls_key else ""})
+        settings = ServerSettings(
+            **{
+                **s.model_dump(),
+                "port": self.port,
+                "page_title": s.page_title or f"Laterna — {self.cfg.name}",
+                "tls_cert": str(self.cfg.resolve(s.tls_cert)) if s.tls_cert else "",
+                "tls_key": str(self.cfg.resolve(s.tls_key)) if s.tls_key else "",
+            }
+        )
         health, metrics = self._operator_parts()
-        self.server = PromptServer(self.director, settings, status_provider=self.status,
-                                   operator_token=self.operator_token(), control=self.control, health=health,
-                                   metrics=metrics)
+        self.server = PromptServer(
+            self.director,
+            settings,
+            status_provider=self.status,
+            operator_token=self.operator_token(),
+            control=self.control,
+            health=health,
+            metrics=metrics,
+        )
         self.server_thread = ServerThread(self.server, background=[self.director.run])
         self.port = self.server_thread.start()
         log.info("visitors: %s (websocket /ws, status /status)", self.server.url)
@@ -367,10 +408,22 @@ class Installation:
             return
         profile = tempfile.mkdtemp(prefix="laterna-kiosk-")
         self.browser = subprocess.Popen(
-            [exe, "--kiosk", f"--app={url}", f"--window-position={k.window_x},{k.window_y}", "--no-first-run",
-             "--noerrdialogs", "--disable-translate", "--disable-background-networking", "--disable-sync",
-             "--disable-component-update", f"--user-data-dir={profile}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                exe,
+                "--kiosk",
+                f"--app={url}",
+                f"--window-position={k.window_x},{k.window_y}",
+                "--no-first-run",
+                "--noerrdialogs",
+                "--disable-translate",
+                "--disable-background-networking",
+                "--disable-sync",
+                "--disable-component-update",
+                f"--user-data-dir={profile}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         log.info("kiosk browser started on the touchscreen at (%d, %d)", k.window_x, k.window_y)
 
     def _start_osc(self) -> None:
@@ -384,8 +437,12 @@ class Installation:
         self.osc = OscControl(loop.post, self.show.manifest.style_names, lambda: loop.target, submit, port=o.port)
         self.osc.start()
         if o.feedback_host:
-            self.osc_feedback = OscFeedback(o.feedback_host, o.feedback_port, loop.stats.snapshot,
-                                            lambda: self.director.status().get("prompt") if self.director else None)
+            self.osc_feedback = OscFeedback(
+                o.feedback_host,
+                o.feedback_port,
+                loop.stats.snapshot,
+                lambda: self.director.status().get("prompt") if self.director else None,
+            )
             self.osc_feedback.start()
 
     def _start_watchdog(self) -> None:

@@ -59,8 +59,16 @@ def _simple_source(kind: str, cfg: ShowConfig) -> FrameSource:
     if kind == "camera":
         return cls(device=s.device, width=s.width, height=s.height, fps=s.fps, stale_after=s.stale_after_s)
     if kind == "generator":
-        return cls(model=cfg.resolve(s.generator), width=s.width, height=s.height, fps=s.fps, seed=s.seed,
-                   speed=s.walk_speed, amplitude=s.walk_amplitude, audio=s.audio)
+        return cls(
+            model=cfg.resolve(s.generator),
+            width=s.width,
+            height=s.height,
+            fps=s.fps,
+            seed=s.seed,
+            speed=s.walk_speed,
+            amplitude=s.walk_amplitude,
+            audio=s.audio,
+        )
     raise ConfigError(f"{cfg.source_file}: source.type {kind!r} is not available in this build")
 
 
@@ -89,16 +97,30 @@ def build_source(cfg: ShowConfig) -> FrameSource:
     if cfg.attract.enabled and cfg.attract.source == "generator" and kind != "generator":
         from engine.sources.generator import GeneratorSource
 
-        dream = GeneratorSource(model=cfg.resolve(s.generator), width=cfg.pipeline.width, height=cfg.pipeline.height,
-                                fps=s.fps, seed=s.seed, speed=s.walk_speed, amplitude=s.walk_amplitude, audio=s.audio)
+        dream = GeneratorSource(
+            model=cfg.resolve(s.generator),
+            width=cfg.pipeline.width,
+            height=cfg.pipeline.height,
+            fps=s.fps,
+            seed=s.seed,
+            speed=s.walk_speed,
+            amplitude=s.walk_amplitude,
+            audio=s.audio,
+        )
         source = SwitchSource({"live": source, "generator": dream}, "live", crossfade_s=s.crossfade_s)
     return source
 
 
 def backend_factories(cfg: ShowConfig, manifest: Manifest) -> list:
     m = cfg.model
-    options = BackendOptions(device=m.device, threads=m.threads, sessions=m.sessions, providers=m.providers,
-                             fp16=m.fp16, engine_path=str(cfg.resolve(m.engine)) if m.engine else "")
+    options = BackendOptions(
+        device=m.device,
+        threads=m.threads,
+        sessions=m.sessions,
+        providers=m.providers,
+        fp16=m.fp16,
+        engine_path=str(cfg.resolve(m.engine)) if m.engine else "",
+    )
     factories = []
     for name in m.backends:
         cls = resolve(BACKENDS, name, "backend")
@@ -122,16 +144,25 @@ def build_sinks(cfg: ShowConfig, headless: bool) -> list[FrameSink]:
     sinks: list[FrameSink] = []
     if kind == "window":
         cls = resolve(SINKS, "window", "sink")
-        sinks.append(cls(width=d.width, height=d.height, display=d.monitor, fullscreen=d.fullscreen, fit=d.fit,
-                         keystone=[tuple(p) for p in d.keystone] or None, hide_cursor=d.hide_cursor, vsync=d.vsync))
+        sinks.append(
+            cls(
+                width=d.width,
+                height=d.height,
+                display=d.monitor,
+                fullscreen=d.fullscreen,
+                fit=d.fit,
+                keystone=[tuple(p) for p in d.keystone] or None,
+                hide_cursor=d.hide_cursor,
+                vsync=d.vsync,
+            )
+        )
     else:
         sinks.append(resolve(SINKS, "headless", "sink")())
     if cfg.record.path:
         path = str(cfg.resolve(cfg.record.path))
         if cfg.record.path.endswith(("/", "\\")):
             path += "/"  # Path() drops the slash that tells the recorder "a new folder of PNGs"
-        sinks.append(resolve(SINKS, "recorder", "sink")(path=path, fps=d.fps or 30.0,
-                                                         every_n=cfg.record.every_n))
+        sinks.append(resolve(SINKS, "recorder", "sink")(path=path, fps=d.fps or 30.0, every_n=cfg.record.every_n))
     return sinks
 
 
@@ -166,16 +197,31 @@ class Show:
 def build_show(cfg: ShowConfig, headless: bool = False) -> Show:
     manifest = load_manifest(cfg.resolve(cfg.model.manifest))
     names = manifest.style_names
-    start = StyleMix.from_names(names, cfg.style.start, cfg.style.strength) if cfg.style.start and names else \
-        StyleMix(tuple([1.0 / max(len(names), 1)] * len(names)), cfg.style.strength)
+    start = (
+        StyleMix.from_names(names, cfg.style.start, cfg.style.strength)
+        if cfg.style.start and names
+        else StyleMix(tuple([1.0 / max(len(names), 1)] * len(names)), cfg.style.strength)
+    )
     p = cfg.pipeline
-    stylizer = Stylizer(backend_factories(cfg, manifest), (p.width, p.height),
-                        Stabilizer(p.smoothing, p.motion_threshold) if p.smoothing > 0 else None)
+    stylizer = Stylizer(
+        backend_factories(cfg, manifest),
+        (p.width, p.height),
+        Stabilizer(p.smoothing, p.motion_threshold) if p.smoothing > 0 else None,
+    )
     source = build_source(cfg)
     sinks = build_sinks(cfg, headless)
-    loop = FrameLoop(source, stylizer, sinks, start, (cfg.display.width, cfg.display.height),
-                     display_fps=cfg.display.fps, transition_s=cfg.style.transition_s, ease=cfg.style.easing,
-                     frame_budget_s=p.frame_budget_ms / 1000.0, workers=p.workers)
+    loop = FrameLoop(
+        source,
+        stylizer,
+        sinks,
+        start,
+        (cfg.display.width, cfg.display.height),
+        display_fps=cfg.display.fps,
+        transition_s=cfg.style.transition_s,
+        ease=cfg.style.easing,
+        frame_budget_s=p.frame_budget_ms / 1000.0,
+        workers=p.workers,
+    )
     if cfg.display.stats_overlay:
         loop.on_tick.append(StatsOverlay(sinks))
     loop.on_tick.append(BlackoutHidesOverlays(sinks))
@@ -197,9 +243,11 @@ class StatsOverlay:
         self._last = now
         st = loop.stats.snapshot()
         top = max(st["mix"].items(), key=lambda kv: kv[1], default=("-", 0))
-        lines = [f"{st['fps']:.1f} fps  frame p99 {st['frame_ms']['p99']:.0f} ms  model {st['model_ms']['p50']:.0f} ms",
-                 f"{st['backend']}  dropped {st['dropped']}  errors {st['errors']}",
-                 f"{top[0]} {top[1]:.2f}  strength {st['strength']:.2f}"]
+        lines = [
+            f"{st['fps']:.1f} fps  frame p99 {st['frame_ms']['p99']:.0f} ms  model {st['model_ms']['p50']:.0f} ms",
+            f"{st['backend']}  dropped {st['dropped']}  errors {st['errors']}",
+            f"{top[0]} {top[1]:.2f}  strength {st['strength']:.2f}",
+        ]
         for sink in self.targets:
             sink.set_overlay("stats", lines, "top-left")
 

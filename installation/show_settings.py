@@ -5,8 +5,17 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import (Field, PlainValidator, StrictBool, StrictFloat, StrictInt, StrictStr, WithJsonSchema,
-                      field_validator, model_validator)
+from pydantic import (
+    Field,
+    PlainValidator,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from installation.config.base import PathText, Settings, related
@@ -15,12 +24,18 @@ from installation.config.base import PathText, Settings, related
 def _device(value: object) -> int | str:
     if isinstance(value, str) and value or isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
-    raise PydanticCustomError("device", "expected a camera index (0, 1, ...), a device path or an RTSP/HTTP URL, "
-                                        "got {got}", {"got": repr(value)})
+    raise PydanticCustomError(
+        "device",
+        "expected a camera index (0, 1, ...), a device path or an RTSP/HTTP URL, got {got}",
+        {"got": repr(value)},
+    )
 
 
-Device = Annotated[int | str, PlainValidator(_device),
-                   WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "minLength": 1}]})]
+Device = Annotated[
+    int | str,
+    PlainValidator(_device),
+    WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "minLength": 1}]}),
+]
 Width = Annotated[StrictInt, Field(ge=16, le=7680)]
 Height = Annotated[StrictInt, Field(ge=16, le=4320)]
 
@@ -29,7 +44,8 @@ class SourceSettings(Settings):
     """Where the pictures come from, and what stands in when it fails."""
 
     type: Literal["auto", "camera", "video", "slideshow", "pattern", "generator"] = Field(
-        "auto", description="auto: camera `device` if present, else the built-in animated pattern")
+        "auto", description="auto: camera `device` if present, else the built-in animated pattern"
+    )
     device: Device = Field(0, description="camera index, device path, or RTSP/HTTP URL")
     path: PathText = Field("", description="the video file or image folder for type video/slideshow")
     width: Width = Field(640, description="capture width in pixels")
@@ -38,18 +54,21 @@ class SourceSettings(Settings):
     mirror: StrictBool = Field(False, description="flip left-right (a camera facing the visitors)")
     zoom: StrictFloat = Field(1.0, ge=1, le=8, description="digital zoom into the centre")
     fallback: Literal["pattern", "slideshow", "video", "generator", "none"] = Field(
-        "pattern", description="shown while a camera or video fails")
+        "pattern", description="shown while a camera or video fails"
+    )
     stale_after_s: StrictFloat = Field(2.0, gt=0, description="a camera silent this long counts as lost")
     slide_seconds: StrictFloat = Field(8.0, gt=0, description="seconds per image of a slideshow")
     seed: StrictInt = Field(0, description="seed of the pattern and of the generator's walk")
-    generator: PathText = Field("models/generator.json", description="the generator's manifest, for type/fallback "
-                                                                     "generator and attract.source: generator")
+    generator: PathText = Field(
+        "models/generator.json",
+        description="the generator's manifest, for type/fallback generator and attract.source: generator",
+    )
     walk_speed: StrictFloat = Field(1.0, ge=0, description="speed of the generator's latent walk")
     walk_amplitude: StrictFloat = Field(1.0, ge=0, description="how far the generator's walk strays")
-    audio: StrictBool = Field(False, description="the generator's walk follows the room's loudness and onsets "
-                                                 "(needs a microphone)")
-    crossfade_s: StrictFloat = Field(1.5, ge=0, le=30, description="dissolve to and from the fallback "
-                                                                   "(0: a cut)")
+    audio: StrictBool = Field(
+        False, description="the generator's walk follows the room's loudness and onsets (needs a microphone)"
+    )
+    crossfade_s: StrictFloat = Field(1.5, ge=0, le=30, description="dissolve to and from the fallback (0: a cut)")
 
     @model_validator(mode="after")
     def _needs_path(self) -> SourceSettings:
@@ -63,9 +82,11 @@ class ModelSettings(Settings):
 
     manifest: PathText = Field("models/lantern.json", description="the model's JSON manifest")
     backends: tuple[Literal["onnxruntime", "tensorrt", "torch"], ...] = Field(
-        ("onnxruntime",), min_length=1, description="runtimes tried in this order")
+        ("onnxruntime",), min_length=1, description="runtimes tried in this order"
+    )
     providers: tuple[Literal["tensorrt", "cuda", "cpu"], ...] = Field(
-        ("cpu",), description="ONNX Runtime execution providers, in order")
+        ("cpu",), description="ONNX Runtime execution providers, in order"
+    )
     device: StrictStr = Field("cpu", description="torch device for the torch backend (cpu, cuda, cuda:1)")
     threads: StrictInt = Field(1, ge=0, description="threads per session (0: the runtime's default)")
     sessions: StrictInt = Field(2, ge=1, le=8, description="sessions working on alternate frames")
@@ -88,8 +109,9 @@ class StyleSettings(Settings):
     """The look the show starts with, and how it changes."""
 
     start: dict[str, Annotated[StrictFloat, Field(ge=0)]] = Field(
-        default_factory=lambda: {"starry_night": 1.0}, description="style name -> weight at start; names must be "
-                                                                   "the model's")
+        default_factory=lambda: {"starry_night": 1.0},
+        description="style name -> weight at start; names must be the model's",
+    )
     strength: StrictFloat = Field(1.0, ge=0, le=1, description="how strongly the picture is restyled")
     transition_s: StrictFloat = Field(3.0, ge=0, description="glide time to a new look")
     easing: Literal["linear", "smoothstep", "ease-in-out"] = Field("smoothstep", description="shape of the glide")
@@ -99,7 +121,8 @@ class DisplaySettings(Settings):
     """The projector window."""
 
     type: Literal["auto", "window", "headless"] = Field(
-        "auto", description="auto: a window when a display exists, else headless")
+        "auto", description="auto: a window when a display exists, else headless"
+    )
     monitor: StrictInt = Field(0, ge=0, description="which display (the projector is often 1)")
     fullscreen: StrictBool = Field(False, description="full screen on that display")
     width: Width = Field(640, description="window width")
@@ -107,8 +130,10 @@ class DisplaySettings(Settings):
     fps: StrictFloat = Field(30.0, ge=0, le=240, description="shown frames per second (0: unthrottled)")
     fit: Literal["letterbox", "fill"] = Field("letterbox", description="keep the aspect ratio, or fill the window")
     keystone: tuple[tuple[StrictFloat, StrictFloat], ...] = Field(
-        (), description="four [x, y] corners in 0..1 (top-left, top-right, bottom-right, bottom-left) for a tilted "
-                        "projector")
+        (),
+        description="four [x, y] corners in 0..1 (top-left, top-right, bottom-right, bottom-left) for a tilted "
+        "projector",
+    )
     hide_cursor: StrictBool = Field(True, description="hide the mouse pointer over the window")
     vsync: StrictBool = Field(True, description="wait for the display's refresh")
     stats_overlay: StrictBool = Field(False, description="live fps, timings and mix in the corner")
@@ -117,15 +142,17 @@ class DisplaySettings(Settings):
     @classmethod
     def _four_corners(cls, corners: tuple[tuple[float, float], ...]) -> tuple[tuple[float, float], ...]:
         if len(corners) not in (0, 4):
-            raise ValueError("expected four [x, y] corners (top-left, top-right, bottom-right, bottom-left) in 0..1, "
-                             f"got {len(corners)}")
+            raise ValueError(
+                "expected four [x, y] corners (top-left, top-right, bottom-right, bottom-left) in 0..1, "
+                f"got {len(corners)}"
+            )
         return corners
-
 
 
 class RecordSettings(Settings):
     """Recording what is shown."""
 
-    path: PathText = Field("", description="a video file (.mp4/.avi), or a folder ending in / for numbered PNGs; "
-                                           "empty: off")
+    path: PathText = Field(
+        "", description="a video file (.mp4/.avi), or a folder ending in / for numbered PNGs; empty: off"
+    )
     every_n: StrictInt = Field(1, ge=1, description="record every n-th shown frame")

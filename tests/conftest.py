@@ -40,8 +40,9 @@ def tiny_net(seed: int = 0):
 
 def save_tiny_checkpoint(path: Path, seed: int = 0) -> Path:
     net = tiny_net(seed)
-    torch.save({"model": net.state_dict(), "net_config": net.config.to_dict(), "style_names": TINY_STYLES,
-                "step": 0}, path)
+    torch.save(
+        {"model": net.state_dict(), "net_config": net.config.to_dict(), "style_names": TINY_STYLES, "step": 0}, path
+    )
     return path
 
 

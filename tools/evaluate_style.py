@@ -35,8 +35,9 @@ def main() -> int:
     p.add_argument("--styles", default=str(SHARED / "styles"))
     p.add_argument("--photos", default=str(SHARED / "content" / "public_domain"), help="held-out photos")
     p.add_argument("--loss-network", default=str(SHARED / "weights" / "squeezenet1_0" / "squeezenet1_0_imagenet.npz"))
-    p.add_argument("--out", default=str(ROOT / "runs" / "style_report"),
-                   help="folder for the report (docs/ holds the shipped one)")
+    p.add_argument(
+        "--out", default=str(ROOT / "runs" / "style_report"), help="folder for the report (docs/ holds the shipped one)"
+    )
     p.add_argument("--size", type=int, default=320, help="long side of the held-out photos")
     args = p.parse_args()
 

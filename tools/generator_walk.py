@@ -42,8 +42,9 @@ def main() -> int:
     p.add_argument("--frames", type=int, default=8)
     p.add_argument("--every", type=float, default=3.0, help="seconds of the walk between frames")
     p.add_argument("--size", default="640x360", help="the working size the engine renders at")
-    p.add_argument("--out", default=str(ROOT / "runs" / "generator_walk.png"),
-                   help="PNG to write (docs/ holds the shipped one)")
+    p.add_argument(
+        "--out", default=str(ROOT / "runs" / "generator_walk.png"), help="PNG to write (docs/ holds the shipped one)"
+    )
     args = p.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
 

@@ -19,9 +19,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-PROMPTS = ("stormy sea, huge waves", "swirling night sky full of stars", "black ink on paper", "glowing embers",
-           "green moss forest", "golden sunset", "icy winter lake", "bright neon city", "soft watercolor flowers",
-           "a cubist portrait")
+PROMPTS = (
+    "stormy sea, huge waves",
+    "swirling night sky full of stars",
+    "black ink on paper",
+    "glowing embers",
+    "green moss forest",
+    "golden sunset",
+    "icy winter lake",
+    "bright neon city",
+    "soft watercolor flowers",
+    "a cubist portrait",
+)
 
 
 def measure(n: int, config: str) -> dict[str, list[float]]:
@@ -31,9 +40,13 @@ def measure(n: int, config: str) -> dict[str, list[float]]:
     from installation.config.schema import config_from_dict, load_config
 
     base = load_config(config).model_dump()
-    base.update(source={**base["source"], "type": "pattern"}, display={**base["display"], "type": "headless"},
-                server={**base["server"], "port": 0, "host": "127.0.0.1", "join_hint": False},
-                director={**base["director"], "min_show_s": 0.0}, attract={**base["attract"], "enabled": False})
+    base.update(
+        source={**base["source"], "type": "pattern"},
+        display={**base["display"], "type": "headless"},
+        server={**base["server"], "port": 0, "host": "127.0.0.1", "join_hint": False},
+        director={**base["director"], "min_show_s": 0.0},
+        attract={**base["attract"], "enabled": False},
+    )
     inst = Installation(config_from_dict(base, config, base=ROOT), headless=True)
     times: dict[str, list[float]] = {"showing": [], "glide starts": []}
 
@@ -56,7 +69,7 @@ def measure(n: int, config: str) -> dict[str, list[float]]:
                     t0 = time.perf_counter()
                     ws.send(json.dumps({"type": "prompt", "text": f"{PROMPTS[i % len(PROMPTS)]} {i}"}))
                     glide: list[float] = []
-                    watcher = threading.Thread(target=lambda: glide.append(target_change_after(t0, before)))
+                    watcher = threading.Thread(target=lambda: glide.append(target_change_after(t0, before)))  # noqa: B023
                     watcher.start()
                     while (reply := json.loads(ws.recv(timeout=60))).get("type") != "showing":
                         if reply.get("type") not in ("queued", "status"):
@@ -87,8 +100,10 @@ def main() -> int:
     for name, values in times.items():
         v = sorted(values)
         p95 = statistics.quantiles(v, n=20)[-1] if len(v) > 2 else v[-1]
-        print(f"| {name:<13} | {len(v):<2} | {statistics.median(v) * 1000:6.0f} | {p95 * 1000:6.0f} | "
-              f"{v[-1] * 1000:6.0f} |")
+        print(
+            f"| {name:<13} | {len(v):<2} | {statistics.median(v) * 1000:6.0f} | {p95 * 1000:6.0f} | "
+            f"{v[-1] * 1000:6.0f} |"
+        )
     return 0
 
 

@@ -84,15 +84,18 @@ class Backend(abc.ABC):
         if s.ndim == 1:
             s = s[None]
         if s.ndim != 2 or s.shape[1] != self.n_styles:
-            raise BackendError(f"{self.manifest.name}: style vector must have {self.n_styles} weights "
-                               f"({', '.join(self.manifest.style_names)}), got shape {tuple(np.shape(style))}")
+            raise BackendError(
+                f"{self.manifest.name}: style vector must have {self.n_styles} weights "
+                f"({', '.join(self.manifest.style_names)}), got shape {tuple(np.shape(style))}"
+            )
         if not np.all(np.isfinite(s)):
             raise BackendError(f"{self.manifest.name}: style weights must be finite numbers, got {s.tolist()}")
         if np.any(s < 0):
             raise BackendError(f"{self.manifest.name}: style weights must not be negative, got {s.tolist()}")
         if np.any(s.sum(axis=1) <= 0):
-            raise BackendError(f"{self.manifest.name}: style weights must not all be zero (use strength 0 for "
-                               "the unstyled picture)")
+            raise BackendError(
+                f"{self.manifest.name}: style weights must not all be zero (use strength 0 for the unstyled picture)"
+            )
         if s.shape[0] == 1 and batch > 1:
             s = np.repeat(s, batch, axis=0)
         return np.ascontiguousarray(s)
@@ -103,8 +106,10 @@ class Backend(abc.ABC):
             got = (getattr(image, "dtype", type(image)), getattr(image, "shape", None))
             raise BackendError(f"{self.manifest.name}: image must be float32 Nx3xHxW, got {got}")
         if self.fixed_hw and tuple(image.shape[2:]) != self.fixed_hw:
-            raise BackendError(f"{self.manifest.name}: model takes {self.fixed_hw[0]}x{self.fixed_hw[1]} images, "
-                               f"got {image.shape[2]}x{image.shape[3]}")
+            raise BackendError(
+                f"{self.manifest.name}: model takes {self.fixed_hw[0]}x{self.fixed_hw[1]} images, "
+                f"got {image.shape[2]}x{image.shape[3]}"
+            )
         return image
 
     def infer(self, image: FloatArray, style: npt.ArrayLike | None = None) -> FloatArray:

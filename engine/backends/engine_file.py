@@ -34,9 +34,9 @@ def read_engine_file(path: str | Path) -> tuple[dict[str, Any], bytes]:
         (n,) = struct.unpack("<I", data[:4])
         if 0 < n < _MAX_HEADER and len(data) > 4 + n:
             try:
-                meta = json.loads(data[4:4 + n].decode("utf-8"))
+                meta = json.loads(data[4 : 4 + n].decode("utf-8"))
                 if isinstance(meta, dict) and meta.get(MAGIC_KEY) == 1:
-                    return meta, data[4 + n:]
+                    return meta, data[4 + n :]
             except (UnicodeDecodeError, json.JSONDecodeError):
                 pass
     return {}, data

@@ -99,8 +99,10 @@ class OnnxRuntimeBackend(Backend):
         self.providers = active
         names = {i.name for i in self._sessions.queue[0].get_inputs()}
         if self._image_name not in names:
-            raise BackendError(f"{self.manifest.model_path}: has no input {self._image_name!r} (has {sorted(names)}); "
-                               "the manifest does not match the model")
+            raise BackendError(
+                f"{self.manifest.model_path}: has no input {self._image_name!r} (has {sorted(names)}); "
+                "the manifest does not match the model"
+            )
         self._use_binding = self.providers[0] != "CPUExecutionProvider"
 
     def _infer(self, image: FloatArray, style: FloatArray | None) -> FloatArray:

@@ -65,8 +65,10 @@ class TensorRTBackend(Backend):
             raise BackendError(f"{path}: no TensorRT engine; build one with `laterna export --tensorrt`")
         meta, blob = read_engine_file(path)
         if meta.get("tensorrt_version") and meta["tensorrt_version"] != trt.__version__:
-            raise BackendError(f"{path}: built with TensorRT {meta['tensorrt_version']}, this machine has "
-                               f"{trt.__version__}; rebuild it with `laterna export --tensorrt`")
+            raise BackendError(
+                f"{path}: built with TensorRT {meta['tensorrt_version']}, this machine has "
+                f"{trt.__version__}; rebuild it with `laterna export --tensorrt`"
+            )
         self._trt = trt
         self._logger = trt.Logger(trt.Logger.WARNING)
         self._runtime = trt.Runtime(self._logger)
@@ -92,8 +94,9 @@ class TensorRTBackend(Backend):
         trt = self._trt
         for name, shape in shapes.items():
             if not context.set_input_shape(name, shape):
-                raise BackendError(f"TensorRT engine does not accept {name} of shape {shape} "
-                                   f"(profile {self.meta.get('profile')})")
+                raise BackendError(
+                    f"TensorRT engine does not accept {name} of shape {shape} (profile {self.meta.get('profile')})"
+                )
         for name in self._names:
             shape = tuple(context.get_tensor_shape(name))
             dtype = torch.float16 if engine.get_tensor_dtype(name) == trt.DataType.HALF else torch.float32

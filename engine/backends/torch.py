@@ -42,7 +42,8 @@ class TorchBackend(Backend):
         self.device = torch.device(device)
         # torch.jit.load is unannotated in torch's own hints; it returns a ScriptModule
         module: torch.jit.ScriptModule = torch.jit.load(  # type: ignore[no-untyped-call]
-            str(path), map_location=self.device).eval()
+            str(path), map_location=self.device
+        ).eval()
         self.dtype = torch.float16 if (self.options.fp16 and self.device.type == "cuda") else torch.float32
         module = module.to(self.dtype)
         self.memory_format = torch.channels_last if self.options.channels_last else torch.contiguous_format

@@ -16,8 +16,9 @@ import numpy as np
 class Overlays(Protocol):
     """A sink that draws named text overlays (and an optional picture, e.g. a QR code) over the frames."""
 
-    def set_overlay(self, name: str, lines: Sequence[str] | None, position: str = "bottom",
-                    image: np.ndarray | None = None) -> None: ...
+    def set_overlay(
+        self, name: str, lines: Sequence[str] | None, position: str = "bottom", image: np.ndarray | None = None
+    ) -> None: ...
 
 
 @runtime_checkable

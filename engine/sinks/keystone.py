@@ -58,6 +58,8 @@ def keystone_matrix(corners: Sequence[Sequence[float]], width: int, height: int)
 def warp(pixels: Pixels, matrix: npt.NDArray[np.float64], out: Pixels | None = None) -> Pixels:
     """``pixels`` seen through ``matrix``, same size, black outside; written into ``out`` when given."""
     h, w = pixels.shape[:2]
-    return uint8_pixels(cv2.warpPerspective(
-        pixels, matrix, (w, h), dst=out, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
-    ))
+    return uint8_pixels(
+        cv2.warpPerspective(
+            pixels, matrix, (w, h), dst=out, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+        )
+    )

@@ -37,8 +37,9 @@ class RecorderSink(FrameSink):
 
     name = "recorder"
 
-    def __init__(self, path: str | Path, fps: float = 30.0, every_n: int = 1,
-                 min_free_bytes: int = MIN_FREE_BYTES) -> None:
+    def __init__(
+        self, path: str | Path, fps: float = 30.0, every_n: int = 1, min_free_bytes: int = MIN_FREE_BYTES
+    ) -> None:
         if every_n < 1:
             raise ConfigError(f"recorder {path}: every_n must be >= 1, got {every_n}")
         if fps <= 0:
@@ -117,8 +118,13 @@ class RecorderSink(FrameSink):
             self._size = None
         if self.notice.active:
             really = self.frames_written if self.to_folder else readable_frames(self.path)
-            log.warning("recorder: %d frames really in %s; recording stopped early (%s), %d frames not recorded",
-                        really, self.path, self.notice.problem, self.frames_dropped)
+            log.warning(
+                "recorder: %d frames really in %s; recording stopped early (%s), %d frames not recorded",
+                really,
+                self.path,
+                self.notice.problem,
+                self.frames_dropped,
+            )
         else:
             log.info("recorder: %d frames written to %s", self.frames_written, self.path)
 
@@ -174,7 +180,10 @@ class RecorderSink(FrameSink):
             self._resize_warned = True
             log.warning(
                 "recorder %s: frames changed size to %dx%d; resizing to %dx%d",
-                self.path, bgr.shape[1], bgr.shape[0], *self._size,
+                self.path,
+                bgr.shape[1],
+                bgr.shape[0],
+                *self._size,
             )
         return cv2.resize(bgr, self._size, interpolation=cv2.INTER_AREA)
 

@@ -231,8 +231,14 @@ class ProjectorSink(FrameSink):
         pygame.display.quit()
 
     # -- for other parts of the installation ----------------------------------------------------------
-    def set_overlay(self, name: str, lines: Sequence[str] | None, position: str = "bottom",
-                    image: np.ndarray | None = None, size_px: int = 0) -> None:
+    def set_overlay(
+        self,
+        name: str,
+        lines: Sequence[str] | None,
+        position: str = "bottom",
+        image: np.ndarray | None = None,
+        size_px: int = 0,
+    ) -> None:
         """Show ``lines`` of text (and an optional RGB ``image`` above them, e.g. a QR code) at
         ``position`` (e.g. "bottom", "top-left") under ``name``, ``size_px`` high (0: the window's
         default size); None removes it."""
@@ -248,8 +254,13 @@ class ProjectorSink(FrameSink):
                 return
             lines = tuple(str(line) for line in lines)
             old = self._overlays.get(name)
-            if old is None or old.lines != lines or old.position != position or old.image is not image \
-                    or old.size_px != size_px:
+            if (
+                old is None
+                or old.lines != lines
+                or old.position != position
+                or old.image is not image
+                or old.size_px != size_px
+            ):
                 self._overlays[name] = _Overlay(lines, position, image=image, size_px=size_px)
 
     def set_keystone(self, corners: Sequence[Sequence[float]] | None) -> None:

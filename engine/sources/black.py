@@ -22,8 +22,9 @@ class BlackSource(FrameSource):
 
     name = "black"
 
-    def __init__(self, width: int = 640, height: int = 360, fps: float = 30.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, width: int = 640, height: int = 360, fps: float = 30.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         if width < 1 or height < 1 or not fps > 0:
             raise ConfigError(f"black source: need width, height >= 1 and fps > 0, got {width}x{height} at {fps}")
         self.fps = fps

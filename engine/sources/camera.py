@@ -52,8 +52,10 @@ def open_capture(device: int | str, width: int, height: int, fps: float) -> Capt
     """Open ``device`` with OpenCV and ask for width x height at fps (0 leaves the camera's default)."""
     if isinstance(device, str) and "://" in device:
         params = [
-            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, NETWORK_TIMEOUT_MS,
-            cv2.CAP_PROP_READ_TIMEOUT_MSEC, NETWORK_TIMEOUT_MS,
+            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+            NETWORK_TIMEOUT_MS,
+            cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+            NETWORK_TIMEOUT_MS,
         ]
         capture = cv2.VideoCapture(device, cv2.CAP_FFMPEG, params)
     else:

@@ -97,8 +97,13 @@ class Crossfade:
 class SwitchSource(FrameSource):
     """The selected one of several named sources, crossfading on every change of selection."""
 
-    def __init__(self, inputs: dict[str, FrameSource], selected: str | None = None, crossfade_s: float = 1.5,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        inputs: dict[str, FrameSource],
+        selected: str | None = None,
+        crossfade_s: float = 1.5,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if not inputs:
             raise ConfigError("switch: needs at least one source")
         self.inputs = dict(inputs)

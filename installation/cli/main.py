@@ -21,8 +21,11 @@ CONFIG_HELP = "the show's config YAML file (default: configs/default.yaml)"
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
 
 
 # -- run -------------------------------------------------------------------------------------------
@@ -51,12 +54,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     source = getattr(show.source, "name", "") or type(show.source).__name__
     if getattr(show.source, "inputs", None):
         source += " (" + " | ".join(show.source.inputs) + ")"
-    log.info("show %r: %s -> %s -> %s at %dx%d", cfg.name, source,
-             show.stylizer.backend_name, ", ".join(type(s).__name__ for s in show.sinks), cfg.display.width,
-             cfg.display.height)
+    log.info(
+        "show %r: %s -> %s -> %s at %dx%d",
+        cfg.name,
+        source,
+        show.stylizer.backend_name,
+        ", ".join(type(s).__name__ for s in show.sinks),
+        cfg.display.width,
+        cfg.display.height,
+    )
     stats = inst.run(frames=args.frames, seconds=args.seconds)
-    log.info("stopped after %d frames, %.1f fps, %d dropped, %d errors", stats["frames"], stats["fps"],
-             stats["dropped"], stats["errors"])
+    log.info(
+        "stopped after %d frames, %.1f fps, %d dropped, %d errors",
+        stats["frames"],
+        stats["fps"],
+        stats["dropped"],
+        stats["errors"],
+    )
     if args.stats_out:
         Path(args.stats_out).parent.mkdir(parents=True, exist_ok=True)
         write_atomic(args.stats_out, json.dumps(stats, indent=2) + "\n")
@@ -100,11 +114,22 @@ def cmd_train_style(args: argparse.Namespace) -> int:
     from exporters.style_training import StyleTrainer, StyleTrainingConfig
 
     require_present(styles=args.styles, content=args.content, holdout=args.holdout, loss_network=args.loss_network)
-    cfg = StyleTrainingConfig(styles=args.styles, content=args.content, holdout=args.holdout, out_dir=args.out,
-                              loss_network=args.loss_network, steps=args.steps, batch_size=args.batch_size,
-                              crop=args.crop, lr=args.lr, style_weight=args.style_weight,
-                              content_weight=args.content_weight, stability_weight=args.stability_weight,
-                              seed=args.seed, threads=args.threads)
+    cfg = StyleTrainingConfig(
+        styles=args.styles,
+        content=args.content,
+        holdout=args.holdout,
+        out_dir=args.out,
+        loss_network=args.loss_network,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        crop=args.crop,
+        lr=args.lr,
+        style_weight=args.style_weight,
+        content_weight=args.content_weight,
+        stability_weight=args.stability_weight,
+        seed=args.seed,
+        threads=args.threads,
+    )
     if Path(args.loss_network).suffix != ".npz":
         cfg.content_layer, cfg.style_layers = "relu3_3", ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
     trainer = StyleTrainer(cfg)
@@ -123,8 +148,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     real = list_images(*args.real_images) if args.real_images else []
     variants = tuple(v for v in args.variants.split(",") if v)
     if args.tensorrt:  # the engine is built after the export, beside it: refuse before any work
-        refuse_overwrite([Path(args.out) / f"{args.name}.engine", Path(args.out) / f"{args.name}.timing-cache"],
-                         args.force)
+        refuse_overwrite(
+            [Path(args.out) / f"{args.name}.engine", Path(args.out) / f"{args.name}.timing-cache"], args.force
+        )
     if args.johnson:
         from exporters.ship import export_johnson_model
 
@@ -134,9 +160,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.tensorrt:
         from exporters.tensorrt_build import build_engine
 
-        engine = build_engine(manifest.model_path, manifest.model_path.with_suffix(".engine"), len(manifest.styles)
-                              if manifest.style_input else 0, fp16=True,
-                              timing_cache=manifest.model_path.with_suffix(".timing-cache"))
+        engine = build_engine(
+            manifest.model_path,
+            manifest.model_path.with_suffix(".engine"),
+            len(manifest.styles) if manifest.style_input else 0,
+            fp16=True,
+            timing_cache=manifest.model_path.with_suffix(".timing-cache"),
+        )
         manifest.extra.setdefault("variants", {})["tensorrt"] = {"file": engine.name}
         manifest.save()
     print(json.dumps({"manifest": str(manifest.path), "parity": manifest.extra.get("parity", {}).get("passed")}))
@@ -164,13 +194,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="laterna", description="Laterna: live AI-art projection steered by visitors.")
     p.add_argument("-v", "--verbose", action="store_true", help="log DEBUG messages too")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
-                           help="one of the commands below; `laterna COMMAND --help` explains each")
+    sub = p.add_subparsers(
+        dest="command",
+        required=True,
+        metavar="COMMAND",
+        help="one of the commands below; `laterna COMMAND --help` explains each",
+    )
 
-    r = sub.add_parser("run", help="run the installation",
-                       description="Run the show a config describes: source -> style model -> windows and streams, "
-                                   "with the visitor and operator pages. The config and the models it names are "
-                                   "checked first, as `laterna check` does (exit 78 if wrong).")
+    r = sub.add_parser(
+        "run",
+        help="run the installation",
+        description="Run the show a config describes: source -> style model -> windows and streams, "
+        "with the visitor and operator pages. The config and the models it names are "
+        "checked first, as `laterna check` does (exit 78 if wrong).",
+    )
     r.add_argument("config", nargs="?", default=str(ROOT / "configs" / "default.yaml"), help=CONFIG_HELP)
     r.add_argument("--headless", action="store_true", help="no window, even if a display exists")
     r.add_argument("--frames", type=int, default=None, help="stop after N shown frames")
@@ -180,37 +217,64 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-server", action="store_true", help="no visitor server (the picture only)")
     r.set_defaults(func=cmd_run)
 
-    c = sub.add_parser("check", help="validate config files as `run` would, models included (exit 78 if wrong)",
-                       description="Validate config files as `laterna run` would, including the models and files they "
-                                   "name, and list every problem at once; exit 78 if any file has one.")
-    c.add_argument("configs", nargs="*", default=[str(ROOT / "configs" / "default.yaml")], metavar="config",
-                   help="show config YAML files (default: configs/default.yaml)")
+    c = sub.add_parser(
+        "check",
+        help="validate config files as `run` would, models included (exit 78 if wrong)",
+        description="Validate config files as `laterna run` would, including the models and files they "
+        "name, and list every problem at once; exit 78 if any file has one.",
+    )
+    c.add_argument(
+        "configs",
+        nargs="*",
+        default=[str(ROOT / "configs" / "default.yaml")],
+        metavar="config",
+        help="show config YAML files (default: configs/default.yaml)",
+    )
     c.set_defaults(func=cmd_check)
 
-    doc = sub.add_parser("doctor", help="check cameras, displays, GPU, models and ports, and say how to fix problems",
-                         description="Is this machine ready for this show? Checks the config, camera, display (and "
-                                     "that the configured size fits the screen), GPU, models, ports, TLS and "
-                                     "microphone, and says how to fix each problem; exit 1 if any check fails.")
+    doc = sub.add_parser(
+        "doctor",
+        help="check cameras, displays, GPU, models and ports, and say how to fix problems",
+        description="Is this machine ready for this show? Checks the config, camera, display (and "
+        "that the configured size fits the screen), GPU, models, ports, TLS and "
+        "microphone, and says how to fix each problem; exit 1 if any check fails.",
+    )
     doc.add_argument("config", nargs="?", default=str(ROOT / "configs" / "default.yaml"), help=CONFIG_HELP)
     doc.set_defaults(func=cmd_doctor)
 
-    d = sub.add_parser("devices", help="cameras, displays and inference backends found on this machine",
-                       description="List the cameras, displays (with their sizes) and inference backends found on "
-                                   "this machine, to fill in a config.")
+    d = sub.add_parser(
+        "devices",
+        help="cameras, displays and inference backends found on this machine",
+        description="List the cameras, displays (with their sizes) and inference backends found on "
+        "this machine, to fill in a config.",
+    )
     d.set_defaults(func=cmd_devices)
 
-    t = sub.add_parser("train-style", help="train a multi-style network",
-                       description="Train one LanternNet that holds every style image as a style (conditional "
-                                   "instance norm), with a perceptual loss from a small loss network. Writes "
-                                   "weights.pt, checkpoints and a preview contact sheet into --out.")
+    t = sub.add_parser(
+        "train-style",
+        help="train a multi-style network",
+        description="Train one LanternNet that holds every style image as a style (conditional "
+        "instance norm), with a perceptual loss from a small loss network. Writes "
+        "weights.pt, checkpoints and a preview contact sheet into --out.",
+    )
     t.add_argument("--styles", nargs="+", default=[str(SHARED / "styles")], help="style images or folders of them")
-    t.add_argument("--content", nargs="+",
-                   default=[str(SHARED / "content" / "bsds500"), str(SHARED / "content" / "kodak")],
-                   help="content photo folders to train on")
-    t.add_argument("--holdout", nargs="*", default=[str(SHARED / "content" / "public_domain")],
-                   help="photos never trained on, used for the preview")
-    t.add_argument("--loss-network", default=str(SHARED / "weights" / "squeezenet1_0" / "squeezenet1_0_imagenet.npz"),
-                   help="SqueezeNet .npz, or a torchvision VGG16/19 state dict (.pth)")
+    t.add_argument(
+        "--content",
+        nargs="+",
+        default=[str(SHARED / "content" / "bsds500"), str(SHARED / "content" / "kodak")],
+        help="content photo folders to train on",
+    )
+    t.add_argument(
+        "--holdout",
+        nargs="*",
+        default=[str(SHARED / "content" / "public_domain")],
+        help="photos never trained on, used for the preview",
+    )
+    t.add_argument(
+        "--loss-network",
+        default=str(SHARED / "weights" / "squeezenet1_0" / "squeezenet1_0_imagenet.npz"),
+        help="SqueezeNet .npz, or a torchvision VGG16/19 state dict (.pth)",
+    )
     t.add_argument("--out", default="runs/style", help="run folder: checkpoints, weights.pt, preview.png")
     t.add_argument("--steps", type=int, default=8000, help="training steps")
     t.add_argument("--batch-size", type=int, default=4, help="crops per step")
@@ -218,56 +282,85 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate")
     t.add_argument("--style-weight", type=float, default=10.0, help="weight of the style (Gram) loss")
     t.add_argument("--content-weight", type=float, default=1.0, help="weight of the content (feature) loss")
-    t.add_argument("--stability-weight", type=float, default=2.0,
-                   help="weight of the loss that keeps a slightly moved frame looking the same (less flicker)")
+    t.add_argument(
+        "--stability-weight",
+        type=float,
+        default=2.0,
+        help="weight of the loss that keeps a slightly moved frame looking the same (less flicker)",
+    )
     t.add_argument("--seed", type=int, default=0, help="random seed")
     t.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train_style)
 
-    e = sub.add_parser("export", help="export a trained network to ONNX (+fp16/int8, TensorRT) with parity checks",
-                       description="Export a trained checkpoint to ONNX with a parity check against PyTorch, plus "
-                                   "TorchScript, a slim checkpoint and fp16/int8 variants, and write the manifest. "
-                                   "Writes NAME.* into --out; existing files there are never replaced without "
-                                   "--force, and nothing is moved into place unless every step passed.")
-    e.add_argument("checkpoint", help="a train-style checkpoint (runs/style/weights.pt) or, with --johnson, a "
-                                      "fast_neural_style .pth")
+    e = sub.add_parser(
+        "export",
+        help="export a trained network to ONNX (+fp16/int8, TensorRT) with parity checks",
+        description="Export a trained checkpoint to ONNX with a parity check against PyTorch, plus "
+        "TorchScript, a slim checkpoint and fp16/int8 variants, and write the manifest. "
+        "Writes NAME.* into --out; existing files there are never replaced without "
+        "--force, and nothing is moved into place unless every step passed.",
+    )
+    e.add_argument(
+        "checkpoint",
+        help="a train-style checkpoint (runs/style/weights.pt) or, with --johnson, a fast_neural_style .pth",
+    )
     e.add_argument("--name", default="lantern", help="file name stem of the outputs: NAME.onnx, NAME.json ...")
     e.add_argument("--out", default="models", help="folder to write the outputs into")
-    e.add_argument("--variants", default="fp16,int8", help="reduced-precision variants, comma-separated "
-                                                           "(fp16, int8; empty for none)")
-    e.add_argument("--real-images", nargs="*", default=[str(SHARED / "content" / "public_domain")],
-                   help="photos (or folders) for the parity checks and int8 calibration")
+    e.add_argument(
+        "--variants",
+        default="fp16,int8",
+        help="reduced-precision variants, comma-separated (fp16, int8; empty for none)",
+    )
+    e.add_argument(
+        "--real-images",
+        nargs="*",
+        default=[str(SHARED / "content" / "public_domain")],
+        help="photos (or folders) for the parity checks and int8 calibration",
+    )
     e.add_argument("--johnson", action="store_true", help="the checkpoint is a pytorch/examples TransformerNet")
     e.add_argument("--tensorrt", action="store_true", help="also build a TensorRT engine (needs a GPU)")
     e.add_argument("--force", action="store_true", help="replace existing NAME.* files in --out")
     e.set_defaults(func=cmd_export)
 
-    i = sub.add_parser("import-model", help="probe an ONNX model and write its manifest",
-                       description="Probe an ONNX model Laterna did not train (inputs, shapes, style or generator, "
-                                   "pixel range) and write its JSON manifest beside it. An existing manifest is never "
-                                   "replaced without --force.")
+    i = sub.add_parser(
+        "import-model",
+        help="probe an ONNX model and write its manifest",
+        description="Probe an ONNX model Laterna did not train (inputs, shapes, style or generator, "
+        "pixel range) and write its JSON manifest beside it. An existing manifest is never "
+        "replaced without --force.",
+    )
     i.add_argument("model", help="the .onnx file to probe")
     i.add_argument("--name", default=None, help="the model's name in the manifest (default: the file's stem)")
     i.add_argument("--range", default=None, help="input pixel range LOW,HIGH (probed if omitted)")
-    i.add_argument("--out", default=None,
-                   help="write the manifest here (a .json file or a folder) instead of beside the model")
-    i.add_argument("--force", action="store_true", help="replace an existing manifest (its training, provenance "
-                                                        "and licence notes are lost)")
+    i.add_argument(
+        "--out", default=None, help="write the manifest here (a .json file or a folder) instead of beside the model"
+    )
+    i.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing manifest (its training, provenance and licence notes are lost)",
+    )
     i.set_defaults(func=cmd_import_model)
 
     from installation.cli.generator import add_parser as add_generator_commands
 
     add_generator_commands(sub)
 
-    b = sub.add_parser("bench", help="speed tables (model and end to end)",
-                       description="Measure and print speed tables: the model per backend and size, the whole loop "
-                                   "end to end, a style turn, and the generator.")
+    b = sub.add_parser(
+        "bench",
+        help="speed tables (model and end to end)",
+        description="Measure and print speed tables: the model per backend and size, the whole loop "
+        "end to end, a style turn, and the generator.",
+    )
     b.add_argument("--quick", action="store_true", help="fewer runs and sizes")
     b.add_argument("--seconds", type=float, default=6.0, help="seconds per end-to-end measurement")
     b.add_argument("--model", default=str(ROOT / "models" / "lantern.json"), help="manifest of the model to time")
-    b.add_argument("--tables", default="model,e2e,turn,generator",
-                   help="which tables: model, e2e, turn, generator (comma-separated)")
+    b.add_argument(
+        "--tables",
+        default="model,e2e,turn,generator",
+        help="which tables: model, e2e, turn, generator (comma-separated)",
+    )
     b.set_defaults(func=cmd_bench)
     return p
 

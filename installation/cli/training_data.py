@@ -29,7 +29,9 @@ def require_present(**options: str | list[str] | None) -> None:
         for value in [values] if isinstance(values, str) else values or []:
             path = Path(value)
             if path.is_relative_to(SHARED) and not path.exists():
-                missing.append(f"{flag}: the default training data {path} is not there (it lives in ../shared/data "
-                               f"beside the checkout); pass {flag} with your own")
+                missing.append(
+                    f"{flag}: the default training data {path} is not there (it lives in ../shared/data "
+                    f"beside the checkout); pass {flag} with your own"
+                )
     if missing:
         raise ConfigError("\n".join(missing))

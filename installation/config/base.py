@@ -67,10 +67,18 @@ the project root (``ShowConfig.resolve``). Empty text means "not set"."""
 
 # -- errors --------------------------------------------------------------------------------------------
 _TYPES = {
-    "int_type": "a whole number", "int_parsing": "a whole number", "float_type": "a number",
-    "float_parsing": "a number", "bool_type": "true or false", "bool_parsing": "true or false",
-    "string_type": "text", "tuple_type": "a list", "list_type": "a list", "dict_type": "a mapping",
-    "model_type": "a section (mapping)", "model_attributes_type": "a section (mapping)",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "string_type": "text",
+    "tuple_type": "a list",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a section (mapping)",
+    "model_attributes_type": "a section (mapping)",
 }
 
 
@@ -159,8 +167,8 @@ def explain(exc: ValidationError, root: type[BaseModel]) -> list[tuple[str, str]
             _, info = _field_at(root, loc)
             low, high = bounds(info) if info is not None else (None, None)
             if low is None and high is None:  # a constraint inside a list or mapping: pydantic's context
-                low = ((">", ctx["gt"]) if "gt" in ctx else (">=", ctx["ge"]) if "ge" in ctx else None)
-                high = (("<", ctx["lt"]) if "lt" in ctx else ("<=", ctx["le"]) if "le" in ctx else None)
+                low = (">", ctx["gt"]) if "gt" in ctx else (">=", ctx["ge"]) if "ge" in ctx else None
+                high = ("<", ctx["lt"]) if "lt" in ctx else ("<=", ctx["le"]) if "le" in ctx else None
             text = f"expected a number {range_text(low, high)}{got}"
         elif kind in ("too_short", "too_long"):
             text = f"expected {err['msg'].split('should have ', 1)[-1].split(' after', 1)[0]}{got}"

@@ -41,8 +41,9 @@ def _needs_generator(cfg: ShowConfig) -> bool:
 
 def _source(cfg: ShowConfig, problems: list[Problem]) -> None:
     s = cfg.source
-    uses_path = s.type in ("video", "slideshow") or (s.type in ("auto", "camera", "video")
-                                                     and s.fallback in ("video", "slideshow"))
+    uses_path = s.type in ("video", "slideshow") or (
+        s.type in ("auto", "camera", "video") and s.fallback in ("video", "slideshow")
+    )
     if uses_path:
         kind = s.type if s.type in ("video", "slideshow") else s.fallback
         path = cfg.resolve(s.path) if s.path else None
@@ -87,8 +88,13 @@ def preflight(cfg: ShowConfig) -> list[Problem]:
         names = manifest.style_names
         unknown = sorted(set(cfg.style.start) - set(names))
         if unknown:
-            problems.append(("style.start", f"expected style names of this model ({', '.join(names)}), got unknown "
-                                            f"{', '.join(map(repr, unknown))}"))
+            problems.append(
+                (
+                    "style.start",
+                    f"expected style names of this model ({', '.join(names)}), got unknown "
+                    f"{', '.join(map(repr, unknown))}",
+                )
+            )
     _source(cfg, problems)
     if cfg.moderation.blocklist:
         from installation.prompts.moderation import load_blocklist

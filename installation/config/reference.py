@@ -25,8 +25,10 @@ REFERENCE_FILE = PROJECT_ROOT / "docs" / "config.md"
 
 def json_schema() -> str:
     """The show config's JSON Schema (draft 2020-12), as the text of configs/laterna.schema.json."""
-    schema: dict[str, Any] = {"$schema": "https://json-schema.org/draft/2020-12/schema",
-                              **ShowConfig.model_json_schema()}
+    schema: dict[str, Any] = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        **ShowConfig.model_json_schema(),
+    }
     schema["title"] = "Laterna show config"
     return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
 
@@ -167,8 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Regenerate configs/laterna.schema.json and docs/config.md.")
     parser.add_argument("--check", action="store_true", help="only report whether they are current (exit 1 if not)")
     args = parser.parse_args(argv)
-    stale = [path for path, text in outputs().items()
-             if not path.is_file() or path.read_text(encoding="utf-8") != text]
+    stale = [path for path, text in outputs().items() if not path.is_file() or path.read_text(encoding="utf-8") != text]
     if args.check:
         for path in stale:
             sys.stderr.write(f"{path}: out of date; run python -m installation.config.reference\n")

@@ -59,16 +59,23 @@ def merge_safe(old: ShowConfig, new: ShowConfig) -> ShowConfig:
         if not is_safe(key):
             continue
         section, _, name = key.partition(".")
-        merged = merged.model_copy(update={section: getattr(merged, section).model_copy(
-            update={name: getattr(getattr(new, section), name)})})
+        merged = merged.model_copy(
+            update={section: getattr(merged, section).model_copy(update={name: getattr(getattr(new, section), name)})}
+        )
     return merged
 
 
 class ConfigReloader:
     """Watches the config file; ``check()`` reloads it when it changed (call it every tick: it is cheap)."""
 
-    def __init__(self, path: str | Path, current: ShowConfig, apply: Callable[[ShowConfig, ShowConfig], None],
-                 every_s: float = 2.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        current: ShowConfig,
+        apply: Callable[[ShowConfig, ShowConfig], None],
+        every_s: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.path = Path(path)
         self.current = current
         self.apply = apply

@@ -23,8 +23,14 @@ from installation.config.base import Settings, explain
 from installation.control.settings import AttractSettings, HoursSettings, OscSettings
 from installation.prompts.settings import DirectorSettings, ExpanderSettings, ModerationSettings
 from installation.server.settings import KioskSettings, OperatorSettings, ServerSettings
-from installation.show_settings import (DisplaySettings, ModelSettings, PipelineSettings, RecordSettings,
-                                        SourceSettings, StyleSettings)
+from installation.show_settings import (
+    DisplaySettings,
+    ModelSettings,
+    PipelineSettings,
+    RecordSettings,
+    SourceSettings,
+    StyleSettings,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "default.yaml"
@@ -65,10 +71,18 @@ class ShowConfig(Settings):
 
 # The names the rest of the code knew before the models moved beside their components.
 SourceConfig, ModelConfig, PipelineConfig, StyleConfig = SourceSettings, ModelSettings, PipelineSettings, StyleSettings
-DisplayConfig, RecordConfig, ServerConfig, ExpanderConfig = DisplaySettings, RecordSettings, ServerSettings, \
-    ExpanderSettings
-DirectorConfig, ModerationConfig, AttractConfig, HoursConfig = DirectorSettings, ModerationSettings, \
-    AttractSettings, HoursSettings
+DisplayConfig, RecordConfig, ServerConfig, ExpanderConfig = (
+    DisplaySettings,
+    RecordSettings,
+    ServerSettings,
+    ExpanderSettings,
+)
+DirectorConfig, ModerationConfig, AttractConfig, HoursConfig = (
+    DirectorSettings,
+    ModerationSettings,
+    AttractSettings,
+    HoursSettings,
+)
 OperatorConfig, KioskConfig, OscConfig = OperatorSettings, KioskSettings, OscSettings
 
 
@@ -81,8 +95,9 @@ def format_problems(origin: str, problems: list[tuple[str, str]]) -> str:
 Problem = tuple[str, str]  # (dotted key, "expected ..., got ...")
 
 
-def validate_config(data: Any, origin: str = "config",
-                    base: str | Path | None = None) -> tuple[ShowConfig, list[Problem]]:
+def validate_config(
+    data: Any, origin: str = "config", base: str | Path | None = None
+) -> tuple[ShowConfig, list[Problem]]:
     """The config and every problem in ``data``. With problems, the config holds the sections that
     validated and defaults for the rest (so ``laterna check`` can look further, at the models and files)."""
     if data is None:

@@ -38,13 +38,15 @@ PREFIX = "/laterna"
 def _number(args: tuple, address: str, low: float, high: float) -> float | None:
     """The one numeric argument of a message, or None (and a warning) if it is not one in [low, high]."""
     if len(args) != 1:
-        log.warning("OSC %s: expected one number from %g to %g, got %d arguments %r", address, low, high,
-                    len(args), args)
+        log.warning(
+            "OSC %s: expected one number from %g to %g, got %d arguments %r", address, low, high, len(args), args
+        )
         return None
     value = args[0]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        log.warning("OSC %s: expected a number from %g to %g, got %s %r", address, low, high,
-                    type(value).__name__, value)
+        log.warning(
+            "OSC %s: expected a number from %g to %g, got %s %r", address, low, high, type(value).__name__, value
+        )
         return None
     value = float(value)
     if not math.isfinite(value) or not low <= value <= high:
@@ -68,9 +70,15 @@ class OscControl:
     its own target when it ticks. ``port=0`` binds a free port; ``port`` says which after ``start()``.
     """
 
-    def __init__(self, loop_post: Callable[[Event], Any], style_names: list[str],
-                 current_target: Callable[[], StyleMix], submit_prompt: Callable[[str], None] | None,
-                 host: str = "0.0.0.0", port: int = 9000) -> None:
+    def __init__(
+        self,
+        loop_post: Callable[[Event], Any],
+        style_names: list[str],
+        current_target: Callable[[], StyleMix],
+        submit_prompt: Callable[[str], None] | None,
+        host: str = "0.0.0.0",
+        port: int = 9000,
+    ) -> None:
         self.loop_post = loop_post
         self.style_names = list(style_names)
         self.current_target = current_target
@@ -100,17 +108,20 @@ class OscControl:
         d.set_default_handler(self._guard(self._on_unknown))
         return d
 
-    def start(self) -> "OscControl":
+    def start(self) -> OscControl:
         """Bind the UDP port and serve on a daemon thread; ConfigError if the port cannot be bound."""
         if self._server is not None:
             return self
         try:
             self._server = _SafeOSCServer((self.host, self._port), self.dispatcher())
         except OSError as exc:
-            raise ConfigError(f"OSC: cannot listen on UDP {self.host}:{self._port} ({exc}); "
-                              f"is another show running, or choose another port") from exc
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name="laterna-osc", daemon=True)
+            raise ConfigError(
+                f"OSC: cannot listen on UDP {self.host}:{self._port} ({exc}); "
+                f"is another show running, or choose another port"
+            ) from exc
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.2}, name="laterna-osc", daemon=True
+        )
         self._thread.start()
         log.info("OSC control listening on udp://%s:%d (%s/...)", self.host, self.port, PREFIX)
         return self
@@ -127,7 +138,7 @@ class OscControl:
             self._thread = None
         log.info("OSC control stopped")
 
-    def __enter__(self) -> "OscControl":
+    def __enter__(self) -> OscControl:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -157,8 +168,9 @@ class OscControl:
             return
         styles = self.current_target().n_styles
         if styles != len(self.style_names):
-            log.warning("OSC %s ignored: the show's mix has %d styles, OSC knows %d", address, styles,
-                        len(self.style_names))
+            log.warning(
+                "OSC %s ignored: the show's mix has %d styles, OSC knows %d", address, styles, len(self.style_names)
+            )
             return
         # the loop applies it to its own target when it ticks: quick cues build on each other, nothing to guess
         self._post(SetStyleWeight(self.style_names.index(name), weight, label=f"osc: {name} {weight:g}"))
@@ -196,14 +208,16 @@ class OscControl:
 
     def _on_unknown(self, address: str, *args: Any) -> None:
         if address.startswith(f"{PREFIX}/style/"):
-            log.warning("OSC %s: unknown style %r; this model has %s", address, address.rsplit("/", 1)[-1],
-                        self.style_names)
+            log.warning(
+                "OSC %s: unknown style %r; this model has %s", address, address.rsplit("/", 1)[-1], self.style_names
+            )
         else:
             log.warning("OSC %s %r: unknown address (see docs/osc.md)", address, args)
 
 
-def director_submitter(submit: Callable[[str, str], Any], director_loop: asyncio.AbstractEventLoop,
-                       visitor_id: str = "osc") -> Callable[[str], None]:
+def director_submitter(
+    submit: Callable[[str, str], Any], director_loop: asyncio.AbstractEventLoop, visitor_id: str = "osc"
+) -> Callable[[str], None]:
     """A ``submit_prompt`` for ``OscControl`` that hands text to ``Director.submit`` on its asyncio loop.
 
     Pass the bound method: ``director_submitter(director.submit, loop)``. It returns at once; the
@@ -237,8 +251,14 @@ class OscFeedback:
     ``/laterna/prompt s`` ("" when none) and ``/laterna/style/<name> f`` for each style.
     """
 
-    def __init__(self, client_host: str, client_port: int, stats: Callable[[], dict],
-                 prompt: Callable[[], str | None], every_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        client_host: str,
+        client_port: int,
+        stats: Callable[[], dict],
+        prompt: Callable[[], str | None],
+        every_s: float = 1.0,
+    ) -> None:
         if not (math.isfinite(every_s) and every_s > 0):
             raise ConfigError(f"OSC feedback: every_s must be a positive number of seconds, got {every_s!r}")
         self.client = SimpleUDPClient(client_host, client_port)
@@ -285,7 +305,7 @@ class OscFeedback:
                 log.exception("OSC feedback update failed")
             self._stop.wait(self.every_s)
 
-    def start(self) -> "OscFeedback":
+    def start(self) -> OscFeedback:
         """Send an update at once, then every ``every_s`` seconds, from a daemon thread."""
         if self._thread is None:
             self._stop.clear()
@@ -302,7 +322,7 @@ class OscFeedback:
             self._thread = None
         self.client.close()
 
-    def __enter__(self) -> "OscFeedback":
+    def __enter__(self) -> OscFeedback:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -71,21 +71,28 @@ class OpeningHours:
                     return True
         return False
 
-
     def next_opening(self, when: dt.datetime) -> dt.datetime | None:
         """The first moment after ``when`` at which the show opens (a rule's start), in ``when``'s time zone;
         None without rules (always open) or if no rule ever opens. Meant for when the show is closed."""
-        starts = [dt.datetime.combine(when.date() + dt.timedelta(days=k), start, tzinfo=when.tzinfo)
-                  for k in range(8) for days, start, _ in self.rules
-                  if (when.weekday() + k) % 7 in days]
+        starts = [
+            dt.datetime.combine(when.date() + dt.timedelta(days=k), start, tzinfo=when.tzinfo)
+            for k in range(8)
+            for days, start, _ in self.rules
+            if (when.weekday() + k) % 7 in days
+        ]
         return min((t for t in starts if t > when), default=None)
 
 
 class AttractMode:
     """Chooses wandering destinations once the show has been idle; never the same mix twice running."""
 
-    def __init__(self, n_styles: int, settings: AttractSettings = AttractSettings(), seed: int | None = None,
-                 clock: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self,
+        n_styles: int,
+        settings: AttractSettings = AttractSettings(),
+        seed: int | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         import time
 
         self.n_styles = n_styles

@@ -19,14 +19,16 @@ class AttractSettings(Settings):
     transition_s: StrictFloat = Field(10.0, ge=0, description="glide time between destinations")
     max_styles: StrictInt = Field(2, ge=1, description="destinations mix at most this many styles")
     source: Literal["live", "generator"] = Field(
-        "live", description="generator: an empty room crossfades to the GAN's dream (needs a restart to change)")
+        "live", description="generator: an empty room crossfades to the GAN's dream (needs a restart to change)"
+    )
 
 
 class HoursSettings(Settings):
     """Opening hours: outside them the projection blacks out (or shows a slide) with inference paused."""
 
     schedule: dict[str, StrictStr] = Field(
-        default_factory=dict, description="days -> hours, like {mon-fri: '10:00-18:00'}; empty: always open")
+        default_factory=dict, description="days -> hours, like {mon-fri: '10:00-18:00'}; empty: always open"
+    )
     outside: Literal["blackout", "slide"] = Field("blackout", description="what the projection shows when closed")
     slide: PathText = Field("", description="the image shown when closed, for outside: slide")
 

@@ -3,7 +3,8 @@
 ``ShowControl`` reads the show (stats, the Director's prompt and queue, the target mix, recent
 warnings, the picture on screen) through a ``LoopView`` and the Director, and turns operator commands
 into frame-loop events (``LoopView.post``) and calls on the Director and its Moderator. It never
-touches loop state itself, and it runs on the Director's thread (the server's asyncio loop). Commands are JSON objects (see docs/operator.md)::
+touches loop state itself, and it runs on the Director's thread (the server's asyncio loop).
+Commands are JSON objects (see docs/operator.md)::
 
     {"cmd": "skip"}                        end the current prompt's turn
     {"cmd": "remove", "id": "p7"}          take a waiting prompt out of the queue
@@ -53,7 +54,7 @@ MAX_TRANSITION_S = 600.0
 MAX_GLIDE_S = 60.0
 DEFAULT_STRENGTH_GLIDE_S = 0.5  # a slider should follow the hand, not the show's slow transition
 MAX_REF_CHARS = 64
-MAX_REF_NUMBER = 2 ** 53  # a panel's numeric ref must survive a round trip through a JavaScript number
+MAX_REF_NUMBER = 2**53  # a panel's numeric ref must survive a round trip through a JavaScript number
 PREVIEW_WIDTHS = (16, 1920)
 
 
@@ -82,11 +83,16 @@ class LoopView:
 
         switch = find_first(loop.source, SwitchSource)
         inputs: dict[str, Any] = dict(switch.inputs) if switch is not None else {}
-        return cls(post=loop.post, stats=loop.stats.snapshot, target=lambda: loop.target,
-                   on_screen=lambda: loop.on_screen, flags=lambda: {"blackout": loop.blackout, "frozen": loop.frozen},
-                   sources=tuple(inputs), selected_source=(lambda: switch.selected) if switch is not None else None,
-                   source_labels=(lambda: {name: source_label(name, src) for name, src in inputs.items()})
-                   if inputs else None)
+        return cls(
+            post=loop.post,
+            stats=loop.stats.snapshot,
+            target=lambda: loop.target,
+            on_screen=lambda: loop.on_screen,
+            flags=lambda: {"blackout": loop.blackout, "frozen": loop.frozen},
+            sources=tuple(inputs),
+            selected_source=(lambda: switch.selected) if switch is not None else None,
+            source_labels=(lambda: {name: source_label(name, src) for name, src in inputs.items()}) if inputs else None,
+        )
 
 
 def source_label(name: str, source: Any) -> str:
@@ -121,8 +127,7 @@ def _number(command: dict, key: str, low: float, high: float, required: bool = T
     if key not in command and not required:
         return None
     value = command.get(key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value) \
-            or not low <= value <= high:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value) or not low <= value <= high:
         raise CommandError(f"'{key}' must be a number from {low:g} to {high:g}")
     return float(value)
 
@@ -148,9 +153,17 @@ def _text(command: dict, key: str, max_chars: int) -> str:
 class ShowControl:
     """See the module docstring. Call ``state``/``apply`` from the Director's thread (the server loop)."""
 
-    def __init__(self, loop: LoopView, director: Any, style_names: Sequence[str], snapshot_dir: str | Path,
-                 warnings: WarningLog, clock: Callable[[], float] = time.monotonic, *,
-                 transition_s: float | None = None) -> None:
+    def __init__(
+        self,
+        loop: LoopView,
+        director: Any,
+        style_names: Sequence[str],
+        snapshot_dir: str | Path,
+        warnings: WarningLog,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        transition_s: float | None = None,
+    ) -> None:
         # loop: what the panel reads from the frame loop and its one way of changing it (events).
         # director: the Director; its moderator is the one the panel's block list edits.
         # clock: the Director's clock (monotonic), for how long prompts have waited and shown.
@@ -171,9 +184,17 @@ class ShowControl:
         self._snapshot_lock = threading.Lock()
         self._last_snapshot_name = ""
         self._commands: dict[str, Callable[[dict], dict]] = {
-            "skip": self._skip, "remove": self._remove, "block": self._block, "unblock": self._unblock,
-            "pin": self._pin, "strength": self._strength, "transition": self._transition,
-            "blackout": self._blackout, "freeze": self._freeze, "snapshot": self._snapshot, "source": self._source,
+            "skip": self._skip,
+            "remove": self._remove,
+            "block": self._block,
+            "unblock": self._unblock,
+            "pin": self._pin,
+            "strength": self._strength,
+            "transition": self._transition,
+            "blackout": self._blackout,
+            "freeze": self._freeze,
+            "snapshot": self._snapshot,
+            "source": self._source,
         }
 
     @property
@@ -208,11 +229,16 @@ class ShowControl:
         current = getattr(d, "current", None)
         prompt = None
         if current is not None and getattr(d, "mode", None) == "prompt":
-            prompt = {"id": current.id, "text": current.text,
-                      "shown_s": round(max(0.0, now - getattr(d, "shown_at", now)), 1)}
+            prompt = {
+                "id": current.id,
+                "text": current.text,
+                "shown_s": round(max(0.0, now - getattr(d, "shown_at", now)), 1),
+            }
         pending = self._read("the prompt queue", lambda: d.queue.pending(), [])
-        queue = [{"id": p.id, "text": p.text, "position": i, "waited_s": round(max(0.0, now - p.t_submitted), 1)}
-                 for i, p in enumerate(pending, start=1)]
+        queue = [
+            {"id": p.id, "text": p.text, "position": i, "waited_s": round(max(0.0, now - p.t_submitted), 1)}
+            for i, p in enumerate(pending, start=1)
+        ]
         stats = self._read("the frame loop's stats", self.loop.stats, {})
         flags = self._read("the blackout and freeze flags", self.loop.flags, {}) if self.loop.flags else {}
         return {
@@ -230,9 +256,11 @@ class ShowControl:
             "frozen": bool(flags.get("frozen", self.frozen)),
             "sources": list(self.sources),
             "selected_source": self._read("the selected source", self.loop.selected_source, None)
-            if self.loop.selected_source else None,
+            if self.loop.selected_source
+            else None,
             "source_labels": self._read("the sources' names", self.loop.source_labels, {})
-            if self.loop.source_labels else {},
+            if self.loop.source_labels
+            else {},
             "source": stats.get("source") if isinstance(stats, dict) else None,
             "blocked_here": list(self.blocked_here),
             "warnings": self.warnings.recent(20),
@@ -261,7 +289,7 @@ class ShowControl:
     def apply(self, command: Any) -> dict:
         """Carry out one command; ``{"ok": True, "cmd": ..., ...}`` or ``{"ok": False, "error": ...}``."""
         if not isinstance(command, dict):
-            return {"ok": False, "error": "a command is a JSON object like {\"cmd\": \"skip\"}"}
+            return {"ok": False, "error": 'a command is a JSON object like {"cmd": "skip"}'}
         name = command.get("cmd")
         act = self._commands.get(name) if isinstance(name, str) else None
         if act is None:
@@ -401,9 +429,9 @@ def handle_message(control: ShowControl, data: str | bytes) -> dict:
     reply: dict = {"type": "result"}
     if isinstance(command, dict):
         ref = command.get("ref")
-        if (isinstance(ref, str) and len(ref) <= MAX_REF_CHARS) or \
-                (isinstance(ref, (int, float)) and not isinstance(ref, bool) and _finite(ref)
-                 and abs(ref) <= MAX_REF_NUMBER):
+        if (isinstance(ref, str) and len(ref) <= MAX_REF_CHARS) or (
+            isinstance(ref, (int, float)) and not isinstance(ref, bool) and _finite(ref) and abs(ref) <= MAX_REF_NUMBER
+        ):
             reply["ref"] = ref
     reply.update(control.apply(command))
     return reply

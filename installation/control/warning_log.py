@@ -19,8 +19,9 @@ MAX_MESSAGE_CHARS = 300  # one line on the panel; the full text is in the log fi
 class WarningLog(logging.Handler):
     """The last ``capacity`` WARNING+ records, newest first from ``recent()``. Thread-safe."""
 
-    def __init__(self, capacity: int = 50, loggers: Iterable[str] = ("engine", "installation"),
-                 level: int = logging.WARNING) -> None:
+    def __init__(
+        self, capacity: int = 50, loggers: Iterable[str] = ("engine", "installation"), level: int = logging.WARNING
+    ) -> None:
         super().__init__(level)
         if capacity < 1:
             raise ValueError(f"WarningLog capacity: expected 1 or more, got {capacity!r}")
@@ -36,7 +37,7 @@ class WarningLog(logging.Handler):
             message = str(record.msg)
         message = " ".join(message.split())
         if len(message) > MAX_MESSAGE_CHARS:
-            message = message[:MAX_MESSAGE_CHARS - 1] + "…"
+            message = message[: MAX_MESSAGE_CHARS - 1] + "…"
         entry = {"time": record.created, "level": record.levelname, "logger": record.name, "message": message}
         with self._guard:
             self._records.append(entry)
@@ -46,7 +47,7 @@ class WarningLog(logging.Handler):
         with self._guard:
             entries = list(self._records)
         entries.reverse()
-        return [dict(e) for e in (entries if n is None else entries[:max(0, n)])]
+        return [dict(e) for e in (entries if n is None else entries[: max(0, n)])]
 
     def clear(self) -> None:
         with self._guard:

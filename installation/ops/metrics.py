@@ -29,31 +29,53 @@ class Metrics:
         self.registry = registry or CollectorRegistry(auto_describe=True)
         r, ns = self.registry, namespace
         self.fps = Gauge("fps", "Frames shown per second over the recent window", namespace=ns, registry=r)
-        self.frame_time = Histogram("frame_time_seconds", "Time between frames shown (one loop tick)",
-                                    namespace=ns, buckets=FRAME_BUCKETS, registry=r)
-        self.frame_time_quantile = Gauge("frame_time_quantile_seconds", "Recent frame time percentiles",
-                                         ["quantile"], namespace=ns, registry=r)
-        self.model_time_quantile = Gauge("model_time_quantile_seconds", "Recent model inference time percentiles",
-                                         ["quantile"], namespace=ns, registry=r)
-        self.latency_quantile = Gauge("latency_quantile_seconds", "Recent capture-to-screen latency percentiles",
-                                      ["quantile"], namespace=ns, registry=r)
+        self.frame_time = Histogram(
+            "frame_time_seconds",
+            "Time between frames shown (one loop tick)",
+            namespace=ns,
+            buckets=FRAME_BUCKETS,
+            registry=r,
+        )
+        self.frame_time_quantile = Gauge(
+            "frame_time_quantile_seconds", "Recent frame time percentiles", ["quantile"], namespace=ns, registry=r
+        )
+        self.model_time_quantile = Gauge(
+            "model_time_quantile_seconds",
+            "Recent model inference time percentiles",
+            ["quantile"],
+            namespace=ns,
+            registry=r,
+        )
+        self.latency_quantile = Gauge(
+            "latency_quantile_seconds",
+            "Recent capture-to-screen latency percentiles",
+            ["quantile"],
+            namespace=ns,
+            registry=r,
+        )
         self.frames = Counter("frames", "Frames shown", namespace=ns, registry=r)
-        self.dropped = Counter("dropped_frames", "Frames dropped (a newer one replaced them)", namespace=ns,
-                               registry=r)
+        self.dropped = Counter("dropped_frames", "Frames dropped (a newer one replaced them)", namespace=ns, registry=r)
         self.errors = Counter("errors", "Source, sink and backend errors", namespace=ns, registry=r)
-        self.prompts = Counter("prompts", "Visitor prompts by moderation outcome", ["outcome"], namespace=ns,
-                               registry=r)
+        self.prompts = Counter(
+            "prompts", "Visitor prompts by moderation outcome", ["outcome"], namespace=ns, registry=r
+        )
         self.queue_length = Gauge("prompt_queue_length", "Prompts waiting for their turn", namespace=ns, registry=r)
-        self.visitors = Gauge("visitors_connected", "Visitors connected to the prompt page", namespace=ns,
-                              registry=r)
-        self.strength = Gauge("style_strength", "Style strength on screen (0 = camera picture, 1 = stylised)",
-                              namespace=ns, registry=r)
-        self.style_weight = Gauge("style_weight", "Weight of each style in the mix on screen", ["style"],
-                                  namespace=ns, registry=r)
+        self.visitors = Gauge("visitors_connected", "Visitors connected to the prompt page", namespace=ns, registry=r)
+        self.strength = Gauge(
+            "style_strength", "Style strength on screen (0 = camera picture, 1 = stylised)", namespace=ns, registry=r
+        )
+        self.style_weight = Gauge(
+            "style_weight", "Weight of each style in the mix on screen", ["style"], namespace=ns, registry=r
+        )
         self.uptime = Gauge("uptime_seconds", "Seconds since the frame loop started", namespace=ns, registry=r)
         self.backend = Info("backend", "Inference backend in use", namespace=ns, registry=r)
-        self.problem = Gauge("problem", "1 while a part of the show is degraded (recorder stopped, source on its "
-                             "fallback), else 0", ["part"], namespace=ns, registry=r)
+        self.problem = Gauge(
+            "problem",
+            "1 while a part of the show is degraded (recorder stopped, source on its fallback), else 0",
+            ["part"],
+            namespace=ns,
+            registry=r,
+        )
         for outcome in ("accepted", "declined"):
             self.prompts.labels(outcome=outcome)
         self._totals: dict[str, float] = {}
@@ -81,8 +103,13 @@ class Metrics:
                 if quantile is not None:
                     gauge.labels(quantile=quantile).set(float(ms) / 1000.0)
 
-    def update(self, stats: dict, director_status: dict | None = None, visitors: int = 0,
-               problems: dict[str, str | None] | None = None) -> None:
+    def update(
+        self,
+        stats: dict,
+        director_status: dict | None = None,
+        visitors: int = 0,
+        problems: dict[str, str | None] | None = None,
+    ) -> None:
         """Copy ``LiveStats.snapshot()``, ``Director.status()``, the visitor count and ``Show.problems()`` in."""
         director_status = director_status or {}
         with self._lock:

@@ -65,8 +65,13 @@ class Health:
     unstyled because no model loads): the report then says ``"status": "degraded"`` with the reasons,
     but the HTTP status stays 200, since restarting the show would not mend it."""
 
-    def __init__(self, loop_last_tick: Callable[[], float], stall_after_s: float = 5.0,
-                 clock: Callable[[], float] = time.monotonic, degraded: Callable[[], list[str]] | None = None) -> None:
+    def __init__(
+        self,
+        loop_last_tick: Callable[[], float],
+        stall_after_s: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+        degraded: Callable[[], list[str]] | None = None,
+    ) -> None:
         if not (math.isfinite(stall_after_s) and stall_after_s > 0):
             raise ConfigError(f"stall_after_s must be a positive number of seconds, got {stall_after_s!r}")
         self.loop_last_tick = loop_last_tick
@@ -91,8 +96,13 @@ class Health:
         ok = age <= self.stall_after_s
         reasons = list(self.degraded()) if self.degraded is not None else []
         status = "stalled" if not ok else "degraded" if reasons else "ok"
-        report = {"status": status, "healthy": ok, "http_status": 200 if ok else 503,
-                  "last_tick_age_s": round(age, 3), "stall_after_s": self.stall_after_s}
+        report = {
+            "status": status,
+            "healthy": ok,
+            "http_status": 200 if ok else 503,
+            "last_tick_age_s": round(age, 3),
+            "stall_after_s": self.stall_after_s,
+        }
         if reasons:
             report["degraded"] = reasons
         return report
@@ -107,9 +117,15 @@ class Watchdog:
     ``beat()`` is one check-and-ping; ``start()`` runs it on a thread, ``stop()`` says ``STOPPING=1``.
     """
 
-    def __init__(self, loop_last_tick: Callable[[], float], interval_s: float | None = None,
-                 stall_after_s: float = 5.0, clock: Callable[[], float] = time.monotonic,
-                 stats: Callable[[], dict] | None = None, is_up: Callable[[], bool] | None = None) -> None:
+    def __init__(
+        self,
+        loop_last_tick: Callable[[], float],
+        interval_s: float | None = None,
+        stall_after_s: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+        stats: Callable[[], dict] | None = None,
+        is_up: Callable[[], bool] | None = None,
+    ) -> None:
         self.health = Health(loop_last_tick, stall_after_s, clock)
         self.interval_s = interval_s if interval_s is not None else (watchdog_interval_s() or DEFAULT_INTERVAL_S)
         if not (math.isfinite(self.interval_s) and self.interval_s > 0):
@@ -129,16 +145,19 @@ class Watchdog:
         except Exception as exc:  # a status line is not worth a missed ping
             log.debug("stats for STATUS= failed: %s", exc)
             return "showing"
-        return (f"showing {float(snap.get('fps', 0.0)):.1f} fps, backend {snap.get('backend') or '?'}, "
-                f"{snap.get('dropped', 0)} dropped, {snap.get('errors', 0)} errors")
+        return (
+            f"showing {float(snap.get('fps', 0.0)):.1f} fps, backend {snap.get('backend') or '?'}, "
+            f"{snap.get('dropped', 0)} dropped, {snap.get('errors', 0)} errors"
+        )
 
     def beat(self) -> bool:
         """Ping systemd if the loop ticked recently (READY=1 the first time); True if it pinged."""
         if not self.health.healthy():
             age = self.health.tick_age_s()
             if not self.stalled:
-                log.error("frame loop stalled: no tick for %.1f s; stopping watchdog pings so systemd restarts"
-                          " the show", age)
+                log.error(
+                    "frame loop stalled: no tick for %.1f s; stopping watchdog pings so systemd restarts the show", age
+                )
             self.stalled = True
             sd_notify(f"STATUS=frame loop stalled for {age:.0f} s")
             return False
@@ -161,7 +180,7 @@ class Watchdog:
                 log.exception("watchdog beat failed")
             self._stop.wait(self.interval_s)
 
-    def start(self) -> "Watchdog":
+    def start(self) -> Watchdog:
         """Beat at once (READY=1 as soon as the loop ticks), then every ``interval_s`` seconds."""
         if self._thread is None:
             self._stop.clear()
@@ -178,7 +197,7 @@ class Watchdog:
         self._thread = None
         sd_notify("STOPPING=1")
 
-    def __enter__(self) -> "Watchdog":
+    def __enter__(self) -> Watchdog:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -53,6 +53,9 @@ class UnstyledReminder:
             return
         self._last = now
         self.reminders += 1
-        log.error("SHOWING THE PICTURE UNSTYLED: %s. Run `laterna check` and `laterna doctor` on this config, fix "
-                  "the model, then restart the show%s", reason,
-                  "" if self.reminders == 1 else f" (reminder {self.reminders}, every {self.every_s:.0f} s)")
+        log.error(
+            "SHOWING THE PICTURE UNSTYLED: %s. Run `laterna check` and `laterna doctor` on this config, fix "
+            "the model, then restart the show%s",
+            reason,
+            "" if self.reminders == 1 else f" (reminder {self.reminders}, every {self.every_s:.0f} s)",
+        )

@@ -44,19 +44,31 @@ CLOSED = "The installation is closed right now."
 
 
 class Director:
-    def __init__(self, post: Callable[[Event], bool], interpreter: Interpreter | None, expander: Expander | None = None,
-                 moderator=None, settings: DirectorSettings = DirectorSettings(),
-                 clock: Callable[[], float] = time.monotonic, attract: AttractMode | None = None,
-                 default_strength: float = 1.0) -> None:
+    def __init__(
+        self,
+        post: Callable[[Event], bool],
+        interpreter: Interpreter | None,
+        expander: Expander | None = None,
+        moderator=None,
+        settings: DirectorSettings = DirectorSettings(),
+        clock: Callable[[], float] = time.monotonic,
+        attract: AttractMode | None = None,
+        default_strength: float = 1.0,
+    ) -> None:
         self.post = post
         self.interpreter = interpreter
         self.expander = expander
         self.moderator = moderator
         self.settings = settings
         self.clock = clock
-        self.queue = PromptQueue(settings.max_queue, settings.max_age_s, clock,
-                                 newcomer_rate=settings.newcomer_rate, newcomer_burst=settings.newcomer_burst,
-                                 newcomer_share=settings.newcomer_share)
+        self.queue = PromptQueue(
+            settings.max_queue,
+            settings.max_age_s,
+            clock,
+            newcomer_rate=settings.newcomer_rate,
+            newcomer_burst=settings.newcomer_burst,
+            newcomer_share=settings.newcomer_share,
+        )
         self._subscribers: dict[str, Send] = {}
         self.current: Prompt | None = None
         self.current_interpretation: Interpretation | None = None
@@ -79,16 +91,23 @@ class Director:
     def _check_thread(self, what: str) -> None:
         """The Director's state changes only on its own thread (the one running ``run``) once it runs."""
         if self._owner is not None and threading.get_ident() != self._owner:
-            raise EngineError(f"Director.{what} called from thread {threading.current_thread().name!r}; "
-                              "submit a coroutine to the Director's loop instead")
+            raise EngineError(
+                f"Director.{what} called from thread {threading.current_thread().name!r}; "
+                "submit a coroutine to the Director's loop instead"
+            )
 
     def set_interpreter(self, interpreter: Interpreter, expander: Expander | None = None) -> None:
         """Install the interpreter once it has loaded (the show starts before the language model)."""
         self._check_thread("set_interpreter")
         self.interpreter, self.expander = interpreter, expander
 
-    def configure(self, settings: DirectorSettings | None = None, *, moderator: Any = _KEEP,
-                  attract: AttractMode | None | object = _KEEP) -> None:
+    def configure(
+        self,
+        settings: DirectorSettings | None = None,
+        *,
+        moderator: Any = _KEEP,
+        attract: AttractMode | None | object = _KEEP,
+    ) -> None:
         """New pacing and queue limits, moderator or attract mode (e.g. after a config reload), on the
         Director's thread; arguments left out stay as they are."""
         self._check_thread("configure")
@@ -129,8 +148,13 @@ class Director:
         if opens is not None:
             known = opens != dt.datetime.max
             text = f"{CLOSED} It opens {_when(opens, self.now())}." if known else CLOSED
-            return {"type": "status", "accepting": False, "note": "closed",
-                    "opens_at": opens.isoformat(timespec="minutes") if known else None, "text": text}
+            return {
+                "type": "status",
+                "accepting": False,
+                "note": "closed",
+                "opens_at": opens.isoformat(timespec="minutes") if known else None,
+                "text": text,
+            }
         if not self.ready:
             return {"type": "status", "accepting": True, "note": "warming_up", "opens_at": None, "text": WARMING_UP}
         if self.is_pinned():
@@ -186,9 +210,13 @@ class Director:
         panel)."""
         flooded = self.queue.flooded()
         if flooded and not self._flood_warned:
-            log.warning("a flood of prompts: %d refused within %.0f s as near-identical or from too many new "
-                        "connections (one visitor with many addresses?); newcomers hold at most %d places in the queue",
-                        self.queue.flood_refusals, self.queue.flood_window_s, self.queue.newcomer_places)
+            log.warning(
+                "a flood of prompts: %d refused within %.0f s as near-identical or from too many new "
+                "connections (one visitor with many addresses?); newcomers hold at most %d places in the queue",
+                self.queue.flood_refusals,
+                self.queue.flood_window_s,
+                self.queue.newcomer_places,
+            )
         self._flood_warned = flooded
 
     # -- operators -----------------------------------------------------------------------------------
@@ -209,7 +237,9 @@ class Director:
         """Give the next prompt its turn if the current one has had its time; returns it."""
         await self._tell_visitors()
         for p in self.queue.expire():
-            await self._send(p.visitor, {"type": "rejected", "reason": "Your prompt waited too long; please send it again."})
+            await self._send(
+                p.visitor, {"type": "rejected", "reason": "Your prompt waited too long; please send it again."}
+            )
         if self.is_pinned() or self.opens_at() is not None:  # prompts wait (none come in while closed)
             return None
         if not len(self.queue):
@@ -238,8 +268,12 @@ class Director:
         self.mode = "prompt"
         if self.attract is not None:
             self.attract.activity()
-        log.info("showing %s: %r -> %s", prompt.id, prompt.text,
-                 {k: v for k, v in interp.mix.named(self.interpreter.names).items() if v > 0.01})
+        log.info(
+            "showing %s: %r -> %s",
+            prompt.id,
+            prompt.text,
+            {k: v for k, v in interp.mix.named(self.interpreter.names).items() if v > 0.01},
+        )
         await self._send(prompt.visitor, {"type": "showing", "id": prompt.id, "text": prompt.text})
         return interp
 
@@ -295,9 +329,13 @@ class Director:
         return {
             "prompt": self.current.text if self.current else None,
             "mix": interp.mix.named(self.interpreter.names) if interp and self.interpreter else {},
-            "queue_length": len(self.queue), "mode": self.mode,
-            "accepted": self.accepted, "declined": self.declined,
-            "ready": self.ready, "pinned": bool(self.is_pinned()), "opens_at": _iso(self.opens_at()),
+            "queue_length": len(self.queue),
+            "mode": self.mode,
+            "accepted": self.accepted,
+            "declined": self.declined,
+            "ready": self.ready,
+            "pinned": bool(self.is_pinned()),
+            "opens_at": _iso(self.opens_at()),
         }
 
 

@@ -82,10 +82,12 @@ def export_onnx(model_dir: Path, out: Path) -> Path:
             super().__init__()
             self.model = model
 
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                    token_type_ids: torch.Tensor) -> torch.Tensor:
-            tokens = self.model(input_ids=input_ids, attention_mask=attention_mask,
-                                token_type_ids=token_type_ids).last_hidden_state
+        def forward(
+            self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
+        ) -> torch.Tensor:
+            tokens = self.model(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
             mask = attention_mask.unsqueeze(-1).to(tokens.dtype)
             mean = (tokens * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(mean, p=2.0, dim=1)
@@ -95,10 +97,16 @@ def export_onnx(model_dir: Path, out: Path) -> Path:
     ids = torch.ones((2, 8), dtype=torch.int64)
     axes = {0: "batch", 1: "tokens"}
     with torch.no_grad():
-        torch.onnx.export(Pooled(), (ids, ids, torch.zeros_like(ids)), str(tmp), dynamo=False,
-                          input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["embedding"],
-                          dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes,
-                                        "embedding": {0: "batch"}}, opset_version=ONNX_OPSET)
+        torch.onnx.export(
+            Pooled(),
+            (ids, ids, torch.zeros_like(ids)),
+            str(tmp),
+            dynamo=False,
+            input_names=["input_ids", "attention_mask", "token_type_ids"],
+            output_names=["embedding"],
+            dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes, "embedding": {0: "batch"}},
+            opset_version=ONNX_OPSET,
+        )
     os.replace(tmp, out)  # atomic: a second process never reads half a file
     log.info("exported the sentence-embedding model to %s", out)
     return out
@@ -137,9 +145,11 @@ class OnnxEncoder:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         batch = self.tokenizer.encode_batch(texts)
-        feeds = {"input_ids": np.array([e.ids for e in batch], np.int64),
-                 "attention_mask": np.array([e.attention_mask for e in batch], np.int64),
-                 "token_type_ids": np.array([e.type_ids for e in batch], np.int64)}
+        feeds = {
+            "input_ids": np.array([e.ids for e in batch], np.int64),
+            "attention_mask": np.array([e.attention_mask for e in batch], np.int64),
+            "token_type_ids": np.array([e.type_ids for e in batch], np.int64),
+        }
         return np.asarray(self.session.run(None, feeds)[0], np.float32)
 
 
@@ -173,23 +183,33 @@ def load_encoder(model_dir: Path, backend: str = "auto", device: str = "cpu", fo
     target = onnx_path(model_dir, folder)
     try:
         if not target.is_file():
-            log.info("exporting the sentence-embedding model to ONNX once (%s); later starts take about a second",
-                     target)
+            log.info(
+                "exporting the sentence-embedding model to ONNX once (%s); later starts take about a second", target
+            )
             export_onnx(model_dir, target)
         return OnnxEncoder(model_dir, target)
     except Exception as exc:  # a read-only cache, no torch, an exporter bug: the slower path still works
         if backend == "onnxruntime":
             raise ConfigError(f"{model_dir}: the ONNX sentence-embedding model is not available: {exc}") from exc
-        log.warning("sentence embeddings through ONNX Runtime are not available (%s); using sentence-transformers, "
-                    "which is much slower to start", exc)
+        log.warning(
+            "sentence embeddings through ONNX Runtime are not available (%s); using sentence-transformers, "
+            "which is much slower to start",
+            exc,
+        )
         return TorchEncoder(model_dir, device)
 
 
 class SentenceEmbedder:
     """Text -> unit vectors, with an LRU cache; thread-safe. The model loads on first use (or ``load()``)."""
 
-    def __init__(self, model_dir: str | Path | None = None, cache_size: int = 4096, device: str = "cpu",
-                 backend: str = "auto", onnx_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        model_dir: str | Path | None = None,
+        cache_size: int = 4096,
+        device: str = "cpu",
+        backend: str = "auto",
+        onnx_dir: Path | None = None,
+    ) -> None:
         self.model_dir = Path(model_dir) if model_dir else default_model_path()
         self.device = device
         self.backend = backend

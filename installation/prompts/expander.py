@@ -26,9 +26,11 @@ from engine.errors import ConfigError
 log = logging.getLogger(__name__)
 
 PHRASES = Path(__file__).resolve().parent / "data" / "phrases.yaml"
-SYSTEM_PROMPT = ("You help an art installation. Given a visitor's short prompt, write {n} short, vivid, visual "
-                 "descriptions of how a painting of it could look (mood, colours, light, brushwork). One per line, "
-                 "no numbering, no commentary.")
+SYSTEM_PROMPT = (
+    "You help an art installation. Given a visitor's short prompt, write {n} short, vivid, visual "
+    "descriptions of how a painting of it could look (mood, colours, light, brushwork). One per line, "
+    "no numbering, no commentary."
+)
 
 
 class Expander(abc.ABC):
@@ -106,9 +108,17 @@ class HttpExpander(_FallbackExpander):
         self.api_key = api_key
 
     def _generate(self, text: str, n: int) -> str:
-        body = json.dumps({"model": self.model, "temperature": 0.8, "max_tokens": 160,
-                           "messages": [{"role": "system", "content": SYSTEM_PROMPT.format(n=n)},
-                                        {"role": "user", "content": text}]}).encode()
+        body = json.dumps(
+            {
+                "model": self.model,
+                "temperature": 0.8,
+                "max_tokens": 160,
+                "messages": [
+                    {"role": "system", "content": SYSTEM_PROMPT.format(n=n)},
+                    {"role": "user", "content": text},
+                ],
+            }
+        ).encode()
         headers = {"Content-Type": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
@@ -121,7 +131,9 @@ class HttpExpander(_FallbackExpander):
 class TransformersExpander(_FallbackExpander):
     """A local causal LM (``transformers``) loaded from a directory; never downloads."""
 
-    def __init__(self, model_dir: str | Path, fallback: Expander, timeout_s: float = 4.0, max_new_tokens: int = 96) -> None:
+    def __init__(
+        self, model_dir: str | Path, fallback: Expander, timeout_s: float = 4.0, max_new_tokens: int = 96
+    ) -> None:
         super().__init__(fallback, timeout_s)
         self.model_dir = Path(model_dir)
         if not (self.model_dir / "config.json").is_file():
@@ -137,6 +149,11 @@ class TransformersExpander(_FallbackExpander):
             self._model = AutoModelForCausalLM.from_pretrained(self.model_dir, local_files_only=True).eval()
         prompt = f"{SYSTEM_PROMPT.format(n=n)}\nPrompt: {text}\nDescriptions:\n"
         ids = self._tok(prompt, return_tensors="pt")
-        out = self._model.generate(**ids, max_new_tokens=self.max_new_tokens, do_sample=True, temperature=0.8,
-                                   pad_token_id=self._tok.eos_token_id)
-        return self._tok.decode(out[0][ids["input_ids"].shape[1]:], skip_special_tokens=True)
+        out = self._model.generate(
+            **ids,
+            max_new_tokens=self.max_new_tokens,
+            do_sample=True,
+            temperature=0.8,
+            pad_token_id=self._tok.eos_token_id,
+        )
+        return self._tok.decode(out[0][ids["input_ids"].shape[1] :], skip_special_tokens=True)

@@ -59,8 +59,9 @@ def render_params(text: str, default_strength: float = 1.0) -> dict:
 
 
 class Interpreter:
-    def __init__(self, embed: Embed, styles: list[StyleInfo], temperature: float = 0.05, top_k: int = 3,
-                 cache_size: int = 512) -> None:
+    def __init__(
+        self, embed: Embed, styles: list[StyleInfo], temperature: float = 0.05, top_k: int = 3, cache_size: int = 512
+    ) -> None:
         if not styles:
             raise ValueError("the interpreter needs at least one style")
         self.embed = embed
@@ -86,7 +87,9 @@ class Interpreter:
         query /= max(float(np.linalg.norm(query)), 1e-8)
         return self._style_vecs @ query
 
-    def interpret(self, text: str, expansions: list[str] | None = None, default_strength: float = 1.0) -> Interpretation:
+    def interpret(
+        self, text: str, expansions: list[str] | None = None, default_strength: float = 1.0
+    ) -> Interpretation:
         key = (text, tuple(expansions or ()), default_strength)
         if key in self._cache:
             self._cache.move_to_end(key)
@@ -100,8 +103,12 @@ class Interpreter:
         weights_all = np.zeros(len(self.styles), np.float64)
         weights_all[top] = probs
         params = render_params(" ".join(texts), default_strength)
-        result = Interpretation(StyleMix(tuple(float(w) for w in weights_all), params["strength"]), params,
-                                {n: round(float(s), 4) for n, s in zip(self.names, sims)}, text)
+        result = Interpretation(
+            StyleMix(tuple(float(w) for w in weights_all), params["strength"]),
+            params,
+            {n: round(float(s), 4) for n, s in zip(self.names, sims)},
+            text,
+        )
         self._cache[key] = result
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)

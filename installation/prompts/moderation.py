@@ -57,8 +57,17 @@ Embed = Callable[[list[str]], np.ndarray]
 # ("*" hides a vowel: "f*ck"; an "i" may be a folded capital I, which looks like l: "sIut").
 # Multi-letter stand-ins are in LEET_SEQ.
 LEET: dict[str, str] = {
-    "a": "4@*", "b": "8", "c": "(<", "e": "3*", "g": "96", "i": "1!|*", "l": "1|i", "o": "0*", "s": "5$",
-    "t": "7+", "u": "v*",
+    "a": "4@*",
+    "b": "8",
+    "c": "(<",
+    "e": "3*",
+    "g": "96",
+    "i": "1!|*",
+    "l": "1|i",
+    "o": "0*",
+    "s": "5$",
+    "t": "7+",
+    "u": "v*",
 }
 LEET_SEQ: dict[str, tuple[str, ...]] = {"f": ("ph",)}
 
@@ -68,14 +77,15 @@ FILLERS = frozenset("\u115f\u1160\u3164\uffa0\u2800\u180e\u17b4\u17b5")
 _DROPPED_CATEGORIES = frozenset({"Mn", "Me", "Cf", "Cc", "Co", "Cn"})
 _LATIN_BY_NAME = re.compile(
     r"^(?:LATIN LETTER SMALL CAPITAL|REGIONAL INDICATOR SYMBOL LETTER|NEGATIVE (?:SQUARED|CIRCLED) LATIN CAPITAL "
-    r"LETTER|SQUARED LATIN CAPITAL LETTER|LATIN (?:SMALL|CAPITAL) LETTER) ([A-Z])$")
+    r"LETTER|SQUARED LATIN CAPITAL LETTER|LATIN (?:SMALL|CAPITAL) LETTER) ([A-Z])$"
+)
 
 
 class _FoldTable(dict[int, str]):
     """A ``str.translate`` table that works out each non-ASCII character's fold on first sight and keeps it."""
 
     def __init__(self, confusables: dict[str, list[dict[str, str]]]) -> None:
-        super().__init__({i: chr(i) for i in range(128) if i not in (0x7f,) and (i >= 32 or chr(i) in "\t\n\r")})
+        super().__init__({i: chr(i) for i in range(128) if i not in (0x7F,) and (i >= 32 or chr(i) in "\t\n\r")})
         self._confusables = confusables
         self._lock = threading.Lock()
 
@@ -283,9 +293,18 @@ class Moderator:
     shipped allow-list (unless ``default_allowlist=False``). ``embed``, ``blocked_concepts`` and ``threshold``
     drive the semantic check, which runs only for prompts the block list let through."""
 
-    def __init__(self, phrases: Iterable[str] | None = None, *, default_list: bool = True,
-                 embed: Embed | None = None, blocked_concepts: Iterable[str] = (), threshold: float = 0.6,
-                 reason: str = DECLINED, allowed_words: Iterable[str] = (), default_allowlist: bool = True) -> None:
+    def __init__(
+        self,
+        phrases: Iterable[str] | None = None,
+        *,
+        default_list: bool = True,
+        embed: Embed | None = None,
+        blocked_concepts: Iterable[str] = (),
+        threshold: float = 0.6,
+        reason: str = DECLINED,
+        allowed_words: Iterable[str] = (),
+        default_allowlist: bool = True,
+    ) -> None:
         if not -1.0 <= threshold <= 1.0:
             raise ConfigError(f"Moderator threshold: expected a cosine similarity in [-1, 1], got {threshold!r}")
         concepts = [c.strip() for c in blocked_concepts if c.strip()]
@@ -349,8 +368,9 @@ class Moderator:
                     self._concept_vecs = vecs
         query = self._embed([" ".join(text.split())])[0]
         if query.shape[0] != vecs.shape[1]:
-            raise ModerationError(f"embedding sizes differ: {query.shape[0]} for the prompt, "
-                                  f"{vecs.shape[1]} for the concepts")
+            raise ModerationError(
+                f"embedding sizes differ: {query.shape[0]} for the prompt, {vecs.shape[1]} for the concepts"
+            )
         return float(np.max(vecs @ query))
 
     def _embed(self, texts: list[str]) -> np.ndarray:

@@ -64,7 +64,7 @@ def shingles(text: str) -> frozenset[str]:
     core = " ".join("".join(kept).split())
     if len(core) < 3:
         return frozenset({core}) if core else frozenset()
-    return frozenset(core[i:i + 3] for i in range(len(core) - 2))
+    return frozenset(core[i : i + 3] for i in range(len(core) - 2))
 
 
 def similarity(a: frozenset[str], b: frozenset[str]) -> float:
@@ -75,17 +75,27 @@ def similarity(a: frozenset[str], b: frozenset[str]) -> float:
 
 
 class PromptQueue:
-    def __init__(self, max_length: int = 50, max_age_s: float = 600.0,
-                 clock: Callable[[], float] = time.monotonic, max_similarity: float = 0.7,
-                 flood_refusals: int = 10, flood_window_s: float = 60.0, newcomer_rate: float = 0.2,
-                 newcomer_burst: int = 10, newcomer_share: float = 0.5) -> None:
+    def __init__(
+        self,
+        max_length: int = 50,
+        max_age_s: float = 600.0,
+        clock: Callable[[], float] = time.monotonic,
+        max_similarity: float = 0.7,
+        flood_refusals: int = 10,
+        flood_window_s: float = 60.0,
+        newcomer_rate: float = 0.2,
+        newcomer_burst: int = 10,
+        newcomer_share: float = 0.5,
+    ) -> None:
         # max_similarity: refuse a prompt this similar (0..1) to another visitor's waiting one; 1: off
         # flood_refusals / flood_window_s: this many refusals (near-duplicates, Crowded) this quickly is a flood
         # newcomer_rate / newcomer_burst: new places a second (and at once) for all newcomers together
         # newcomer_share: the part of max_length newcomers' prompts may hold (1: no places kept for others)
         if not (newcomer_rate > 0 and newcomer_burst >= 1 and 0 <= newcomer_share <= 1):
-            raise ConfigError(f"PromptQueue: expected newcomer_rate > 0, newcomer_burst >= 1 and newcomer_share "
-                              f"0..1, got {newcomer_rate!r}, {newcomer_burst!r}, {newcomer_share!r}")
+            raise ConfigError(
+                f"PromptQueue: expected newcomer_rate > 0, newcomer_burst >= 1 and newcomer_share "
+                f"0..1, got {newcomer_rate!r}, {newcomer_burst!r}, {newcomer_share!r}"
+            )
         self.max_length = max_length
         self.max_age_s = max_age_s
         self.clock = clock
@@ -128,8 +138,14 @@ class PromptQueue:
         if new_place and newcomer:
             self._tokens, self._tokens_at = self._newcomer_tokens(now) - 1.0, now
         # a replacement stays a newcomer's only while its visitor still is one
-        prompt = Prompt(f"p{next(self._ids)}", visitor, text, old.t_submitted if old else now, grams,
-                        newcomer and (old is None or old.newcomer))
+        prompt = Prompt(
+            f"p{next(self._ids)}",
+            visitor,
+            text,
+            old.t_submitted if old else now,
+            grams,
+            newcomer and (old is None or old.newcomer),
+        )
         self._items[visitor] = prompt  # assignment to an existing key keeps its position
         return prompt
 
@@ -148,8 +164,7 @@ class PromptQueue:
     def flooded(self) -> bool:
         """True while ``flood_refusals`` prompts have been refused as near-duplicates or ``Crowded`` within the
         last ``flood_window_s``."""
-        return len(self._refused) >= self.flood_refusals and \
-            self.clock() - self._refused[0] <= self.flood_window_s
+        return len(self._refused) >= self.flood_refusals and self.clock() - self._refused[0] <= self.flood_window_s
 
     def expire(self) -> list[Prompt]:
         """Drop and return prompts older than the maximum age."""

@@ -48,11 +48,17 @@ class OperatorAuth:
         if token is not None:
             if any(c.isspace() or not c.isprintable() for c in token) or not token.isascii():
                 # never echo it: say what is wrong with it, not what it is
-                raise ConfigError(f"{TOKEN_ENV}: expected printable ASCII without spaces "
-                                  "(e.g. from `python -c 'import secrets; print(secrets.token_urlsafe(24))'`)")
+                raise ConfigError(
+                    f"{TOKEN_ENV}: expected printable ASCII without spaces "
+                    "(e.g. from `python -c 'import secrets; print(secrets.token_urlsafe(24))'`)"
+                )
             if len(token) < MIN_GOOD_LENGTH:
-                log.warning("%s is only %d characters; use %d or more (secrets.token_urlsafe(24))",
-                            TOKEN_ENV, len(token), MIN_GOOD_LENGTH)
+                log.warning(
+                    "%s is only %d characters; use %d or more (secrets.token_urlsafe(24))",
+                    TOKEN_ENV,
+                    len(token),
+                    MIN_GOOD_LENGTH,
+                )
         self._token = token.encode("ascii") if token else None
 
     @property

@@ -43,9 +43,11 @@ BEARER_CHALLENGE = ("WWW-Authenticate", 'Bearer realm="laterna-operator"')
 
 REASON_MISSING = "This is the operator's side of the show. It needs the operator token."
 REASON_WRONG = "That operator token is not right."
-REASON_DISABLED = (f"Operator controls are off: {TOKEN_ENV} must be set to a secret token "
-                   "(e.g. from `python -c 'import secrets; print(secrets.token_urlsafe(24))'`) "
-                   "before the show starts.")
+REASON_DISABLED = (
+    f"Operator controls are off: {TOKEN_ENV} must be set to a secret token "
+    "(e.g. from `python -c 'import secrets; print(secrets.token_urlsafe(24))'`) "
+    "before the show starts."
+)
 REASON_NO_CONTROL = "This show has no operator controls (the server was started without them)."
 
 
@@ -57,11 +59,12 @@ def _security(script: str, style: str, *also: str) -> tuple[tuple[str, str], ...
     """The visitor page's security headers, with a CSP that allows these inline blocks (and the scripts in
     ``also``) and no others."""
     scripts = " ".join(_sha256(s) for s in (script, *also))
-    csp = (f"default-src 'none'; script-src {scripts}; style-src {_sha256(style)}; "
-           "img-src 'self' data: blob:; connect-src 'self'; base-uri 'none'; form-action 'self'; "
-           "frame-ancestors 'none'")
-    return (("Content-Security-Policy", csp),) + tuple(h for h in SECURITY_HEADERS
-                                                       if h[0] != "Content-Security-Policy")
+    csp = (
+        f"default-src 'none'; script-src {scripts}; style-src {_sha256(style)}; "
+        "img-src 'self' data: blob:; connect-src 'self'; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    )
+    return (("Content-Security-Policy", csp),) + tuple(h for h in SECURITY_HEADERS if h[0] != "Content-Security-Policy")
 
 
 class _InlinePage:
@@ -71,8 +74,9 @@ class _InlinePage:
         # also: other inline scripts this page may come to run (the panel, written in by the sign-in page)
         if "</script" in script.lower() or "</style" in style.lower():
             raise ConfigError("the operator panel's script or style would end its own inline block early")
-        self.template = template.replace("{{title}}", html.escape(title)).replace("{{style}}", style) \
-            .replace("{{script}}", script)
+        self.template = (
+            template.replace("{{title}}", html.escape(title)).replace("{{style}}", style).replace("{{script}}", script)
+        )
         self.security = _security(script, style, *also)
 
     def reply(self, status: int, *extra: tuple[str, str], message: str = "", access: str = "") -> HttpReply:
@@ -83,8 +87,9 @@ class _InlinePage:
 class OperatorPage:
     """The operator routes' answers. ``control`` None: every one of them says the show has none."""
 
-    def __init__(self, title: str = "Laterna", web_root: str | Path = WEB_ROOT,
-                 control: ShowControl | None = None) -> None:
+    def __init__(
+        self, title: str = "Laterna", web_root: str | Path = WEB_ROOT, control: ShowControl | None = None
+    ) -> None:
         self.web_root = Path(web_root)
         self.control = control
         text = {}
@@ -95,8 +100,9 @@ class OperatorPage:
             text[name] = path.read_text(encoding="utf-8")
         style = text["operator.css"]
         self._page = _InlinePage(text["operator.html"], style, text["operator.js"], title)
-        self._login = _InlinePage(text["operator-login.html"], style, text["operator-login.js"], title,
-                                  text["operator.js"])
+        self._login = _InlinePage(
+            text["operator-login.html"], style, text["operator-login.js"], title, text["operator.js"]
+        )
 
     # -- for the right token -----------------------------------------------------------------------------
     def page(self, target: str = PAGE_PATH) -> HttpReply:

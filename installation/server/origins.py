@@ -58,8 +58,13 @@ class OriginPolicy:
     """``allows(origin, host)``; see the module docstring. ``own_url`` and ``port`` are read at each check
     (the port is known only once the server listens)."""
 
-    def __init__(self, extra: Iterable[str] = (), own_url: Callable[[], str] = lambda: "",
-                 port: Callable[[], int | None] = lambda: None, secure: bool = False) -> None:
+    def __init__(
+        self,
+        extra: Iterable[str] = (),
+        own_url: Callable[[], str] = lambda: "",
+        port: Callable[[], int | None] = lambda: None,
+        secure: bool = False,
+    ) -> None:
         extra = tuple(extra)
         self.any = ANY in extra
         self.extra = frozenset(n for n in (normalise(o) for o in extra if o != ANY) if n)

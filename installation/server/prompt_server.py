@@ -43,16 +43,23 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from engine.errors import EngineError
-from installation.server import protocol
-from installation.server.protocol import (ConnectionLimiter, FloodGuard, Ping, ProtocolViolation,
-                                   RateLimiter, Resume, parse_message)
 from installation.control.show_control import ShowControl, handle_message
+from installation.server import protocol
 from installation.server.auth import OperatorAuth, RedactingLogger
 from installation.server.operator_page import OperatorPage
 from installation.server.origins import OriginPolicy
-from installation.server.settings import ServerSettings
+from installation.server.protocol import (
+    ConnectionLimiter,
+    FloodGuard,
+    Ping,
+    ProtocolViolation,
+    RateLimiter,
+    Resume,
+    parse_message,
+)
 from installation.server.routes import OPERATOR_SESSION, HealthLike, MetricsLike, Router
 from installation.server.sessions import Session, Sessions
+from installation.server.settings import ServerSettings
 from installation.server.visitor_page import WEB_ROOT, HttpReply, VisitorPage, json_bytes, text_reply
 
 log = logging.getLogger(__name__)
@@ -137,19 +144,28 @@ class _Visitor:
         except ConnectionClosed:
             pass
         except TimeoutError:
-            log.warning("visitor %s: could not take a message for %.0f s; closing", self.id,
-                        self.server.settings.send_timeout_s)
+            log.warning(
+                "visitor %s: could not take a message for %.0f s; closing", self.id, self.server.settings.send_timeout_s
+            )
             self.server._spawn(self.ws.close(protocol.CLOSE_POLICY_VIOLATION, "Too slow to read replies."))
 
 
 class PromptServer:
     """Serves the visitor page and the prompt websocket on one port; see the module docstring."""
 
-    def __init__(self, director: DirectorLike, settings: VisitorServerSettings = VisitorServerSettings(),
-                 status_provider: Callable[[], dict] | None = None, *, web_root=WEB_ROOT,
-                 clock: Callable[[], float] = time.monotonic, operator_token: str | None = None,
-                 control: ShowControl | None = None, health: HealthLike | None = None,
-                 metrics: MetricsLike | None = None) -> None:
+    def __init__(
+        self,
+        director: DirectorLike,
+        settings: ServerSettings = ServerSettings(),
+        status_provider: Callable[[], dict] | None = None,
+        *,
+        web_root=WEB_ROOT,
+        clock: Callable[[], float] = time.monotonic,
+        operator_token: str | None = None,
+        control: ShowControl | None = None,
+        health: HealthLike | None = None,
+        metrics: MetricsLike | None = None,
+    ) -> None:
         # clock: monotonic seconds for rate limits and idle times (injectable for tests)
         # operator_token: the operator routes' secret (LATERNA_OPERATOR_TOKEN); None: they all answer 403
         # control: what the operator panel reads and commands; health: /healthz; metrics: /metrics
@@ -159,21 +175,33 @@ class PromptServer:
         self.clock = clock
         self.limits = settings.limits()
         self.connections = ConnectionLimiter(settings.max_connections, settings.max_connections_per_address)
-        self.flood = FloodGuard(RateLimiter(settings.rate_per_connection, settings.burst_per_connection, clock),
-                                RateLimiter(settings.rate_per_address, settings.burst_per_address, clock),
-                                warnings=settings.flood_warnings)
+        self.flood = FloodGuard(
+            RateLimiter(settings.rate_per_connection, settings.burst_per_connection, clock),
+            RateLimiter(settings.rate_per_address, settings.burst_per_address, clock),
+            warnings=settings.flood_warnings,
+        )
         self.http_rate = RateLimiter(settings.http_rate_per_address, settings.http_burst_per_address, clock)
         title = settings.page_title or "Laterna"
-        self.page = VisitorPage(title, web_root, self.status, settings.public_url, lambda: self.url,
-                                secure=bool(settings.tls_cert))
+        self.page = VisitorPage(
+            title, web_root, self.status, settings.public_url, lambda: self.url, secure=bool(settings.tls_cert)
+        )
         self.control = control
         self.auth = OperatorAuth(operator_token)
         self.operator_page = OperatorPage(title, web_root, control)
         self.router = Router(self.page, self.operator_page, self.auth, health, metrics, settings.metrics_public)
-        self.origins = OriginPolicy(settings.origins, lambda: self.url if self.port else settings.public_url,
-                                    lambda: self.port, secure=bool(settings.tls_cert))
-        self.sessions = Sessions(settings.resume_grace_s, settings.max_kept_places,
-                                 settings.max_kept_places_per_address, clock, settle_s=settings.settle_s)
+        self.origins = OriginPolicy(
+            settings.origins,
+            lambda: self.url if self.port else settings.public_url,
+            lambda: self.port,
+            secure=bool(settings.tls_cert),
+        )
+        self.sessions = Sessions(
+            settings.resume_grace_s,
+            settings.max_kept_places,
+            settings.max_kept_places_per_address,
+            clock,
+            settle_s=settings.settle_s,
+        )
         self.visitors: dict[str, _Visitor] = {}
         self.operators: set[ServerConnection] = set()
         self.port: int | None = None
@@ -207,11 +235,20 @@ class PromptServer:
 
         try:
             self._server = await serve(
-                self._handle, s.host, s.port,
-                process_request=self._process_request, create_connection=_Tracked,
-                compression=None, max_size=s.max_message_bytes, max_queue=16,
-                open_timeout=10, close_timeout=3, ping_interval=20, ping_timeout=20,
-                server_header="Laterna", ssl=tls,
+                self._handle,
+                s.host,
+                s.port,
+                process_request=self._process_request,
+                create_connection=_Tracked,
+                compression=None,
+                max_size=s.max_message_bytes,
+                max_queue=16,
+                open_timeout=10,
+                close_timeout=3,
+                ping_interval=20,
+                ping_timeout=20,
+                server_header="Laterna",
+                ssl=tls,
                 logger=RedactingLogger(logging.getLogger(f"{__name__}.wire"), self.auth.redactor()),
             )
         except OSError as exc:
@@ -490,8 +527,9 @@ class PromptServer:
         except ConnectionClosed:
             return False
         except TimeoutError:
-            log.warning("an operator panel could not take the state for %.0f s; closing it",
-                        self.settings.send_timeout_s)
+            log.warning(
+                "an operator panel could not take the state for %.0f s; closing it", self.settings.send_timeout_s
+            )
             self._spawn(ws.close(protocol.CLOSE_POLICY_VIOLATION, "Too slow to read the state."))
             return False
 
@@ -514,8 +552,12 @@ class ServerThread:
     """Runs a ``PromptServer`` (and optional companions such as ``director.run``) in an asyncio loop
     on a background thread. ``start()`` returns the port once serving; ``stop()`` ends it all."""
 
-    def __init__(self, server: PromptServer,
-                 background: Iterable[Callable[[], Awaitable[Any]]] = (), name: str = "visitor-server") -> None:
+    def __init__(
+        self,
+        server: PromptServer,
+        background: Iterable[Callable[[], Awaitable[Any]]] = (),
+        name: str = "visitor-server",
+    ) -> None:
         self.server = server
         self.background = list(background)
         self.name = name

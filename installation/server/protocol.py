@@ -164,8 +164,9 @@ def decode_text_frame(payload: bytes, limits: ProtocolLimits) -> str:
         raise _violation(REASON_UNREADABLE, CLOSE_INVALID_DATA) from None
 
 
-def parse_message(data: str | bytes, limits: ProtocolLimits = ProtocolLimits(), *,
-                  binary: bool | None = None) -> PromptMessage | Ping | Resume:
+def parse_message(
+    data: str | bytes, limits: ProtocolLimits = ProtocolLimits(), *, binary: bool | None = None
+) -> PromptMessage | Ping | Resume:
     """One visitor message -> ``PromptMessage``, ``Ping`` or ``Resume``; anything else raises ``ProtocolViolation``.
 
     ``str`` is a text frame as websockets hands it over; ``bytes`` is a binary frame (refused, 1003)
@@ -210,18 +211,35 @@ def _refuse_constant(name: str) -> Any:
 # spaces and joiners, the BOM, variation selectors, tag characters, the Hangul fillers U+115F, U+1160,
 # U+3164 and U+FFA0) plus the blank braille pattern. A prompt made only of these (and spaces) is blank.
 _INVISIBLE_RANGES = (
-    (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5),
-    (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x2800, 0x2800),
-    (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8),
-    (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF),
+    (0x00AD, 0x00AD),
+    (0x034F, 0x034F),
+    (0x061C, 0x061C),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x206F),
+    (0x2800, 0x2800),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0),
+    (0xFFF0, 0xFFF8),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF),
 )
 
 
 def is_invisible(c: str) -> bool:
     """True for a character that draws nothing by itself (see ``_INVISIBLE_RANGES``) or is a space."""
     cp = ord(c)
-    return c.isspace() or unicodedata.category(c) in ("Zs", "Zl", "Zp") or \
-        any(low <= cp <= high for low, high in _INVISIBLE_RANGES)
+    return (
+        c.isspace()
+        or unicodedata.category(c) in ("Zs", "Zl", "Zp")
+        or any(low <= cp <= high for low, high in _INVISIBLE_RANGES)
+    )
 
 
 def normalise_prompt(text: str, limits: ProtocolLimits = ProtocolLimits()) -> str:
@@ -305,8 +323,9 @@ class FloodGuard:
     A connection that keeps to the limits for ``forgive_s`` seconds gets its warnings back.
     """
 
-    def __init__(self, per_connection: RateLimiter, per_address: RateLimiter, warnings: int = 1,
-                 forgive_s: float = 30.0) -> None:
+    def __init__(
+        self, per_connection: RateLimiter, per_address: RateLimiter, warnings: int = 1, forgive_s: float = 30.0
+    ) -> None:
         self.per_connection = per_connection
         self.per_address = per_address
         self.warnings = warnings

@@ -58,8 +58,9 @@ class Route:
 def health_reply(health: HealthLike | None) -> HttpReply:
     """``/healthz``: 200 while the frame loop ticks, 503 when it stalls, with ``health.report()`` as JSON."""
     if health is None:  # nothing to judge but that this server answers
-        return http_reply(200, "application/json", json_bytes({"status": "ok", "frame_loop": "not watched"}),
-                          cache="no-store")
+        return http_reply(
+            200, "application/json", json_bytes({"status": "ok", "frame_loop": "not watched"}), cache="no-store"
+        )
     try:
         status, report = int(health.status_code()), health.report()
         body = json_bytes(report)
@@ -84,9 +85,15 @@ def metrics_reply(metrics: MetricsLike | None) -> HttpReply:
 class Router:
     """The one port's route table; see the module docstring."""
 
-    def __init__(self, visitor: VisitorPage, operator: OperatorPage, auth: OperatorAuth,
-                 health: HealthLike | None = None, metrics: MetricsLike | None = None,
-                 metrics_public: bool = True) -> None:
+    def __init__(
+        self,
+        visitor: VisitorPage,
+        operator: OperatorPage,
+        auth: OperatorAuth,
+        health: HealthLike | None = None,
+        metrics: MetricsLike | None = None,
+        metrics_public: bool = True,
+    ) -> None:
         self.visitor = visitor
         self.operator = operator
         self.auth = auth
@@ -94,18 +101,43 @@ class Router:
         self.metrics = metrics
         self.metrics_public = metrics_public
         table = [self._visitor_route(path) for path in visitor.paths] + [
-            Route(HEALTH_PATH, PUBLIC, "200 while the frame loop ticks, 503 when it stalls (JSON)",
-                  lambda target, host: health_reply(self.health)),
-            Route(METRICS_PATH, METRICS, "Prometheus metrics (text exposition)",
-                  lambda target, host: metrics_reply(self.metrics)),
-            Route(operator_page.PAGE_PATH, OPERATOR, "the operator panel (HTML, assets inline)",
-                  lambda target, host: self.operator.page(target)),
-            Route(operator_page.STATE_PATH, OPERATOR, "the panel's state once (JSON)",
-                  lambda target, host: self.operator.state(target)),
-            Route(operator_page.PREVIEW_PATH, OPERATOR, "the picture on screen (JPEG, ?width=)",
-                  lambda target, host: self.operator.preview(target)),
-            Route(operator_page.WEBSOCKET_PATH, OPERATOR, "the operator websocket: state pushed, commands in",
-                  self._operator_upgrade, session=OPERATOR_SESSION),
+            Route(
+                HEALTH_PATH,
+                PUBLIC,
+                "200 while the frame loop ticks, 503 when it stalls (JSON)",
+                lambda target, host: health_reply(self.health),
+            ),
+            Route(
+                METRICS_PATH,
+                METRICS,
+                "Prometheus metrics (text exposition)",
+                lambda target, host: metrics_reply(self.metrics),
+            ),
+            Route(
+                operator_page.PAGE_PATH,
+                OPERATOR,
+                "the operator panel (HTML, assets inline)",
+                lambda target, host: self.operator.page(target),
+            ),
+            Route(
+                operator_page.STATE_PATH,
+                OPERATOR,
+                "the panel's state once (JSON)",
+                lambda target, host: self.operator.state(target),
+            ),
+            Route(
+                operator_page.PREVIEW_PATH,
+                OPERATOR,
+                "the picture on screen (JPEG, ?width=)",
+                lambda target, host: self.operator.preview(target),
+            ),
+            Route(
+                operator_page.WEBSOCKET_PATH,
+                OPERATOR,
+                "the operator websocket: state pushed, commands in",
+                self._operator_upgrade,
+                session=OPERATOR_SESSION,
+            ),
         ]
         self._table: dict[str, Route] = {}
         for route in table:
@@ -147,8 +179,9 @@ class Router:
         return self._table.get(urlsplit(target).path or "/")
 
     # -- answering -------------------------------------------------------------------------------------
-    def reply(self, method: str, target: str, authorization: Iterable[str] = (),
-              host: str | None = None) -> tuple[Route | None, HttpReply | None]:
+    def reply(
+        self, method: str, target: str, authorization: Iterable[str] = (), host: str | None = None
+    ) -> tuple[Route | None, HttpReply | None]:
         """The route a request reached (None: no such path) and the answer (None: the upgrade goes on).
 
         A protected route checks the token before anything else, so without it nobody learns more

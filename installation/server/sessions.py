@@ -68,9 +68,15 @@ class KeptPlace:
 class Sessions:
     """Every visitor session and every kept place; see the module docstring."""
 
-    def __init__(self, grace_s: float = 120.0, max_kept: int = 16, max_kept_per_address: int = 2,
-                 clock: Callable[[], float] = time.monotonic,
-                 new_secret: Callable[[int], str] = secrets.token_urlsafe, settle_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        grace_s: float = 120.0,
+        max_kept: int = 16,
+        max_kept_per_address: int = 2,
+        clock: Callable[[], float] = time.monotonic,
+        new_secret: Callable[[int], str] = secrets.token_urlsafe,
+        settle_s: float = 0.0,
+    ) -> None:
         # grace_s: how long a dropped visitor's waiting prompt is kept (0: not at all)
         # settle_s: a session is a newcomer this long after connecting (0: nobody is)
         # new_secret: n bytes -> URL-safe text, for ids and tokens (injectable for tests)
@@ -105,20 +111,26 @@ class Sessions:
         False when the server stops); returns the visitor ids the Director should now let go of (this one if
         its place is not kept, and any older places the caps push out)."""
         self.connected.pop(session.id, None)
-        if not (keep and session.waiting_for and self.grace_s > 0 and self.max_kept > 0
-                and self.max_kept_per_address > 0):
+        if not (
+            keep and session.waiting_for and self.grace_s > 0 and self.max_kept > 0 and self.max_kept_per_address > 0
+        ):
             return [session.id]
-        self.kept[session.token] = KeptPlace(session.id, session.address, self.clock() + self.grace_s,
-                                             session.last_status, session.since)
+        self.kept[session.token] = KeptPlace(
+            session.id, session.address, self.clock() + self.grace_s, session.last_status, session.since
+        )
         let_go: list[str] = []
         same_address = [t for t, p in self.kept.items() if p.address == session.address]
-        for token in same_address[:max(0, len(same_address) - self.max_kept_per_address)]:
+        for token in same_address[: max(0, len(same_address) - self.max_kept_per_address)]:
             let_go.append(self.kept.pop(token).visitor_id)
         while len(self.kept) > self.max_kept:
             let_go.append(self.kept.popitem(last=False)[1].visitor_id)
         if let_go:
-            log.info("%d kept place(s) given up to make room (at most %d per address, %d in all)",
-                     len(let_go), self.max_kept_per_address, self.max_kept)
+            log.info(
+                "%d kept place(s) given up to make room (at most %d per address, %d in all)",
+                len(let_go),
+                self.max_kept_per_address,
+                self.max_kept,
+            )
         return let_go
 
     def heard(self, session: Session) -> None:

@@ -30,15 +30,24 @@ WEBSOCKET_PATH = "/ws"
 OPERATOR_FILES = "operator"  # files in web/ whose names start with this are not the visitor's
 
 CONTENT_TYPES = {
-    ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
-    ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml", ".png": "image/png",
-    ".ico": "image/x-icon", ".json": "application/json", ".woff2": "font/woff2", ".txt": "text/plain; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+    ".json": "application/json",
+    ".woff2": "font/woff2",
+    ".txt": "text/plain; charset=utf-8",
 }
 
 # Everything the page needs is served from here: no CDN, no inline script, nowhere else to connect.
 SECURITY_HEADERS = (
-    ("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                                "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
+    (
+        "Content-Security-Policy",
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    ),
     ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "no-referrer"),
     ("Permissions-Policy", "microphone=(self), camera=(), geolocation=()"),
@@ -52,11 +61,25 @@ class HttpReply:
     body: bytes
 
 
-def http_reply(status: int, content_type: str, body: bytes, *extra: tuple[str, str], cache: str = "no-cache",
-               security: tuple[tuple[str, str], ...] = SECURITY_HEADERS) -> HttpReply:
+def http_reply(
+    status: int,
+    content_type: str,
+    body: bytes,
+    *extra: tuple[str, str],
+    cache: str = "no-cache",
+    security: tuple[tuple[str, str], ...] = SECURITY_HEADERS,
+) -> HttpReply:
     """An answer with the headers every answer of this server carries (``security``: CSP and friends)."""
-    headers = (("Content-Type", content_type), ("Content-Length", str(len(body))), ("Cache-Control", cache),
-               ("Connection", "close")) + security + extra
+    headers = (
+        (
+            ("Content-Type", content_type),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", cache),
+            ("Connection", "close"),
+        )
+        + security
+        + extra
+    )
     return HttpReply(status, headers, body)
 
 
@@ -86,17 +109,31 @@ def qr_svg(url: str) -> bytes:
     import segno  # imported here: only the QR route needs it
 
     buffer = io.BytesIO()
-    segno.make(url, error="m").save(buffer, kind="svg", scale=8, border=2, dark="#14100b", light="#fff7e8",
-                                    xmldecl=False, title="Scan to open the Laterna visitor page")
+    segno.make(url, error="m").save(
+        buffer,
+        kind="svg",
+        scale=8,
+        border=2,
+        dark="#14100b",
+        light="#fff7e8",
+        xmldecl=False,
+        title="Scan to open the Laterna visitor page",
+    )
     return buffer.getvalue()
 
 
 class VisitorPage:
     """The route table of the visitor server's plain HTTP requests."""
 
-    def __init__(self, title: str = "Laterna", web_root: str | Path = WEB_ROOT,
-                 status: Callable[[], dict] | None = None, public_url: str = "",
-                 default_url: Callable[[], str] | None = None, secure: bool = False) -> None:
+    def __init__(
+        self,
+        title: str = "Laterna",
+        web_root: str | Path = WEB_ROOT,
+        status: Callable[[], dict] | None = None,
+        public_url: str = "",
+        default_url: Callable[[], str] | None = None,
+        secure: bool = False,
+    ) -> None:
         # secure: the server speaks https (TLS), so addresses it hands out start with https://
         self.web_root = Path(web_root)
         self.scheme = "https" if secure else "http"

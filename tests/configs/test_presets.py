@@ -44,9 +44,27 @@ def test_preset_shows_stylised_frames_without_errors(preset, tmp_path):
     stylised but for a start-up frame or two, and counts no errors beyond the GPU backends this machine lacks."""
     stats_file = tmp_path / "stats.json"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy"}
-    run = subprocess.run([sys.executable, "-m", "installation.cli", "run", str(headless_copy(preset, tmp_path)),
-                          "--headless", "--seconds", str(SECONDS), "--stats-out", str(stats_file), "--no-server"],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "installation.cli",
+            "run",
+            str(headless_copy(preset, tmp_path)),
+            "--headless",
+            "--seconds",
+            str(SECONDS),
+            "--stats-out",
+            str(stats_file),
+            "--no-server",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     log = run.stdout + run.stderr
     assert run.returncode == 0, log[-3000:]
     stats = json.loads(stats_file.read_text())

@@ -147,8 +147,15 @@ def test_still_picture_keeps_gliding(tiny_model):
     sink = RecordingSink()
     source = StillSource(width=64, height=36, fps=60)
     source.open()
-    loop = FrameLoop(source, Stylizer([lambda: OnnxRuntimeBackend(tiny_model)], (64, 36)), [sink],
-                     StyleMix.single(3, 0), (64, 36), display_fps=60, transition_s=0.4)
+    loop = FrameLoop(
+        source,
+        Stylizer([lambda: OnnxRuntimeBackend(tiny_model)], (64, 36)),
+        [sink],
+        StyleMix.single(3, 0),
+        (64, 36),
+        display_fps=60,
+        transition_s=0.4,
+    )
     loop.run(max_frames=1)
     loop.post(TargetChanged(StyleMix.single(3, 1)))
     loop.run(duration=0.7)

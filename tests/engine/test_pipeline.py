@@ -46,8 +46,9 @@ def test_stylizer_resizes_stylises_and_blends(tiny_model):
 
 def test_failing_backend_passes_frames_through_then_falls_back(tiny_model):
     """A backend that raises never loses a frame: it passes through, and the next backend takes over."""
-    stylizer = Stylizer([lambda: BrokenBackend(tiny_model), lambda: OnnxRuntimeBackend(tiny_model)], (64, 36),
-                        max_consecutive_errors=3)
+    stylizer = Stylizer(
+        [lambda: BrokenBackend(tiny_model), lambda: OnnxRuntimeBackend(tiny_model)], (64, 36), max_consecutive_errors=3
+    )
     results = [stylizer.process(_frame(seed=i), StyleMix.single(3, 1)) for i in range(5)]
     assert [r.styled for r in results] == [False, False, False, True, True]
     assert all(r.frame.pixels.shape == (36, 64, 3) for r in results)
@@ -61,7 +62,9 @@ def test_unloadable_backend_is_skipped(tiny_model, tmp_path):
     from engine.backends.tensorrt import TensorRTBackend
 
     missing = BackendOptions(engine_path=str(tmp_path / "none.engine"))
-    stylizer = Stylizer([lambda: TensorRTBackend(tiny_model, missing), lambda: OnnxRuntimeBackend(tiny_model)], (32, 32))
+    stylizer = Stylizer(
+        [lambda: TensorRTBackend(tiny_model, missing), lambda: OnnxRuntimeBackend(tiny_model)], (32, 32)
+    )
     assert stylizer.backend_name.startswith("onnxruntime") and stylizer.errors == 1
     assert stylizer.process(_frame(), StyleMix.single(3, 2)).styled
     stylizer.close()
@@ -69,6 +72,7 @@ def test_unloadable_backend_is_skipped(tiny_model, tmp_path):
 
 def test_no_backend_at_all_still_shows_the_picture(tiny_model):
     """With every backend broken at load time, frames pass through unstyled."""
+
     class Unloadable(BrokenBackend):
         def _load(self):
             raise BackendError("no such device")
@@ -82,8 +86,9 @@ def test_warmth_shifts_colour_temperature(tiny_model):
     """A warm mix raises red and lowers blue; a cold one does the opposite."""
     stylizer = Stylizer([lambda: OnnxRuntimeBackend(tiny_model)], (64, 36))
     frame = _frame()
-    neutral, warm, cold = (stylizer.process(frame, StyleMix.single(3, 0, warmth=w)).frame.pixels.astype(int)
-                           for w in (0.0, 1.0, -1.0))
+    neutral, warm, cold = (
+        stylizer.process(frame, StyleMix.single(3, 0, warmth=w)).frame.pixels.astype(int) for w in (0.0, 1.0, -1.0)
+    )
     assert warm[..., 0].mean() > neutral[..., 0].mean() > cold[..., 0].mean()
     assert warm[..., 2].mean() < neutral[..., 2].mean() < cold[..., 2].mean()
     stylizer.close()

@@ -51,8 +51,15 @@ def test_feeder_asks_a_paced_source_only_when_a_frame_is_due(tiny_model):
     """With a slow source the feeder sleeps until the source's next frame instead of polling read()."""
     source = CountingPattern(width=64, height=36, fps=8)
     source.open()
-    loop = FrameLoop(source, Stylizer([lambda: OnnxRuntimeBackend(tiny_model)], (64, 36)), [HeadlessSink()],
-                     StyleMix.single(3, 0), (64, 36), display_fps=60, workers=2)
+    loop = FrameLoop(
+        source,
+        Stylizer([lambda: OnnxRuntimeBackend(tiny_model)], (64, 36)),
+        [HeadlessSink()],
+        StyleMix.single(3, 0),
+        (64, 36),
+        display_fps=60,
+        workers=2,
+    )
     stats = loop.run(max_frames=4)
     assert stats["frames"] == 4 and stats["styled_frames"] == 4
     assert source.reads <= 3 * stats["frames"]  # polling every few ms asked hundreds of times
@@ -65,8 +72,15 @@ def test_a_slideshow_is_stylised_not_shown_raw(tiny_model, tmp_path, caplog):
         cv2.imwrite(str(tmp_path / f"{i}.png"), np.full((36, 64, 3), bgr, np.uint8))
     source = SlideshowSource(tmp_path, width=64, height=36, seconds=30, fade=1)
     source.open()
-    loop = FrameLoop(source, Stylizer([lambda: OnnxRuntimeBackend(tiny_model)], (64, 36)), [HeadlessSink()],
-                     StyleMix.single(3, 0), (64, 36), display_fps=60, frame_budget_s=0.1)
+    loop = FrameLoop(
+        source,
+        Stylizer([lambda: OnnxRuntimeBackend(tiny_model)], (64, 36)),
+        [HeadlessSink()],
+        StyleMix.single(3, 0),
+        (64, 36),
+        display_fps=60,
+        frame_budget_s=0.1,
+    )
     stats = loop.run(duration=0.6)
     assert stats["frames"] >= 1 and stats["styled_frames"] == stats["frames"]
     assert "unstyled" not in caplog.text

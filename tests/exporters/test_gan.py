@@ -2,8 +2,16 @@ import pytest
 import torch
 
 from engine.errors import ExportError
-from exporters.gan import (EMA, Discriminator, GanConfig, Generator, diff_augment, hinge_d_loss, hinge_g_loss,
-                           recalibrate_batchnorm)
+from exporters.gan import (
+    EMA,
+    Discriminator,
+    GanConfig,
+    Generator,
+    diff_augment,
+    hinge_d_loss,
+    hinge_g_loss,
+    recalibrate_batchnorm,
+)
 from exporters.gan_training import GanTrainer
 from tests.exporters.tiny_gan import tiny_config
 

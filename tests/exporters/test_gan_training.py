@@ -6,8 +6,7 @@ import torch
 from PIL import Image
 
 from engine.errors import ExportError
-from exporters.gan_training import (GanTrainer, KernelDistance, PaintingCrops, kid, plot_kid, polynomial_mmd2,
-                                    write_grid)
+from exporters.gan_training import GanTrainer, KernelDistance, PaintingCrops, kid, plot_kid, polynomial_mmd2, write_grid
 from exporters.images import list_images
 from tests.conftest import SQUEEZENET, STYLES
 from tests.exporters.tiny_gan import tiny_config
@@ -106,7 +105,8 @@ def test_grid_and_plot_are_real_pictures(tmp_path):
     """The sample grid holds every image and the KID plot draws its line in colour."""
     grid = write_grid(torch.zeros(10, 3, 8, 8), tmp_path / "g.png", columns=5, scale=2, gap=2)
     assert Image.open(grid).size == (5 * 18 + 2, 2 * 18 + 2)
-    plot = plot_kid([{"step": s, "kid": 1.0 / (1 + s), "kid_std": 0.01} for s in (0, 100, 200, 300)],
-                    tmp_path / "k.png")
+    plot = plot_kid(
+        [{"step": s, "kid": 1.0 / (1 + s), "kid_std": 0.01} for s in (0, 100, 200, 300)], tmp_path / "k.png"
+    )
     pixels = np.asarray(Image.open(plot).convert("RGB")).reshape(-1, 3).astype(int)
     assert ((pixels[:, 2] - pixels[:, 0]) > 100).sum() > 100  # the blue line and points

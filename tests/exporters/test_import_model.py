@@ -34,8 +34,15 @@ class Generator(torch.nn.Module):
 def test_import_probes_fixed_size_and_0_255_range(tmp_path):
     """import-model finds a fixed 224x224 input and the 0..255 range, and the engine then runs it."""
     path = tmp_path / "mosaic-9.onnx"
-    torch.onnx.export(ZooLike(), (torch.rand(1, 3, 224, 224) * 255,), str(path), input_names=["input1"],
-                      output_names=["output1"], opset_version=17, dynamo=False)
+    torch.onnx.export(
+        ZooLike(),
+        (torch.rand(1, 3, 224, 224) * 255,),
+        str(path),
+        input_names=["input1"],
+        output_names=["output1"],
+        opset_version=17,
+        dynamo=False,
+    )
     manifest = import_model(path)
     again = load_manifest(tmp_path / "mosaic-9.json")
     assert again.kind == "style"
@@ -51,8 +58,15 @@ def test_import_probes_fixed_size_and_0_255_range(tmp_path):
 def test_import_recognises_a_generator(tmp_path):
     """A model with a latent input is recorded as a generator with its latent size and output range."""
     path = tmp_path / "gan.onnx"
-    torch.onnx.export(Generator(), (torch.randn(1, 16),), str(path), input_names=["z"], output_names=["img"],
-                      opset_version=17, dynamo=False)
+    torch.onnx.export(
+        Generator(),
+        (torch.randn(1, 16),),
+        str(path),
+        input_names=["z"],
+        output_names=["img"],
+        opset_version=17,
+        dynamo=False,
+    )
     manifest = import_model(path)
     assert manifest.kind == "generator"
     assert manifest.inputs[0].shape == (1, 16)
@@ -124,8 +138,15 @@ def test_an_input_laterna_cannot_feed_is_a_clear_error(tmp_path):
     from engine.errors import ModelError
 
     path = tmp_path / "masked.onnx"
-    torch.onnx.export(TwoInputs(), (torch.rand(1, 3, 8, 8), torch.rand(1, 1, 8, 8)), str(path),
-                      input_names=["image", "mask"], output_names=["out"], opset_version=17, dynamo=False)
+    torch.onnx.export(
+        TwoInputs(),
+        (torch.rand(1, 3, 8, 8), torch.rand(1, 1, 8, 8)),
+        str(path),
+        input_names=["image", "mask"],
+        output_names=["out"],
+        opset_version=17,
+        dynamo=False,
+    )
     with pytest.raises(ModelError, match="'mask'"):
         import_model(path)
     assert not (tmp_path / "masked.json").exists()

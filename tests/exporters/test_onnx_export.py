@@ -1,7 +1,5 @@
-import numpy as np
 import onnx
 import pytest
-import torch
 
 from engine.errors import ExportError
 from exporters.onnx_export import check_parity, export_onnx

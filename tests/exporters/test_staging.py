@@ -58,12 +58,25 @@ except OSError as exc:
 def test_a_full_disk_never_leaves_half_a_manifest(tmp_path):
     """Manifest.save writes a temporary file and renames it: when the disk fills, the old manifest is intact."""
     path = tmp_path / "m.json"
-    big = Manifest("m", "m.onnx", inputs=(TensorSpec("image", (1, 3, 8, 8)),),
-                   outputs=(TensorSpec("out", (1, 3, 8, 8)),), extra={"training": {"notes": "x" * 4000}}, path=path)
+    big = Manifest(
+        "m",
+        "m.onnx",
+        inputs=(TensorSpec("image", (1, 3, 8, 8)),),
+        outputs=(TensorSpec("out", (1, 3, 8, 8)),),
+        extra={"training": {"notes": "x" * 4000}},
+        path=path,
+    )
     big.save()
     before = path.read_bytes()
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(path)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=60, env={"PYTHONPATH": str(ROOT)}, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": str(ROOT)},
+        check=False,
+    )
     assert proc.stdout.startswith("failed"), proc.stderr
     assert path.read_bytes() == before and json.loads(before)["training"]["notes"] == "x" * 4000
     assert [p.name for p in tmp_path.iterdir()] == ["m.json"]  # no temporary file left behind
@@ -75,8 +88,13 @@ def test_a_saved_manifest_is_readable_by_the_show_user(tmp_path):
     import stat
 
     path = tmp_path / "m.json"
-    manifest = Manifest("m", "m.onnx", inputs=(TensorSpec("image", (1, 3, 8, 8)),),
-                        outputs=(TensorSpec("out", (1, 3, 8, 8)),), path=path)
+    manifest = Manifest(
+        "m",
+        "m.onnx",
+        inputs=(TensorSpec("image", (1, 3, 8, 8)),),
+        outputs=(TensorSpec("out", (1, 3, 8, 8)),),
+        path=path,
+    )
     manifest.save()
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
     path.chmod(0o640)

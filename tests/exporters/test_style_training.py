@@ -10,10 +10,24 @@ from tests.conftest import PHOTOS, SQUEEZENET, STYLES
 def _config(tmp_path, steps, **kw):
     return StyleTrainingConfig(
         styles=[str(STYLES / "starry_night.jpg"), str(STYLES / "great_wave.jpg")],
-        content=[str(PHOTOS)], holdout=[str(PHOTOS / "coffee.png")], out_dir=str(tmp_path / "run"),
-        loss_network=str(SQUEEZENET), steps=steps, batch_size=2, crop=64, content_short_side=96,
-        style_long_side=96, width=4, body_width=8, body_blocks=1, lr=1e-2, checkpoint_every=5,
-        preview_every=1000, snapshot_every=0, **kw)
+        content=[str(PHOTOS)],
+        holdout=[str(PHOTOS / "coffee.png")],
+        out_dir=str(tmp_path / "run"),
+        loss_network=str(SQUEEZENET),
+        steps=steps,
+        batch_size=2,
+        crop=64,
+        content_short_side=96,
+        style_long_side=96,
+        width=4,
+        body_width=8,
+        body_blocks=1,
+        lr=1e-2,
+        checkpoint_every=5,
+        preview_every=1000,
+        snapshot_every=0,
+        **kw,
+    )
 
 
 def test_training_few_steps_lowers_the_loss(tmp_path):

@@ -19,9 +19,14 @@ def test_engine_file_header_round_trip(tmp_path):
 @pytest.mark.skipif(not (tensorrt_available() and cuda_available()), reason="needs TensorRT and a CUDA GPU")
 def test_build_engine_with_profile_and_timing_cache(tiny_model, tmp_path):
     """A TensorRT fp16 engine builds from the exported ONNX with a profile, a timing cache and a header."""
-    engine = build_engine(tiny_model.model_path, tmp_path / "tiny.engine", 3, fp16=True,
-                          profile=EngineProfile((64, 64), (360, 640), (1080, 1920)),
-                          timing_cache=tmp_path / "cache.bin")
+    engine = build_engine(
+        tiny_model.model_path,
+        tmp_path / "tiny.engine",
+        3,
+        fp16=True,
+        profile=EngineProfile((64, 64), (360, 640), (1080, 1920)),
+        timing_cache=tmp_path / "cache.bin",
+    )
     meta, blob = read_engine_file(engine)
     assert meta["precision"] == "fp16" and meta["tensorrt_version"] and len(blob) > 1000
     assert (tmp_path / "cache.bin").stat().st_size > 0

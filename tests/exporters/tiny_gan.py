@@ -11,9 +11,24 @@ def tiny_config(out_dir: Path, **overrides):
     """A GanTrainingConfig small enough that a step takes milliseconds."""
     from exporters.gan_training import GanTrainingConfig
 
-    settings = dict(images=[str(STYLES)], out_dir=str(out_dir), loss_network=str(SQUEEZENET), steps=4, size=16,
-                    batch_size=4, latent_dim=8, g_width=16, d_width=8, short_side=48, kid_samples=8, kid_every=0,
-                    kid_resolution=64, sample_every=1000, checkpoint_every=1000, threads=1)
+    settings = dict(
+        images=[str(STYLES)],
+        out_dir=str(out_dir),
+        loss_network=str(SQUEEZENET),
+        steps=4,
+        size=16,
+        batch_size=4,
+        latent_dim=8,
+        g_width=16,
+        d_width=8,
+        short_side=48,
+        kid_samples=8,
+        kid_every=0,
+        kid_resolution=64,
+        sample_every=1000,
+        checkpoint_every=1000,
+        threads=1,
+    )
     settings.update(overrides)
     return GanTrainingConfig(**settings)
 

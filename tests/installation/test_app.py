@@ -19,15 +19,20 @@ def wait_for(condition, seconds: float = 30.0) -> bool:
 
 
 def _config(tiny_model, **extra):
-    return config_from_dict({
-        "source": {"type": "pattern", "width": 96, "height": 54},
-        "model": {"manifest": str(tiny_model.path), "sessions": 1},
-        "pipeline": {"width": 96, "height": 54, "workers": 1},
-        "style": {"start": {"moss": 1.0}, "transition_s": 0.3},
-        "display": {"type": "headless", "width": 96, "height": 54},
-        "server": {"port": 0, "host": "127.0.0.1", "join_hint": False},
-        "director": {"min_show_s": 0},
-        "attract": {"enabled": False}, **extra}, "test.yaml")
+    return config_from_dict(
+        {
+            "source": {"type": "pattern", "width": 96, "height": 54},
+            "model": {"manifest": str(tiny_model.path), "sessions": 1},
+            "pipeline": {"width": 96, "height": 54, "workers": 1},
+            "style": {"start": {"moss": 1.0}, "transition_s": 0.3},
+            "display": {"type": "headless", "width": 96, "height": 54},
+            "server": {"port": 0, "host": "127.0.0.1", "join_hint": False},
+            "director": {"min_show_s": 0},
+            "attract": {"enabled": False},
+            **extra,
+        },
+        "test.yaml",
+    )
 
 
 def test_a_visitors_prompt_changes_the_running_show(tiny_model):
@@ -76,11 +81,15 @@ def test_hot_reload_in_a_running_show(tiny_model, tmp_path):
     from installation.config.schema import load_config
 
     path = tmp_path / "show.yaml"
-    data = {"source": {"type": "pattern", "width": 96, "height": 54},
-            "model": {"manifest": str(tiny_model.path), "sessions": 1},
-            "pipeline": {"width": 96, "height": 54, "workers": 1}, "style": {"start": {"moss": 1.0}},
-            "display": {"type": "headless", "width": 96, "height": 54},
-            "server": {"port": 0, "host": "127.0.0.1", "join_hint": False}, "director": {"min_show_s": 20}}
+    data = {
+        "source": {"type": "pattern", "width": 96, "height": 54},
+        "model": {"manifest": str(tiny_model.path), "sessions": 1},
+        "pipeline": {"width": 96, "height": 54, "workers": 1},
+        "style": {"start": {"moss": 1.0}},
+        "display": {"type": "headless", "width": 96, "height": 54},
+        "server": {"port": 0, "host": "127.0.0.1", "join_hint": False},
+        "director": {"min_show_s": 20},
+    }
     path.write_text(yaml.safe_dump(data))
     inst = Installation(load_config(path), headless=True)
     inst.reloader.every_s = 0.05
@@ -95,8 +104,12 @@ def test_hot_reload_in_a_running_show(tiny_model, tmp_path):
         try:
             wait_for(lambda: inst.server_thread is not None and inst.show.loop.stats.frames > 0)
             edit({**data, "director": {"min_show_s": 5}, "moderation": {"block": ["lanterns"]}})
-            wait_for(lambda: inst.director.settings.min_show_s == 5
-                     and not inst.director.moderator.check("many lanterns").allowed)
+            wait_for(
+                lambda: (
+                    inst.director.settings.min_show_s == 5
+                    and not inst.director.moderator.check("many lanterns").allowed
+                )
+            )
             observed["min_show_s"] = inst.director.settings.min_show_s
             observed["blocked"] = not inst.director.moderator.check("many lanterns").allowed
             edit({**data, "director": {"min_show_s": "soon"}})
@@ -180,9 +193,18 @@ def test_b_on_the_projector_windows_keyboard_blacks_the_show_out(tiny_model):
     import pygame
 
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-    cfg = _config(tiny_model, display={"type": "window", "width": 96, "height": 54},
-                  server={"port": 0, "host": "127.0.0.1", "join_hint": True, "join_text": "Malen Sie mit Worten:",
-                          "join_position": "top-left", "page_title": "Lichtspiele"})
+    cfg = _config(
+        tiny_model,
+        display={"type": "window", "width": 96, "height": 54},
+        server={
+            "port": 0,
+            "host": "127.0.0.1",
+            "join_hint": True,
+            "join_text": "Malen Sie mit Worten:",
+            "join_position": "top-left",
+            "page_title": "Lichtspiele",
+        },
+    )
     inst = Installation(cfg, headless=False)
     window = inst.show.sinks[0]
     seen = {}
@@ -222,9 +244,25 @@ def _run_until(config, stats_out, marker, sig, timeout=240):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     for var in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER"):
         env.pop(var, None)
-    proc = subprocess.Popen([sys.executable, "-m", "installation.cli", "run", str(config), "--headless",
-                             "--stats-out", str(stats_out), "--port", "0"], cwd=ROOT, env=env,
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "installation.cli",
+            "run",
+            str(config),
+            "--headless",
+            "--stats-out",
+            str(stats_out),
+            "--port",
+            "0",
+        ],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
     lines: list[str] = []
     seen = False
     deadline = time.monotonic() + timeout
@@ -250,24 +288,35 @@ def _run_until(config, stats_out, marker, sig, timeout=240):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("marker, sig", [
-    ("show 'test'", signal.SIGTERM),  # the show is built, nothing is open yet
-    ("visitors: http", signal.SIGTERM),  # the server is up, the sentence model is loading
-    ("loaded sentence embeddings", signal.SIGTERM),  # the interpreter is being built (issue 13's crash)
-    ("loaded sentence embeddings", signal.SIGINT),  # Ctrl-C at the same moment
-    ("prompt interpreter ready", signal.SIGTERM),  # fully up
-])
+@pytest.mark.parametrize(
+    "marker, sig",
+    [
+        ("show 'test'", signal.SIGTERM),  # the show is built, nothing is open yet
+        ("visitors: http", signal.SIGTERM),  # the server is up, the sentence model is loading
+        ("loaded sentence embeddings", signal.SIGTERM),  # the interpreter is being built (issue 13's crash)
+        ("loaded sentence embeddings", signal.SIGINT),  # Ctrl-C at the same moment
+        ("prompt interpreter ready", signal.SIGTERM),  # fully up
+    ],
+)
 def test_a_signal_at_any_moment_of_start_up_exits_cleanly_with_stats(tiny_model, tmp_path, marker, sig):
     """SIGTERM or SIGINT at each moment of start-up: the process exits 0 and still writes its stats."""
     import yaml
 
     config = tmp_path / "show.yaml"
-    config.write_text(yaml.safe_dump({
-        "name": "test", "source": {"type": "pattern", "width": 96, "height": 54},
-        "model": {"manifest": str(tiny_model.path), "sessions": 1},
-        "pipeline": {"width": 96, "height": 54, "workers": 1}, "style": {"start": {"moss": 1.0}},
-        "display": {"type": "headless", "width": 96, "height": 54},
-        "server": {"host": "127.0.0.1", "join_hint": False}, "attract": {"enabled": False}}))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "name": "test",
+                "source": {"type": "pattern", "width": 96, "height": 54},
+                "model": {"manifest": str(tiny_model.path), "sessions": 1},
+                "pipeline": {"width": 96, "height": 54, "workers": 1},
+                "style": {"start": {"moss": 1.0}},
+                "display": {"type": "headless", "width": 96, "height": 54},
+                "server": {"host": "127.0.0.1", "join_hint": False},
+                "attract": {"enabled": False},
+            }
+        )
+    )
     stats_out = tmp_path / "stats.json"
     code, log_text, seen = _run_until(config, stats_out, marker, sig)
     assert seen, log_text

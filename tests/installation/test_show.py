@@ -5,12 +5,17 @@ from installation.show import build_show, open_show
 
 
 def _config(tiny_model, display: dict, **extra):
-    return config_from_dict({
-        "source": {"type": "pattern", "width": 96, "height": 54},
-        "model": {"manifest": str(tiny_model.path), "backends": ["tensorrt", "onnxruntime"], "sessions": 1},
-        "pipeline": {"width": 96, "height": 54, "workers": 1},
-        "style": {"start": {"moss": 1.0}},
-        "display": {"width": 96, "height": 54, **display}, **extra}, "test.yaml")
+    return config_from_dict(
+        {
+            "source": {"type": "pattern", "width": 96, "height": 54},
+            "model": {"manifest": str(tiny_model.path), "backends": ["tensorrt", "onnxruntime"], "sessions": 1},
+            "pipeline": {"width": 96, "height": 54, "workers": 1},
+            "style": {"start": {"moss": 1.0}},
+            "display": {"width": 96, "height": 54, **display},
+            **extra,
+        },
+        "test.yaml",
+    )
 
 
 def test_show_in_a_real_window_with_stats_overlay(tiny_model):
@@ -46,12 +51,16 @@ def test_recorder_sink_from_config(tiny_model, tmp_path):
 
 def test_generator_source_from_config(tiny_model):
     """source.type: generator runs the shipped GAN as the frame source, restyled like a camera picture."""
-    cfg = config_from_dict({
-        "source": {"type": "generator", "width": 96, "height": 54},
-        "model": {"manifest": str(tiny_model.path), "sessions": 1},
-        "pipeline": {"width": 96, "height": 54, "workers": 1},
-        "style": {"start": {"moss": 1.0}},
-        "display": {"type": "headless", "width": 96, "height": 54}}, "test.yaml")
+    cfg = config_from_dict(
+        {
+            "source": {"type": "generator", "width": 96, "height": 54},
+            "model": {"manifest": str(tiny_model.path), "sessions": 1},
+            "pipeline": {"width": 96, "height": 54, "workers": 1},
+            "style": {"start": {"moss": 1.0}},
+            "display": {"type": "headless", "width": 96, "height": 54},
+        },
+        "test.yaml",
+    )
     show = build_show(cfg)
     try:
         open_show(show)
@@ -68,13 +77,17 @@ def test_attract_mode_can_crossfade_to_the_generator(tiny_model):
     from engine.sources.base import Selectable, find_first
     from engine.sources.crossfade import SwitchSource
 
-    cfg = config_from_dict({
-        "source": {"type": "pattern", "width": 96, "height": 54, "crossfade_s": 0.3},
-        "model": {"manifest": str(tiny_model.path), "sessions": 1},
-        "pipeline": {"width": 96, "height": 54, "workers": 1},
-        "style": {"start": {"moss": 1.0}},
-        "attract": {"source": "generator"},
-        "display": {"type": "headless", "width": 96, "height": 54}}, "test.yaml")
+    cfg = config_from_dict(
+        {
+            "source": {"type": "pattern", "width": 96, "height": 54, "crossfade_s": 0.3},
+            "model": {"manifest": str(tiny_model.path), "sessions": 1},
+            "pipeline": {"width": 96, "height": 54, "workers": 1},
+            "style": {"start": {"moss": 1.0}},
+            "attract": {"source": "generator"},
+            "display": {"type": "headless", "width": 96, "height": 54},
+        },
+        "test.yaml",
+    )
     show = build_show(cfg)
     switch = find_first(show.source, Selectable)
     assert isinstance(switch, SwitchSource) and set(switch.inputs) == {"live", "generator"}
@@ -106,9 +119,19 @@ def test_fallback_none_with_a_dead_camera_still_shows_black():
 
     from installation.show import build_source
 
-    cfg = config_from_dict({"source": {"type": "camera", "device": "/dev/laterna-no-such-camera", "fallback": "none",
-                                       "width": 32, "height": 24},
-                            "pipeline": {"width": 32, "height": 24}}, "test.yaml")
+    cfg = config_from_dict(
+        {
+            "source": {
+                "type": "camera",
+                "device": "/dev/laterna-no-such-camera",
+                "fallback": "none",
+                "width": 32,
+                "height": 24,
+            },
+            "pipeline": {"width": 32, "height": 24},
+        },
+        "test.yaml",
+    )
     with build_source(cfg) as source:
         deadline, frame = time.monotonic() + 3.0, None
         while frame is None and time.monotonic() < deadline:

@@ -23,13 +23,16 @@ def test_real_session_matches_pytorch(tiny_model):
     assert np.abs(out - want).max() < 1e-4
 
 
-@pytest.mark.parametrize("style,match", [
-    ([[1.0, 0.0]], "must have 3 weights"),
-    ([[1.0, -0.5, 0.5]], "must not be negative"),
-    ([[np.nan, 0.5, 0.5]], "finite"),
-    ([[0.0, 0.0, 0.0]], "not all be zero"),
-    (None, "needs a style vector"),
-])
+@pytest.mark.parametrize(
+    "style,match",
+    [
+        ([[1.0, 0.0]], "must have 3 weights"),
+        ([[1.0, -0.5, 0.5]], "must not be negative"),
+        ([[np.nan, 0.5, 0.5]], "finite"),
+        ([[0.0, 0.0, 0.0]], "not all be zero"),
+        (None, "needs a style vector"),
+    ],
+)
 def test_bad_style_vectors_are_clear_errors(tiny_model, style, match):
     """Style vectors of the wrong length, negative or NaN raise BackendError naming the styles."""
     with OnnxRuntimeBackend(tiny_model) as backend:
@@ -74,6 +77,8 @@ def test_provider_order_falls_back_to_cpu():
     """Unavailable providers are skipped in order and the CPU provider is always last."""
     assert choose_providers(("tensorrt", "cuda", "cpu"), ["CPUExecutionProvider"]) == ["CPUExecutionProvider"]
     assert choose_providers(("cuda",), ["CUDAExecutionProvider", "CPUExecutionProvider"]) == [
-        "CUDAExecutionProvider", "CPUExecutionProvider"]
+        "CUDAExecutionProvider",
+        "CPUExecutionProvider",
+    ]
     with pytest.raises(BackendError, match="unknown execution provider"):
         choose_providers(("quantum",), ["CPUExecutionProvider"])

@@ -20,8 +20,9 @@ def test_engine_runs_and_matches_onnx(tiny_model, tmp_path):
     """A built fp16 engine runs through the backend and matches ONNX Runtime closely."""
     from engine.backends.onnxruntime import OnnxRuntimeBackend
 
-    engine = build_engine(tiny_model.model_path, tmp_path / "tiny.engine", 3,
-                          profile=EngineProfile((32, 32), (360, 640), (1080, 1920)))
+    engine = build_engine(
+        tiny_model.model_path, tmp_path / "tiny.engine", 3, profile=EngineProfile((32, 32), (360, 640), (1080, 1920))
+    )
     img = np.random.default_rng(4).random((1, 3, 360, 640), dtype=np.float32)
     style = np.array([[1, 0, 0]], np.float32)
     with TensorRTBackend(tiny_model, BackendOptions(device="cuda", engine_path=str(engine))) as trt:

@@ -85,8 +85,13 @@ def full_disk(tmp_path):
     mountpoint = tmp_path / "disk"
     mountpoint.mkdir()
     try:
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mountpoint)],
-                              check=False, capture_output=True, text=True, timeout=30)
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mountpoint)],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         pytest.skip(f"cannot mount a tmpfs here ({exc})")
     if done.returncode != 0:
@@ -105,8 +110,9 @@ def noise(count: int, width: int = 64, height: int = 48):
 
 
 def recorder_warnings(caplog) -> list[str]:
-    return [r.getMessage() for r in caplog.records
-            if r.levelno >= logging.WARNING and r.name == "engine.sinks.recorder"]
+    return [
+        r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and r.name == "engine.sinks.recorder"
+    ]
 
 
 @pytest.mark.parametrize("name", ["show.avi", "pngs/"])

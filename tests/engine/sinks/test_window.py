@@ -202,8 +202,12 @@ def test_without_vsync_support_the_window_still_opens(monkeypatch, caplog):
 
 def test_no_overlay_is_drawn_during_a_blackout(window):
     """With overlays hidden (a blackout), a black frame stays entirely black; shown again, the text is back."""
-    window.set_overlay("join", ["Paint this room with words:", "http://192.0.2.1/"], "bottom-right",
-                       image=np.full((20, 20, 3), 255, np.uint8))
+    window.set_overlay(
+        "join",
+        ["Paint this room with words:", "http://192.0.2.1/"],
+        "bottom-right",
+        image=np.full((20, 20, 3), 255, np.uint8),
+    )
     window.overlays_visible = False
     window.show(Frame(np.zeros((H, W, 3), dtype=np.uint8)))
     assert window.last_presented().max() == 0

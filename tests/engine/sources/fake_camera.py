@@ -22,7 +22,7 @@ class FakeCamera:
         self.factory_error: Exception | None = None
         self._release_block = threading.Event()
 
-    def factory(self, device: int | str, width: int, height: int, fps: float) -> "FakeCapture":
+    def factory(self, device: int | str, width: int, height: int, fps: float) -> FakeCapture:
         self.opens.append(time.monotonic())
         if self.factory_error is not None:
             raise self.factory_error

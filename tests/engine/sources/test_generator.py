@@ -33,14 +33,28 @@ class Constant(torch.nn.Module):
         return torch.zeros(1, 3, 8, 8) + z.sum() * 0 + self.value
 
 
-def constant_model(tmp_path, value: float, out_range: tuple[float, float], name: str = "const",
-                   input_name: str = "z", size: int = 4) -> Manifest:
+def constant_model(
+    tmp_path, value: float, out_range: tuple[float, float], name: str = "const", input_name: str = "z", size: int = 4
+) -> Manifest:
     path = tmp_path / f"{name}.onnx"
-    torch.onnx.export(Constant(value), (torch.zeros(1, size),), str(path), input_names=[input_name],
-                      output_names=["img"], opset_version=17, dynamo=False)
-    manifest = Manifest(name, path.name, "generator", (TensorSpec(input_name, (1, size)),),
-                        (TensorSpec("img", (1, 3, 8, 8), range=out_range),), sha256=file_sha256(path),
-                        path=tmp_path / f"{name}.json")
+    torch.onnx.export(
+        Constant(value),
+        (torch.zeros(1, size),),
+        str(path),
+        input_names=[input_name],
+        output_names=["img"],
+        opset_version=17,
+        dynamo=False,
+    )
+    manifest = Manifest(
+        name,
+        path.name,
+        "generator",
+        (TensorSpec(input_name, (1, size)),),
+        (TensorSpec("img", (1, 3, 8, 8), range=out_range),),
+        sha256=file_sha256(path),
+        path=tmp_path / f"{name}.json",
+    )
     manifest.save()
     return manifest
 
@@ -148,8 +162,10 @@ def test_read_is_paced_at_fps(generator):
         assert source.read().seq == 3
 
 
-@pytest.mark.parametrize("value, out_range, pixel", [(0.0, (-1.0, 1.0), 128), (0.5, (0.0, 1.0), 128),
-                                                     (51.0, (0.0, 255.0), 51), (-3.0, (-1.0, 1.0), 0)])
+@pytest.mark.parametrize(
+    "value, out_range, pixel",
+    [(0.0, (-1.0, 1.0), 128), (0.5, (0.0, 1.0), 128), (51.0, (0.0, 255.0), 51), (-3.0, (-1.0, 1.0), 0)],
+)
 def test_the_manifests_output_range_maps_to_pixels(tmp_path, value, out_range, pixel):
     """The output range in the manifest ([-1, 1], [0, 1] or [0, 255]) maps to 0..255; beyond it saturates."""
     manifest = constant_model(tmp_path, value, out_range)
@@ -164,8 +180,15 @@ def test_an_imported_generator_runs(tmp_path):
     from tests.exporters.test_import_model import Generator as ImportedGenerator
 
     path = tmp_path / "zoo_gan.onnx"
-    torch.onnx.export(ImportedGenerator(), (torch.randn(1, 16),), str(path), input_names=["z"], output_names=["img"],
-                      opset_version=17, dynamo=False)
+    torch.onnx.export(
+        ImportedGenerator(),
+        (torch.randn(1, 16),),
+        str(path),
+        input_names=["z"],
+        output_names=["img"],
+        opset_version=17,
+        dynamo=False,
+    )
     import_model(path)
     with GeneratorSource(tmp_path / "zoo_gan.json", 64, 36, clock=ManualClock()) as source:
         frame = source.read()
@@ -228,9 +251,11 @@ def test_without_a_microphone_audio_reactivity_says_so_once_and_plays_on(generat
 
 def test_engine_generator_imports_without_torch():
     """The generator source, like all of engine/, imports and runs on ONNX Runtime alone."""
-    code = ("import sys; sys.modules['torch'] = None\n"
-            "import engine.sources.generator, engine.audio, engine.registry\n"
-            "assert engine.registry.resolve(engine.registry.SOURCES, 'generator', 'source').__name__ == 'GeneratorSource'")
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "import engine.sources.generator, engine.audio, engine.registry\n"
+        "assert engine.registry.resolve(engine.registry.SOURCES, 'generator', 'source').__name__ == 'GeneratorSource'"
+    )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
 
 
@@ -265,8 +290,9 @@ def test_release_generator_event_reaches_every_generator_in_the_chain(generator)
     from engine.sources.transform import TransformedSource
 
     a, b = GeneratorSource(generator, 32, 32), GeneratorSource(generator, 32, 32)
-    chain = SwitchSource({"live": TransformedSource(FallbackSource(PatternSource(width=32, height=32), a), 32, 32),
-                          "generator": b})
+    chain = SwitchSource(
+        {"live": TransformedSource(FallbackSource(PatternSource(width=32, height=32), a), 32, 32), "generator": b}
+    )
     apply_to_sources(chain, SteerGenerator(tuple([1.0] * 8), seconds=0.0))
     assert a.walk.target is not None and b.walk.target is not None
     apply_to_sources(chain, ReleaseGenerator(seconds=0.0))

@@ -54,8 +54,12 @@ def test_bad_arguments_are_refused():
 
 @settings(max_examples=60, deadline=None)
 @given(
-    st.integers(1, 300), st.integers(1, 300), st.integers(1, 200), st.integers(1, 200),
-    st.sampled_from(["fill", "fit"]), st.floats(1.0, 4.0),
+    st.integers(1, 300),
+    st.integers(1, 300),
+    st.integers(1, 200),
+    st.integers(1, 200),
+    st.sampled_from(["fill", "fit"]),
+    st.floats(1.0, 4.0),
 )
 def test_output_is_always_exactly_the_requested_size(sw, sh, w, h, mode, factor):
     """Whatever the input size, mode and zoom, the result is exactly height x width x 3."""

@@ -118,7 +118,6 @@ def test_read_before_open_and_double_close(clip):
     source.close()
 
 
-
 def write_clip(path: Path, fourcc: str = "MJPG") -> Path:
     """A 2-second 10 fps clip of noise (so every frame takes room in the file), frame i also flat-red-coded."""
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), FPS, (64, 48))

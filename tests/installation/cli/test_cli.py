@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -11,8 +13,14 @@ def _laterna(*args, env=None, timeout=180):
     e = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     for var in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER"):
         e.pop(var, None)
-    return subprocess.run([sys.executable, "-m", "installation.cli.main", *args], cwd=ROOT, env=e, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "installation.cli.main", *args],
+        cwd=ROOT,
+        env=e,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_run_headless_writes_valid_stats(tmp_path):
@@ -37,16 +45,16 @@ def test_run_without_display_says_headless(tmp_path):
         assert "built-in animated source" in proc.stderr
 
 
-import pytest
-
-
-@pytest.mark.parametrize("text,key", [
-    ("display: {fit: stretch}\n", "display.fit"),
-    ("source: {type: video}\n", "source.path"),
-    ("model: {sessions: 0}\n", "model.sessions"),
-    ("hours: {schedule: {mon: '9-5'}}\n", "hours.schedule"),
-    ("server: {port: -1}\n", "server.port"),
-])
+@pytest.mark.parametrize(
+    "text,key",
+    [
+        ("display: {fit: stretch}\n", "display.fit"),
+        ("source: {type: video}\n", "source.path"),
+        ("model: {sessions: 0}\n", "model.sessions"),
+        ("hours: {schedule: {mon: '9-5'}}\n", "hours.schedule"),
+        ("server: {port: -1}\n", "server.port"),
+    ],
+)
 def test_check_exits_78_naming_the_key(tmp_path, text, key):
     """`laterna check` on a broken config exits 78 (EX_CONFIG) and names the wrong key."""
     bad = tmp_path / "kiosk.yaml"

@@ -3,8 +3,8 @@ import socket
 
 import pytest
 
-from installation.config.schema import DEFAULT_CONFIG
 from installation.cli.doctor import Check, format_report, run_doctor
+from installation.config.schema import DEFAULT_CONFIG
 from tests.conftest import ROOT
 
 
@@ -87,8 +87,12 @@ def test_busy_osc_port_is_a_failed_check(tmp_path):
 
 def test_report_marks_failures_and_their_fixes():
     """format_report prints ok/FAIL per check, the fix under each failure, and a summary."""
-    text = format_report([Check("config", True, "show.yaml loads"),
-                          Check("model", False, "lantern.onnx: sha256 does not match", "re-copy the model")])
+    text = format_report(
+        [
+            Check("config", True, "show.yaml loads"),
+            Check("model", False, "lantern.onnx: sha256 does not match", "re-copy the model"),
+        ]
+    )
     lines = text.splitlines()
     assert lines[0].split()[:2] == ["ok", "config"]
     assert lines[1].split()[:2] == ["FAIL", "model"]
@@ -100,9 +104,11 @@ def test_generator_check_runs_when_the_show_uses_one(tmp_path):
     """attract.source: generator adds a generator check that opens the shipped GAN in ONNX Runtime; a
     corrupt generator file fails it with a fix; a show without a generator has no such check."""
     cfg = tmp_path / "show.yaml"
-    cfg.write_text(f"model: {{manifest: {ROOT / 'models/lantern.json'}}}\n"
-                   f"source: {{type: pattern, generator: {ROOT / 'models/generator.json'}}}\n"
-                   "attract: {source: generator}\n")
+    cfg.write_text(
+        f"model: {{manifest: {ROOT / 'models/lantern.json'}}}\n"
+        f"source: {{type: pattern, generator: {ROOT / 'models/generator.json'}}}\n"
+        "attract: {source: generator}\n"
+    )
     gen = by_name(run_doctor(cfg))["generator"]
     assert gen.ok and "latent 64" in gen.detail
     for f in (ROOT / "models").glob("generator.*"):
@@ -132,20 +138,25 @@ def test_tls_check_loads_the_certificate(tmp_path):
 
     cert, key = _self_signed(tmp_path)
     cfg = tmp_path / "show.yaml"
-    cfg.write_text(f"model: {{manifest: {ROOT / 'models/lantern.json'}}}\nsource: {{type: pattern}}\n"
-                   f"server: {{tls_cert: {cert}, tls_key: {key}}}\n")
+    cfg.write_text(
+        f"model: {{manifest: {ROOT / 'models/lantern.json'}}}\nsource: {{type: pattern}}\n"
+        f"server: {{tls_cert: {cert}, tls_key: {key}}}\n"
+    )
     assert by_name(run_doctor(cfg))["tls"].ok
     key.write_text("not a key")
     tls = by_name(run_doctor(cfg))["tls"]
     assert not tls.ok and str(key) in tls.detail and "tls_key" in tls.fix
 
 
-@pytest.mark.parametrize("display,ok,words", [
-    ("{width: 1920, height: 1080, fullscreen: true}", False, ["1920x1080", "1024x768", "cropped"]),
-    ("{width: 640, height: 360}", True, ["640x360", "1024x768"]),
-    ("{width: 1024, height: 768, fullscreen: true}", True, ["1024x768 (full screen) fits"]),
-    ("{monitor: 3}", False, ["display.monitor is 3", "1 display(s)"]),
-])
+@pytest.mark.parametrize(
+    "display,ok,words",
+    [
+        ("{width: 1920, height: 1080, fullscreen: true}", False, ["1920x1080", "1024x768", "cropped"]),
+        ("{width: 640, height: 360}", True, ["640x360", "1024x768"]),
+        ("{width: 1024, height: 768, fullscreen: true}", True, ["1024x768 (full screen) fits"]),
+        ("{monitor: 3}", False, ["display.monitor is 3", "1 display(s)"]),
+    ],
+)
 def test_display_size_is_compared_with_the_real_screen(tmp_path, monkeypatch, display, ok, words):
     """doctor compares display.width/height/monitor with the screen SDL reports (the dummy driver's 1024x768)."""
     monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")

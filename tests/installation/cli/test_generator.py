@@ -16,14 +16,53 @@ def run(argv: list[str]) -> int:
 def test_train_then_export_a_generator_from_the_command_line(tmp_path, capsys):
     """train-generator leaves a checkpoint and samples; export-generator turns it into a verified generator model."""
     out = tmp_path / "run"
-    assert run(["train-generator", "--images", str(STYLES), "--out", str(out), "--steps", "3", "--size", "16",
-                "--batch-size", "4", "--latent-dim", "8", "--g-width", "16", "--d-width", "8", "--kid-every", "3",
-                "--threads", "1", "--quiet"]) == 0
+    assert (
+        run(
+            [
+                "train-generator",
+                "--images",
+                str(STYLES),
+                "--out",
+                str(out),
+                "--steps",
+                "3",
+                "--size",
+                "16",
+                "--batch-size",
+                "4",
+                "--latent-dim",
+                "8",
+                "--g-width",
+                "16",
+                "--d-width",
+                "8",
+                "--kid-every",
+                "3",
+                "--threads",
+                "1",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     trained = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert trained["steps"] == 3 and trained["kid"]["step"] == 3
     assert (out / "samples.png").is_file() and (out / "kid.png").is_file()
-    assert run(["export-generator", str(out / "checkpoint.pt"), "--out", str(tmp_path / "models"), "--name", "dream",
-                "--docs", str(tmp_path / "docs")]) == 0
+    assert (
+        run(
+            [
+                "export-generator",
+                str(out / "checkpoint.pt"),
+                "--out",
+                str(tmp_path / "models"),
+                "--name",
+                "dream",
+                "--docs",
+                str(tmp_path / "docs"),
+            ]
+        )
+        == 0
+    )
     exported = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert exported["parity"] is True
     manifest = load_manifest(tmp_path / "models" / "dream.json")

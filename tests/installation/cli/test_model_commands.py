@@ -44,8 +44,10 @@ def test_export_writes_every_output_into_the_given_folder(tmp_path, capsys):
     ckpt = save_tiny_checkpoint(tmp_path / "weights.pt")
     out = tmp_path / "elsewhere"
     photo = min(PHOTOS.iterdir())
-    assert main(["export", str(ckpt), "--out", str(out), "--name", "tiny", "--variants", "",
-                 "--real-images", str(photo)]) == 0
+    assert (
+        main(["export", str(ckpt), "--out", str(out), "--name", "tiny", "--variants", "", "--real-images", str(photo)])
+        == 0
+    )
     assert sorted(p.name for p in out.iterdir()) == ["tiny.json", "tiny.onnx", "tiny.pt", "tiny.torchscript.pt"]
     manifest = load_manifest(out / "tiny.json")
     manifest.verify_file()

@@ -23,21 +23,24 @@ def test_default_config_runs_anywhere():
     assert (cfg.pipeline.width, cfg.pipeline.height) == (640, 360)
 
 
-@pytest.mark.parametrize("text,key", [
-    ("source: {type: webcam}", "source.type"),
-    ("source: {width: wide}", "source.width"),
-    ("display: {fps: -5}", "display.fps"),
-    ("style: {strength: 2}", "style.strength"),
-    ("pipeline: {smoothing: 1.5}", "pipeline.smoothing"),
-    ("model: {backends: [onnxruntime, openvino]}", "model.backends[1]"),
-    ("display: {keystone: [[0, 0], [1, 0]]}", "display.keystone"),
-    ("source: {type: video}", "source.path"),
-    ("sauce: {}", "sauce"),
-    ("server: {port: 70000}", "server.port"),
-    ("display: {fullscreen: maybe}", "display.fullscreen"),
-    ("source: {crossfade_s: -1}", "source.crossfade_s"),
-    ("attract: {source: webcam}", "attract.source"),
-])
+@pytest.mark.parametrize(
+    "text,key",
+    [
+        ("source: {type: webcam}", "source.type"),
+        ("source: {width: wide}", "source.width"),
+        ("display: {fps: -5}", "display.fps"),
+        ("style: {strength: 2}", "style.strength"),
+        ("pipeline: {smoothing: 1.5}", "pipeline.smoothing"),
+        ("model: {backends: [onnxruntime, openvino]}", "model.backends[1]"),
+        ("display: {keystone: [[0, 0], [1, 0]]}", "display.keystone"),
+        ("source: {type: video}", "source.path"),
+        ("sauce: {}", "sauce"),
+        ("server: {port: 70000}", "server.port"),
+        ("display: {fullscreen: maybe}", "display.fullscreen"),
+        ("source: {crossfade_s: -1}", "source.crossfade_s"),
+        ("attract: {source: webcam}", "attract.source"),
+    ],
+)
 def test_broken_config_names_file_key_and_expectation(tmp_path, text, key):
     """A wrong value names the file, the key and what was expected."""
     path = tmp_path / "kiosk.yaml"

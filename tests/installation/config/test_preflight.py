@@ -49,8 +49,13 @@ def test_missing_and_corrupt_models_are_refused(model_copy, tmp_path):
 def test_every_problem_at_once_naming_the_file(model_copy, tmp_path):
     """A corrupt model, a missing slideshow folder, a missing block list and a missing generator: one error."""
     _corrupt(model_copy.model_path)
-    cfg = _config(model_copy.path, tmp_path, source={"type": "slideshow", "path": "slides", "generator": "gan.json"},
-                  moderation={"blocklist": "words.txt"}, attract={"source": "generator"})
+    cfg = _config(
+        model_copy.path,
+        tmp_path,
+        source={"type": "slideshow", "path": "slides", "generator": "gan.json"},
+        moderation={"blocklist": "words.txt"},
+        attract={"source": "generator"},
+    )
     with pytest.raises(ConfigError) as err:
         check_runnable(cfg)
     msg = str(err.value)

@@ -32,8 +32,7 @@ def _all_keys(model, prefix=""):
 
 def test_reference_lists_every_key_with_type_default_and_meaning():
     """Every key of every section has a row in docs/config.md with a type, a default and a meaning."""
-    rows = {line.split("|")[1].strip().strip("`"): line for line in markdown().splitlines()
-            if line.startswith("| `")}
+    rows = {line.split("|")[1].strip().strip("`"): line for line in markdown().splitlines() if line.startswith("| `")}
     for key, info in _all_keys(ShowConfig):
         assert key in rows, key
         cells = [c.strip() for c in re.split(r"(?<!\\)\|", rows[key])[1:-1]]  # "\|" is a pipe inside a cell
@@ -50,14 +49,17 @@ def test_shipped_configs_point_editors_at_the_schema_and_pass_it(path):
     jsonschema.validate(yaml.safe_load(path.read_text()) or {}, json.loads(SCHEMA_FILE.read_text()))
 
 
-@pytest.mark.parametrize("data", [
-    {"sauce": {}},
-    {"source": {"type": "webcam"}},
-    {"source": {"width": "640"}},
-    {"display": {"fullscreen": "yes"}},
-    {"pipeline": {"smoothing": 1.0}},
-    {"director": {"expander": {"tpye": "http"}}},
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"sauce": {}},
+        {"source": {"type": "webcam"}},
+        {"source": {"width": "640"}},
+        {"display": {"fullscreen": "yes"}},
+        {"pipeline": {"smoothing": 1.0}},
+        {"director": {"expander": {"tpye": "http"}}},
+    ],
+)
 def test_schema_refuses_what_the_loader_refuses(data):
     """The editor's schema flags unknown keys, wrong types and out-of-range values, like the loader."""
     with pytest.raises(jsonschema.ValidationError):

@@ -1,7 +1,7 @@
 from pathlib import Path
 
-from installation.config.schema import load_config
 from installation.config.reload import ConfigReloader
+from installation.config.schema import load_config
 
 BASE = """
 style: {strength: 1.0, transition_s: 3.0}

@@ -15,16 +15,19 @@ def _problems(data: dict) -> str:
     return str(err.value)
 
 
-@pytest.mark.parametrize("data,key,expectation", [
-    ({"source": {"width": "640"}}, "source.width", "a whole number"),
-    ({"source": {"width": 640.0}}, "source.width", "a whole number"),
-    ({"display": {"fullscreen": 1}}, "display.fullscreen", "true or false"),
-    ({"display": {"fullscreen": "yes"}}, "display.fullscreen", "true or false"),
-    ({"source": {"fps": "30"}}, "source.fps", "a number"),
-    ({"name": 7}, "name", "text"),
-    ({"moderation": {"block": "grey"}}, "moderation.block", "a list"),
-    ({"director": "fast"}, "director", "a section (mapping)"),
-])
+@pytest.mark.parametrize(
+    "data,key,expectation",
+    [
+        ({"source": {"width": "640"}}, "source.width", "a whole number"),
+        ({"source": {"width": 640.0}}, "source.width", "a whole number"),
+        ({"display": {"fullscreen": 1}}, "display.fullscreen", "true or false"),
+        ({"display": {"fullscreen": "yes"}}, "display.fullscreen", "true or false"),
+        ({"source": {"fps": "30"}}, "source.fps", "a number"),
+        ({"name": 7}, "name", "text"),
+        ({"moderation": {"block": "grey"}}, "moderation.block", "a list"),
+        ({"director": "fast"}, "director", "a section (mapping)"),
+    ],
+)
 def test_types_are_strict(data, key, expectation):
     """Text is never converted to a number, numbers never to true/false: each names the key and the type."""
     msg = _problems(data)
@@ -52,12 +55,15 @@ def test_ranges_are_named_with_their_bounds():
     assert "style.start.ink: expected a number >= 0" in msg
 
 
-@pytest.mark.parametrize("data,key", [
-    ({"director": {"expander": {"type": "http"}}}, "director.expander.url"),
-    ({"hours": {"outside": "slide"}}, "hours.slide"),
-    ({"server": {"tls_cert": "cert.pem"}}, "server.tls_key"),
-    ({"hours": {"schedule": {"someday": "10:00-18:00"}}}, "hours.schedule"),
-])
+@pytest.mark.parametrize(
+    "data,key",
+    [
+        ({"director": {"expander": {"type": "http"}}}, "director.expander.url"),
+        ({"hours": {"outside": "slide"}}, "hours.slide"),
+        ({"server": {"tls_cert": "cert.pem"}}, "server.tls_key"),
+        ({"hours": {"schedule": {"someday": "10:00-18:00"}}}, "hours.schedule"),
+    ],
+)
 def test_keys_that_depend_on_others_name_the_missing_key(data, key):
     """A rule joining two keys points at the key to fix."""
     assert f"show.yaml: {key}: expected" in _problems(data)
@@ -100,8 +106,10 @@ def test_paths_written_in_a_file_resolve_against_its_folder(tmp_path):
     """A relative path in a config file means: next to that file, wherever laterna was started."""
     (tmp_path / "show").mkdir()
     path = tmp_path / "show" / "kiosk.yaml"
-    path.write_text("model: {manifest: ../models/m.json}\nrecord: {path: frames/}\n"
-                    "moderation: {blocklist: /etc/laterna/words.txt}\n")
+    path.write_text(
+        "model: {manifest: ../models/m.json}\nrecord: {path: frames/}\n"
+        "moderation: {blocklist: /etc/laterna/words.txt}\n"
+    )
     cfg = load_config(path)
     assert cfg.model.manifest == str(tmp_path / "models" / "m.json")
     assert cfg.record.path == str(tmp_path / "show" / "frames") + "/"  # "a folder of PNGs" survives

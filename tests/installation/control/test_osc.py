@@ -151,8 +151,9 @@ def test_osc_style_changes_a_real_frame_loop_after_a_tick(tiny_model):
     stylizer = Stylizer([lambda: OnnxRuntimeBackend(tiny_model)], (64, 36))
     source = PatternSource(width=64, height=36, fps=60)
     source.open()
-    loop = FrameLoop(source, stylizer, [HeadlessSink()], StyleMix.single(3, 0), (64, 36), display_fps=60,
-                     transition_s=0.0)
+    loop = FrameLoop(
+        source, stylizer, [HeadlessSink()], StyleMix.single(3, 0), (64, 36), display_fps=60, transition_s=0.0
+    )
     arrived = Posted()
 
     def post(event):

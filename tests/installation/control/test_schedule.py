@@ -70,6 +70,7 @@ def test_next_opening_is_the_next_rule_start_after_now():
     assert hours.next_opening(monday_early) == dt.datetime(2026, 11, 30, 10, 0)
     assert hours.next_opening(dt.datetime(2026, 11, 30, 18, 0)) == dt.datetime(2026, 12, 1, 10, 0)
     assert hours.next_opening(dt.datetime(2026, 12, 5, 16, 30)) == dt.datetime(2026, 12, 7, 10, 0)  # Sat -> Mon
-    assert OpeningHours({"wed": "10:00-11:00"}).next_opening(dt.datetime(2026, 12, 2, 11, 0)) == \
-        dt.datetime(2026, 12, 9, 10, 0)
+    assert OpeningHours({"wed": "10:00-11:00"}).next_opening(dt.datetime(2026, 12, 2, 11, 0)) == dt.datetime(
+        2026, 12, 9, 10, 0
+    )
     assert OpeningHours({}).next_opening(monday_early) is None

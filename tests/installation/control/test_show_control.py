@@ -29,9 +29,15 @@ class Show:
         self.warnings = WarningLog(capacity=5)
         self.flags = {"blackout": False, "frozen": False}
         self.selected = "live"
-        view = LoopView(self.post, lambda: self.stats, lambda: self.target, lambda: self.frame,
-                        flags=lambda: dict(self.flags), sources=("live", "generator"),
-                        selected_source=lambda: self.selected)
+        view = LoopView(
+            self.post,
+            lambda: self.stats,
+            lambda: self.target,
+            lambda: self.frame,
+            flags=lambda: dict(self.flags),
+            sources=("live", "generator"),
+            selected_source=lambda: self.selected,
+        )
         self.control = ShowControl(view, self.director, NAMES, tmp_path / "snapshots", self.warnings)
 
     def post(self, event) -> bool:
@@ -75,6 +81,7 @@ def test_state_shows_the_prompt_on_screen_mix_and_stats(show):
 
 def test_a_failing_provider_leaves_the_rest_of_the_state_and_warns_once(show, caplog):
     """If stats raise, state() still answers (stats {}), with one warning however often it is asked."""
+
     def broken():
         raise RuntimeError("loop gone")
 
@@ -119,8 +126,11 @@ def test_remove_takes_a_waiting_prompt_out(show):
 
 def test_block_and_unblock_a_phrase(show):
     """block declines prompts with the phrase from then on (and lists it); unblock lets them through again."""
-    assert show.control.apply({"cmd": "block", "phrase": "  Purple   Elephant "}) == \
-        {"ok": True, "cmd": "block", "added": True}
+    assert show.control.apply({"cmd": "block", "phrase": "  Purple   Elephant "}) == {
+        "ok": True,
+        "cmd": "block",
+        "added": True,
+    }
     assert not show.director.moderator.check("a purple elephant at dusk").allowed
     assert show.submit("v", "a purple elephant at dusk")["type"] == "rejected"
     assert show.control.state()["blocked_here"] == ["Purple Elephant"]
@@ -143,12 +153,23 @@ def test_pin_posts_the_style_and_holds_the_flag_until_unpinned(show):
 
 def test_strength_transition_blackout_and_freeze_post_their_events(show):
     """strength, transition, blackout and freeze post SetStrength, SetTransition, Blackout and Freeze."""
-    for command in [{"cmd": "strength", "value": 0.25}, {"cmd": "strength", "value": 1, "seconds": 0},
-                    {"cmd": "transition", "seconds": 4}, {"cmd": "blackout", "on": True},
-                    {"cmd": "freeze", "on": True}, {"cmd": "freeze", "on": False}]:
+    for command in [
+        {"cmd": "strength", "value": 0.25},
+        {"cmd": "strength", "value": 1, "seconds": 0},
+        {"cmd": "transition", "seconds": 4},
+        {"cmd": "blackout", "on": True},
+        {"cmd": "freeze", "on": True},
+        {"cmd": "freeze", "on": False},
+    ]:
         assert show.control.apply(command)["ok"], command
-    assert show.posted == [SetStrength(0.25, 0.5), SetStrength(1.0, 0.0), SetTransition(4.0), Blackout(True),
-                           Freeze(True), Freeze(False)]
+    assert show.posted == [
+        SetStrength(0.25, 0.5),
+        SetStrength(1.0, 0.0),
+        SetTransition(4.0),
+        Blackout(True),
+        Freeze(True),
+        Freeze(False),
+    ]
     state = show.control.state()
     assert state["transition_s"] == 4.0 and state["blackout"] is True and state["frozen"] is False
 
@@ -170,8 +191,16 @@ BAD_COMMANDS = {
     "block": [{}, {"phrase": ""}, {"phrase": "!!!"}, {"phrase": ["a"]}, {"phrase": "x" * 101}],
     "unblock": [{}, {"phrase": None}],
     "pin": [{}, {"style": "sepia"}, {"style": 1}, {"style": ""}],
-    "strength": [{}, {"value": 1.5}, {"value": -0.1}, {"value": "0.5"}, {"value": True}, {"value": math.nan},
-                 {"value": 0.5, "seconds": -1}, {"value": 0.5, "seconds": "soon"}],
+    "strength": [
+        {},
+        {"value": 1.5},
+        {"value": -0.1},
+        {"value": "0.5"},
+        {"value": True},
+        {"value": math.nan},
+        {"value": 0.5, "seconds": -1},
+        {"value": 0.5, "seconds": "soon"},
+    ],
     "transition": [{}, {"seconds": -1}, {"seconds": math.inf}, {"seconds": 601}, {"seconds": None}],
     "blackout": [{}, {"on": "yes"}, {"on": 1}],
     "freeze": [{}, {"on": None}, {"on": 0}],
@@ -228,6 +257,7 @@ def test_a_busy_frame_loop_is_an_error_not_a_success(show):
 
 def test_a_failing_director_never_raises_into_the_server(show, caplog):
     """An exception inside a command is logged and answered ok: false."""
+
     def broken():
         raise RuntimeError("director exploded")
 
@@ -258,12 +288,20 @@ def test_no_picture_or_a_malformed_one_gives_no_preview(show):
 
 def test_handle_message_echoes_ref_and_refuses_what_is_not_json(show):
     """A JSON command gets a 'result' with its ref; non-JSON and binary messages get ok: false."""
-    assert handle_message(show.control, '{"cmd": "freeze", "on": true, "ref": 7}') == \
-        {"type": "result", "ref": 7, "ok": True, "cmd": "freeze", "on": True}
+    assert handle_message(show.control, '{"cmd": "freeze", "on": true, "ref": 7}') == {
+        "type": "result",
+        "ref": 7,
+        "ok": True,
+        "cmd": "freeze",
+        "on": True,
+    }
     assert handle_message(show.control, "{nope")["ok"] is False
     assert handle_message(show.control, b'{"cmd": "skip"}')["ok"] is False
-    assert handle_message(show.control, "[1, 2]") == {"type": "result", "ok": False,
-                                                      "error": show.control.apply([1, 2])["error"]}
+    assert handle_message(show.control, "[1, 2]") == {
+        "type": "result",
+        "ok": False,
+        "error": show.control.apply([1, 2])["error"],
+    }
 
 
 def test_a_huge_number_in_a_command_is_refused_not_raised(show):
@@ -278,7 +316,7 @@ def test_a_huge_number_in_a_command_is_refused_not_raised(show):
 
 # -- what the sources are ------------------------------------------------------------------------------------
 def test_source_labels_say_what_each_input_is_now(tmp_path):
-    """"Live camera" is never claimed without a camera: the pattern says so, a broken video says what shows
+    """ "Live camera" is never claimed without a camera: the pattern says so, a broken video says what shows
     instead, the generator is the dream; the panel's state carries the labels."""
     from engine.sources.fallback import FallbackSource
     from engine.sources.pattern import PatternSource

@@ -50,6 +50,7 @@ def test_long_messages_are_cut_to_one_line():
 def test_threads_can_log_while_the_panel_reads():
     """Records logged from several threads at once are all counted, while recent() is read alongside."""
     with WarningLog(capacity=1000) as warnings:
+
         def spam():
             for i in range(100):
                 logging.getLogger("engine.sources").warning("w%d", i)

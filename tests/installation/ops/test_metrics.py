@@ -1,20 +1,31 @@
-
 from prometheus_client.parser import text_string_to_metric_families
 
 from installation.ops.metrics import Metrics
 
-STATS = {"frames": 120, "fps": 29.5, "frame_ms": {"p50": 33.0, "p95": 40.0, "p99": 50.0},
-         "model_ms": {"p50": 20.0, "p99": 30.0}, "latency_ms": {"p50": 60.0, "p99": 90.0}, "dropped": 3, "errors": 1,
-         "backend": "onnxruntime[CPUExecutionProvider]x2", "mix": {"ink": 0.25, "ember": 0.75}, "strength": 0.9,
-         "uptime_s": 4.0}
+STATS = {
+    "frames": 120,
+    "fps": 29.5,
+    "frame_ms": {"p50": 33.0, "p95": 40.0, "p99": 50.0},
+    "model_ms": {"p50": 20.0, "p99": 30.0},
+    "latency_ms": {"p50": 60.0, "p99": 90.0},
+    "dropped": 3,
+    "errors": 1,
+    "backend": "onnxruntime[CPUExecutionProvider]x2",
+    "mix": {"ink": 0.25, "ember": 0.75},
+    "strength": 0.9,
+    "uptime_s": 4.0,
+}
 DIRECTOR = {"prompt": "a red fox", "queue_length": 2, "accepted": 5, "declined": 1}
 
 
 def samples(metrics):
     """{(name, sorted labels): value} parsed from the rendered text."""
     body, _ = metrics.render()
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(body.decode()) for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(body.decode())
+        for s in family.samples
+    }
 
 
 def test_render_contains_the_metric_names_and_values():
@@ -94,8 +105,14 @@ def test_frame_time_histogram_counts_shown_frames_not_loop_ticks(tiny_model):
 
     source = PatternSource(width=64, height=36, fps=8)
     source.open()
-    loop = FrameLoop(source, Stylizer([lambda: OnnxRuntimeBackend(tiny_model)], (64, 36)), [HeadlessSink()],
-                     StyleMix.single(3, 0), (64, 36), display_fps=100)
+    loop = FrameLoop(
+        source,
+        Stylizer([lambda: OnnxRuntimeBackend(tiny_model)], (64, 36)),
+        [HeadlessSink()],
+        StyleMix.single(3, 0),
+        (64, 36),
+        display_fps=100,
+    )
     m = Metrics()
     ticks = []
     loop.on_tick += [m.on_tick, ticks.append]

@@ -86,9 +86,13 @@ def test_ready_once_then_pings_while_the_loop_ticks(notify_socket):
     """The first healthy beat sends READY=1; every healthy beat sends WATCHDOG=1 and a STATUS line with fps."""
     clock = Clock()
     last_tick = [clock.t]
-    dog = Watchdog(lambda: last_tick[0], interval_s=1.0, stall_after_s=5.0, clock=clock,
-                   stats=lambda: {"fps": 29.94, "backend": "onnxruntime[CPUExecutionProvider]x2", "dropped": 3,
-                                  "errors": 0})
+    dog = Watchdog(
+        lambda: last_tick[0],
+        interval_s=1.0,
+        stall_after_s=5.0,
+        clock=clock,
+        stats=lambda: {"fps": 29.94, "backend": "onnxruntime[CPUExecutionProvider]x2", "dropped": 3, "errors": 0},
+    )
     assert dog.beat()
     first = drain(notify_socket)
     assert first[:2] == ["READY=1", "WATCHDOG=1"]
@@ -141,8 +145,13 @@ def test_health_turns_unhealthy_when_the_loop_stalls():
     last_tick = [clock.t - 1.0]
     health = Health(lambda: last_tick[0], stall_after_s=5.0, clock=clock)
     assert health.healthy() and health.status_code() == 200
-    assert health.report() == {"status": "ok", "healthy": True, "http_status": 200, "last_tick_age_s": 1.0,
-                               "stall_after_s": 5.0}
+    assert health.report() == {
+        "status": "ok",
+        "healthy": True,
+        "http_status": 200,
+        "last_tick_age_s": 1.0,
+        "stall_after_s": 5.0,
+    }
     clock.t += 10.0
     assert not health.healthy() and health.status_code() == 503
     assert health.report()["status"] == "stalled" and health.report()["last_tick_age_s"] == 11.0

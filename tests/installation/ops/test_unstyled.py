@@ -65,11 +65,18 @@ def test_a_running_show_without_its_model_goes_on_and_says_so(broken_model, capl
     from installation.app import Installation
     from installation.config.schema import config_from_dict
 
-    cfg = config_from_dict({"source": {"type": "pattern", "width": 96, "height": 54},
-                            "model": {"manifest": str(broken_model.path), "sessions": 1},
-                            "pipeline": {"width": 96, "height": 54, "workers": 1}, "style": {"start": {"moss": 1.0}},
-                            "display": {"type": "headless", "width": 96, "height": 54},
-                            "server": {"enabled": False}, "attract": {"enabled": False}}, "test.yaml")
+    cfg = config_from_dict(
+        {
+            "source": {"type": "pattern", "width": 96, "height": 54},
+            "model": {"manifest": str(broken_model.path), "sessions": 1},
+            "pipeline": {"width": 96, "height": 54, "workers": 1},
+            "style": {"start": {"moss": 1.0}},
+            "display": {"type": "headless", "width": 96, "height": 54},
+            "server": {"enabled": False},
+            "attract": {"enabled": False},
+        },
+        "test.yaml",
+    )
     inst = Installation(cfg, headless=True, server=False)
     with caplog.at_level(logging.ERROR):
         stats = inst.run(frames=3)

@@ -26,8 +26,13 @@ class WordModerator:
 
 def _director(interpreter, clock, **kw):
     posted = []
-    d = Director(posted.append, interpreter, moderator=WordModerator(),
-                 settings=DirectorSettings(min_show_s=10.0, **kw), clock=clock)
+    d = Director(
+        posted.append,
+        interpreter,
+        moderator=WordModerator(),
+        settings=DirectorSettings(min_show_s=10.0, **kw),
+        clock=clock,
+    )
     return d, posted
 
 
@@ -101,8 +106,9 @@ def test_attract_mode_wanders_when_nobody_prompts(interpreter):
 
     clock = Clock()
     posted = []
-    attract = AttractMode(len(interpreter.names), AttractSettings(idle_s=30, every_s=10, transition_s=8), seed=0,
-                          clock=clock)
+    attract = AttractMode(
+        len(interpreter.names), AttractSettings(idle_s=30, every_s=10, transition_s=8), seed=0, clock=clock
+    )
     d = Director(posted.append, interpreter, settings=DirectorSettings(min_show_s=5), clock=clock, attract=attract)
 
     async def go():
@@ -166,8 +172,9 @@ def test_attract_mode_switches_to_the_generator_and_a_prompt_brings_the_room_bac
 
     clock = Clock()
     posted = []
-    attract = AttractMode(len(interpreter.names), AttractSettings(idle_s=30, every_s=10, transition_s=8), seed=0,
-                          clock=clock)
+    attract = AttractMode(
+        len(interpreter.names), AttractSettings(idle_s=30, every_s=10, transition_s=8), seed=0, clock=clock
+    )
     d = Director(posted.append, interpreter, settings=DirectorSettings(min_show_s=5), clock=clock, attract=attract)
     d.attract_source = "generator"
     d.generator_latent = lambda text: [0.0] * 8
@@ -220,8 +227,15 @@ def test_outside_opening_hours_prompts_are_refused_with_when_it_opens():
         assert await director.step() is None
 
     asyncio.run(go())
-    assert inbox == [{"type": "status", "accepting": False, "note": "closed", "opens_at": "2026-12-04T10:00",
-                      "text": "The installation is closed right now. It opens tomorrow at 10:00."}]
+    assert inbox == [
+        {
+            "type": "status",
+            "accepting": False,
+            "note": "closed",
+            "opens_at": "2026-12-04T10:00",
+            "text": "The installation is closed right now. It opens tomorrow at 10:00.",
+        }
+    ]
     assert director.status()["opens_at"] == "2026-12-04T10:00"
 
 
@@ -292,16 +306,19 @@ def test_once_running_the_director_is_reconfigured_only_on_its_own_thread():
             await asyncio.sleep(0)
 
         def elsewhere():
-            for call in (lambda: director.configure(DirectorSettings(min_show_s=1.0)),
-                         lambda: director.set_interpreter(director.interpreter)):
+            for call in (
+                lambda: director.configure(DirectorSettings(min_show_s=1.0)),
+                lambda: director.set_interpreter(director.interpreter),
+            ):
                 try:
                     call()
                 except EngineError as exc:
                     errors.append(exc)
 
         await asyncio.to_thread(elsewhere)
-        director.configure(DirectorSettings(min_show_s=5.0, max_queue=7, max_age_s=30.0), moderator=strict,
-                           attract=None)
+        director.configure(
+            DirectorSettings(min_show_s=5.0, max_queue=7, max_age_s=30.0), moderator=strict, attract=None
+        )
         stop.set()
         await runner
 

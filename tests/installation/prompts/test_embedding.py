@@ -9,8 +9,13 @@ import pytest
 from installation.prompts.embedding import SentenceEmbedder, onnx_path
 from tests.conftest import ROOT
 
-TEXTS = ["a stormy sea at night", "x", "warm golden light over wheat fields, thick brush strokes " * 30,
-         "moss", "Nächtliche Stadt im Regen"]
+TEXTS = [
+    "a stormy sea at night",
+    "x",
+    "warm golden light over wheat fields, thick brush strokes " * 30,
+    "moss",
+    "Nächtliche Stadt im Regen",
+]
 
 
 @pytest.fixture(scope="module")
@@ -31,10 +36,14 @@ def test_onnx_embeddings_match_sentence_transformers(embedder, reference):
 def test_onnx_path_does_not_import_torch(embedder):
     """Once exported, loading and using the embeddings imports neither torch nor transformers (fast start-up)."""
     embedder.load()  # the cached export exists from here on
-    code = ("import sys, json; from installation.prompts.embedding import SentenceEmbedder; "
-            "e = SentenceEmbedder(); e(['hello']); "
-            "print(json.dumps([e.load().backend, 'torch' in sys.modules, 'transformers' in sys.modules]))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True, timeout=300)
+    code = (
+        "import sys, json; from installation.prompts.embedding import SentenceEmbedder; "
+        "e = SentenceEmbedder(); e(['hello']); "
+        "print(json.dumps([e.load().backend, 'torch' in sys.modules, 'transformers' in sys.modules]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True, timeout=300
+    )
     assert json.loads(out.stdout.strip().splitlines()[-1]) == ["onnxruntime", False, False]
 
 

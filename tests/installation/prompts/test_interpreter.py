@@ -44,4 +44,6 @@ def test_tune_changes_the_mix_of_a_prompt_already_interpreted(embedder, shipped_
     interp.tune(temperature=5.0, top_k=1000)
     after = interp.interpret("stormy sea at night")
     assert interp.top_k == len(shipped_manifest.styles)
-    assert sum(w > 0 for w in after.mix.weights) == len(shipped_manifest.styles) > sum(w > 0 for w in before.mix.weights)
+    assert (
+        sum(w > 0 for w in after.mix.weights) == len(shipped_manifest.styles) > sum(w > 0 for w in before.mix.weights)
+    )

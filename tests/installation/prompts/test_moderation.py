@@ -48,18 +48,63 @@ def blocked(moderator, text) -> bool:
     return not moderator.check(text).allowed
 
 
-@pytest.mark.parametrize("text", ["bad", "BAD", "Bad!", "so bad.", "b4d", "8@d", "ba d", "b a d", "b.a.d", "b-a-d",
-                                  "b_a_d", "b . a . d", "baaad", "bbbaaaddd", "b a a a d", "ｂａｄ", "bád", "b\u200bad",
-                                  "bаd",  # Cyrillic а
-                                  "𝐛𝐚𝐝", "ⓑⓐⓓ", "bads", "a$$", "4ss", "@$5", "a s s", "asses"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "bad",
+        "BAD",
+        "Bad!",
+        "so bad.",
+        "b4d",
+        "8@d",
+        "ba d",
+        "b a d",
+        "b.a.d",
+        "b-a-d",
+        "b_a_d",
+        "b . a . d",
+        "baaad",
+        "bbbaaaddd",
+        "b a a a d",
+        "ｂａｄ",
+        "bád",
+        "b\u200bad",
+        "bаd",  # Cyrillic а
+        "𝐛𝐚𝐝",
+        "ⓑⓐⓓ",
+        "bads",
+        "a$$",
+        "4ss",
+        "@$5",
+        "a s s",
+        "asses",
+    ],
+)
 def test_disguised_words_are_blocked(bad, text):
     """Case, leetspeak, spacing, punctuation, repetition, accents, invisible and look-alike letters are seen through."""
     assert blocked(bad, text)
 
 
-@pytest.mark.parametrize("text", ["assassin", "classic", "bass guitar", "passage", "embassy", "badge", "abad",
-                                  "badminton", "sabbath", "a harbour at dusk", "as seen", "a sea", "skill yourself up",
-                                  "killjoy", "pilgrim"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "assassin",
+        "classic",
+        "bass guitar",
+        "passage",
+        "embassy",
+        "badge",
+        "abad",
+        "badminton",
+        "sabbath",
+        "a harbour at dusk",
+        "as seen",
+        "a sea",
+        "skill yourself up",
+        "killjoy",
+        "pilgrim",
+    ],
+)
 def test_whole_words_only_no_false_positives(bad, text):
     """Blocked words inside longer innocent words, or spread over innocent neighbours, pass."""
     assert not blocked(bad, text)
@@ -144,9 +189,20 @@ def test_default_list_loads_and_blocks_common_abuse():
     m = Moderator()
     for text in ["f u c k", "sh1t", "a$$hole", "k1ll yourself", "p0rn0graphy"]:
         assert blocked(m, text), text
-    for text in ["a rooster at dawn", "blue tits in a hedge", "rapeseed fields in bloom", "Scunthorpe at night",
-                 "Moby Dick and the whale", "a therapist's calm office", "classic oil painting", "assassin's creed",
-                 "cocktail party", "Essex marshes", "the sextant of a ship", "a grape harvest"]:
+    for text in [
+        "a rooster at dawn",
+        "blue tits in a hedge",
+        "rapeseed fields in bloom",
+        "Scunthorpe at night",
+        "Moby Dick and the whale",
+        "a therapist's calm office",
+        "classic oil painting",
+        "assassin's creed",
+        "cocktail party",
+        "Essex marshes",
+        "the sextant of a ship",
+        "a grape harvest",
+    ]:
         assert not blocked(m, text), text
 
 
@@ -198,8 +254,7 @@ def toy_embed(texts: list[str]) -> np.ndarray:
 
 def test_semantic_check_declines_prompts_close_to_a_blocked_concept():
     """A prompt whose embedding is near a blocked concept is declined with the neutral reason."""
-    m = Moderator(default_list=False, embed=toy_embed, blocked_concepts=["blood and wound from a knife"],
-                  threshold=0.6)
+    m = Moderator(default_list=False, embed=toy_embed, blocked_concepts=["blood and wound from a knife"], threshold=0.6)
     result = m.check("a knife, blood everywhere")
     assert not result.allowed and result.rule == "semantic" and result.score >= 0.6
     assert result.reason == DECLINED
@@ -231,6 +286,7 @@ def test_block_list_runs_before_the_semantic_check():
 
 def test_broken_embedding_function_raises_a_moderation_error():
     """An embedding function that fails or returns the wrong shape raises ModerationError (an EngineError)."""
+
     def failing(texts):
         raise RuntimeError("model not loaded")
 
@@ -291,18 +347,21 @@ def test_no_harmless_prompt_is_declined_by_the_block_list(shipped):
     assert [t for t in HARMLESS if blocked(shipped, t)] == []
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("\ua731\u029c\u026a\u1d1b", "shit"),  # small capitals
-    ("s\u0570it f\u057dck", "shit fuck"),  # Armenian ho and seh
-    ("\u0455\u04bb\u0456t", "shit"),  # Cyrillic dze, shha, i
-    ("\u13da\u13bb\u13a5\u13a2", "shit"),  # Cherokee
-    ("\u0192uck", "fuck"),  # U+0192 f with hook
-    ("sh\u3164it fu\u1160ck wh\uffa0ore", "shit fuck whore"),  # Hangul fillers
-    ("\U0001f1f8\U0001f1ed\U0001f1ee\U0001f1f9", "shit"),  # regional indicators
-    ("\U0001f175\U0001f184", "fu"),  # negative squared letters
-    ("s\u0336h\u0336i\u0336t\u0336", "shit"),  # strike-through marks
-    ("caf\u00e9  \u2003 cr\u00e8me", "cafe creme"),  # accents and odd spaces
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("\ua731\u029c\u026a\u1d1b", "shit"),  # small capitals
+        ("s\u0570it f\u057dck", "shit fuck"),  # Armenian ho and seh
+        ("\u0455\u04bb\u0456t", "shit"),  # Cyrillic dze, shha, i
+        ("\u13da\u13bb\u13a5\u13a2", "shit"),  # Cherokee
+        ("\u0192uck", "fuck"),  # U+0192 f with hook
+        ("sh\u3164it fu\u1160ck wh\uffa0ore", "shit fuck whore"),  # Hangul fillers
+        ("\U0001f1f8\U0001f1ed\U0001f1ee\U0001f1f9", "shit"),  # regional indicators
+        ("\U0001f175\U0001f184", "fu"),  # negative squared letters
+        ("s\u0336h\u0336i\u0336t\u0336", "shit"),  # strike-through marks
+        ("caf\u00e9  \u2003 cr\u00e8me", "cafe creme"),  # accents and odd spaces
+    ],
+)
 def test_fold_maps_look_alike_letters_from_any_script_to_ascii(text, expected):
     """fold() reduces letters from other scripts, small capitals, regional indicators and fillers to plain ASCII."""
     assert fold(text) == expected
@@ -351,8 +410,17 @@ def test_operators_can_allow_more_words():
 
 def test_allow_list_file_loads_and_rejects_phrases(tmp_path):
     """The shipped allow-list loads; a line that is not one word names the file and line."""
-    assert {"scunthorpe", "shiitake", "cocktail", "sussex", "assassin", "therapist", "dickens", "bass",
-            "analysis"} <= set(load_allowlist(DEFAULT_ALLOWLIST))
+    assert {
+        "scunthorpe",
+        "shiitake",
+        "cocktail",
+        "sussex",
+        "assassin",
+        "therapist",
+        "dickens",
+        "bass",
+        "analysis",
+    } <= set(load_allowlist(DEFAULT_ALLOWLIST))
     bad = tmp_path / "allow.txt"
     bad.write_text("fine\ntwo words\n")
     with pytest.raises(ConfigError, match=r"allow.txt:2"):
@@ -363,8 +431,10 @@ def _lookalikes() -> dict[str, list[str]]:
     """Single-character look-alikes of each ASCII letter, straight from the Unicode confusables data."""
     with resources.files("confusable_homoglyphs").joinpath("confusables.json").open(encoding="utf-8") as f:
         data = json.load(f)
-    return {letter: [e["c"] for e in data.get(letter, []) if len(e["c"]) == 1 and not e["c"].isascii()]
-            for letter in "abcdefghijklmnopqrstuvwxyz"}
+    return {
+        letter: [e["c"] for e in data.get(letter, []) if len(e["c"]) == 1 and not e["c"].isascii()]
+        for letter in "abcdefghijklmnopqrstuvwxyz"
+    }
 
 
 LOOKALIKES = _lookalikes()
@@ -387,7 +457,7 @@ def disguised(draw: st.DrawFn) -> str:
         out.append(c)
     joiner = draw(st.sampled_from(["", "", "\u200b", "\u3164", "\u00ad", " ", " . ", "--", " _ "]))
     text = joiner.join(out)
-    around = draw(st.sampled_from(["{}", "a {} painting", "{}ing", "horse{}", "{}s everywhere", "\"{}\""]))
+    around = draw(st.sampled_from(["{}", "a {} painting", "{}ing", "horse{}", "{}s everywhere", '"{}"']))
     return around.format(text) if joiner.strip() == joiner or joiner == "" else text
 
 
@@ -431,10 +501,44 @@ def test_semantic_check_declines_violent_phrases_without_listed_words(semantic, 
 
 
 # Words of the sentence model's vocabulary that the shipped list declines: all of them on purpose.
-MEANT = {"sex", "sexual", "shit", "ass", "suicide", "nazi", "fuck", "bitch", "sexy", "hitler", "fucking", "rape",
-         "massacre", "sexually", "nazis", "gore", "orgasm", "cum", "genocide", "erotic", "nipple", "bullshit", "raped",
-         "hooker", "whore", "penis", "pornography", "anal", "sexes", "fucked", "asshole", "porn", "pornographic",
-         "nipples", "shitty", "beheaded"}
+MEANT = {
+    "sex",
+    "sexual",
+    "shit",
+    "ass",
+    "suicide",
+    "nazi",
+    "fuck",
+    "bitch",
+    "sexy",
+    "hitler",
+    "fucking",
+    "rape",
+    "massacre",
+    "sexually",
+    "nazis",
+    "gore",
+    "orgasm",
+    "cum",
+    "genocide",
+    "erotic",
+    "nipple",
+    "bullshit",
+    "raped",
+    "hooker",
+    "whore",
+    "penis",
+    "pornography",
+    "anal",
+    "sexes",
+    "fucked",
+    "asshole",
+    "porn",
+    "pornographic",
+    "nipples",
+    "shitty",
+    "beheaded",
+}
 
 
 def test_an_english_vocabulary_is_declined_only_where_meant(shipped):

@@ -87,8 +87,26 @@ def test_a_flood_of_near_duplicates_is_noticed_and_forgotten():
 
 
 WORDS = (
-    "harbour", "dusk", "violet", "storm", "amber", "forest", "meadow", "glacier", "copper", "lantern", "velvet",
-    "thunder", "orchid", "canyon", "marble", "ember", "willow", "comet", "saffron", "tide"
+    "harbour",
+    "dusk",
+    "violet",
+    "storm",
+    "amber",
+    "forest",
+    "meadow",
+    "glacier",
+    "copper",
+    "lantern",
+    "velvet",
+    "thunder",
+    "orchid",
+    "canyon",
+    "marble",
+    "ember",
+    "willow",
+    "comet",
+    "saffron",
+    "tide",
 )
 
 
@@ -158,8 +176,9 @@ def test_crowded_refusals_count_toward_a_flood():
     assert q.flooded()
 
 
-@pytest.mark.parametrize("bad", [{"newcomer_rate": 0}, {"newcomer_burst": 0}, {"newcomer_share": 1.5},
-                                 {"newcomer_share": -0.1}])
+@pytest.mark.parametrize(
+    "bad", [{"newcomer_rate": 0}, {"newcomer_burst": 0}, {"newcomer_share": 1.5}, {"newcomer_share": -0.1}]
+)
 def test_newcomer_settings_are_checked(bad):
     """Newcomer limits that make no sense are a ConfigError naming them."""
     with pytest.raises(ConfigError, match="newcomer"):

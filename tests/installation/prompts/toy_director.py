@@ -36,7 +36,10 @@ def toy_embed(texts: list[str], dim: int = 64) -> np.ndarray:
 def make_director(min_show_s: float = 0.0, moderator: Moderator | None = None, **settings) -> tuple[Director, list]:
     """A real Director (default block list, toy interpreter) and the list its engine events go to."""
     posted: list = []
-    director = Director(posted.append, Interpreter(toy_embed, STYLES),
-                        moderator=moderator if moderator is not None else Moderator(),
-                        settings=DirectorSettings(min_show_s=min_show_s, tick_s=0.02, **settings))
+    director = Director(
+        posted.append,
+        Interpreter(toy_embed, STYLES),
+        moderator=moderator if moderator is not None else Moderator(),
+        settings=DirectorSettings(min_show_s=min_show_s, tick_s=0.02, **settings),
+    )
     return director, posted

@@ -8,22 +8,25 @@ from installation.server.auth import REDACTED, Access, OperatorAuth, RedactingLo
 TOKEN = "s3cret-operator-token-for-tests"
 
 
-@pytest.mark.parametrize("authorization, target, expected", [
-    ([f"Bearer {TOKEN}"], "/operator", Access.OK),
-    ([f"bearer   {TOKEN} "], "/operator", Access.OK),
-    ([], f"/operator?token={TOKEN}", Access.OK),
-    ([], f"/operator/ws?x=1&token={TOKEN}", Access.OK),
-    ([], "/operator", Access.MISSING),
-    ([], "/operator?token=", Access.MISSING),
-    (["Basic dXNlcjpwYXNz"], f"/operator?token={TOKEN}", Access.MISSING),  # the header wins
-    (["Bearer"], "/operator", Access.MISSING),
-    ([f"Bearer {TOKEN}", f"Bearer {TOKEN}"], "/operator", Access.MISSING),
-    (["Bearer nope"], f"/operator?token={TOKEN}", Access.WRONG),
-    ([], "/operator?token=nope", Access.WRONG),
-    ([], f"/operator?token={TOKEN}&token={TOKEN}", Access.WRONG),
-    ([f"Bearer {TOKEN}x"], "/operator", Access.WRONG),
-    (["Bearer tökën"], "/operator", Access.WRONG),
-])
+@pytest.mark.parametrize(
+    "authorization, target, expected",
+    [
+        ([f"Bearer {TOKEN}"], "/operator", Access.OK),
+        ([f"bearer   {TOKEN} "], "/operator", Access.OK),
+        ([], f"/operator?token={TOKEN}", Access.OK),
+        ([], f"/operator/ws?x=1&token={TOKEN}", Access.OK),
+        ([], "/operator", Access.MISSING),
+        ([], "/operator?token=", Access.MISSING),
+        (["Basic dXNlcjpwYXNz"], f"/operator?token={TOKEN}", Access.MISSING),  # the header wins
+        (["Bearer"], "/operator", Access.MISSING),
+        ([f"Bearer {TOKEN}", f"Bearer {TOKEN}"], "/operator", Access.MISSING),
+        (["Bearer nope"], f"/operator?token={TOKEN}", Access.WRONG),
+        ([], "/operator?token=nope", Access.WRONG),
+        ([], f"/operator?token={TOKEN}&token={TOKEN}", Access.WRONG),
+        ([f"Bearer {TOKEN}x"], "/operator", Access.WRONG),
+        (["Bearer tökën"], "/operator", Access.WRONG),
+    ],
+)
 def test_token_from_bearer_header_or_query(authorization, target, expected):
     """The Bearer header, else the token query parameter, decides: OK, MISSING (401) or WRONG (403)."""
     assert OperatorAuth(TOKEN).check(authorization, target) is expected
@@ -74,7 +77,7 @@ def test_the_query_counts_only_where_the_caller_allows_it():
     """check(..., query=False) ignores a token query parameter (MISSING) but still takes the Bearer header."""
     auth = OperatorAuth(TOKEN)
     assert auth.check([], f"/operator/state?token={TOKEN}", query=False) is Access.MISSING
-    assert auth.check([f"Bearer {TOKEN}"], f"/operator/state?token=x", query=False) is Access.OK
+    assert auth.check([f"Bearer {TOKEN}"], "/operator/state?token=x", query=False) is Access.OK
 
 
 def test_redaction_decodes_the_query_before_judging_it(caplog):

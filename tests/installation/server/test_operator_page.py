@@ -18,8 +18,9 @@ def _sha256(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
 
 
-@pytest.mark.parametrize("reply", [OperatorPage().page(), OperatorPage().refused(Access.MISSING, page=True)],
-                         ids=["panel", "sign-in"])
+@pytest.mark.parametrize(
+    "reply", [OperatorPage().page(), OperatorPage().refused(Access.MISSING, page=True)], ids=["panel", "sign-in"]
+)
 def test_inline_script_and_style_are_allowed_by_hash_and_nothing_else(reply):
     """The CSP allows exactly the page's one inline script and one inline style, by SHA-256, and no inline else;
     the sign-in page, which puts the panel in its own place once the token is right, also the panel's script."""

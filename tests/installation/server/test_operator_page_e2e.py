@@ -4,7 +4,6 @@ Uses the visitor page test's ``browser`` fixture (Debian ``chromium`` and ``chro
 ``selenium``) and skips cleanly the same way without them.
 """
 
-import asyncio
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,8 +13,8 @@ from engine.events import Blackout, SelectSource
 from engine.style import StyleMix
 from installation.control.show_control import LoopView, ShowControl, WarningLog
 from installation.server.prompt_server import PromptServer, ServerThread, VisitorServerSettings
-from tests.installation.server.test_visitor_page_e2e import WAIT_S, browser  # noqa: F401  (the shared Chromium)
 from tests.installation.prompts.toy_director import STYLES, make_director
+from tests.installation.server.test_visitor_page_e2e import WAIT_S, browser  # noqa: F401  (the shared Chromium)
 
 pytestmark = pytest.mark.slow
 
@@ -36,13 +35,21 @@ def show(tmp_path):
     director, _ = make_director(min_show_s=60.0)
     posted: list = []
     frame = np.full((90, 160, 3), (220, 140, 40), np.uint8)
-    view = LoopView(posted.append, lambda: {"fps": 30.0, "latency_ms": {"p50": 42.0}, "backend": "toy"},
-                    lambda: StyleMix.single(3, 0), lambda: frame, sources=("live", "generator"),
-                    selected_source=lambda: "live")
+    view = LoopView(
+        posted.append,
+        lambda: {"fps": 30.0, "latency_ms": {"p50": 42.0}, "backend": "toy"},
+        lambda: StyleMix.single(3, 0),
+        lambda: frame,
+        sources=("live", "generator"),
+        selected_source=lambda: "live",
+    )
     control = ShowControl(view, director, [s.name for s in STYLES], tmp_path, WarningLog())
-    server = PromptServer(director, VisitorServerSettings(host="127.0.0.1", port=0, page_title="Laterna test",
-                                                          state_interval_s=0.2),
-                          operator_token=TOKEN, control=control)
+    server = PromptServer(
+        director,
+        VisitorServerSettings(host="127.0.0.1", port=0, page_title="Laterna test", state_interval_s=0.2),
+        operator_token=TOKEN,
+        control=control,
+    )
     thread = ServerThread(server, background=[director.run])
     port = thread.start()
     yield Show(f"http://127.0.0.1:{port}/operator", thread, director, posted)
@@ -55,8 +62,9 @@ def _wait(driver, condition, what: str):
 
     # A page that navigates (sign-in) or re-renders between finding an element and reading it makes the
     # element stale: that is "not yet", so ask again.
-    return WebDriverWait(driver, WAIT_S, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,)
-                         ).until(condition, message=f"waited for {what}")
+    return WebDriverWait(
+        driver, WAIT_S, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,)
+    ).until(condition, message=f"waited for {what}")
 
 
 def test_operator_signs_in_sees_the_show_and_turns_blackout_on(browser, show):  # noqa: F811
@@ -78,8 +86,11 @@ def test_operator_signs_in_sees_the_show_and_turns_blackout_on(browser, show):  
     assert browser.execute_script("return sessionStorage.getItem('laterna.operator.token')") == TOKEN  # ... kept here
     _wait(browser, lambda d: connection.get_attribute("data-state") == "open", "the panel to connect")
     _wait(browser, lambda d: d.find_element(By.ID, "fps").text == "30.0", "the state")
-    _wait(browser, lambda d: (d.find_element(By.ID, "preview").get_attribute("src") or "").startswith("blob:"),
-          "the preview")
+    _wait(
+        browser,
+        lambda d: (d.find_element(By.ID, "preview").get_attribute("src") or "").startswith("blob:"),
+        "the preview",
+    )
 
     show.thread.submit(show.director.submit("visitor", "green moss")).result(WAIT_S)  # shown at once
     show.thread.submit(show.director.submit("another", "<b>bold</b> fire glow")).result(WAIT_S)  # waits
@@ -96,8 +107,10 @@ def test_operator_signs_in_sees_the_show_and_turns_blackout_on(browser, show):  
 
     dream = browser.find_element(By.CSS_SELECTOR, '#sources button[data-source="generator"]')
     assert browser.find_element(By.ID, "sources").is_displayed()
-    assert browser.find_element(By.CSS_SELECTOR, '#sources button[data-source="live"]').get_attribute(
-        "aria-pressed") == "true"
+    assert (
+        browser.find_element(By.CSS_SELECTOR, '#sources button[data-source="live"]').get_attribute("aria-pressed")
+        == "true"
+    )
     dream.click()
     _wait(browser, lambda d: SelectSource("generator") in show.posted, "the switch to the generator")
 
@@ -106,6 +119,7 @@ def test_operator_signs_in_sees_the_show_and_turns_blackout_on(browser, show):  
     _wait(browser, lambda d: connection.get_attribute("data-state") == "open", "the panel to reconnect")
     assert browser.current_url == show.url
 
-    problems = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"
-                and "status of 40" not in e["message"]]  # the sign-in pages are 401/403 on purpose
+    problems = [
+        e for e in browser.get_log("browser") if e["level"] == "SEVERE" and "status of 40" not in e["message"]
+    ]  # the sign-in pages are 401/403 on purpose
     assert problems == []

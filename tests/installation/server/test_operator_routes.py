@@ -11,11 +11,11 @@ from websockets.exceptions import InvalidStatus
 
 from engine.events import Blackout
 from engine.style import StyleMix
-from installation.ops.metrics import Metrics
 from installation.control.show_control import LoopView, ShowControl, WarningLog
-from installation.server.routes import OPERATOR, Router
-from installation.server.prompt_server import PromptServer, VisitorServerSettings
+from installation.ops.metrics import Metrics
 from installation.ops.supervision import Health
+from installation.server.prompt_server import PromptServer, VisitorServerSettings
+from installation.server.routes import OPERATOR, Router
 from tests.installation.prompts.toy_director import STYLES, make_director
 
 TOKEN = "route-test-token-4f9c2a7e1b"
@@ -30,13 +30,26 @@ async def running(tmp_path, token: str | None = TOKEN, **settings):
     posted: list = []
     ticks = {"last": 100.0, "now": 100.5}  # the frame loop's last tick and the health clock
     frame = np.full((72, 128, 3), 90, np.uint8)
-    control = ShowControl(LoopView(posted.append, lambda: {"fps": 30.0}, lambda: StyleMix.single(3, 0), lambda: frame),
-                          director, [s.name for s in STYLES], tmp_path, WarningLog())
+    control = ShowControl(
+        LoopView(posted.append, lambda: {"fps": 30.0}, lambda: StyleMix.single(3, 0), lambda: frame),
+        director,
+        [s.name for s in STYLES],
+        tmp_path,
+        WarningLog(),
+    )
     health = Health(lambda: ticks["last"], stall_after_s=5.0, clock=lambda: ticks["now"])
-    config = dict(host="127.0.0.1", port=0, state_interval_s=0.05, http_burst_per_address=1000,
-                  http_rate_per_address=1000.0) | settings
-    server = PromptServer(director, VisitorServerSettings(**config), operator_token=token, control=control,
-                          health=health, metrics=Metrics())
+    config = (
+        dict(host="127.0.0.1", port=0, state_interval_s=0.05, http_burst_per_address=1000, http_rate_per_address=1000.0)
+        | settings
+    )
+    server = PromptServer(
+        director,
+        VisitorServerSettings(**config),
+        operator_token=token,
+        control=control,
+        health=health,
+        metrics=Metrics(),
+    )
     port = await server.start()
     try:
         yield SimpleNamespace(server=server, port=port, posted=posted, ticks=ticks, director=director)
@@ -58,8 +71,11 @@ async def get(port: int, target: str, headers: dict | None = None) -> tuple[int,
     writer.close()
     head, _, body = raw.partition(b"\r\n\r\n")
     head_lines = head.decode("latin-1").split("\r\n")
-    return int(head_lines[0].split()[1]), {k.lower(): v.strip() for k, v in
-                                           (line.split(":", 1) for line in head_lines[1:])}, body
+    return (
+        int(head_lines[0].split()[1]),
+        {k.lower(): v.strip() for k, v in (line.split(":", 1) for line in head_lines[1:])},
+        body,
+    )
 
 
 async def handshake_status(url: str, headers: dict | None = None) -> int:
@@ -90,6 +106,7 @@ async def next_json(ws, kind: str, until=lambda m: True) -> dict:
 def test_the_router_lists_the_operator_side_and_metrics_join_it_when_not_public(tmp_path):
     """Router.protected() holds every OPERATOR route (page and websocket among them), and /metrics only
     when metrics_public is False."""
+
     async def scenario():
         async with running(tmp_path) as show:
             router: Router = show.server.router
@@ -107,6 +124,7 @@ def test_the_router_lists_the_operator_side_and_metrics_join_it_when_not_public(
 def test_every_protected_route_refuses_a_missing_or_wrong_token(tmp_path, metrics_public):
     """Each route the router protects answers 401 (with WWW-Authenticate: Bearer) without a token and 403
     with a wrong one, in the header or the query; websocket routes refuse the handshake the same way."""
+
     async def scenario():
         async with running(tmp_path, metrics_public=metrics_public) as show:
             for route in show.server.router.protected():
@@ -127,6 +145,7 @@ def test_every_protected_route_refuses_a_missing_or_wrong_token(tmp_path, metric
 
 def test_without_a_configured_token_every_protected_route_is_403_and_says_why(tmp_path):
     """With no operator token set, each protected route answers 403 saying LATERNA_OPERATOR_TOKEN must be set."""
+
     async def scenario():
         async with running(tmp_path, token=None, metrics_public=False) as show:
             for route in show.server.router.protected():
@@ -142,6 +161,7 @@ def test_without_a_configured_token_every_protected_route_is_403_and_says_why(tm
 # -- with the right token -------------------------------------------------------------------------------
 def test_the_right_token_opens_the_page_the_state_and_the_preview(tmp_path):
     """With the token (header or query) the panel page, its JSON state and a JPEG preview are served."""
+
     async def scenario():
         async with running(tmp_path) as show:
             status, headers, body = await get(show.port, "/operator", bearer(TOKEN))
@@ -161,6 +181,7 @@ def test_the_right_token_opens_the_page_the_state_and_the_preview(tmp_path):
 def test_operator_websocket_pushes_state_and_preview_and_takes_commands(tmp_path):
     """The operator websocket sends state (JSON) and the preview (binary JPEG); a blackout command posts
     Blackout(True), is answered with its ref, and the next state shows it."""
+
     async def scenario():
         async with running(tmp_path) as show:
             url = f"ws://127.0.0.1:{show.port}/operator/ws"
@@ -184,6 +205,7 @@ def test_operator_websocket_pushes_state_and_preview_and_takes_commands(tmp_path
 
 def test_browsers_pass_the_token_in_the_query_of_the_websocket(tmp_path):
     """/operator/ws?token=... (what the panel page does) is accepted."""
+
     async def scenario():
         async with running(tmp_path) as show:
             async with connect(f"ws://127.0.0.1:{show.port}/operator/ws?token={TOKEN}") as ws:
@@ -195,6 +217,7 @@ def test_browsers_pass_the_token_in_the_query_of_the_websocket(tmp_path):
 def test_the_token_in_the_query_counts_only_for_the_websocket(tmp_path):
     """?token= (even the right one) opens the operator websocket, which a browser cannot send a header with,
     but not the panel page, the JSON state, the preview or private metrics: those need the header."""
+
     async def scenario():
         async with running(tmp_path, metrics_public=False) as show:
             assert await handshake_status(f"ws://127.0.0.1:{show.port}/operator/ws?token={TOKEN}") == 101
@@ -207,6 +230,7 @@ def test_the_token_in_the_query_counts_only_for_the_websocket(tmp_path):
 
 def test_operator_panels_are_capped(tmp_path):
     """Over max_operators, another operator handshake is refused with 503; visitors are not counted."""
+
     async def scenario():
         async with running(tmp_path, max_operators=1) as show:
             url = f"ws://127.0.0.1:{show.port}/operator/ws"
@@ -224,6 +248,7 @@ def test_operator_panels_are_capped(tmp_path):
 # -- public routes --------------------------------------------------------------------------------------
 def test_healthz_is_200_while_the_loop_ticks_and_503_when_it_stalls(tmp_path):
     """/healthz answers the injected Health: 200 with its report, then 503 once the last tick is too old."""
+
     async def scenario():
         async with running(tmp_path) as show:
             status, headers, body = await get(show.port, "/healthz")
@@ -238,6 +263,7 @@ def test_healthz_is_200_while_the_loop_ticks_and_503_when_it_stalls(tmp_path):
 
 def test_metrics_are_prometheus_text_and_public_unless_configured(tmp_path):
     """/metrics is Prometheus text without a token by default; with metrics_public=False it needs the token."""
+
     async def scenario():
         async with running(tmp_path) as show:
             status, headers, body = await get(show.port, "/metrics")
@@ -253,6 +279,7 @@ def test_metrics_are_prometheus_text_and_public_unless_configured(tmp_path):
 
 def test_the_visitor_side_still_works_beside_the_operator(tmp_path):
     """The visitor page and a visitor's prompt over /ws work as before, with no token."""
+
     async def scenario():
         async with running(tmp_path) as show:
             status, _, body = await get(show.port, "/")

@@ -11,9 +11,9 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect as sync_connect
 
 from engine.errors import ConfigError, EngineError
-from installation.server import protocol
 from installation.prompts.director import CROWDED, NEAR_DUPLICATE
 from installation.prompts.moderation import Moderator
+from installation.server import protocol
 from installation.server.prompt_server import PromptServer, ServerError, ServerThread, VisitorServerSettings
 from installation.server.visitor_page import qr_svg
 from tests.installation.prompts.toy_director import make_director
@@ -50,8 +50,9 @@ async def running(director=None, run_director=True, status_provider=None, clock=
     if director is None:
         director, _ = make_director()
     extra = {} if clock is None else {"clock": clock}
-    server = PromptServer(director, VisitorServerSettings(host="127.0.0.1", port=0, **settings), status_provider,
-                          **extra)
+    server = PromptServer(
+        director, VisitorServerSettings(host="127.0.0.1", port=0, **settings), status_provider, **extra
+    )
     port = await server.start()
     runner = asyncio.create_task(director.run()) if run_director else None
     try:
@@ -114,6 +115,7 @@ def test_prompt_is_queued_then_shown():
 
 def test_ping_gets_pong():
     """{"type":"ping"} is answered with {"type":"pong"}."""
+
     async def scenario():
         async with running() as (server, url):
             async with connect(url) as ws:
@@ -124,6 +126,7 @@ def test_ping_gets_pong():
 
 def test_moderated_prompt_is_declined_with_a_neutral_reason():
     """A blocked prompt comes back 'rejected' with a reason that does not repeat it; the visitor stays."""
+
     async def scenario():
         async with running() as (server, url):
             async with connect(url) as ws:
@@ -194,8 +197,9 @@ def test_a_resume_token_works_once_and_only_within_the_grace_period():
     clock = ManualClock()
 
     async def scenario():
-        async with running(director, run_director=False, resume_grace_s=120, burst_per_connection=20,
-                           burst_per_address=50, clock=clock) as (server, url):
+        async with running(
+            director, run_director=False, resume_grace_s=120, burst_per_connection=20, burst_per_address=50, clock=clock
+        ) as (server, url):
             async with connect(url) as first:
                 await ask(first, {"type": "prompt", "text": "ink mist"})
                 await director.step()
@@ -225,6 +229,7 @@ def test_a_resume_token_works_once_and_only_within_the_grace_period():
 # -- misbehaving visitors ----------------------------------------------------------------------------------
 def test_binary_frame_is_closed_with_1003_while_others_keep_working():
     """A binary frame gets an error reply and close 1003; another visitor's prompt still goes through."""
+
     async def scenario():
         async with running() as (server, url):
             async with connect(url) as good, connect(url) as bad:
@@ -238,6 +243,7 @@ def test_binary_frame_is_closed_with_1003_while_others_keep_working():
 
 def test_invalid_json_is_closed_with_1007():
     """Text that is not JSON gets an error reply and close 1007."""
+
     async def scenario():
         async with running() as (server, url):
             async with connect(url) as ws:
@@ -250,6 +256,7 @@ def test_invalid_json_is_closed_with_1007():
 
 def test_oversize_message_is_closed_with_1009():
     """A message over max_size (4096 bytes) is closed with 1009 by the websocket layer."""
+
     async def scenario():
         async with running() as (server, url):
             async with connect(url) as good, connect(url) as bad:
@@ -262,6 +269,7 @@ def test_oversize_message_is_closed_with_1009():
 
 def test_wrong_schema_and_bad_prompts_get_replies_and_the_connection_stays():
     """Unknown types, over-long and control-character prompts get replies; the visitor can go on."""
+
     async def scenario():
         async with running() as (server, url):
             async with connect(url) as ws:
@@ -275,9 +283,11 @@ def test_wrong_schema_and_bad_prompts_get_replies_and_the_connection_stays():
 
 def test_flood_gets_a_warning_then_close_1008_while_others_keep_working():
     """Messages over the per-connection rate get one 'slow down' reply, then close 1008; others are unaffected."""
+
     async def scenario():
-        async with running(rate_per_connection=0.1, burst_per_connection=2, rate_per_address=100,
-                           burst_per_address=100) as (server, url):
+        async with running(
+            rate_per_connection=0.1, burst_per_connection=2, rate_per_address=100, burst_per_address=100
+        ) as (server, url):
             async with connect(url) as good, connect(url) as bad:
                 for _ in range(6):
                     await bad.send(json.dumps({"type": "ping"}))
@@ -285,8 +295,11 @@ def test_flood_gets_a_warning_then_close_1008_while_others_keep_working():
                 with contextlib.suppress(ConnectionClosed):
                     while True:
                         replies.append(await answer(bad))
-                assert replies[:3] == [{"type": "pong"}, {"type": "pong"},
-                                       {"type": "error", "reason": protocol.REASON_SLOW_DOWN}]
+                assert replies[:3] == [
+                    {"type": "pong"},
+                    {"type": "pong"},
+                    {"type": "error", "reason": protocol.REASON_SLOW_DOWN},
+                ]
                 assert (await close_of(bad))[0] == 1008
                 assert await ask(good, {"type": "ping"}) == {"type": "pong"}
 
@@ -295,6 +308,7 @@ def test_flood_gets_a_warning_then_close_1008_while_others_keep_working():
 
 def test_per_address_rate_spans_connections():
     """The per-address bucket is shared by all connections from one address."""
+
     async def scenario():
         async with running(rate_per_address=0.1, burst_per_address=2, flood_warnings=0) as (server, url):
             async with connect(url) as a, connect(url) as b:
@@ -309,6 +323,7 @@ def test_per_address_rate_spans_connections():
 
 def test_too_many_connections_are_turned_away_and_slots_come_back():
     """Over the per-address cap a visitor gets HTTP 503; when one leaves, the next is let in."""
+
     async def scenario():
         async with running(max_connections_per_address=2) as (server, url):
             async with connect(url) as first, connect(url) as second:
@@ -327,6 +342,7 @@ def test_too_many_connections_are_turned_away_and_slots_come_back():
 
 def test_total_connection_cap():
     """Over the total cap the server answers 503 whatever the address."""
+
     async def scenario():
         async with running(max_connections=1) as (server, url):
             async with connect(url) as only:
@@ -341,6 +357,7 @@ def test_total_connection_cap():
 
 def test_idle_visitor_is_closed_but_a_waiting_one_is_not():
     """A visitor with nothing pending who says nothing is closed (1000); one waiting for its turn stays."""
+
     async def scenario():
         async with running(run_director=False, idle_timeout_s=0.3) as (server, url):
             async with connect(url) as idle, connect(url) as waiting:
@@ -348,8 +365,10 @@ def test_idle_visitor_is_closed_but_a_waiting_one_is_not():
                 code, reason = await close_of(idle)
                 assert (code, reason) == (1000, protocol.REASON_IDLE)
                 session = next(v.session for v in server.visitors.values())
-                await until(lambda: server.clock() - session.last_activity > 0.35, "the waiting one to be quiet "
-                            "longer than the idle limit")
+                await until(
+                    lambda: server.clock() - session.last_activity > 0.35,
+                    "the waiting one to be quiet longer than the idle limit",
+                )
                 assert await ask(waiting, {"type": "ping"}) == {"type": "pong"}
 
     run(scenario())
@@ -357,6 +376,7 @@ def test_idle_visitor_is_closed_but_a_waiting_one_is_not():
 
 def test_origin_allow_list():
     """With origins set, a browser from another origin gets 403; an allowed origin and non-browsers get in."""
+
     async def scenario():
         async with running(origins=("http://kiosk.local:8765",)) as (server, url):
             with pytest.raises(InvalidStatus) as err:
@@ -375,6 +395,7 @@ def test_a_page_on_another_site_cannot_open_the_websocket_by_default():
     """Without configured origins a browser handshake from another site (or 'null') gets 403, while the
     show's own origins (its address, 127.0.0.1 and localhost on its port, as a kiosk browser has) and
     clients without an Origin get in."""
+
     async def scenario():
         async with running(run_director=False) as (server, url):
             for origin in ("http://evil.example", "null", f"http://evil.example:{server.port}"):
@@ -382,8 +403,12 @@ def test_a_page_on_another_site_cannot_open_the_websocket_by_default():
                     async with connect(url, origin=origin):
                         pass
                 assert err.value.response.status_code == 403, origin
-            for origin in (f"http://127.0.0.1:{server.port}", f"http://localhost:{server.port}",
-                           server.url.rstrip("/"), None):
+            for origin in (
+                f"http://127.0.0.1:{server.port}",
+                f"http://localhost:{server.port}",
+                server.url.rstrip("/"),
+                None,
+            ):
                 async with connect(url, origin=origin) as ws:
                     assert await ask(ws, {"type": "ping"}) == {"type": "pong"}, origin
 
@@ -396,8 +421,14 @@ def test_a_connect_prompt_disconnect_flood_cannot_hold_the_queue():
     director, _ = make_director(min_show_s=600.0)
 
     async def scenario():
-        async with running(director, run_director=False, max_kept_places=3, max_kept_places_per_address=2,
-                           burst_per_address=50, rate_per_address=50.0) as (server, url):
+        async with running(
+            director,
+            run_director=False,
+            max_kept_places=3,
+            max_kept_places_per_address=2,
+            burst_per_address=50,
+            rate_per_address=50.0,
+        ) as (server, url):
             async with connect(url) as first:
                 await ask(first, {"type": "prompt", "text": "ink mist"})
                 await director.step()  # on screen for ten minutes: the rest wait
@@ -412,11 +443,60 @@ def test_a_connect_prompt_disconnect_flood_cannot_hold_the_queue():
 
 
 FLOOD_WORDS = (
-    "harbour", "dusk", "violet", "storm", "amber", "forest", "meadow", "glacier", "copper", "lantern", "velvet",
-    "thunder", "orchid", "canyon", "marble", "ember", "willow", "comet", "saffron", "tide", "basalt", "heron",
-    "cobalt", "dune", "fjord", "poppy", "quartz", "raven", "sable", "tundra", "umber", "vapour", "walnut",
-    "yarrow", "zephyr", "aurora", "bramble", "cinder", "delta", "fennel", "garnet", "hollow", "indigo", "juniper",
-    "kelp", "lagoon", "mangrove", "nebula", "obsidian", "pewter", "quill", "russet", "sierra", "thistle"
+    "harbour",
+    "dusk",
+    "violet",
+    "storm",
+    "amber",
+    "forest",
+    "meadow",
+    "glacier",
+    "copper",
+    "lantern",
+    "velvet",
+    "thunder",
+    "orchid",
+    "canyon",
+    "marble",
+    "ember",
+    "willow",
+    "comet",
+    "saffron",
+    "tide",
+    "basalt",
+    "heron",
+    "cobalt",
+    "dune",
+    "fjord",
+    "poppy",
+    "quartz",
+    "raven",
+    "sable",
+    "tundra",
+    "umber",
+    "vapour",
+    "walnut",
+    "yarrow",
+    "zephyr",
+    "aurora",
+    "bramble",
+    "cinder",
+    "delta",
+    "fennel",
+    "garnet",
+    "hollow",
+    "indigo",
+    "juniper",
+    "kelp",
+    "lagoon",
+    "mangrove",
+    "nebula",
+    "obsidian",
+    "pewter",
+    "quill",
+    "russet",
+    "sierra",
+    "thistle",
 )
 HONEST = "a harbour at dusk, in warm orange light"
 
@@ -425,15 +505,19 @@ async def _address_hopping_flood(settle_s: float) -> dict:
     """300 connections from 300 addresses send varied prompts at once over 2 minutes (manual clock) and stay
     connected; one honest visitor connects at 30 s, reads the page and sends at 45 s. The Director gives a
     turn every 20 s. Returns what happened."""
-    import random
 
     from installation.prompts.director import Director, DirectorSettings
     from installation.prompts.interpreter import Interpreter
     from tests.installation.prompts.toy_director import STYLES, toy_embed
 
     clock = ManualClock(0.0)
-    director = Director(lambda event: True, Interpreter(toy_embed, STYLES), moderator=Moderator(),
-                        settings=DirectorSettings(min_show_s=20.0, max_queue=50), clock=clock)
+    director = Director(
+        lambda event: True,
+        Interpreter(toy_embed, STYLES),
+        moderator=Moderator(),
+        settings=DirectorSettings(min_show_s=20.0, max_queue=50),
+        clock=clock,
+    )
     events: list[str] = []  # "flood" for each flood warning the operator gets (the panel shows warnings)
     warnings = logging.getLogger("installation.prompts.director")
     counter = logging.Handler(logging.WARNING)
@@ -451,8 +535,10 @@ async def _flood_with(director, clock, settle_s: float, events: list[str]) -> di
     rng = random.Random(13)
     flood_replies: list[dict] = []
     honest_reply: dict = {}
-    async with running(director, run_director=False, clock=clock, settle_s=settle_s,
-                       max_connections=400) as (server, url), contextlib.AsyncExitStack() as held:
+    async with (
+        running(director, run_director=False, clock=clock, settle_s=settle_s, max_connections=400) as (server, url),
+        contextlib.AsyncExitStack() as held,
+    ):
         honest = None
         for i in range(300):
             clock.now = i * 0.4
@@ -466,10 +552,16 @@ async def _flood_with(director, clock, settle_s: float, events: list[str]) -> di
             flood_replies.append(await ask(bot, {"type": "prompt", "text": " ".join(rng.sample(FLOOD_WORDS, 5))}))
         assert len(server.visitors) == 301  # the flood held every connection open to the end
         waiting = director.queue.pending()
-        return {"honest": honest_reply, "flood_accepted": sum(r["type"] == "queued" for r in flood_replies),
-                "flood_reasons": {r["reason"] for r in flood_replies if r["type"] == "rejected"}, "events": events,
-                "flood_waiting": sum(p.text != HONEST for p in waiting), "queue": len(waiting),
-                "honest_waits": any(p.text == HONEST for p in waiting), "places": director.queue.newcomer_places}
+        return {
+            "honest": honest_reply,
+            "flood_accepted": sum(r["type"] == "queued" for r in flood_replies),
+            "flood_reasons": {r["reason"] for r in flood_replies if r["type"] == "rejected"},
+            "events": events,
+            "flood_waiting": sum(p.text != HONEST for p in waiting),
+            "queue": len(waiting),
+            "honest_waits": any(p.text == HONEST for p in waiting),
+            "places": director.queue.newcomer_places,
+        }
 
 
 def test_an_address_hopping_flood_of_varied_prompts_cannot_turn_an_honest_visitor_away():
@@ -507,6 +599,7 @@ def test_a_visitor_who_connects_while_the_show_is_warming_up_is_told_so_first():
 
 def test_a_failing_director_gets_an_error_reply_and_the_visitor_stays():
     """If the Director raises on a prompt, the visitor gets a neutral error and can keep going."""
+
     class CrashingModerator(Moderator):
         """The real Moderator with a bug in check() (a broken model no longer raises: it falls back to the list)."""
 
@@ -526,6 +619,7 @@ def test_a_failing_director_gets_an_error_reply_and_the_visitor_stays():
 
 def test_prompts_are_logged_without_addresses_unless_asked(caplog):
     """Prompt log lines carry the random visitor id but not the client address, unless log_addresses=True."""
+
     async def scenario(**settings):
         async with running(run_director=False, **settings) as (server, url):
             async with connect(url) as ws:
@@ -544,9 +638,15 @@ def test_prompts_are_logged_without_addresses_unless_asked(caplog):
 # -- HTTP routes -----------------------------------------------------------------------------------------
 def test_page_static_files_status_and_qr_are_served_on_the_same_port():
     """GET / gives the page, /static/ its assets, /status JSON with connected_visitors, /qr.svg an SVG."""
+
     def status():
-        return {"fps": np.float32(12.5), "prompt": "ink", "mix": {"ink": 1.0}, "queue_length": 0,
-                "latency": float("nan")}
+        return {
+            "fps": np.float32(12.5),
+            "prompt": "ink",
+            "mix": {"ink": 1.0},
+            "queue_length": 0,
+            "latency": float("nan"),
+        }
 
     async def scenario():
         async with running(status_provider=status, page_title="Harbour <Lights>") as (server, url):
@@ -557,8 +657,11 @@ def test_page_static_files_status_and_qr_are_served_on_the_same_port():
             assert "Harbour &lt;Lights&gt;" in page and "/static/visitor.js" in page
             assert "http://" not in page and "https://" not in page  # nothing from elsewhere
             assert "default-src 'none'" in headers["content-security-policy"]
-            for asset, kind in [("visitor.js", "text/javascript"), ("visitor.css", "text/css"),
-                                ("icon.svg", "image/svg+xml")]:
+            for asset, kind in [
+                ("visitor.js", "text/javascript"),
+                ("visitor.css", "text/css"),
+                ("icon.svg", "image/svg+xml"),
+            ]:
                 code, headers, _ = await http_get(port, f"/static/{asset}")
                 assert code == 200 and headers["content-type"].startswith(kind)
             async with connect(url) as ws:
@@ -575,6 +678,7 @@ def test_page_static_files_status_and_qr_are_served_on_the_same_port():
 
 def test_status_defaults_to_the_directors():
     """Without a status provider, /status shows the Director's status plus connected_visitors."""
+
     async def scenario():
         async with running() as (server, url):
             info = json.loads((await http_get(server.port, "/status"))[2])
@@ -583,12 +687,21 @@ def test_status_defaults_to_the_directors():
     run(scenario())
 
 
-@pytest.mark.parametrize("method,path,expected", [
-    ("GET", "/nope", 404), ("GET", "/static/../server.py", 404), ("GET", "/static/index.html", 404),
-    ("GET", "/%2e%2e/etc/passwd", 404), ("POST", "/", 405), ("DELETE", "/status", 405), ("GET", "/ws", 426),
-])
+@pytest.mark.parametrize(
+    "method,path,expected",
+    [
+        ("GET", "/nope", 404),
+        ("GET", "/static/../server.py", 404),
+        ("GET", "/static/index.html", 404),
+        ("GET", "/%2e%2e/etc/passwd", 404),
+        ("POST", "/", 405),
+        ("DELETE", "/status", 405),
+        ("GET", "/ws", 426),
+    ],
+)
 def test_unknown_paths_and_methods(method, path, expected):
     """Unknown paths are 404, other methods 405, and /ws without an upgrade 426."""
+
     async def scenario():
         async with running(run_director=False) as (server, url):
             code, headers, _ = await http_get(server.port, path, method)
@@ -601,6 +714,7 @@ def test_unknown_paths_and_methods(method, path, expected):
 
 def test_http_requests_are_rate_limited_per_address():
     """Too many plain GETs from one address get 429 with Retry-After."""
+
     async def scenario():
         async with running(run_director=False, http_rate_per_address=0.1, http_burst_per_address=3) as (server, url):
             codes = [(await http_get(server.port, "/status"))[0] for _ in range(4)]
@@ -611,6 +725,7 @@ def test_http_requests_are_rate_limited_per_address():
 
 def test_qr_code_encodes_the_public_url():
     """With public_url set, /qr.svg is exactly the QR code of that address."""
+
     async def scenario():
         async with running(run_director=False, public_url="http://lantern.local:8765/") as (server, url):
             assert server.url == "http://lantern.local:8765/"
@@ -621,6 +736,7 @@ def test_qr_code_encodes_the_public_url():
 
 def test_qr_code_ignores_the_host_header():
     """Without public_url, the QR code is the server's own address, not the Host a request claims."""
+
     async def scenario():
         async with running(run_director=False) as (server, url):
             return server.url, (await http_get(server.port, "/qr.svg", host="evil.example:8765"))[2]
@@ -676,8 +792,10 @@ def test_stop_does_not_wait_for_half_open_or_non_reading_connections():
         partial.sendall(b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # half a request, never finished
         sockets.append(partial)
         deaf = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
-        deaf.sendall(b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        deaf.sendall(
+            b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
         sockets.append(deaf)
         reply = b""
         while b"\r\n\r\n" not in reply:
@@ -714,9 +832,28 @@ def _self_signed(tmp_path):
     if shutil.which("openssl") is None:
         pytest.skip("the openssl command is not installed: cannot make a test certificate")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return cert, key
 
 
@@ -733,7 +870,8 @@ def test_with_a_certificate_the_page_and_websocket_are_served_over_tls(tmp_path)
         async with running(tls_cert=str(cert), tls_key=str(key)) as (server, url):
             assert server.url.startswith("https://")
             page = await asyncio.to_thread(
-                lambda: urllib.request.urlopen(f"https://127.0.0.1:{server.port}/", context=client, timeout=5).read())
+                lambda: urllib.request.urlopen(f"https://127.0.0.1:{server.port}/", context=client, timeout=5).read()
+            )
             assert b"<form" in page
             assert server.page.page_url().startswith("https://")
             async with connect(f"wss://127.0.0.1:{server.port}/ws", ssl=client) as ws:

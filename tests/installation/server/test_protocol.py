@@ -6,8 +6,18 @@ from hypothesis import strategies as st
 
 from engine.errors import ConfigError, EngineError
 from installation.server import protocol
-from installation.server.protocol import (ConnectionLimiter, FloodGuard, Ping, ProtocolLimits, ProtocolViolation,
-                                   PromptMessage, RateLimiter, Resume, decode_text_frame, parse_message)
+from installation.server.protocol import (
+    ConnectionLimiter,
+    FloodGuard,
+    Ping,
+    PromptMessage,
+    ProtocolLimits,
+    ProtocolViolation,
+    RateLimiter,
+    Resume,
+    decode_text_frame,
+    parse_message,
+)
 
 LIMITS = ProtocolLimits()
 
@@ -69,7 +79,7 @@ def test_invalid_utf8_in_a_text_frame_is_refused_with_1007():
     """Raw text-frame bytes that are not UTF-8 get an error reply and close code 1007."""
     v = violation(b'{"type":"prompt","text":"\xff\xfe"}', binary=False)
     assert v.reply["type"] == "error" and v.close_code == 1007
-    assert decode_text_frame('{"type":"ping"}'.encode(), LIMITS) == '{"type":"ping"}'
+    assert decode_text_frame(b'{"type":"ping"}', LIMITS) == '{"type":"ping"}'
 
 
 @pytest.mark.parametrize("data", ["", "{", "not json", '{"type":"prompt","text":"x"', "\x00", "[1,2", "1e99999x"])
@@ -85,9 +95,22 @@ def test_deeply_nested_json_is_refused_not_crashing():
     assert v.close_code == 1007
 
 
-@pytest.mark.parametrize("data", ['[]', '"prompt"', '42', 'null', '{}', '{"type":"dance"}', '{"type":5}',
-                                  '{"type":"prompt"}', '{"type":"prompt","text":5}', '{"type":"prompt","text":null}',
-                                  '{"type":"prompt","text":["a"]}'])
+@pytest.mark.parametrize(
+    "data",
+    [
+        "[]",
+        '"prompt"',
+        "42",
+        "null",
+        "{}",
+        '{"type":"dance"}',
+        '{"type":5}',
+        '{"type":"prompt"}',
+        '{"type":"prompt","text":5}',
+        '{"type":"prompt","text":null}',
+        '{"type":"prompt","text":["a"]}',
+    ],
+)
 def test_wrong_schema_gets_an_error_and_the_connection_stays(data):
     """Well-formed JSON of the wrong shape gets an error reply and does not close the connection."""
     v = violation(data)
@@ -109,8 +132,18 @@ def test_empty_prompt_is_rejected(text):
     assert v.reply == {"type": "rejected", "reason": protocol.REASON_EMPTY} and not v.closes
 
 
-@pytest.mark.parametrize("text", ["\u200b\u200b", "\u3164", "\ufeff \u2060", "\U000e0041\U000e0042\U000e007f",
-                                  "\u115f\u1160\uffa0", "\u2800\u00ad\u034f\ufe0f", " \u200c\u200d "])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\u200b\u200b",
+        "\u3164",
+        "\ufeff \u2060",
+        "\U000e0041\U000e0042\U000e007f",
+        "\u115f\u1160\uffa0",
+        "\u2800\u00ad\u034f\ufe0f",
+        " \u200c\u200d ",
+    ],
+)
 def test_a_prompt_of_invisible_characters_is_rejected_as_empty(text):
     """Zero-width spaces, Hangul fillers, the BOM, tag characters, variation selectors: a prompt made only
     of characters that draw nothing is rejected as empty (it would put a blank prompt on the wall)."""
@@ -124,8 +157,9 @@ def test_invisible_characters_inside_a_visible_prompt_are_kept():
     assert parse_message(json.dumps({"type": "prompt", "text": text}, ensure_ascii=False)).text == text
 
 
-@pytest.mark.parametrize("data", ['{"type": "prompt", "text": "x", "n": NaN}', '{"type": "ping", "x": Infinity}',
-                                  '[-Infinity]'])
+@pytest.mark.parametrize(
+    "data", ['{"type": "prompt", "text": "x", "n": NaN}', '{"type": "ping", "x": Infinity}', "[-Infinity]"]
+)
 def test_nan_and_infinity_are_not_json_and_close_with_1007(data):
     """NaN, Infinity and -Infinity (which Python's json accepts) are refused like any text that is not JSON."""
     v = violation(data)
@@ -144,8 +178,20 @@ def test_whitespace_does_not_count_towards_the_limit():
     assert parse_message(json.dumps({"type": "prompt", "text": "   " + "b" * 280 + "\n\n"})).text == "b" * 280
 
 
-@pytest.mark.parametrize("text", ["bell\x07", "nul\x00here", "esc\x1b[31m", "del\x7f", "rtl\u202eoverride",
-                                  "isolate\u2066x", "lone \ud800 surrogate", "non\ufffe", "non\ufdd0"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "bell\x07",
+        "nul\x00here",
+        "esc\x1b[31m",
+        "del\x7f",
+        "rtl\u202eoverride",
+        "isolate\u2066x",
+        "lone \ud800 surrogate",
+        "non\ufffe",
+        "non\ufdd0",
+    ],
+)
 def test_control_characters_are_rejected(text):
     """Control characters, bidi overrides, lone surrogates and noncharacters are rejected."""
     v = violation(json.dumps({"type": "prompt", "text": text}))
@@ -184,9 +230,11 @@ def test_encode_refuses_what_is_not_a_server_message():
 
 
 # -- fuzzing -------------------------------------------------------------------------------------------
-JSONISH = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(),
-                       lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children,
-                                                                                          max_size=4), max_leaves=12)
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12,
+)
 
 
 def _only_violations(data, **kw):

@@ -40,10 +40,19 @@ def browser(tmp_path_factory):
         pytest.skip(f"chromedriver is not installed at {CHROMEDRIVER} (apt-get install chromium-driver)")
     options = webdriver.ChromeOptions()
     options.binary_location = binary
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--window-size=412,915",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=412,915",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+    ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=CHROMEDRIVER), options=options)
@@ -88,8 +97,9 @@ def _wait(driver, condition, what: str):
 
     # A page that navigates (sign-in) or re-renders between finding an element and reading it makes the
     # element stale: that is "not yet", so ask again.
-    return WebDriverWait(driver, WAIT_S, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,)
-                         ).until(condition, message=f"waited for {what}")
+    return WebDriverWait(
+        driver, WAIT_S, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,)
+    ).until(condition, message=f"waited for {what}")
 
 
 def _feedback(kind: str):
@@ -211,14 +221,22 @@ def test_prompt_in_the_browser_restyles_the_engine_output(browser, tiny_model):
     sink = Keep()
     source = Still(width=96, height=54, fps=30)
     source.open()
-    loop = FrameLoop(source, Stylizer([lambda: OnnxRuntimeBackend(tiny_model)], (96, 54)), [sink],
-                     StyleMix.single(3, 0), (96, 54), display_fps=30, transition_s=0.5)
+    loop = FrameLoop(
+        source,
+        Stylizer([lambda: OnnxRuntimeBackend(tiny_model)], (96, 54)),
+        [sink],
+        StyleMix.single(3, 0),
+        (96, 54),
+        display_fps=30,
+        transition_s=0.5,
+    )
     runner = threading.Thread(target=loop.run, kwargs={"duration": 60}, daemon=True)
     runner.start()
     director = Director(loop.post, Interpreter(toy_embed, STYLES), settings=DirectorSettings(min_show_s=0, tick_s=0.02))
     server = PromptServer(director, VisitorServerSettings(host="127.0.0.1", port=0, page_title="Laterna test"))
     thread = ServerThread(server, background=[director.run])
     port = thread.start()
+
     def changed() -> float:
         return float(np.abs(sink.frames[-1].astype(int) - before).mean())
 
