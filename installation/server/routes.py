@@ -93,7 +93,9 @@ class Router:
         health: HealthLike | None = None,
         metrics: MetricsLike | None = None,
         metrics_public: bool = True,
+        extra: Iterable[Route] = (),
     ) -> None:
+        # extra: more routes (the live picture's streams, installation.server.stream_routes)
         self.visitor = visitor
         self.operator = operator
         self.auth = auth
@@ -139,6 +141,7 @@ class Router:
                 session=OPERATOR_SESSION,
             ),
         ]
+        table += list(extra)
         self._table: dict[str, Route] = {}
         for route in table:
             if route.path in self._table:
