@@ -321,11 +321,13 @@ class Installation:
             self.cfg.resolve(self.cfg.operator.snapshot_dir),
             self.warnings,
             transition_s=self.cfg.style.transition_s,
+            streams=self.show.streams,
         )
         self.control = control
         self.director.is_pinned = lambda: control.pinned is not None
         metrics = Metrics()
         loop.on_tick.append(metrics.on_tick)
+        streams = self.show.streams
         installation = self
 
         class LiveMetrics:
@@ -336,6 +338,7 @@ class Installation:
                     installation.director.status(),
                     visitors,
                     problems=installation.show.problems(),
+                    streams=streams.stats() if streams is not None else None,
                 )
                 return metrics.render()
 
