@@ -136,6 +136,8 @@ class Installation:
         self.serve = cfg.server.enabled if server is None else server
         self.port = cfg.server.port if port is None else port
         self._set_hours(cfg)
+        if self.show.streams is not None and not (self.serve and names):
+            log.warning("streams.enabled, but the visitor server is off: nothing serves the streams")
         if self.serve and names:
             from installation.prompts.embedding import SentenceEmbedder
 

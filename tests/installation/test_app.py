@@ -324,3 +324,42 @@ def test_a_signal_at_any_moment_of_start_up_exits_cleanly_with_stats(tiny_model,
     assert "Traceback" not in log_text and "terminate called" not in log_text
     stats = json.loads(stats_out.read_text())
     assert "frames" in stats and stats["errors"] == 0, log_text  # a clean stop counts no error
+
+
+def test_a_streaming_show_serves_mjpeg_counts_its_viewer_and_falls_back_from_xr(tiny_model, monkeypatch, caplog):
+    """streams.enabled: the installation serves /stream.mjpg on its port, the panel's state and /metrics count
+    the viewer, and join_page xr without an /xr page points the join hint at the visitor page and says so."""
+    import http.client
+
+    monkeypatch.setenv("LATERNA_OPERATOR_TOKEN", "s3cret-token")
+    streams = {"enabled": True, "join_page": "xr", "outputs": [{"name": "main", "max_fps": 10.0}]}
+    inst = Installation(_config(tiny_model, streams=streams), headless=True)
+    got: dict = {}
+
+    def viewer():
+        try:
+            wait_for(lambda: inst.server_thread is not None and inst.show.loop.stats.frames > 0, 60)
+            connection = http.client.HTTPConnection("127.0.0.1", inst.port, timeout=10)
+            connection.request("GET", "/stream.mjpg")
+            response = connection.getresponse()
+            got["type"] = response.getheader("Content-Type")
+            got["first"] = response.read(200)
+            got["state"] = inst.control.state()["streams"]["viewers"]
+            with urllib.request.urlopen(f"http://127.0.0.1:{inst.port}/metrics", timeout=10) as resp:
+                got["metrics"] = resp.read().decode()
+            got["join"] = inst._join_url("http://10.0.0.5:8765/")
+            response.close()
+            connection.close()
+        finally:
+            inst.stop()
+
+    t = threading.Thread(target=viewer)
+    t.start()
+    inst.run(seconds=60)
+    t.join()
+    assert got["type"].startswith("multipart/x-mixed-replace") and b"Content-Type: image/jpeg" in got["first"]
+    assert [v["kind"] for v in got["state"]] == ["mjpeg"]
+    assert 'laterna_stream_viewers{output="main"} 1.0' in got["metrics"]
+    assert got["join"] == "http://10.0.0.5:8765/"  # this build has no /xr page yet
+    assert "serves no /xr page" in caplog.text
+    assert inst.show.streams.viewer_count == 0  # closed with the show

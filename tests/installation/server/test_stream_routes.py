@@ -242,3 +242,28 @@ def test_client_names_and_output_query():
     assert client_name(None) == "unknown client"
     assert output_name("/stream.mjpg?output=headset") == "headset"
     assert output_name("/stream.mjpg") == ""
+
+
+def test_xr_is_served_only_when_the_page_exists(tmp_path):
+    """/xr and its files come from the xr folder, with the XR page's CSP, when index.html is there; else no route."""
+    from engine.sinks.fanout import FanoutSink, OutputSpec
+    from installation.server.stream_routes import XR_PATH, StreamService
+    from installation.server.stream_settings import StreamsSettings
+
+    sink = FanoutSink([OutputSpec("main")])
+    settings = StreamsSettings(enabled=True)
+    assert not StreamService(sink, settings, xr_root=tmp_path).serves_xr
+    (tmp_path / "index.html").write_text("<!doctype html><title>xr</title>")
+    (tmp_path / "vendor").mkdir()
+    (tmp_path / "vendor" / "three.module.js").write_text("export {};")
+    (tmp_path / ".hidden.js").write_text("secret")
+    service = StreamService(sink, settings, xr_root=tmp_path)
+    routes = {r.path: r for r in service.routes()}
+    assert {XR_PATH, f"{XR_PATH}/index.html", f"{XR_PATH}/vendor/three.module.js"} <= set(routes)
+    assert f"{XR_PATH}/.hidden.js" not in routes
+    reply = routes[XR_PATH].answer(XR_PATH, None)
+    headers = dict(reply.headers)
+    assert reply.status == 200 and b"<title>xr</title>" in reply.body and "blob:" in headers["Content-Security-Policy"]
+    assert not StreamService(sink, StreamsSettings(enabled=True, xr=False), xr_root=tmp_path).serves_xr
+    off = StreamService(sink, StreamsSettings(enabled=True, mjpeg=False, jpeg_ws=False), xr_root=tmp_path / "none")
+    assert off.routes() == []
