@@ -48,6 +48,21 @@ def latest_version(repo: Path, model: str) -> tuple[int, Path]:
     return versions[-1]
 
 
+def carry_parameters(parameters: dict[str, str]) -> None:
+    """Put the exported config's ``parameters`` (the model's sha256, its style names) into the config that
+    PyTriton writes for its Python model, so clients read them from the server as from a real deployment."""
+    from pytriton.models import model as pytriton_model
+
+    generate = pytriton_model.Model._get_triton_model_config
+
+    def with_parameters(self):
+        config = generate(self)
+        config.backend_parameters.update(parameters)
+        return config
+
+    pytriton_model.Model._get_triton_model_config = with_parameters
+
+
 def make_infer(model_file: Path, output_names: list[str], threads: int):
     """One model instance: an ONNX Runtime session, and the function PyTriton calls with a list of requests.
 
@@ -123,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             for t in items
         ]
 
+    carry_parameters({k: v.string_value for k, v in config.parameters.items()})
     batching = config.max_batch_size > 0
     batcher = DynamicBatcher(
         max_queue_delay_microseconds=config.dynamic_batching.max_queue_delay_microseconds,

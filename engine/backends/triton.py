@@ -213,4 +213,3 @@ class TritonBackend(Backend):
 
     def describe(self) -> str:
         return f"triton[{self.url}/{self.model}]"
-

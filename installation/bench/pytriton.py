@@ -85,7 +85,8 @@ class PyTritonServer:
         ready = self._tmp / "ready"
         ready.unlink(missing_ok=True)
         work = self._tmp / "work"  # PyTriton's workspace: ours to delete, even after a SIGKILL
-        work.mkdir(exist_ok=True)
+        shutil.rmtree(work, ignore_errors=True)  # a killed run's leftovers; PyTriton wants a new folder
+        work.mkdir()
         grpc, http, metrics = self.ports
         cmd = [str(triton_python()), str(SERVE), str(self.repository), "--model", self.model]
         cmd += ["--grpc-port", str(grpc), "--http-port", str(http), "--metrics-port", str(metrics)]
@@ -102,7 +103,7 @@ class PyTritonServer:
                 raise BackendError(f"the PyTriton server exited ({self.process.returncode}): {self.log_tail()}")
             if time.monotonic() > deadline:
                 self.kill()
-                raise BackendError(f"the PyTriton server did not load the model in {timeout_s:.0f} s: {self.log_tail()}")
+                raise BackendError(f"PyTriton did not load the model in {timeout_s:.0f} s: {self.log_tail()}")
             time.sleep(0.05)
         fields = ready.read_text().split()
         self.access_token = fields[2] if len(fields) > 2 else ""
