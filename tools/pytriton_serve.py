@@ -22,7 +22,9 @@ import os
 import signal
 import sys
 import sysconfig
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger("pytriton_serve")
 
@@ -63,7 +65,7 @@ def carry_parameters(parameters: dict[str, str]) -> None:
     pytriton_model.Model._get_triton_model_config = with_parameters
 
 
-def make_infer(model_file: Path, output_names: list[str], threads: int):
+def make_infer(model_file: Path, output_names: list[str], threads: int) -> Callable[[list[Any]], list[Any]]:
     """One model instance: an ONNX Runtime session, and the function PyTriton calls with a list of requests.
 
     Requests whose images have the same size are run as one batch (that is what the dynamic batcher
@@ -77,12 +79,12 @@ def make_infer(model_file: Path, output_names: list[str], threads: int):
     so.log_severity_level = 3
     session = ort.InferenceSession(str(model_file), so, providers=["CPUExecutionProvider"])
 
-    def infer(requests):
-        groups: dict[tuple, list[int]] = {}
+    def infer(requests: list[Any]) -> list[Any]:
+        groups: dict[tuple[Any, ...], list[int]] = {}
         for i, req in enumerate(requests):
             key = tuple((name, req[name].shape[1:]) for name in sorted(req.keys()))
             groups.setdefault(key, []).append(i)
-        responses: list[dict | None] = [None] * len(requests)
+        responses: list[dict[str, Any] | None] = [None] * len(requests)
         for members in groups.values():
             names = list(requests[members[0]].keys())
             feed = {n: np.concatenate([requests[i][n] for i in members]) for n in names}
