@@ -1,0 +1,153 @@
+"""``laterna bench --tables triton``: remote inference on a Triton server beside local ONNX Runtime, in one run.
+
+The model is exported as a Triton repository into a temporary folder and served by a real
+``tritonserver`` (PyTriton's, CPU only, from ``.venv-triton``) on loopback. Rows:
+
+- round trip of one 640x360 frame through the ``triton`` backend (gRPC, float32 both ways, the
+  server's ONNX Runtime) against the same frame through a local ONNX Runtime session;
+- frames per second of 1 and 3 render "nodes" (threads, each with its own backend, as separate
+  machines would have) sharing the one server, against the same number of nodes each running the
+  model locally; and how many frames the server's dynamic batcher put in one pass on average.
+
+On this machine server and nodes share two CPU cores, so the sharing rows measure what batching and
+the protocol cost, not what a GPU server in the back room would give (docs/triton.md).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.backends.base import Backend, BackendOptions, TritonTarget
+from engine.backends.onnxruntime import OnnxRuntimeBackend
+from engine.backends.triton import TritonBackend
+from engine.manifest import Manifest
+from engine.style import StyleMix
+from exporters.triton_repo import TritonRepoOptions, write_triton_repository
+from installation.bench.pytriton import PyTritonServer, unavailable_reason
+from installation.bench.timing import table, time_calls
+
+SIZE = (640, 360)
+
+
+@dataclass
+class NodesResult:
+    fps_total: float
+    fps_per_node: list[float]
+    frames_per_pass: float | None = None  # server side: inferences / executions during the run
+
+
+def nodes_fps(make_backend: Callable[[], Backend], nodes: int, seconds: float, manifest: Manifest) -> NodesResult:
+    """``nodes`` threads, each with its own backend, stylising 640x360 frames back to back for ``seconds``."""
+    w, h = SIZE
+    backends = [make_backend().load() for _ in range(nodes)]
+    img = np.random.default_rng(0).random((1, 3, h, w), dtype=np.float32)
+    style = StyleMix.single(len(manifest.styles), 0).as_array()
+    for b in backends:
+        b.infer(img, style)  # warm-up: connection, first pass
+    counts = [0] * nodes
+    start = threading.Barrier(nodes + 1)
+    t_end = 0.0
+
+    def node(i: int) -> None:
+        start.wait()
+        while time.perf_counter() < t_end:
+            backends[i].infer(img, style)
+            counts[i] += 1
+
+    threads = [threading.Thread(target=node, args=(i,)) for i in range(nodes)]
+    for t in threads:
+        t.start()
+    t0 = time.perf_counter()
+    t_end = t0 + seconds
+    start.wait()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    for b in backends:
+        b.close()
+    return NodesResult(sum(counts) / elapsed, [c / elapsed for c in counts])
+
+
+def _server_counts(server: PyTritonServer, model: str) -> tuple[int, int]:
+    """(inferences, executions) the server has done for ``model``: their ratio is frames per pass."""
+    import tritonclient.grpc as grpcclient
+
+    client = grpcclient.InferenceServerClient(url=server.url)
+    try:
+        stats: dict[str, Any] = client.get_inference_statistics(
+            model, headers=server.headers, as_json=True, client_timeout=5.0
+        )
+    finally:
+        client.close()
+    entry = stats.get("model_stats", [{}])[0]
+    return int(entry.get("inference_count", 0)), int(entry.get("execution_count", 0))
+
+
+def triton_table(manifest: Manifest, seconds: float = 6.0, quick: bool = False) -> str:
+    """The Triton rows, side by side with local ONNX Runtime (see the module's docstring)."""
+    reason = unavailable_reason()
+    if reason:
+        return f"Triton: skipped, {reason}"
+    cpus = os.cpu_count() or 1
+    seconds = min(seconds, 2.0) if quick else seconds
+    work = Path(tempfile.mkdtemp(prefix="laterna-bench-triton-"))
+    try:
+        write_triton_repository(manifest, work / "repo", TritonRepoOptions(instances=1, kind="KIND_CPU"))
+        with PyTritonServer(work / "repo", manifest.name, threads=cpus) as server:
+            remote_opts = BackendOptions(triton=TritonTarget(url=server.url, model=manifest.name, timeout_s=30.0))
+            local_opts = BackendOptions(threads=1, sessions=1)
+            w, h = SIZE
+            img = np.random.default_rng(0).random((1, 3, h, w), dtype=np.float32)
+            style = StyleMix.single(len(manifest.styles), 0).as_array()
+            runs = 10 if quick else 40
+            with TritonBackend(manifest, remote_opts) as remote:
+                t_remote = statistics.median(time_calls(partial(remote.infer, img, style), seconds, runs))
+            with OnnxRuntimeBackend(manifest, BackendOptions(threads=cpus)) as local:
+                t_local = statistics.median(time_calls(partial(local.infer, img, style), seconds, runs))
+            rows = [
+                [
+                    "1 frame round trip, ms (median)",
+                    f"{t_remote:.1f}",
+                    f"{t_local:.1f}",
+                    f"{t_remote / t_local:.2f}x",
+                    f"{cpus}-thread server instance vs {cpus}-thread local session",
+                ]
+            ]
+            for nodes in (1, 3):
+                before = _server_counts(server, manifest.name)
+                shared = nodes_fps(partial(TritonBackend, manifest, remote_opts), nodes, seconds, manifest)
+                after = _server_counts(server, manifest.name)
+                done = (after[0] - before[0], after[1] - before[1])
+                per_pass = done[0] / done[1] if done[1] else float("nan")
+                alone = nodes_fps(partial(OnnxRuntimeBackend, manifest, local_opts), nodes, seconds, manifest)
+                rows.append(
+                    [
+                        f"{nodes} node{'s' if nodes > 1 else ''}, frames/s in all",
+                        f"{shared.fps_total:.1f}",
+                        f"{alone.fps_total:.1f}",
+                        f"{shared.fps_total / alone.fps_total:.2f}x",
+                        f"per node {', '.join(f'{f:.1f}' for f in shared.fps_per_node)} shared vs "
+                        f"{', '.join(f'{f:.1f}' for f in alone.fps_per_node)} local; "
+                        f"{per_pass:.2f} frames per server pass",
+                    ]
+                )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return table(
+        f"Triton (PyTriton's tritonserver, CPU, loopback gRPC) vs local ONNX Runtime, {manifest.name} at "
+        f"{w}x{h}, {cpus} CPU threads shared by server and nodes",
+        ["measure", "via Triton", "local ORT", "Triton / local", "notes"],
+        rows,
+    )
