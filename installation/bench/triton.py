@@ -151,3 +151,87 @@ def triton_table(manifest: Manifest, seconds: float = 6.0, quick: bool = False) 
         ["measure", "via Triton", "local ORT", "Triton / local", "notes"],
         rows,
     )
+
+
+# -- on a GPU machine (tools/gpu_check.sh) -------------------------------------------------------------
+TRITONSERVER_PLACES = ("/opt/tritonserver/bin/tritonserver",)  # where NVIDIA's containers and packages put it
+
+
+def find_tritonserver() -> tuple[Path | None, str]:
+    """A full ``tritonserver`` with the TensorRT backend (``TRITONSERVER`` env, PATH, /opt/tritonserver),
+    or None and why not. PyTriton's bundled binary has only the Python backend, so it does not count."""
+    candidates = [os.environ.get("TRITONSERVER", ""), shutil.which("tritonserver") or "", *TRITONSERVER_PLACES]
+    for c in (Path(p) for p in candidates if p):
+        if c.is_file() and (c.parent.parent / "backends" / "tensorrt").is_dir():
+            return c, ""
+    return None, "no tritonserver with the TensorRT backend (set TRITONSERVER, or install NVIDIA's Triton release)"
+
+
+def gpu_triton_check(model: str | Path = "models/lantern.json", size: tuple[int, int] = (1280, 720)) -> str:
+    """Serve the model's TensorRT plan from a real ``tritonserver`` on this GPU machine and compare one
+    frame with local ONNX Runtime: build the engine, export the repository, start the server, time it."""
+    import subprocess
+
+    from engine.manifest import load_manifest
+    from exporters.tensorrt_build import build_engine, tensorrt_available
+    from installation.bench.pytriton import free_port
+
+    server, why = find_tritonserver()
+    if server is None:
+        return f"Triton on GPU: skipped, {why}"
+    if not tensorrt_available():
+        return "Triton on GPU: skipped, the tensorrt Python package is not installed (pip install '.[gpu]')"
+    try:
+        import tritonclient.grpc  # noqa: F401
+    except ImportError:
+        return "Triton on GPU: skipped, tritonclient is not installed (pip install '.[triton]')"
+    manifest = load_manifest(model)
+    work = Path(tempfile.mkdtemp(prefix="laterna-gpu-triton-"))
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        for f in manifest.model_path.parent.glob(f"{manifest.model_path.stem}.*"):
+            if f.suffix in (".onnx", ".json"):
+                shutil.copy(f, work / f.name)
+        local_manifest = load_manifest(work / manifest.path.name) if manifest.path else manifest
+        n = len(local_manifest.styles) if local_manifest.style_input else 0
+        engine = build_engine(local_manifest.model_path, work / "model.engine", n, fp16=True)
+        local_manifest.extra.setdefault("variants", {})["tensorrt"] = {"file": engine.name}
+        local_manifest.save()
+        write_triton_repository(local_manifest, work / "repo", TritonRepoOptions(kind="KIND_GPU"))
+        ports = (free_port(), free_port(), free_port())
+        cmd = [str(server), f"--model-repository={work / 'repo'}", f"--grpc-port={ports[0]}"]
+        cmd += [f"--http-port={ports[1]}", f"--metrics-port={ports[2]}", "--exit-on-error=true"]
+        with open(work / "server.log", "wb") as log_file:
+            proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+        url = f"127.0.0.1:{ports[0]}"
+        trt_name = f"{local_manifest.name}_trt"
+        opts = BackendOptions(triton=TritonTarget(url=url, model=trt_name, timeout_s=30.0, connect_timeout_s=5.0))
+        deadline = time.monotonic() + 180
+        remote: TritonBackend | None = None
+        while remote is None:
+            try:
+                remote = TritonBackend(local_manifest, opts).load()
+            except Exception:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log = (work / "server.log").read_text(errors="replace")[-3000:]
+                    return f"Triton on GPU: tritonserver did not serve {trt_name}:\n{log}"
+                time.sleep(1.0)
+        w, h = size
+        img = np.random.default_rng(0).random((1, 3, h, w), dtype=np.float32)
+        style = StyleMix.single(n, 0).as_array() if n else None
+        with remote, OnnxRuntimeBackend(local_manifest) as local:
+            diff = float(np.abs(remote.infer(img, style) - local.infer(img, style)).max())
+            t_remote = statistics.median(time_calls(partial(remote.infer, img, style), 5.0, 50))
+        return table(
+            f"Triton on GPU: {trt_name} (TensorRT fp16 plan) served by {server}",
+            ["size", "round trip ms (median)", "max |diff| vs ORT CPU fp32"],
+            [[f"{w}x{h}", f"{t_remote:.1f}", f"{diff:.4f}"]],
+        )
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        shutil.rmtree(work, ignore_errors=True)
