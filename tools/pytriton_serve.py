@@ -9,6 +9,8 @@ gRPC, the model's metadata and config, dynamic batching and the statistics are T
 
     .venv-triton/bin/python tools/pytriton_serve.py models/triton --model lantern --grpc-port 8001
 
+serves one model (``--model`` again for more; without it, every ONNX model in the repository).
+
 It prints ``READY <grpc-port>`` (and writes it, with the access token of the restricted endpoints, to
 ``--ready-file``) once the model is loaded, and
 stops cleanly on SIGTERM or SIGINT. Imports nothing of Laterna's (a different numpy).
@@ -29,7 +31,7 @@ from typing import Any
 log = logging.getLogger("pytriton_serve")
 
 
-def read_config(repo: Path, model: str):
+def read_config(repo: Path, model: str) -> Any:
     """The model's ``config.pbtxt`` as Triton's ``ModelConfig`` protobuf message."""
     from google.protobuf import text_format
     from tritonclient.grpc import model_config_pb2
@@ -50,7 +52,7 @@ def latest_version(repo: Path, model: str) -> tuple[int, Path]:
     return versions[-1]
 
 
-def carry_parameters(parameters: dict[str, str]) -> None:
+def carry_parameters(parameters: dict[str, dict[str, str]]) -> None:
     """Put the exported config's ``parameters`` (the model's sha256, its style names) into the config that
     PyTriton writes for its Python model, so clients read them from the server as from a real deployment."""
     from pytriton.models import model as pytriton_model
@@ -59,7 +61,7 @@ def carry_parameters(parameters: dict[str, str]) -> None:
 
     def with_parameters(self):
         config = generate(self)
-        config.backend_parameters.update(parameters)
+        config.backend_parameters.update(parameters.get(self.model_name, {}))
         return config
 
     pytriton_model.Model._get_triton_model_config = with_parameters
@@ -102,7 +104,9 @@ def make_infer(model_file: Path, output_names: list[str], threads: int) -> Calla
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("repository", type=Path, help="the model repository `laterna export-triton` wrote")
-    p.add_argument("--model", default="lantern", help="the model's folder name in the repository")
+    p.add_argument(
+        "--model", action="append", default=None, help="a model's folder name in the repository (repeat; default: all)"
+    )
     p.add_argument("--grpc-port", type=int, default=8001)
     p.add_argument("--http-port", type=int, default=8000)
     p.add_argument("--metrics-port", type=int, default=8002)
@@ -127,10 +131,6 @@ def main(argv: list[str] | None = None) -> int:
     from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
     from pytriton.triton import Triton, TritonConfig
 
-    config = read_config(args.repository, args.model)
-    if config.platform not in ("onnxruntime_onnx", "") and config.backend not in ("onnxruntime", ""):
-        raise SystemExit(f"{args.model}: platform {config.platform or config.backend!r} cannot run here (ONNX only)")
-    version, model_file = latest_version(args.repository, args.model)
     types = {"TYPE_FP32": np.float32, "TYPE_FP16": np.float16, "TYPE_UINT8": np.uint8, "TYPE_INT64": np.int64}
     from tritonclient.grpc import model_config_pb2
 
@@ -140,15 +140,31 @@ def main(argv: list[str] | None = None) -> int:
             for t in items
         ]
 
-    carry_parameters({k: v.string_value for k, v in config.parameters.items()})
-    batching = config.max_batch_size > 0
-    batcher = DynamicBatcher(
-        max_queue_delay_microseconds=config.dynamic_batching.max_queue_delay_microseconds,
-        preferred_batch_size=list(config.dynamic_batching.preferred_batch_size) or None,
+    names = args.model or sorted(
+        p.name for p in args.repository.iterdir() if (p / "config.pbtxt").is_file() and any(p.glob("*/model.onnx"))
     )
-    instances = sum(g.count or 1 for g in config.instance_group) or 1
-    outputs = [t.name for t in config.output]
-    funcs = [make_infer(model_file, outputs, args.threads) for _ in range(instances)]
+    if not names:
+        raise SystemExit(f"{args.repository}: no model with a config.pbtxt and a model.onnx")
+    bindings = []
+    for name in names:
+        config = read_config(args.repository, name)
+        if config.platform not in ("onnxruntime_onnx", "") and config.backend not in ("onnxruntime", ""):
+            raise SystemExit(f"{name}: platform {config.platform or config.backend!r} cannot run here (ONNX only)")
+        version, model_file = latest_version(args.repository, name)
+        instances = sum(g.count or 1 for g in config.instance_group) or 1
+        outputs = [t.name for t in config.output]
+        funcs = [make_infer(model_file, outputs, args.threads) for _ in range(instances)]
+        batching = config.max_batch_size > 0
+        model_config = ModelConfig(
+            batching=batching,
+            max_batch_size=config.max_batch_size if batching else 0,
+            batcher=DynamicBatcher(
+                max_queue_delay_microseconds=config.dynamic_batching.max_queue_delay_microseconds,
+                preferred_batch_size=list(config.dynamic_batching.preferred_batch_size) or None,
+            ),
+        )
+        bindings.append((config, version, model_file, funcs, model_config))
+    carry_parameters({c.name: {k: v.string_value for k, v in c.parameters.items()} for c, *_ in bindings})
     triton_config = TritonConfig(
         grpc_port=args.grpc_port,
         grpc_address=args.address,
@@ -160,19 +176,26 @@ def main(argv: list[str] | None = None) -> int:
     )
     stop = []
     with Triton(config=triton_config, workspace=args.workspace) as triton:
-        triton.bind(
-            model_name=config.name or args.model,
-            model_version=version,
-            infer_func=funcs if len(funcs) > 1 else funcs[0],
-            inputs=tensors(config.input),
-            outputs=tensors(config.output),
-            config=ModelConfig(
-                batching=batching,
-                max_batch_size=config.max_batch_size if batching else 0,
-                batcher=batcher,
-            ),
-            strict=False,
-        )
+        for config, version, model_file, funcs, model_config in bindings:
+            triton.bind(
+                model_name=config.name,
+                model_version=version,
+                infer_func=funcs if len(funcs) > 1 else funcs[0],
+                inputs=tensors(config.input),
+                outputs=tensors(config.output),
+                config=model_config,
+                strict=False,
+            )
+            log.info(
+                "serving %s v%d (%s, max_batch_size %d, %d instance(s)) on %s:%d",
+                config.name,
+                version,
+                model_file,
+                config.max_batch_size,
+                len(funcs),
+                args.address,
+                args.grpc_port,
+            )
 
         def on_signal(signum, _frame):
             stop.append(signum)
@@ -187,16 +210,6 @@ def main(argv: list[str] | None = None) -> int:
             with os.fdopen(fd, "w") as f:
                 f.write(f"READY {args.grpc_port} {triton.get_access_token() or ''}\n")
             os.replace(tmp, args.ready_file)
-        log.info(
-            "serving %s v%d (%s, max_batch_size %d, %d instance(s)) on %s:%d",
-            config.name,
-            version,
-            model_file,
-            config.max_batch_size,
-            instances,
-            args.address,
-            args.grpc_port,
-        )
         triton.serve()
     return 0
 

@@ -1,6 +1,6 @@
 """A real Triton Inference Server on this machine, as a child process: for the triton bench and its tests.
 
-``PyTritonServer(repository, model)`` runs ``tools/pytriton_serve.py`` in the separate environment
+``PyTritonServer(repository, models)`` runs ``tools/pytriton_serve.py`` in the separate environment
 ``.venv-triton`` (``make triton``; ``LATERNA_TRITON_PYTHON`` names another interpreter), on free
 loopback ports, and waits until the model is loaded. ``stop()`` asks it to finish (SIGTERM), ``kill()``
 ends it at once as a crash would (SIGKILL to its process group: PyTriton's ``tritonserver`` and Python
@@ -17,6 +17,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Self
 
@@ -55,11 +56,12 @@ def free_port() -> int:
 
 
 class PyTritonServer:
-    """One model of an exported repository, served by PyTriton's tritonserver on loopback ports."""
+    """Models of an exported repository (all of them by default), served by PyTriton's tritonserver on
+    loopback ports."""
 
-    def __init__(self, repository: str | Path, model: str, threads: int = 1) -> None:
+    def __init__(self, repository: str | Path, models: str | Sequence[str] = (), threads: int = 1) -> None:
         self.repository = Path(repository)
-        self.model = model
+        self.models = [models] if isinstance(models, str) else list(models)  # empty: every model in it
         self.threads = threads
         self.ports: tuple[int, int, int] | None = None  # grpc, http, metrics
         self.process: subprocess.Popen[bytes] | None = None
@@ -88,7 +90,9 @@ class PyTritonServer:
         shutil.rmtree(work, ignore_errors=True)  # a killed run's leftovers; PyTriton wants a new folder
         work.mkdir()
         grpc, http, metrics = self.ports
-        cmd = [str(triton_python()), str(SERVE), str(self.repository), "--model", self.model]
+        cmd = [str(triton_python()), str(SERVE), str(self.repository)]
+        for model in self.models:
+            cmd += ["--model", model]
         cmd += ["--grpc-port", str(grpc), "--http-port", str(http), "--metrics-port", str(metrics)]
         cmd += ["--threads", str(self.threads), "--ready-file", str(ready), "--workspace", str(work / "pytriton")]
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}

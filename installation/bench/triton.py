@@ -3,8 +3,9 @@
 The model is exported as a Triton repository into a temporary folder and served by a real
 ``tritonserver`` (PyTriton's, CPU only, from ``.venv-triton``) on loopback. Rows:
 
-- round trip of one 640x360 frame through the ``triton`` backend (gRPC, float32 both ways, the
-  server's ONNX Runtime) against the same frame through a local ONNX Runtime session;
+- round trip of one 640x360 frame through the ``triton`` backend (gRPC, the picture as uint8 -- the
+  default -- or float32 both ways, the server's ONNX Runtime) against the same frame through a local
+  ONNX Runtime session;
 - frames per second of 1 and 3 render "nodes" (threads, each with its own backend, as separate
   machines would have) sharing the one server, against the same number of nodes each running the
   model locally; and how many frames the server's dynamic batcher put in one pass on average.
@@ -15,6 +16,7 @@ the protocol cost, not what a GPU server in the back room would give (docs/trito
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import statistics
@@ -104,27 +106,33 @@ def triton_table(manifest: Manifest, seconds: float = 6.0, quick: bool = False) 
     seconds = min(seconds, 2.0) if quick else seconds
     work = Path(tempfile.mkdtemp(prefix="laterna-bench-triton-"))
     try:
-        write_triton_repository(manifest, work / "repo", TritonRepoOptions(instances=1, kind="KIND_CPU"))
-        with PyTritonServer(work / "repo", manifest.name, threads=cpus) as server:
+        repo_opts = TritonRepoOptions(instances=1, kind="KIND_CPU")
+        f32 = f"{manifest.name}_f32"
+        write_triton_repository(manifest, work / "repo", repo_opts)
+        write_triton_repository(manifest, work / "repo", dataclasses.replace(repo_opts, wire="float32"), name=f32)
+        with PyTritonServer(work / "repo", threads=cpus) as server:
             remote_opts = BackendOptions(triton=TritonTarget(url=server.url, model=manifest.name, timeout_s=30.0))
             local_opts = BackendOptions(threads=1, sessions=1)
             w, h = SIZE
-            img = np.random.default_rng(0).random((1, 3, h, w), dtype=np.float32)
+            img = np.random.default_rng(0).integers(0, 256, (1, 3, h, w)).astype(np.float32) / np.float32(255)
             style = StyleMix.single(len(manifest.styles), 0).as_array()
             runs = 10 if quick else 40
-            with TritonBackend(manifest, remote_opts) as remote:
-                t_remote = statistics.median(time_calls(partial(remote.infer, img, style), seconds, runs))
             with OnnxRuntimeBackend(manifest, BackendOptions(threads=cpus)) as local:
                 t_local = statistics.median(time_calls(partial(local.infer, img, style), seconds, runs))
-            rows = [
-                [
-                    "1 frame round trip, ms (median)",
-                    f"{t_remote:.1f}",
-                    f"{t_local:.1f}",
-                    f"{t_remote / t_local:.2f}x",
-                    f"{cpus}-thread server instance vs {cpus}-thread local session",
-                ]
-            ]
+            rows = []
+            for model, wire, mb in ((manifest.name, "uint8", img.nbytes / 4e6), (f32, "float32", img.nbytes / 1e6)):
+                opts = dataclasses.replace(remote_opts, triton=dataclasses.replace(remote_opts.triton, model=model))
+                with TritonBackend(manifest, opts) as remote:
+                    t_remote = statistics.median(time_calls(partial(remote.infer, img, style), seconds, runs))
+                rows.append(
+                    [
+                        f"1 frame round trip, {wire} wire, ms (median)",
+                        f"{t_remote:.1f}",
+                        f"{t_local:.1f}",
+                        f"{t_remote / t_local:.2f}x",
+                        f"{mb:.2f} MB each way; {cpus}-thread server instance vs {cpus}-thread local session",
+                    ]
+                )
             for nodes in (1, 3):
                 before = _server_counts(server, manifest.name)
                 shared = nodes_fps(partial(TritonBackend, manifest, remote_opts), nodes, seconds, manifest)
@@ -140,7 +148,7 @@ def triton_table(manifest: Manifest, seconds: float = 6.0, quick: bool = False) 
                         f"{shared.fps_total / alone.fps_total:.2f}x",
                         f"per node {', '.join(f'{f:.1f}' for f in shared.fps_per_node)} shared vs "
                         f"{', '.join(f'{f:.1f}' for f in alone.fps_per_node)} local; "
-                        f"{per_pass:.2f} frames per server pass",
+                        f"{per_pass:.2f} frames per server pass (uint8 wire)",
                     ]
                 )
     finally:

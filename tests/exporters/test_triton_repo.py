@@ -1,6 +1,7 @@
 import json
 import shutil
 
+import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper
@@ -28,21 +29,43 @@ def test_repository_config_parses_as_tritons_model_config(tiny_model, tmp_path):
     opts = TritonRepoOptions(version=3, max_batch_size=6, preferred_batch_sizes=(2, 4, 8), instances=2, kind="KIND_CPU")
     files = write_triton_repository(tiny_model, tmp_path / "repo", opts)
     assert [f.relative_to(tmp_path / "repo").as_posix() for f in files] == ["tiny/3/model.onnx", "tiny/config.pbtxt"]
-    assert file_sha256(files[0]) == tiny_model.sha256
     c = parse_config(files[1])
     assert (c.name, c.platform, c.max_batch_size) == ("tiny", "onnxruntime_onnx", 6)
     assert [(t.name, pb.DataType.Name(t.data_type), list(t.dims)) for t in c.input] == [
-        ("image", "TYPE_FP32", [3, -1, -1]),
+        ("image", "TYPE_UINT8", [3, -1, -1]),  # the picture travels as uint8 by default
         ("style", "TYPE_FP32", [3]),
     ]
-    assert [(t.name, list(t.dims)) for t in c.output] == [("stylized", [3, -1, -1])]
+    assert [(t.name, pb.DataType.Name(t.data_type), list(t.dims)) for t in c.output] == [
+        ("stylized", "TYPE_UINT8", [3, -1, -1])
+    ]
     assert list(c.dynamic_batching.preferred_batch_size) == [2, 4]  # 8 is over max_batch_size
     assert c.dynamic_batching.max_queue_delay_microseconds == opts.max_queue_delay_us
     assert [(g.count, pb.ModelInstanceGroup.Kind.Name(g.kind)) for g in c.instance_group] == [(2, "KIND_CPU")]
     assert c.version_policy.latest.num_versions == 1
     assert c.parameters["laterna_sha256"].string_value == tiny_model.sha256
     assert json.loads(c.parameters["laterna_styles"].string_value) == tiny_model.style_names
+    assert c.parameters["laterna_wire"].string_value == "uint8"
     assert not [p for p in (tmp_path / "repo").iterdir() if p.name.startswith(".laterna-staging")]
+
+
+def test_the_uint8_wire_model_gives_the_pixels_the_show_would_show(tiny_model, tmp_path):
+    """The wrapped model takes and gives uint8 and matches the network plus the show's own rounding to one level;
+    with wire float32 the repository holds the manifest's model file byte for byte."""
+    import cv2
+    import onnxruntime as ort
+
+    files = write_triton_repository(tiny_model, tmp_path / "u8")
+    wrapped = ort.InferenceSession(str(files[0]))
+    plain = ort.InferenceSession(str(tiny_model.model_path))
+    assert [i.type for i in wrapped.get_inputs()] == ["tensor(uint8)", "tensor(float)"]
+    pixels = np.random.default_rng(0).integers(0, 256, (2, 3, 24, 40), dtype=np.uint8)
+    style = np.array([[1, 0, 0], [0.2, 0.3, 0.5]], np.float32)
+    got = wrapped.run(None, {"image": pixels, "style": style})[0]
+    ref = plain.run(None, {"image": pixels.astype(np.float32) / 255, "style": style})[0]
+    shown = np.stack([np.stack([cv2.convertScaleAbs(ref[n, c], alpha=255.0) for c in range(3)]) for n in range(2)])
+    assert got.dtype == np.uint8 and np.abs(got.astype(int) - shown.astype(int)).max() <= 1
+    f32 = write_triton_repository(tiny_model, tmp_path / "f32", TritonRepoOptions(wire="float32"))
+    assert file_sha256(f32[0]) == tiny_model.sha256 and "TYPE_UINT8" not in f32[1].read_text()
 
 
 def test_existing_repository_is_not_overwritten_without_force(tiny_model, tmp_path):

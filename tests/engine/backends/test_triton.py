@@ -24,22 +24,26 @@ needs_server = pytest.mark.skipif(NO_SERVER is not None, reason=f"no local Trito
 STYLES = np.array([[1.0, 0.0, 0.0], [0.0, 0.3, 0.7]], np.float32)
 
 
-def target(url: str, **kw) -> BackendOptions:
-    return BackendOptions(triton=TritonTarget(url=url, model="tiny", **kw))
+def target(url: str, model: str = "tiny", **kw) -> BackendOptions:
+    return BackendOptions(triton=TritonTarget(url=url, model=model, **kw))
 
 
 def image(batch: int = 1, h: int = 36, w: int = 64, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).random((batch, 3, h, w), dtype=np.float32)
+    """A random picture as the show's pipeline makes them: uint8 levels, as float32 in [0, 1]."""
+    levels = np.random.default_rng(seed).integers(0, 256, (batch, 3, h, w))
+    return (levels / np.float32(255)).astype(np.float32)
 
 
 @pytest.fixture(scope="module")
 def server(tiny_model, tmp_path_factory):
-    """The tiny model exported as a Triton repository and served by a real tritonserver on loopback."""
-    from exporters.triton_repo import write_triton_repository
+    """The tiny model exported as a Triton repository (as ``tiny`` with the uint8 wire, the default, and as
+    ``tiny_f32`` with float32) and served by a real tritonserver on loopback."""
+    from exporters.triton_repo import TritonRepoOptions, write_triton_repository
 
     repo = tmp_path_factory.mktemp("triton") / "repo"
     write_triton_repository(tiny_model, repo)
-    with PyTritonServer(repo, "tiny") as srv:
+    write_triton_repository(tiny_model, repo, TritonRepoOptions(wire="float32"), name="tiny_f32")
+    with PyTritonServer(repo) as srv:
         yield srv
 
 
@@ -89,19 +93,41 @@ def test_the_show_falls_back_when_the_server_is_unreachable_at_start(tiny_model)
 
 
 @needs_server
-def test_frames_through_triton_equal_the_local_result(tiny_model, server):
-    """Single frames and a batch of two with different styles come back as local ONNX Runtime computes them."""
+@pytest.mark.parametrize("model,wire,atol", [("tiny_f32", "FP32", 1e-5), ("tiny", "UINT8", 0.5 / 255 + 1e-5)])
+def test_frames_through_triton_equal_the_local_result(tiny_model, server, model, wire, atol):
+    """Single frames and a batch of two with different styles come back as local ONNX Runtime computes them:
+    exactly over the float32 wire, to the nearest of 256 levels (what the screen shows) over the uint8 wire."""
     from engine.backends.triton import TritonBackend
 
-    with TritonBackend(tiny_model, target(server.url)) as remote, OnnxRuntimeBackend(tiny_model) as local:
-        assert remote.max_batch_size == 8 and remote.describe() == f"triton[{server.url}/tiny]"
+    with TritonBackend(tiny_model, target(server.url, model)) as remote, OnnxRuntimeBackend(tiny_model) as local:
+        assert remote.max_batch_size == 8 and remote.wire == wire
+        assert remote.describe() == f"triton[{server.url}/{model}]"
         one = image()
-        np.testing.assert_allclose(remote.infer(one, STYLES[:1]), local.infer(one, STYLES[:1]), atol=1e-5)
+        np.testing.assert_allclose(remote.infer(one, STYLES[:1]), local.infer(one, STYLES[:1]), atol=atol)
         two = image(batch=2, seed=1)
         got = remote.infer(two, STYLES)
         assert got.shape == (2, 3, 36, 64) and got.dtype == np.float32
-        np.testing.assert_allclose(got, local.infer(two, STYLES), atol=1e-5)
-        assert not np.allclose(got[0], got[1], atol=1e-3)  # each frame kept its own style
+        np.testing.assert_allclose(got, local.infer(two, STYLES), atol=atol)
+        assert not np.allclose(got[0], got[1], atol=1e-2)  # each frame kept its own style
+
+
+@needs_server
+def test_the_uint8_wire_shows_the_same_pixels_as_local_inference(tiny_model, server):
+    """Through the whole Stylizer, frames over the uint8 wire differ from local ones by at most one level."""
+    from engine.backends.triton import TritonBackend
+
+    frame = Frame(np.random.default_rng(5).integers(0, 255, (36, 64, 3), dtype=np.uint8))
+    mix = StyleMix.single(3, 2)
+    shown = []
+    for make in (lambda: TritonBackend(tiny_model, target(server.url)), lambda: OnnxRuntimeBackend(tiny_model)):
+        stylizer = Stylizer([make], (64, 36))
+        try:
+            result = stylizer.process(frame, mix)
+        finally:
+            stylizer.close()
+        assert result.styled
+        shown.append(result.frame.pixels.astype(int))
+    assert np.abs(shown[0] - shown[1]).max() <= 1
 
 
 @needs_server
@@ -117,7 +143,7 @@ def test_frames_from_several_nodes_at_once_each_get_their_own_answer(tiny_model,
 
     def node(i: int) -> None:
         try:
-            with TritonBackend(tiny_model, target(server.url)) as remote:
+            with TritonBackend(tiny_model, target(server.url, "tiny_f32")) as remote:
                 for _ in range(6):
                     results[i].append(remote.infer(*cases[i]))
         except Exception as exc:  # reported below, with the thread's index
@@ -187,8 +213,8 @@ def test_server_down_mid_show_falls_back_and_the_backend_reconnects(tiny_model, 
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
-        with OnnxRuntimeBackend(tiny_model) as local:
-            np.testing.assert_allclose(got, local.infer(image(), STYLES[:1]), atol=1e-5)
+        with OnnxRuntimeBackend(tiny_model) as local:  # over the uint8 wire: to the nearest level
+            np.testing.assert_allclose(got, local.infer(image(), STYLES[:1]), atol=0.5 / 255 + 1e-5)
     finally:
         remote.close()
         stylizer.close()
