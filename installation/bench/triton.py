@@ -82,6 +82,21 @@ def nodes_fps(make_backend: Callable[[], Backend], nodes: int, seconds: float, m
     return NodesResult(sum(counts) / elapsed, [c / elapsed for c in counts])
 
 
+def interleaved(fns: list[Callable[[], Any]], budget_s: float, max_runs: int) -> list[float]:
+    """Median ms per call of each of ``fns``, called in turn (A, B, C, A, B, C ...) after one warm-up call
+    each, so that a machine others keep busy slows them all alike."""
+    for fn in fns:
+        fn()
+    times: list[list[float]] = [[] for _ in fns]
+    t_end = time.perf_counter() + budget_s
+    while len(times[0]) < max_runs and (not times[0] or time.perf_counter() < t_end):
+        for fn, ts in zip(fns, times):
+            t = time.perf_counter()
+            fn()
+            ts.append((time.perf_counter() - t) * 1000.0)
+    return [statistics.median(ts) for ts in times]
+
+
 def _server_counts(server: PyTritonServer, model: str) -> tuple[int, int]:
     """(inferences, executions) the server has done for ``model``: their ratio is frames per pass."""
     import tritonclient.grpc as grpcclient
@@ -117,13 +132,17 @@ def triton_table(manifest: Manifest, seconds: float = 6.0, quick: bool = False) 
             img = np.random.default_rng(0).integers(0, 256, (1, 3, h, w)).astype(np.float32) / np.float32(255)
             style = StyleMix.single(len(manifest.styles), 0).as_array()
             runs = 10 if quick else 40
-            with OnnxRuntimeBackend(manifest, BackendOptions(threads=cpus)) as local:
-                t_local = statistics.median(time_calls(partial(local.infer, img, style), seconds, runs))
+            f32_opts = dataclasses.replace(remote_opts, triton=dataclasses.replace(remote_opts.triton, model=f32))
+            with (
+                OnnxRuntimeBackend(manifest, BackendOptions(threads=cpus)) as local,
+                TritonBackend(manifest, remote_opts) as remote_u8,
+                TritonBackend(manifest, f32_opts) as remote_f32,
+            ):
+                t_local, t_u8, t_f32 = interleaved(
+                    [partial(b.infer, img, style) for b in (local, remote_u8, remote_f32)], 3 * seconds, runs
+                )
             rows = []
-            for model, wire, mb in ((manifest.name, "uint8", img.nbytes / 4e6), (f32, "float32", img.nbytes / 1e6)):
-                opts = dataclasses.replace(remote_opts, triton=dataclasses.replace(remote_opts.triton, model=model))
-                with TritonBackend(manifest, opts) as remote:
-                    t_remote = statistics.median(time_calls(partial(remote.infer, img, style), seconds, runs))
+            for wire, t_remote, mb in (("uint8", t_u8, img.nbytes / 4e6), ("float32", t_f32, img.nbytes / 1e6)):
                 rows.append(
                     [
                         f"1 frame round trip, {wire} wire, ms (median)",
