@@ -220,6 +220,7 @@ def build_show(cfg: ShowConfig, headless: bool = False) -> Show:
         backend_factories(cfg, manifest),
         (p.width, p.height),
         Stabilizer(p.smoothing, p.motion_threshold) if p.smoothing > 0 else None,
+        retry_s=cfg.model.retry_s,
     )
     source = build_source(cfg)
     sinks = build_sinks(cfg, headless)

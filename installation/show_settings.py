@@ -121,6 +121,12 @@ class ModelSettings(Settings):
     triton: TritonSettings = Field(
         default_factory=TritonSettings, description="the Triton Inference Server of the triton backend"
     )
+    retry_s: StrictFloat = Field(
+        30.0,
+        ge=0,
+        description="after falling back from a remote backend (triton), try it again this often, in the "
+        "background (0: never)",
+    )
 
     @model_validator(mode="after")
     def _triton_needs_a_url(self) -> ModelSettings:

@@ -57,6 +57,7 @@ class Backend(abc.ABC):
     """Runs one model. Use as a context manager; ``close()`` is idempotent."""
 
     name = "backend"
+    retry_after_failure = False  # may come back by itself (a remote server): worth trying again after a fallback
 
     def __init__(self, manifest: Manifest, options: BackendOptions = BackendOptions()) -> None:
         self.manifest = manifest

@@ -101,6 +101,7 @@ class TritonBackend(Backend):
     """Sends each frame and its style weights to a model on a Triton Inference Server."""
 
     name = "triton"
+    retry_after_failure = True  # a restarted server is worth going back to (Stylizer retry_s)
 
     def __init__(self, manifest: Manifest, options: BackendOptions = BackendOptions()) -> None:
         super().__init__(manifest, options)

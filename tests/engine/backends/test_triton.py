@@ -181,8 +181,9 @@ def test_a_server_with_another_model_file_is_refused(tiny_model, server, tmp_pat
 
 @needs_server
 def test_server_down_mid_show_falls_back_and_the_backend_reconnects(tiny_model, server):
-    """Killed mid-show: calls raise BackendError, the show moves to local inference, and when the server is
-    back on its address the same Triton backend works again without being rebuilt."""
+    """Killed mid-show: calls raise BackendError, the show moves to local inference; when the server is back
+    on its address the same Triton backend works again without being rebuilt, and the show, retrying in the
+    background, moves back to Triton."""
     from engine.backends.triton import TritonBackend
 
     options = target(server.url, timeout_s=2.0)
@@ -190,6 +191,7 @@ def test_server_down_mid_show_falls_back_and_the_backend_reconnects(tiny_model, 
         [lambda: TritonBackend(tiny_model, options), lambda: OnnxRuntimeBackend(tiny_model)],
         (64, 36),
         max_consecutive_errors=3,
+        retry_s=0.2,
     )
     frame = Frame(np.random.default_rng(3).integers(0, 255, (36, 64, 3), dtype=np.uint8))
     mix = StyleMix.single(3, 1)
@@ -215,6 +217,10 @@ def test_server_down_mid_show_falls_back_and_the_backend_reconnects(tiny_model, 
                 time.sleep(0.1)
         with OnnxRuntimeBackend(tiny_model) as local:  # over the uint8 wire: to the nearest level
             np.testing.assert_allclose(got, local.infer(image(), STYLES[:1]), atol=0.5 / 255 + 1e-5)
+        while not stylizer.backend_name.startswith("triton"):  # every frame styled meanwhile, none waits
+            assert stylizer.process(frame, mix).styled
+            assert time.monotonic() < deadline, "the show never went back to the Triton server"
+        assert stylizer.process(frame, mix).styled and stylizer.backend_name.startswith("triton")
     finally:
         remote.close()
         stylizer.close()

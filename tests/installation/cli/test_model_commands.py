@@ -96,14 +96,16 @@ def test_export_with_triton_refuses_an_existing_repository_before_any_work(tmp_p
 
 def test_export_with_triton_writes_the_model_and_its_repository(tmp_path):
     """`laterna export --triton DIR` writes the usual outputs and a Triton repository of the same model file."""
-    from engine.manifest import file_sha256
-
     ckpt = save_tiny_checkpoint(tmp_path / "weights.pt")
     out, repo = tmp_path / "models", tmp_path / "repo"
     photo = min(PHOTOS.iterdir())
     argv = ["export", str(ckpt), "--out", str(out), "--name", "tiny", "--variants", "", "--real-images", str(photo)]
     assert main([*argv, "--triton", str(repo)]) == 0
-    assert file_sha256(repo / "tiny" / "1" / "model.onnx") == load_manifest(out / "tiny.json").sha256
+    assert (repo / "tiny" / "1" / "model.onnx").is_file()
+    sha = load_manifest(out / "tiny.json").sha256
+    assert (
+        f'key: "laterna_sha256"\n  value: {{ string_value: "{sha}" }}' in (repo / "tiny" / "config.pbtxt").read_text()
+    )
 
 
 def _subcommands() -> dict[str, argparse.ArgumentParser]:
