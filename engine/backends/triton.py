@@ -212,6 +212,7 @@ class TritonBackend(Backend):
         try:
             result = client.infer(self.model, inputs, self.version, outputs, client_timeout=self.timeout_s)
         except self._server_error as exc:
+            log.debug("%s: %s", self.where, exc)  # the full text varies from call to call; the error does not
             raise BackendError(f"{self.where}: inference failed ({_status(exc)})") from exc
         out = result.as_numpy(self._output_name)
         if out is None or out.shape[0] != image.shape[0] or out.ndim != 4:
