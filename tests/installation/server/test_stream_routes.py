@@ -63,6 +63,21 @@ def test_mjpeg_frames_are_what_the_show_rendered_and_change(running):
     assert difference(first, last) > 1.0  # the picture moves (a slow sky and drifting hills)
 
 
+def test_ffmpegs_multipart_jpeg_demuxer_reads_the_stream(running):
+    """FFmpeg's mpjpeg demuxer (what OBS's media source and other players use, here through PyAV) reads
+    /stream.mjpg: frames at the output's size that match what the show rendered."""
+    av = pytest.importorskip("av", reason="PyAV is not installed")
+    pictures = []
+    with av.open(f"http://127.0.0.1:{running.port}/stream.mjpg", format="mpjpeg", timeout=10) as container:
+        assert container.streams.video[0].codec_context.name == "mjpeg"
+        for frame in container.decode(video=0):
+            pictures.append(frame.to_ndarray(format="rgb24"))
+            if len(pictures) == 5:
+                break
+    assert all(p.shape == (HEIGHT, WIDTH, 3) for p in pictures)
+    assert running.closest_rendered(pictures[-1]) < MATCH
+
+
 def test_a_named_output_has_its_own_size_and_an_unknown_one_is_404(running):
     """?output=small serves that output's size; an output that does not exist answers 404 in words."""
     reader = MjpegReader(running.port, "/stream.mjpg?output=small")
