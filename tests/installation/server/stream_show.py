@@ -70,7 +70,9 @@ class StreamingShow:
         self.show.close()
 
 
-def start_streaming_show(tiny_model: Any, tmp_path: Any, **streams: Any) -> StreamingShow:
+def start_streaming_show(
+    tiny_model: Any, tmp_path: Any, operator_token: str | None = None, **streams: Any
+) -> StreamingShow:
     """The show above; ``streams`` overrides keys of the ``streams`` section."""
     section = {
         "enabled": True,
@@ -114,6 +116,7 @@ def start_streaming_show(tiny_model: Any, tmp_path: Any, **streams: Any) -> Stre
         director,
         ServerSettings(host="127.0.0.1", port=0),
         control=control,
+        operator_token=operator_token,
         streams=StreamService(show.streams, cfg.streams),
     )
     thread = ServerThread(server, background=[director.run])
