@@ -80,6 +80,7 @@ def start_streaming_show(
         "outputs": [
             {"name": "main", "max_fps": 0.0, "jpeg_quality": 90},
             {"name": "small", "width": 80, "height": 46, "max_fps": 10.0},
+            {"name": "big", "width": 1920, "height": 1080, "max_fps": 0.0, "jpeg_quality": 100},  # fills sockets
         ],
         **streams,
     }
