@@ -77,6 +77,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from installation.calibration import run_calibration
+
+    run_calibration(args.config, mesh_size=args.mesh)
+    return 0
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from installation.cli.doctor import format_report, run_doctor
 
@@ -231,6 +238,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="show config YAML files (default: configs/default.yaml)",
     )
     c.set_defaults(func=cmd_check)
+
+    cal = sub.add_parser(
+        "calibrate",
+        help="line up the projectors: test pattern, corners and mesh points, saved into the config",
+        description="Show a test pattern (grid, colour bars, blend ramps, numbers) on every projector the "
+        "config names; move corners and mesh points with the arrow keys or the mouse; `s` saves "
+        "them into the config (the old file kept as CONFIG.bak). Keys: Tab projector, m corners/mesh, "
+        "arrows move (Shift 10x), n/p point, +/- mesh size, r reset, s save, Esc quit.",
+    )
+    cal.add_argument("config", help=CONFIG_HELP)
+    cal.add_argument("--mesh", type=int, default=5, help="mesh size for projectors without one (5: 5x5 points)")
+    cal.set_defaults(func=cmd_calibrate)
 
     doc = sub.add_parser(
         "doctor",
