@@ -18,7 +18,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import cv2
 import numpy as np
@@ -29,6 +29,9 @@ from engine.frame import Frame
 from engine.sinks.keystone import IDENTITY
 from engine.sinks.mesh import identity_grid
 from installation.show_settings import DisplaySettings
+
+if TYPE_CHECKING:
+    from engine.sinks.window import ProjectorSink
 
 log = logging.getLogger(__name__)
 
@@ -231,17 +234,17 @@ def run_calibration(
     cfg = load_config(config)
     display = cfg.display
     cal = Calibration(display, mesh_size)
-    sinks = projector_sinks(display)
+    sinks = cast("list[ProjectorSink]", projector_sinks(display))
     cw, ch = display.canvas_size
-    regions = [tuple(o.region) if o.region else (0, 0, cw, ch) for o in display.all_outputs]
-    pattern = test_pattern(cw, ch, regions)  # type: ignore[arg-type]
+    regions = [cast("tuple[int, int, int, int]", o.region or (0, 0, cw, ch)) for o in display.all_outputs]
+    pattern = test_pattern(cw, ch, regions)
     for sink in sinks:
         sink.hide_cursor = False
         sink.open()
     for i, sink in enumerate(sinks):
         sink.set_keystone(cal.keystone_of(i))
         sink.set_mesh(cal.mesh_of(i))
-    window_ids = {}
+    window_ids: dict[int, int] = {}
     for i, sink in enumerate(sinks):
         window = sink._window
         if window is None:
@@ -261,7 +264,7 @@ def run_calibration(
                 elif event.type == pygame.KEYDOWN:
                     changed |= _key(cal, event, config)
                 elif event.type in (pygame.MOUSEBUTTONDOWN, pygame.MOUSEMOTION, pygame.MOUSEBUTTONUP):
-                    index = window_ids.get(getattr(getattr(event, "window", None), "id", None), cal.output)
+                    index = window_ids.get(getattr(getattr(event, "window", None), "id", -1), cal.output)
                     w, h = sinks[index].size
                     x, y = event.pos[0] / max(w - 1, 1), event.pos[1] / max(h - 1, 1)
                     if event.type == pygame.MOUSEBUTTONDOWN:
