@@ -152,6 +152,10 @@ def run_bench(
         parts += [e2e_table(manifest, seconds if not quick else min(seconds, 2.0), quick), ""]
     if "turn" in tables:
         parts += [turn_table(manifest), ""]
+    if "projectors" in tables:
+        from installation.bench.projectors import projectors_table
+
+        parts += [projectors_table(manifest, seconds if not quick else min(seconds, 2.0), quick), ""]
     generator = Path(model).parent / "generator.json"
     if "generator" in tables and generator.is_file():
         from installation.bench.generator import generator_table
