@@ -201,12 +201,27 @@ class Installation:
             loop.post(SetStrength(new.style.strength))
         if new.hours != old.hours:
             self._set_hours(new)
+        if new.display != old.display:
+            self._recalibrate(new)
         if self.director is not None and (new.director, new.moderation, new.attract) != (
             old.director,
             old.moderation,
             old.attract,
         ):
             self._on_director_thread(self._reconfigure_director(new), "the reloaded director settings")
+
+    def _recalibrate(self, new: ShowConfig) -> None:
+        """(render thread, a reload) Each projector window takes its new keystone, mesh, blend and colour."""
+        from engine.sinks.window import ProjectorSink
+        from installation.show import blend_spec
+
+        windows = [s for s in self.show.sinks if isinstance(s, ProjectorSink)]
+        for i, (window, out) in enumerate(zip(windows, new.display.all_outputs)):
+            window.set_keystone([tuple(p) for p in out.keystone] or None)
+            window.set_mesh(out.mesh or None)
+            window.set_blend(blend_spec(new.display, i))
+        if windows:
+            log.info("projector calibration reloaded (%d window(s))", len(windows))
 
     def _on_director_thread(self, coro: Coroutine[Any, Any, None], what: str) -> None:
         """Run ``coro`` on the server's loop, where the Director lives; dropped (and said) if it is not running."""
