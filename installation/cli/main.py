@@ -60,8 +60,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         source,
         show.stylizer.backend_name,
         ", ".join(type(s).__name__ for s in show.sinks),
-        cfg.display.width,
-        cfg.display.height,
+        *cfg.display.canvas_size,
     )
     stats = inst.run(frames=args.frames, seconds=args.seconds)
     log.info(
