@@ -240,6 +240,7 @@ def run_calibration(
     pattern = test_pattern(cw, ch, regions)
     for sink in sinks:
         sink.hide_cursor = False
+        sink.draws_overlays = True  # every projector says which it is
         sink.open()
     for i, sink in enumerate(sinks):
         sink.set_keystone(cal.keystone_of(i))

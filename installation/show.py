@@ -195,6 +195,7 @@ def projector_sinks(display: DisplaySettings) -> list[FrameSink]:
                 mesh=out.mesh or None,
                 position=out.position or None,
                 separate=i > 0,
+                draws_overlays=out.overlays if out.overlays is not None else i == 0,
                 title="Laterna" if i == 0 else f"Laterna {i + 1}",
             )
         )

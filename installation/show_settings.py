@@ -172,6 +172,9 @@ class OutputSettings(Settings):
     )
     hide_cursor: StrictBool = Field(True, description="hide the mouse pointer over the window")
     vsync: StrictBool = Field(True, description="wait for the display's refresh")
+    overlays: StrictBool | None = Field(
+        None, description="draw the join hint and stats on this projector; null: on the first projector only"
+    )
 
     @field_validator("keystone")
     @classmethod

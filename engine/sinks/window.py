@@ -117,12 +117,14 @@ class ProjectorSink(FrameSink):
         mesh: Sequence[Sequence[Sequence[float]]] | None = None,
         position: Sequence[int] | None = None,
         separate: bool = False,
+        draws_overlays: bool = True,
     ) -> None:
         """``width``/``height`` 0 take the display's desktop size; ``font_size`` 0 scales with the height;
         ``font_path`` empty: DejaVu Sans, else pygame's own font. ``region`` (x, y, w, h): the part of each
         frame (a wide canvas) this projector shows; ``blend``: its edge blend and colour; ``mesh``: rows of
         [x, y] points in 0..1 where a regular grid over the picture lands; ``position``: the window's
-        desktop position; ``separate``: an SDL window of its own (every projector after the first)."""
+        desktop position; ``separate``: an SDL window of its own (every projector after the first);
+        ``draws_overlays`` False: text overlays are kept but not drawn here (one QR code on a wall, not two)."""
         if width < 0 or height < 0:
             raise ConfigError(f"window: width and height must be >= 0, got {width}x{height}")
         if fit not in FITS:
@@ -148,6 +150,7 @@ class ProjectorSink(FrameSink):
         self.mesh = check_grid(mesh) if mesh is not None else None
         self.position = tuple(int(v) for v in position) if position is not None else None
         self.separate = separate
+        self.draws_overlays = draws_overlays
         self.companions: list[ProjectorSink] = []  # separate windows to close before the display goes
         self._window: Any = None  # separate: pygame._sdl2.video.Window, Renderer, Texture
         self._renderer: Any = None
@@ -465,7 +468,7 @@ class ProjectorSink(FrameSink):
         return layout
 
     def _draw_overlays(self, target: pygame.Surface) -> None:
-        if not self.overlays_visible:
+        if not self.overlays_visible or not self.draws_overlays:
             return
         with self._overlay_lock:
             overlays = list(self._overlays.values())

@@ -163,6 +163,7 @@ def test_two_projectors_share_one_canvas_with_blends_from_the_overlap(tiny_model
     assert (first.separate, second.separate) == (False, True) and first.companions == [second]
     assert first.blend.zones == Zones(right=16) and first.blend.gain == (1.0, 1.0, 0.9)
     assert second.blend.zones == Zones(left=16) and second.blend.curve == 3.0 and second.display == 1
+    assert first.draws_overlays and not second.draws_overlays  # one join hint on the wall, not two
     show = build_show(cfg)
     try:
         assert show.loop.output_size == (176, 54)
