@@ -4,7 +4,7 @@ The technician says where each point of a regular grid over the picture lands on
 in 0..1 of the output, rows top to bottom, points left to right, at least 2x2). Between the points
 the picture follows a Catmull-Rom spline (it passes through every control point, with continuous
 slopes); four-corner keystone corners, when also set, are applied after the mesh. ``warp_maps``
-turns all that into ``cv2.remap`` tables once (the spline is inverted numerically, at up to 1024
+turns all that into ``cv2.remap`` tables once (the spline is inverted numerically, at up to 512
 pixels across, then the smooth inverse is interpolated up), converted to fixed-point ``CV_16SC2``
 maps; per frame, ``remap`` is one ``cv2.remap``.
 """
@@ -82,7 +82,7 @@ def warp_maps(
     height: int,
     keystone: npt.NDArray[np.float64] | None = None,
     iterations: int = 40,
-    max_side: int = 1024,
+    max_side: int = 512,
 ) -> Maps:
     """``cv2.remap`` tables (CV_16SC2) that show a ``width`` x ``height`` picture with each grid point
     moved to its place, then through the 0..1 homography ``keystone``; black where no picture lands."""
@@ -102,7 +102,10 @@ def warp_maps(
         at = cv2.remap(
             shift, u[..., 0] * (lw - 1), u[..., 1] * (lh - 1), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
+        moved = float(np.abs(target - at - u).max())
         u = target - at
+        if moved < 0.01 / max(lw, lh):  # settled to a hundredth of a pixel
+            break
     at = cv2.remap(shift, u[..., 0] * (lw - 1), u[..., 1] * (lh - 1), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     residual = np.abs(u + at - target).max(axis=-1) * max(lw, lh)
     slack = 0.5 / max(lw, lh)
