@@ -32,7 +32,7 @@ import numpy as np
 
 from engine.errors import EngineError
 from engine.events import Blackout, SetStrength, SetTransition, Stop
-from engine.sinks.capabilities import KeyInput, Overlays
+from engine.sinks.capabilities import KeyInput, Overlays, Warpable
 from engine.sources.base import Selectable, Steerable, find_first
 from installation.config.schema import ShowConfig
 from installation.control.schedule import AttractMode, OpeningHours
@@ -222,6 +222,16 @@ class Installation:
             window.set_blend(blend_spec(new.display, i))
         if windows:
             log.info("projector calibration reloaded (%d window(s))", len(windows))
+        control = self.control
+        if control is not None and control.calibration is not None:  # the panel nudges from the file's points
+            from installation.calibration import Calibration
+
+            calibration = Calibration(new.display)
+
+            async def adopt() -> None:
+                control.calibration = calibration
+
+            self._on_director_thread(adopt(), "the reloaded calibration")
 
     def _on_director_thread(self, coro: Coroutine[Any, Any, None], what: str) -> None:
         """Run ``coro`` on the server's loop, where the Director lives; dropped (and said) if it is not running."""
@@ -337,6 +347,12 @@ class Installation:
             transition_s=self.cfg.style.transition_s,
         )
         self.control = control
+        if any(isinstance(s, Warpable) for s in self.show.sinks):  # the panel can nudge the projectors' points
+            from installation.calibration import Calibration
+
+            control.calibration = Calibration(self.cfg.display)
+            if self.cfg.source_file and Path(self.cfg.source_file).is_file():
+                control.config_path = Path(self.cfg.source_file)
         self.director.is_pinned = lambda: control.pinned is not None
         metrics = Metrics()
         loop.on_tick.append(metrics.on_tick)
