@@ -27,7 +27,7 @@ def two_projectors(blend: bool = True, **second) -> tuple[ProjectorSink, Project
         W,
         H,
         vsync=False,
-        position=(0, 0),
+        position=(40, 10),
         region=(0, 0, W, H),
         blend=BlendSpec(Zones(right=OVERLAP)) if blend else None,
     )
@@ -64,9 +64,10 @@ def test_each_window_shows_its_region_of_the_canvas_at_its_place(x_display):
         assert np.array_equal(left.last_presented(), canvas[:, :W])
         assert np.array_equal(right.last_presented(), canvas[:, W - OVERLAP :])
         screen = screenshot(x_display)
-        assert np.array_equal(screen[0:H, 0:W], canvas[:, :W])
+        assert np.array_equal(screen[10 : 10 + H, 40 : 40 + W], canvas[:, :W])
         assert np.array_equal(screen[200 : 200 + H, 700 : 700 + W], canvas[:, W - OVERLAP :])
-        assert not screen[H + 5 : 195, :].any()  # nothing between the two windows
+        assert not screen[H + 15 : 195, :].any()  # nothing between the two windows
+        assert not screen[:, :35].any()  # the first window moved to its position too
     finally:
         left.close()
     assert right.size == (W, H) and right._window is None  # the display window closed its companion first
