@@ -288,6 +288,11 @@ class DisplaySettings(OutputSettings):
             if out.region and (out.region[0] + out.region[2] > cw or out.region[1] + out.region[3] > ch):
                 where = "region" if i == 0 else f"outputs[{i - 1}].region"
                 raise related(where, f"a region inside the {cw}x{ch} canvas, got {list(out.region)}")
+            w, h = (out.region[2], out.region[3]) if out.region else (cw, ch)
+            b = out.blend
+            if (b.left or 0) + (b.right or 0) > w or (b.top or 0) + (b.bottom or 0) > h:
+                where = "blend" if i == 0 else f"outputs[{i - 1}].blend"
+                raise related(where, f"blend zones that fit the output's {w}x{h} region")
         return self
 
 

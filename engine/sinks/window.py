@@ -232,6 +232,8 @@ class ProjectorSink(FrameSink):
                 rx, ry, rw, rh = self.region
                 source = source[ry : ry + rh, rx : rx + rw]
             fh, fw = source.shape[:2]
+            if fw == 0 or fh == 0:
+                raise SinkError(f"window: region {self.region} lies outside the {frame.width}x{frame.height} frame")
             layout = self._layout(fw, fh)
             x, y, w, h = layout.crop
             pixels = resize(source[y : y + h, x : x + w], layout.dest[2], layout.dest[3])
@@ -445,8 +447,12 @@ class ProjectorSink(FrameSink):
         if key not in self._blends:
             dw, dh = layout.dest[2], layout.dest[3]
             cw, ch = layout.crop[2], layout.crop[3]
-            built = self.blend.build(dw, dh, (cw, ch))
-            self._blends[key] = None if built.is_identity else built
+            try:
+                built: EdgeBlend | None = self.blend.build(dw, dh, (cw, ch))
+            except ConfigError as exc:  # zones wider than the picture: shown unblended, said once
+                log.warning("window: no edge blend at %dx%d: %s", dw, dh, exc)
+                built = None
+            self._blends[key] = None if built is None or built.is_identity else built
         return self._blends[key]
 
     def _layout(self, frame_width: int, frame_height: int) -> _Layout:
