@@ -254,6 +254,7 @@ def run_calibration(
             window = Window.from_display_module()
         window_ids[window.id] = i
     dragging = False
+    hover = 0  # the projector window under the mouse pointer
     frames = 0
     try:
         running = True
@@ -264,8 +265,13 @@ def run_calibration(
                     running = False
                 elif event.type == pygame.KEYDOWN:
                     changed |= _key(cal, event, config)
+                elif event.type in (pygame.WINDOWENTER, pygame.WINDOWFOCUSGAINED):
+                    # Which window the pointer is over: pygame 2.6 gives a separate window's Window object
+                    # here and None for the display window (the `window` of mouse events is unreliable).
+                    window = getattr(event, "window", None)
+                    hover = window_ids.get(getattr(window, "id", -1), 0) if window is not None else 0
                 elif event.type in (pygame.MOUSEBUTTONDOWN, pygame.MOUSEMOTION, pygame.MOUSEBUTTONUP):
-                    index = window_ids.get(getattr(getattr(event, "window", None), "id", -1), cal.output)
+                    index = hover
                     w, h = sinks[index].size
                     x, y = event.pos[0] / max(w - 1, 1), event.pos[1] / max(h - 1, 1)
                     if event.type == pygame.MOUSEBUTTONDOWN:

@@ -95,3 +95,23 @@ def test_a_file_with_a_different_number_of_outputs_is_not_overwritten(tmp_path):
     with pytest.raises(Exception, match="not saved"):
         save_calibration(path, cal)
     assert path.read_text() == "display: {width: 320, height: 180}\n"
+
+
+def test_calibrate_selects_and_drags_a_point_with_the_mouse(tmp_path, monkeypatch):
+    """A click near a mesh point selects it; dragging moves it to the pointer; nothing is saved without s."""
+    path = write_show(tmp_path)
+    with xvfb(800, 200) as display:
+        monkeypatch.setenv("DISPLAY", display)
+        monkeypatch.setenv("SDL_VIDEODRIVER", "x11")
+        pygame.display.init()
+        for kind, extra in [
+            (pygame.WINDOWENTER, {"window": None}),  # the pointer is over the first (the display) window
+            (pygame.MOUSEBUTTONDOWN, {"pos": (158, 92), "button": 1}),  # near the centre point (159.5, 89.5)
+            (pygame.MOUSEMOTION, {"pos": (175, 80), "rel": (17, -12), "buttons": (1, 0, 0)}),
+            (pygame.MOUSEBUTTONUP, {"pos": (175, 80), "button": 1}),
+        ]:
+            pygame.event.post(pygame.event.Event(kind, **extra))
+        cal, sinks = run_calibration(path, max_frames=3)
+    assert cal.output == 0 and cal.mode == "mesh" and cal.point == 12
+    assert cal.outputs[0].mesh[2][2] == [round(175 / 319, 4), round(80 / 179, 4)]
+    assert sinks[0].mesh is not None and path.read_text() == SHOW
