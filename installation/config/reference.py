@@ -154,8 +154,9 @@ exits 78 (sysexits `EX_CONFIG`; systemd's `RestartPreventExitStatus=78`) if anyt
 ## Hot reload
 
 A running show re-reads its file when it changes (or on `SIGHUP`). Changes to `style`, `director`
-(but not `director.expander`), `moderation`, `attract` (but not `attract.source`) and `hours` apply
-at once; anything else is named in the log as needing a restart. A file that fails to load keeps the
+(but not `director.expander`), `moderation`, `attract` (but not `attract.source`), `hours` and each
+projector's calibration (`keystone`, `mesh`, `blend`, `gain`, `black_level` of any `display` output)
+apply at once; anything else is named in the log as needing a restart. A file that fails to load keeps the
 running config, and the operator is told why.
 """
 
