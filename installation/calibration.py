@@ -189,7 +189,7 @@ def _plain(value: Any) -> Any:
 
 
 # -- the test pattern ------------------------------------------------------------------------------
-def test_pattern(width: int, height: int, regions: list[tuple[int, int, int, int]]) -> np.ndarray:
+def calibration_pattern(width: int, height: int, regions: list[tuple[int, int, int, int]]) -> np.ndarray:
     """Grid, colour bars, a grey field (where the blend ramps show) and each projector's number."""
     img = np.full((height, width, 3), 128, np.uint8)
     bars = [(255, 255, 255), (255, 255, 0), (0, 255, 255), (0, 255, 0), (255, 0, 255), (255, 0, 0), (0, 0, 255)]
@@ -203,20 +203,14 @@ def test_pattern(width: int, height: int, regions: list[tuple[int, int, int, int
     img[::step, :] = 255
     img[:, ::step] = 255
     img[-1, :] = img[:, -1] = 255
+    mask = np.zeros((height, width), np.uint8)  # the numbers, white with a black edge on any background
     for i, (x, y, w, h) in enumerate(regions):
         scale = max(1.0, h / 120)
-        cv2.putText(
-            img, str(i + 1), (x + w // 2 - int(14 * scale), y + h // 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 6
-        )
-        cv2.putText(
-            img,
-            str(i + 1),
-            (x + w // 2 - int(14 * scale), y + h // 2),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            scale,
-            (255, 255, 255),
-            2,
-        )
+        origin = (x + w // 2 - int(14 * scale), y + h // 2)
+        cv2.putText(mask, str(i + 1), origin, cv2.FONT_HERSHEY_SIMPLEX, scale, 255, max(2, round(2 * scale)))
+    edge = cv2.dilate(mask, np.ones((5, 5), np.uint8))
+    img[edge > 0] = 0
+    img[mask > 0] = 255
     return img
 
 
@@ -237,7 +231,7 @@ def run_calibration(
     sinks = cast("list[ProjectorSink]", projector_sinks(display))
     cw, ch = display.canvas_size
     regions = [cast("tuple[int, int, int, int]", o.region or (0, 0, cw, ch)) for o in display.all_outputs]
-    pattern = test_pattern(cw, ch, regions)
+    pattern = calibration_pattern(cw, ch, regions)
     for sink in sinks:
         sink.hide_cursor = False
         sink.draws_overlays = True  # every projector says which it is

@@ -115,3 +115,18 @@ def test_calibrate_selects_and_drags_a_point_with_the_mouse(tmp_path, monkeypatc
     assert cal.output == 0 and cal.mode == "mesh" and cal.point == 12
     assert cal.outputs[0].mesh[2][2] == [round(175 / 319, 4), round(80 / 179, 4)]
     assert sinks[0].mesh is not None and path.read_text() == SHOW
+
+
+def test_the_calibration_pattern_has_grid_bars_ramp_and_numbers():
+    """White grid lines, pure colour bars, a grey ramp along the bottom and each projector's number in its region."""
+    from installation.calibration import calibration_pattern
+
+    img = calibration_pattern(600, 180, [(0, 0, 320, 180), (280, 0, 320, 180)])
+    assert (img[0] == 255).all() and (img[:, 0] == 255).all()  # grid lines start at the edges
+    colours = {tuple(int(v) for v in px) for px in img[140, 1:-1:7]}
+    assert {(255, 0, 0), (0, 255, 0), (0, 0, 255)} <= colours
+    bottom = img[175, 1:599, 0].astype(int)
+    assert bottom[0] < 10 and bottom[-1] > 245
+    for x0 in (0, 280):  # a number in black and white near each region's centre
+        centre = img[40:100, x0 + 130 : x0 + 190]
+        assert (centre == 0).all(axis=2).any() and (centre == 255).all(axis=2).any()
