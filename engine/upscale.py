@@ -36,6 +36,7 @@ from engine.frame import Pixels, uint8_pixels
 log = logging.getLogger(__name__)
 
 GUIDES = ("rgb", "luma")
+FORMS = ("detail", "filter")
 A_LIMIT = 31.0  # |A| is clipped here: A in Q10 and A*255 in Q2 then fit int16
 A_Q = 1024.0  # fixed-point scale of A at full resolution
 B_Q = 4.0  # fixed-point scale of b and of the sum at full resolution
@@ -48,7 +49,9 @@ class Upscaler(abc.ABC):
     needs_guide = False  # True: the source must be delivered at the output size
 
     @abc.abstractmethod
-    def upscale(self, styled: Pixels, guide_low: Pixels, guide_full: Pixels | None, size: tuple[int, int]) -> Pixels:
+    def upscale(
+        self, styled: np.ndarray, guide_low: np.ndarray, guide_full: np.ndarray | None, size: tuple[int, int]
+    ) -> Pixels:
         """``styled`` (the working size, as ``guide_low``) at ``size`` = (width, height). ``guide_full`` is the
         source at ``size`` (None or another size: the upscaler falls back to a plain resize)."""
 
@@ -61,14 +64,20 @@ class ResizeUpscaler(Upscaler):
 
     name = "resize"
 
-    def upscale(self, styled: Pixels, guide_low: Pixels, guide_full: Pixels | None, size: tuple[int, int]) -> Pixels:
+    def upscale(
+        self, styled: np.ndarray, guide_low: np.ndarray, guide_full: np.ndarray | None, size: tuple[int, int]
+    ) -> Pixels:
         if (styled.shape[1], styled.shape[0]) == size:
             return styled
         return uint8_pixels(cv2.resize(styled, size, interpolation=cv2.INTER_LINEAR))
 
 
-def check_guided(radius: int, eps: float, guide: str) -> None:
+def check_guided(radius: int, eps: float, guide: str, form: str = "detail", detail: float = 1.0) -> None:
     """Raise ``ConfigError`` unless the guided filter's parameters make sense."""
+    if form not in FORMS:
+        raise ConfigError(f"guided upscaler: form must be one of {FORMS}, got {form!r}")
+    if not 0 <= detail <= A_LIMIT:
+        raise ConfigError(f"guided upscaler: detail must be in 0..{A_LIMIT:g}, got {detail}")
     if radius < 1:
         raise ConfigError(f"guided upscaler: radius must be >= 1, got {radius}")
     if not eps > 0:
@@ -91,27 +100,17 @@ class _Buffers(threading.local):
         return array
 
 
-def guided_coefficients(
-    guide_low: np.ndarray, styled: np.ndarray, radius: int, eps: float, buffers: _Buffers | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """The fast guided filter's smoothed coefficients (mean A, mean b) at the working size, float32 HxWx3.
-
-    ``guide_low`` and ``styled`` are uint8 HxWx3 (``guide_low`` may be HxWx1 for a luminance guide, which
-    then serves all three channels); units are [0, 1], so ``eps`` is a variance in those units. Box
-    filters use OpenCV's default border (reflect-101), as the torch version does."""
-    bufs = buffers or _Buffers()
-    h, w = styled.shape[:2]
-    gc = guide_low.shape[2] if guide_low.ndim == 3 else 1
+def _gain(
+    g: np.ndarray, p: np.ndarray, radius: int, eps: float, bufs: _Buffers, tag: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(A, mean A, mean I, mean p) of the guided filter for float32 ``g`` (HxWx3 or HxW) and ``p`` (HxWx3)."""
+    h, w = p.shape[:2]
+    gc = g.shape[2] if g.ndim == 3 else 1
     k = (2 * radius + 1, 2 * radius + 1)
 
     def buf(name: str, c: int = 3) -> np.ndarray:
-        return bufs.get(name, (h, w, c) if c > 1 else (h, w), np.float32)
+        return bufs.get(tag + name, (h, w, c) if c > 1 else (h, w), np.float32)
 
-    inv = np.float32(1.0 / 255.0)
-    g = buf("g", gc)
-    np.multiply(guide_low.reshape(g.shape), inv, out=g, casting="unsafe")
-    p = buf("p")
-    np.multiply(styled, inv, out=p, casting="unsafe")
     mean_g, var_g = buf("mean_g", gc), buf("var_g", gc)
     sq = buf("sq", gc)
     cv2.boxFilter(g, -1, k, dst=mean_g)
@@ -131,14 +130,63 @@ def guided_coefficients(
     cv2.boxFilter(prod, -1, k, dst=cov)
     cv2.multiply(mean_g, mean_p, dst=prod)
     cv2.subtract(cov, prod, dst=cov)
-    a = buf("a")
+    a, mean_a = buf("a"), buf("mean_a")
     cv2.divide(cov, var_g, dst=a)
-    b = buf("b")
-    cv2.multiply(a, mean_g, dst=prod)
-    cv2.subtract(mean_p, prod, dst=b)
-    mean_a, mean_b = buf("mean_a"), buf("mean_b")
     cv2.boxFilter(a, -1, k, dst=mean_a)
-    cv2.boxFilter(b, -1, k, dst=mean_b)
+    return a, mean_a, mean_g, mean_p
+
+
+def guided_coefficients(
+    guide_low: np.ndarray,
+    styled: np.ndarray,
+    radius: int,
+    eps: float,
+    buffers: _Buffers | None = None,
+    form: str = "filter",
+    detail: float = 1.0,
+    coarse: int = 1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The coefficients (A, b) at the working size, float32 HxWx3, such that the output is ``A_up * I + b_up``.
+
+    ``guide_low`` and ``styled`` are uint8 HxWx3 (``guide_low`` may be HxW for a luminance guide, which
+    then serves all three channels); units are [0, 1], so ``eps`` is a variance in those units. Box
+    filters use OpenCV's default border (reflect-101), as the torch version does.
+
+    ``form="filter"``: He's coefficients, mean A and mean b. ``form="detail"``: ``A' = detail * mean A`` and
+    ``b' = p - A' * I``, so that ``A'_up * I_full + b'_up`` is, up to the bilinear rounding of a product,
+    ``up(p) + A'_up * (I_full - up(I))``: the stylised picture as it is, plus the source's detail that
+    the working size lost, scaled by how strongly the style follows the source there. With ``coarse=2``
+    the detail form fits A at half the working size (area-averaged, radius halved: the same window on
+    the picture, a quarter of the work) and enlarges it bilinearly; b' still keeps every pixel of p."""
+    bufs = buffers or _Buffers()
+    h, w = styled.shape[:2]
+    gc = guide_low.shape[2] if guide_low.ndim == 3 else 1
+    inv = np.float32(1.0 / 255.0)
+    g = bufs.get("g", (h, w, gc) if gc > 1 else (h, w), np.float32)
+    np.multiply(guide_low.reshape(g.shape), inv, out=g, casting="unsafe")
+    p = bufs.get("p", (h, w, 3), np.float32)
+    np.multiply(styled, inv, out=p, casting="unsafe")
+    b = bufs.get("b", (h, w, 3), np.float32)
+    if form == "detail":
+        if coarse > 1:
+            size = (max(1, w // coarse), max(1, h // coarse))
+            g_c = cv2.resize(g, size, interpolation=cv2.INTER_AREA)
+            p_c = cv2.resize(p, size, interpolation=cv2.INTER_AREA)
+            _, mean_a_c, _, _ = _gain(g_c, p_c, max(1, round(radius / coarse)), eps, bufs, "c_")
+            mean_a = cv2.resize(mean_a_c, (w, h), dst=bufs.get("mean_a_w", (h, w, 3), np.float32))
+        else:
+            _, mean_a, _, _ = _gain(g, p, radius, eps, bufs, "")
+        if detail != 1.0:
+            np.multiply(mean_a, np.float32(detail), out=mean_a)
+        g3 = g if gc > 1 else cv2.merge([g] * 3, dst=bufs.get("g3w", (h, w, 3), np.float32))
+        prod = cv2.multiply(mean_a, g3, dst=bufs.get("prod_w", (h, w, 3), np.float32))
+        cv2.subtract(p, prod, dst=b)
+        return mean_a, b
+    a, mean_a, mean_g, mean_p = _gain(g, p, radius, eps, bufs, "")
+    prod = cv2.multiply(a, mean_g, dst=bufs.get("prod_w", (h, w, 3), np.float32))  # mean_g: three channels
+    cv2.subtract(mean_p, prod, dst=b)
+    mean_b = bufs.get("mean_b", (h, w, 3), np.float32)
+    cv2.boxFilter(b, -1, (2 * radius + 1, 2 * radius + 1), dst=mean_b)
     return mean_a, mean_b
 
 
@@ -148,8 +196,22 @@ class GuidedUpscaler(Upscaler):
     name = "guided"
     needs_guide = True
 
-    def __init__(self, radius: int = 2, eps: float = 1e-3, guide: str = "rgb", band_rows: int = 48) -> None:
-        check_guided(radius, eps, guide)
+    def __init__(
+        self,
+        radius: int = 4,
+        eps: float = 1e-3,
+        guide: str = "rgb",
+        form: str = "detail",
+        detail: float = 2.0,
+        coarse: int = 2,
+        band_rows: int = 48,
+    ) -> None:
+        check_guided(radius, eps, guide, form, detail)
+        if coarse not in (1, 2):
+            raise ConfigError(f"guided upscaler: coarse must be 1 or 2, got {coarse}")
+        self.coarse = coarse
+        self.form = form
+        self.detail = detail
         self.band_rows = band_rows  # full-resolution rows per band (0: the whole picture at once)
         self.radius = radius
         self.eps = eps
@@ -160,9 +222,13 @@ class GuidedUpscaler(Upscaler):
         self._warn_lock = threading.Lock()
 
     def describe(self) -> str:
-        return f"guided (r={self.radius}, eps={self.eps:g}, {self.guide})"
+        if self.form == "filter":
+            return f"guided filter (r={self.radius}, eps={self.eps:g}, {self.guide})"
+        return f"guided detail x{self.detail:g} (r={self.radius}, eps={self.eps:g}, {self.guide})"
 
-    def upscale(self, styled: Pixels, guide_low: Pixels, guide_full: Pixels | None, size: tuple[int, int]) -> Pixels:
+    def upscale(
+        self, styled: np.ndarray, guide_low: np.ndarray, guide_full: np.ndarray | None, size: tuple[int, int]
+    ) -> Pixels:
         if (styled.shape[1], styled.shape[0]) == size:
             return styled
         if guide_full is None or (guide_full.shape[1], guide_full.shape[0]) != size:
@@ -170,7 +236,7 @@ class GuidedUpscaler(Upscaler):
             return self._fallback.upscale(styled, guide_low, None, size)
         return self.apply(styled, guide_low, guide_full)
 
-    def _warn_once(self, guide_full: Pixels | None, size: tuple[int, int]) -> None:
+    def _warn_once(self, guide_full: np.ndarray | None, size: tuple[int, int]) -> None:
         with self._warn_lock:
             if self._warned:
                 return
@@ -183,7 +249,7 @@ class GuidedUpscaler(Upscaler):
             got,
         )
 
-    def apply(self, styled: Pixels, guide_low: Pixels, guide_full: Pixels) -> Pixels:
+    def apply(self, styled: np.ndarray, guide_low: np.ndarray, guide_full: np.ndarray) -> Pixels:
         """``styled`` enlarged to ``guide_full``'s size, edges taken from ``guide_full``."""
         bufs = self._buffers
         height, width = guide_full.shape[:2]
@@ -194,7 +260,9 @@ class GuidedUpscaler(Upscaler):
             guide = cv2.cvtColor(y, cv2.COLOR_GRAY2RGB, dst=bufs.get("y3_full", full, np.uint8))
         else:
             g_low, guide = guide_low, guide_full
-        mean_a, mean_b = guided_coefficients(g_low, styled, self.radius, self.eps, bufs)
+        mean_a, mean_b = guided_coefficients(
+            g_low, styled, self.radius, self.eps, bufs, self.form, self.detail, self.coarse
+        )
         # fixed point for the full-resolution pass: A in Q10, b (in 0..255 units) in Q2
         h, w = mean_a.shape[:2]
         a16, b16 = bufs.get("a16", (h, w, 3), np.int16), bufs.get("b16", (h, w, 3), np.int16)
@@ -212,7 +280,7 @@ class GuidedUpscaler(Upscaler):
             a_up = cv2.resize(a16[r0:r1], (width, rows), dst=bufs.get("a_up", (rows, width, 3), np.int16))
             b_up = cv2.resize(b16[r0:r1], (width, rows), dst=bufs.get("b_up", (rows, width, 3), np.int16))
             n = y1 - y0
-            s0 = max(skip, 0) if skip >= 0 else y0
+            s0 = skip if skip >= 0 else y0
             guide16 = bufs.get("guide16", (n, width, 3), np.int16)
             np.copyto(guide16, guide[y0:y1], casting="unsafe")
             prod = cv2.multiply(

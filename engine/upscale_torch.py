@@ -9,13 +9,13 @@ torch is imported when the class is built, never when ``engine`` is.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from engine.errors import ConfigError
 from engine.frame import Pixels, uint8_pixels
-from engine.upscale import ResizeUpscaler, Upscaler, check_guided
+from engine.upscale import A_LIMIT, ResizeUpscaler, Upscaler, check_guided
 
 if TYPE_CHECKING:
     import torch
@@ -32,23 +32,62 @@ def _box(x: torch.Tensor, radius: int) -> torch.Tensor:
     return F.avg_pool2d(padded, 2 * radius + 1, stride=1)
 
 
+def _gain(g: torch.Tensor, p: torch.Tensor, radius: int, eps: float) -> tuple[torch.Tensor, ...]:
+    """(A, mean A, mean I, mean p) of the guided filter on NCHW tensors."""
+    mean_g = _box(g, radius)
+    var_g = _box(g * g, radius) - mean_g * mean_g
+    mean_p = _box(p, radius)
+    cov = _box(g * p, radius) - mean_g * mean_p
+    a = cov / (var_g + eps)
+    return a, _box(a, radius), mean_g, mean_p
+
+
+def guided_coefficients(
+    styled: torch.Tensor,
+    guide_low: torch.Tensor,
+    radius: int,
+    eps: float,
+    form: str = "filter",
+    detail: float = 1.0,
+    coarse: int = 1,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(A, b) at the working size from NCHW float tensors in [0, 1], as ``engine.upscale.guided_coefficients``."""
+    import torch.nn.functional as F
+
+    if form == "detail":
+        if coarse > 1:
+            h, w = styled.shape[-2:]
+            size = (max(1, h // coarse), max(1, w // coarse))
+            g_c = F.interpolate(guide_low, size=size, mode="area")
+            p_c = F.interpolate(styled, size=size, mode="area")
+            _, mean_a_c, _, _ = _gain(g_c, p_c, max(1, round(radius / coarse)), eps)
+            mean_a = F.interpolate(mean_a_c, size=(h, w), mode="bilinear", align_corners=False)
+        else:
+            _, mean_a, _, _ = _gain(guide_low, styled, radius, eps)
+        mean_a = (mean_a * detail).clamp(-A_LIMIT, A_LIMIT)
+        return mean_a, styled - mean_a * guide_low
+    a, mean_a, mean_g, mean_p = _gain(guide_low, styled, radius, eps)
+    return mean_a.clamp(-A_LIMIT, A_LIMIT), _box(mean_p - a * mean_g, radius)
+
+
 def guided_upsample(
-    styled: torch.Tensor, guide_low: torch.Tensor, guide_full: torch.Tensor, radius: int, eps: float
+    styled: torch.Tensor,
+    guide_low: torch.Tensor,
+    guide_full: torch.Tensor,
+    radius: int,
+    eps: float,
+    form: str = "filter",
+    detail: float = 1.0,
+    coarse: int = 1,
 ) -> torch.Tensor:
-    """The fast guided filter on NCHW float tensors in [0, 1]: ``styled`` (N,3,h,w) guided by ``guide_low``
+    """The guided upscaler on NCHW float tensors in [0, 1]: ``styled`` (N,3,h,w) guided by ``guide_low``
     (N,C,h,w; C = 3, or 1 for a luminance guide) fitted at (h, w), applied to ``guide_full`` (N,C,H,W)."""
     import torch.nn.functional as F
 
-    mean_g = _box(guide_low, radius)
-    var_g = _box(guide_low * guide_low, radius) - mean_g * mean_g
-    mean_p = _box(styled, radius)
-    cov = _box(guide_low * styled, radius) - mean_g * mean_p
-    a = cov / (var_g + eps)
-    b = mean_p - a * mean_g
-    mean_a, mean_b = _box(a, radius), _box(b, radius)
+    a, b = guided_coefficients(styled, guide_low, radius, eps, form, detail, coarse)
     size = guide_full.shape[-2:]
-    a_up = F.interpolate(mean_a, size=size, mode="bilinear", align_corners=False)
-    b_up = F.interpolate(mean_b, size=size, mode="bilinear", align_corners=False)
+    a_up = F.interpolate(a, size=size, mode="bilinear", align_corners=False)
+    b_up = F.interpolate(b, size=size, mode="bilinear", align_corners=False)
     return a_up * guide_full + b_up
 
 
@@ -59,9 +98,19 @@ class TorchGuidedUpscaler(Upscaler):
     needs_guide = True
 
     def __init__(
-        self, radius: int = 2, eps: float = 1e-3, guide: str = "rgb", device: str = "cuda", **_: Any
+        self,
+        radius: int = 4,
+        eps: float = 1e-3,
+        guide: str = "rgb",
+        form: str = "detail",
+        detail: float = 2.0,
+        coarse: int = 2,
+        device: str = "cuda",
     ) -> None:
-        check_guided(radius, eps, guide)
+        check_guided(radius, eps, guide, form, detail)
+        if coarse not in (1, 2):
+            raise ConfigError(f"guided upscaler: coarse must be 1 or 2, got {coarse}")
+        self.form, self.detail, self.coarse = form, detail, coarse
         import torch
 
         if device.startswith("cuda") and not torch.cuda.is_available():
@@ -74,7 +123,7 @@ class TorchGuidedUpscaler(Upscaler):
         self._fallback = ResizeUpscaler()
 
     def describe(self) -> str:
-        return f"guided-torch on {self.device} (r={self.radius}, eps={self.eps:g}, {self.guide})"
+        return f"guided-torch {self.form} on {self.device} (r={self.radius}, eps={self.eps:g}, {self.guide})"
 
     def _tensor(self, pixels: np.ndarray) -> torch.Tensor:
         """uint8 HxWx3 -> float 1x3xHxW in [0, 1] on the device (the upload is the uint8 picture)."""
@@ -87,7 +136,9 @@ class TorchGuidedUpscaler(Upscaler):
         y = rgb[:, 0:1] * r + rgb[:, 1:2] * g + rgb[:, 2:3] * b
         return (y * 255.0).round_().div_(255.0)
 
-    def upscale(self, styled: Pixels, guide_low: Pixels, guide_full: Pixels | None, size: tuple[int, int]) -> Pixels:
+    def upscale(
+        self, styled: np.ndarray, guide_low: np.ndarray, guide_full: np.ndarray | None, size: tuple[int, int]
+    ) -> Pixels:
         if (styled.shape[1], styled.shape[0]) == size:
             return styled
         if guide_full is None or (guide_full.shape[1], guide_full.shape[0]) != size:
@@ -97,6 +148,6 @@ class TorchGuidedUpscaler(Upscaler):
             p, g_low, g_full = self._tensor(styled), self._tensor(guide_low), self._tensor(guide_full)
             if self.guide == "luma":
                 g_low, g_full = self._luma(g_low), self._luma(g_full)
-            q = guided_upsample(p, g_low, g_full, self.radius, self.eps)
+            q = guided_upsample(p, g_low, g_full, self.radius, self.eps, self.form, self.detail, self.coarse)
             out = q.mul_(255.0).round_().clamp_(0, 255).to(torch.uint8)[0].permute(1, 2, 0).contiguous()
             return uint8_pixels(out.cpu().numpy())

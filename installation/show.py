@@ -83,14 +83,15 @@ def build_upscaler(cfg: ShowConfig) -> Upscaler:
     """The configured upscaler; a GPU one that cannot start falls back to the CPU one, saying so."""
     u = cfg.upscale
     if u.method == "resize":
-        return resolve(UPSCALERS, "resize", "upscaler")()
+        return resolve(UPSCALERS, "resize", "upscaler")()  # type: ignore[no-any-return]
+    options = {"radius": u.radius, "eps": u.eps, "guide": u.guide, "form": u.form, "detail": u.detail}
     if u.device != "cpu":
         try:
             cls = resolve(UPSCALERS, "guided-torch", "upscaler")
-            return cls(radius=u.radius, eps=u.eps, guide=u.guide, device=u.device)  # type: ignore[no-any-return]
+            return cls(device=u.device, **options)  # type: ignore[no-any-return]
         except (EngineError, ImportError, RuntimeError) as exc:
             log.warning("guided upscaling on %s unavailable (%s); upscaling on the CPU", u.device, exc)
-    return resolve(UPSCALERS, "guided", "upscaler")(radius=u.radius, eps=u.eps, guide=u.guide)  # type: ignore[no-any-return]
+    return resolve(UPSCALERS, "guided", "upscaler")(**options)  # type: ignore[no-any-return]
 
 
 def source_size(cfg: ShowConfig, upscaler: Upscaler) -> tuple[int, int]:

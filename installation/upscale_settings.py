@@ -22,7 +22,15 @@ class UpscaleSettings(Settings):
         description="resize: bilinear (soft); guided: edges from the source captured at the output size "
         "(fast guided filter; the source is then delivered at the output size)",
     )
-    radius: StrictInt = Field(2, ge=1, le=16, description="guided: window radius in working-size pixels")
+    form: Literal["detail", "filter"] = Field(
+        "detail",
+        description="guided: detail adds the source's fine detail to the stylised picture as it is (keeps the "
+        "style's strokes); filter is the fast guided filter as published (smooths the strokes)",
+    )
+    detail: StrictFloat = Field(
+        2.0, ge=0, le=8, description="guided detail: how strongly the source's fine detail is added (0: a resize)"
+    )
+    radius: StrictInt = Field(4, ge=1, le=16, description="guided: window radius in working-size pixels")
     eps: StrictFloat = Field(
         1e-3, gt=0, le=1, description="guided: smoothing (a variance, colours in 0..1); larger keeps less source detail"
     )

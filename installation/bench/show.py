@@ -157,6 +157,10 @@ def run_bench(
         from installation.bench.generator import generator_table
 
         parts += [generator_table(manifest, load_manifest(generator), seconds if not quick else min(seconds, 2.0)), ""]
+    if "upscale" in tables:
+        from installation.bench.upscale import upscale_tables
+
+        parts += [upscale_tables(model, seconds if not quick else min(seconds, 2.0), quick)]
     return "\n".join(parts)
 
 
