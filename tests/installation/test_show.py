@@ -1,3 +1,5 @@
+import time
+
 import numpy as np
 
 from installation.config.schema import config_from_dict
@@ -138,3 +140,46 @@ def test_fallback_none_with_a_dead_camera_still_shows_black():
             frame = source.read()  # raised SourceError on every read before 'none' meant black
             time.sleep(0.01)
     assert frame is not None and frame.size == (32, 24) and not frame.pixels.any()
+
+
+def test_guided_upscaling_from_config_delivers_the_output_size(tiny_model):
+    """upscale.method guided: the source arrives at the output size, the model runs at the working size, the
+    sinks receive the output size, and the stats say both."""
+    from engine.upscale import GuidedUpscaler
+
+    cfg = config_from_dict(
+        {
+            "source": {"type": "pattern", "width": 192, "height": 108},
+            "model": {"manifest": str(tiny_model.path), "sessions": 1},
+            "pipeline": {"width": 64, "height": 36, "workers": 1},
+            "style": {"start": {"moss": 1.0}},
+            "display": {"type": "headless", "width": 96, "height": 54},
+            "upscale": {"width": 192, "height": 108, "method": "guided"},
+        },
+        "test.yaml",
+    )
+    show = build_show(cfg, headless=True)
+    try:
+        open_show(show)
+        stats = show.loop.run(max_frames=4)
+        shown = show.sinks[0].last
+    finally:
+        show.close()
+    assert isinstance(show.stylizer.upscaler, GuidedUpscaler)
+    assert stats["resolution"] == [64, 36] and stats["output_resolution"] == [192, 108]
+    assert shown is not None and shown.pixels.shape == (108, 192, 3) and stats["styled_frames"] >= 1
+
+
+def test_resize_upscaling_keeps_the_source_at_the_working_size(tiny_model):
+    """upscale.method resize (the default): the source stays at the working size; the output size is the
+    display's when upscale.width/height are 0."""
+    from installation.show import build_source, build_upscaler, output_size, source_size
+
+    cfg = _config(tiny_model, {"type": "headless", "width": 192, "height": 108})
+    upscaler = build_upscaler(cfg)
+    assert output_size(cfg) == (192, 108) and source_size(cfg, upscaler) == (96, 54)
+    with build_source(cfg, source_size(cfg, upscaler)) as source:
+        frame, deadline = None, time.monotonic() + 5.0
+        while frame is None and time.monotonic() < deadline:
+            frame = source.read()
+    assert frame is not None and frame.size == (96, 54)
