@@ -178,6 +178,7 @@ def guided_coefficients(
             _, mean_a, _, _ = _gain(g, p, radius, eps, bufs, "")
         if detail != 1.0:
             np.multiply(mean_a, np.float32(detail), out=mean_a)
+        np.clip(mean_a, -A_LIMIT, A_LIMIT, out=mean_a)  # so |b'| <= 1 + A_LIMIT: Q2 fits int16
         g3 = g if gc > 1 else cv2.merge([g] * 3, dst=bufs.get("g3w", (h, w, 3), np.float32))
         prod = cv2.multiply(mean_a, g3, dst=bufs.get("prod_w", (h, w, 3), np.float32))
         cv2.subtract(p, prod, dst=b)
@@ -266,14 +267,12 @@ class GuidedUpscaler(Upscaler):
         # fixed point for the full-resolution pass: A in Q10, b (in 0..255 units) in Q2
         h, w = mean_a.shape[:2]
         a16, b16 = bufs.get("a16", (h, w, 3), np.int16), bufs.get("b16", (h, w, 3), np.int16)
-        np.clip(mean_a, -A_LIMIT, A_LIMIT, out=mean_a)
-        np.multiply(mean_a, np.float32(A_Q), out=mean_a)
-        np.rint(mean_a, out=mean_a)
-        np.copyto(a16, mean_a, casting="unsafe")
-        np.multiply(mean_b, np.float32(255.0 * B_Q), out=mean_b)
-        np.clip(mean_b, -32767.0, 32767.0, out=mean_b)
-        np.rint(mean_b, out=mean_b)
-        np.copyto(b16, mean_b, casting="unsafe")
+        if self.form == "filter":  # (the detail form's coefficients are bounded already)
+            np.clip(mean_a, -A_LIMIT, A_LIMIT, out=mean_a)
+            limit = np.float32(32767.0 / (255.0 * B_Q))
+            np.clip(mean_b, -limit, limit, out=mean_b)
+        np.multiply(mean_a, np.float32(A_Q), out=a16, casting="unsafe")  # one pass each, truncating: < 1/1024
+        np.multiply(mean_b, np.float32(255.0 * B_Q), out=b16, casting="unsafe")
         out = np.empty(full, np.uint8)  # handed on to other threads: never reused
         for (y0, y1), (r0, r1), skip in bands(h, height, self.band_rows):
             rows = (r1 - r0) * (height // h) if skip >= 0 else height
