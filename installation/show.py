@@ -69,6 +69,7 @@ def _simple_source(kind: str, cfg: ShowConfig) -> FrameSource:
             speed=s.walk_speed,
             amplitude=s.walk_amplitude,
             audio=s.audio,
+            sharpen=s.dream_sharpen,
         )
     raise ConfigError(f"{cfg.source_file}: source.type {kind!r} is not available in this build")
 
@@ -137,6 +138,7 @@ def build_source(cfg: ShowConfig, size: tuple[int, int] | None = None) -> FrameS
             speed=s.walk_speed,
             amplitude=s.walk_amplitude,
             audio=s.audio,
+            sharpen=s.dream_sharpen,
         )
         source = SwitchSource({"live": source, "generator": dream}, "live", crossfade_s=s.crossfade_s)
     return source
