@@ -157,7 +157,11 @@ def run_bench(
         from installation.bench.generator import generator_table
 
         parts += [generator_table(manifest, load_manifest(generator), seconds if not quick else min(seconds, 2.0)), ""]
-    if "upscale" in tables:
+    if "triton" in tables:  # not in the default set: it needs `make triton` (a separate environment)
+        from installation.bench.triton import triton_table
+
+        parts += [triton_table(manifest, seconds, quick), ""]
+    if "upscale" in tables:  # not in the default set: a few minutes (1080p/4K output, picture quality)
         from installation.bench.upscale import upscale_tables
 
         parts += [upscale_tables(model, seconds if not quick else min(seconds, 2.0), quick)]
