@@ -100,7 +100,19 @@ def source_size(cfg: ShowConfig, upscaler: Upscaler) -> tuple[int, int]:
     else the working size (the model's input; nothing larger is needed)."""
     work = (cfg.pipeline.width, cfg.pipeline.height)
     out = output_size(cfg)
-    return out if upscaler.needs_guide and out != work else work
+    if not (upscaler.needs_guide and out != work):
+        return work
+    s = cfg.source
+    if s.width < out[0] or s.height < out[1]:
+        log.warning(
+            "guided upscaling to %dx%d from a source captured at %dx%d adds little detail: set source.width/height "
+            "to the output size",
+            out[0],
+            out[1],
+            s.width,
+            s.height,
+        )
+    return out
 
 
 def build_source(cfg: ShowConfig, size: tuple[int, int] | None = None) -> FrameSource:

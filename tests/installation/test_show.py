@@ -203,3 +203,35 @@ def test_the_triton_section_reaches_the_backend_and_the_environment_overrides_it
     monkeypatch.delenv("LATERNA_TRITON_URL")
     with pytest.raises(ConfigError, match=r"model\.triton\.url"):
         config_from_dict({"model": {"backends": ["triton", "onnxruntime"]}}, "test.yaml")
+
+
+def test_a_cuda_upscaler_without_cuda_falls_back_to_the_cpu_one(tiny_model, caplog):
+    """upscale.device cuda on a machine without CUDA: the show upscales on the CPU and says so once."""
+    import logging
+
+    import pytest
+
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    from engine.upscale import GuidedUpscaler
+    from installation.show import build_upscaler
+
+    cfg = _config(tiny_model, {"type": "headless"}, upscale={"method": "guided", "device": "cuda", "detail": 1.5})
+    with caplog.at_level(logging.WARNING, logger="installation.show"):
+        upscaler = build_upscaler(cfg)
+    assert isinstance(upscaler, GuidedUpscaler) and upscaler.detail == 1.5
+    assert sum("upscaling on the CPU" in r.message for r in caplog.records) == 1
+
+
+def test_guided_upscaling_from_a_small_capture_says_it_adds_little(tiny_model, caplog):
+    """Guided upscaling with the source captured below the output size still runs, and the log says to
+    capture at the output size."""
+    import logging
+
+    from installation.show import build_upscaler, source_size
+
+    cfg = _config(tiny_model, {"type": "headless"}, upscale={"width": 192, "height": 108, "method": "guided"})
+    with caplog.at_level(logging.WARNING, logger="installation.show"):
+        assert source_size(cfg, build_upscaler(cfg)) == (192, 108)
+    assert any("adds little detail" in r.message for r in caplog.records)
