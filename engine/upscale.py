@@ -1,23 +1,30 @@
 """Bringing the stylised picture from the working size to the output size.
 
 The model runs at the working size the CPU can hold (640x360); the projector wants 1920x1080 or more.
-``ResizeUpscaler`` enlarges with a bilinear resize (soft on a big wall). ``GuidedUpscaler`` is the
-fast guided filter (He et al., "Guided Image Filtering", 2013; Wu et al., "Fast End-to-End Trainable
-Guided Filter", CVPR 2018): at the working size it fits, in every (2r+1)^2 window, the stylised picture
-``p`` as a linear function of the source ``I`` (``p ~ A*I + b``, ridge ``eps``), box-smooths ``A`` and
-``b``, enlarges only those two smooth maps and applies them to the full-resolution source:
-``q = A_up * I_full + b_up``. The style's colours and strokes come from ``p``; the edges and fine
-detail come from the source the camera captured at full size.
+``ResizeUpscaler`` enlarges with a bilinear resize (soft on a big wall). ``GuidedUpscaler`` takes the
+edges from the source, which the camera captured at the output size, using the fast guided filter
+(He et al., "Guided Image Filtering", 2013; Wu et al., "Fast End-to-End Trainable Guided Filter", CVPR
+2018): at the working size it fits, in every (2r+1)^2 window, the stylised picture ``p`` as a linear
+function of the source ``I`` (``p ~ A*I + b``, ridge ``eps``) and box-smooths the gain ``A``; only the
+smooth maps are enlarged and applied to the full-resolution source as ``q = A_up * I_full + b_up``.
+
+Two forms:
+- ``"filter"``, as published: ``b`` is box-smoothed too. It keeps the source's edges, but also smooths
+  away the style's own strokes, which the source cannot explain (measured: docs/upscale.md).
+- ``"detail"`` (the default): ``A' = detail * A`` and ``b' = p - A' * I``, i.e.
+  ``q ~ up(p) + A'_up * (I_full - up(I))``: the stylised picture as painted, plus the source's detail
+  that the working size could not hold, as strongly as the style follows the source there. The gain is
+  fitted at half the working size (``coarse=2``: the same window on the picture, a quarter of the work).
 
 ``guide="rgb"`` fits each colour channel against the same channel of the source; ``"luma"`` fits all
-three against the source's luminance (the style's colours cannot pick up the source's colour edges).
+three against the source's luminance.
 
-Cost: the fit is a dozen box filters and products at the working size, whatever the output size; the
-full-resolution part is two enlargements, one product and one sum, done in 16-bit fixed point
-(``A`` in Q10, ``b`` and the product in Q2) into buffers kept per thread, so a 1920x1080 frame costs a
-few milliseconds on one core and allocates nothing. Every call is thread-safe (the scheduler's worker
-threads call ``upscale`` at once). ``engine.upscale_torch`` holds the same maths in PyTorch for the
-GPU path.
+Cost: the fit is a dozen box filters and products at the working size (or half of it), whatever the
+output size; the full-resolution part is two enlargements, one product and one sum, in 16-bit fixed
+point (``A`` in Q10, ``b`` and the product in Q2), in bands of rows that stay in the CPU's cache, into
+buffers kept per thread: a 1920x1080 frame costs about 16 ms on one core and allocates only its output.
+Every call is thread-safe (the scheduler's worker threads call ``upscale`` at once).
+``engine.upscale_torch`` holds the same maths in PyTorch for the GPU path.
 """
 
 from __future__ import annotations
@@ -192,7 +199,8 @@ def guided_coefficients(
 
 
 class GuidedUpscaler(Upscaler):
-    """The fast guided filter on the CPU (numpy/OpenCV); see the module's docstring."""
+    """The guided upscaler on the CPU (numpy/OpenCV); see the module's docstring. ``band_rows``: output rows
+    per band of the full-resolution pass (0: the whole picture at once; the result is the same)."""
 
     name = "guided"
     needs_guide = True
@@ -213,7 +221,7 @@ class GuidedUpscaler(Upscaler):
         self.coarse = coarse
         self.form = form
         self.detail = detail
-        self.band_rows = band_rows  # full-resolution rows per band (0: the whole picture at once)
+        self.band_rows = band_rows
         self.radius = radius
         self.eps = eps
         self.guide = guide
