@@ -37,13 +37,13 @@ class StreamOutputSettings(Settings):
         0,
         ge=0,
         le=7680,
-        description="width in pixels; 0 (with height 0): the display canvas (what the projectors show)",
+        description="width in pixels; 0 (with height 0): the size the sinks get (upscale, else the display canvas)",
     )
     height: StrictInt = Field(
         0,
         ge=0,
         le=4320,
-        description="height in pixels; 0 (with width 0): the display canvas",
+        description="height in pixels; 0 (with width 0): the size the sinks get",
     )
     max_fps: StrictFloat = Field(30.0, ge=0, le=240, description="frames a second at most (0: every shown frame)")
     overlays: StrictBool = Field(False, description="draw the join hint and stats overlays on this output too")
