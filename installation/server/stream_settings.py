@@ -93,9 +93,9 @@ class StreamsSettings(Settings):
             raise ValueError(f"expected distinct output names, got {names}")
         return outputs
 
-    def specs(self, display_size: tuple[int, int]) -> list[OutputSpec]:
-        """The outputs for the engine, a size of 0 meaning ``display_size``."""
-        w, h = display_size
+    def specs(self, default_size: tuple[int, int]) -> list[OutputSpec]:
+        """The outputs for the engine, a size of 0 meaning ``default_size`` (the size the sinks get)."""
+        w, h = default_size
         return [
             o.spec() if o.width else OutputSpec(o.name, w, h, o.max_fps, o.overlays, o.jpeg_quality)
             for o in self.outputs
