@@ -127,7 +127,7 @@ class StateKeeper:
 
     def apply(self, event: Event) -> bool:
         """Apply one event; True if it is a state event (the state and its ``seq`` changed)."""
-        s, now = self.state, self.clock()
+        s = self.state
         target = s.target
         changes: dict[str, Any]
         if isinstance(event, TargetChanged):
@@ -156,7 +156,6 @@ class StateKeeper:
             changes = {"source": event.name}
         else:
             return False
-        del now
         self.state = dataclasses.replace(s, seq=_next_seq(s.seq), **changes)
         return True
 
