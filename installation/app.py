@@ -36,6 +36,7 @@ from engine.events import Blackout, SetStrength, SetTransition, Stop
 from engine.sinks.capabilities import KeyInput, Overlays
 from engine.sources.base import Selectable, Steerable, find_first
 from installation.bus.build import build_bus, uses_redis
+from installation.bus.redis_bus import RedisBus
 from installation.config.schema import ShowConfig
 from installation.control.schedule import AttractMode, OpeningHours
 from installation.ops.unstyled import UnstyledReminder
@@ -132,12 +133,14 @@ class Installation:
         self.hours_watch: HoursWatch | None = None
         self.bus = build_bus(cfg.bus, loop.post, loop.target, cfg.style.transition_s, cfg.style.easing)
         self.clustered = uses_redis(cfg.bus)
-        if self.clustered:  # a render node: the hub's decisions come through the bus into this loop
+        self.redis_bus: RedisBus | None = self.bus if isinstance(self.bus, RedisBus) else None
+        if self.redis_bus is not None:  # a render node: the hub's decisions come through the bus into this loop
             if cfg.bus.role == "hub":
                 raise ConfigError(
                     "bus.role: hub runs without a frame loop: start it with `laterna run` (HubInstallation)"
                 )
-            self.bus.follow(loop, AttractMode(len(names), cfg.attract) if names else None, self.show.manifest.sha256)
+            attract = AttractMode(len(names), cfg.attract) if names else None
+            self.redis_bus.follow(loop, attract, self.show.manifest.sha256)
         self._brain_thread: threading.Thread | None = None
         self._stop_requested = False  # set by stop() from any thread or a signal handler; read on the main thread
         self._stop_posted = False
@@ -162,9 +165,9 @@ class Installation:
                 default_strength=cfg.style.strength,
             )
             self.director.hours = self.hours_watch.hours if self.hours_watch else None  # closed: visitors told
-            if self.clustered:
+            if self.redis_bus is not None:
                 director = self.director
-                self.bus.mode = lambda: director.mode  # type: ignore[attr-defined]
+                self.redis_bus.mode = lambda: director.mode
             if a.enabled and a.source != "live":
                 if find_first(self.show.source, Selectable) is not None:
                     self.director.attract_source = a.source  # nobody there: crossfade to the generator's dream
@@ -459,8 +462,8 @@ class Installation:
                 lambda: self.director.status().get("prompt") if self.director else None,
             )
             self.osc_feedback.start()
-            if self.clustered:
-                self.bus.on_node_change.append(self.osc_feedback.node_change)  # type: ignore[attr-defined]
+            if self.redis_bus is not None:
+                self.redis_bus.on_node_change.append(self.osc_feedback.node_change)
 
     def _start_watchdog(self) -> None:
         from installation.ops.supervision import Watchdog

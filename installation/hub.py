@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,9 +22,16 @@ from engine.manifest import load_manifest
 from engine.style import StyleMix
 from installation.app import build_expander, build_moderator
 from installation.bus.build import build_bus, uses_redis
+from installation.bus.redis_bus import RedisBus
 from installation.config.schema import ShowConfig
 from installation.control.schedule import AttractMode
 from installation.prompts.director import Director
+
+if TYPE_CHECKING:
+    from installation.control.osc import OscControl, OscFeedback
+    from installation.control.show_control import ShowControl
+    from installation.control.warning_log import WarningLog
+    from installation.server.prompt_server import PromptServer, ServerThread
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +50,9 @@ class HubInstallation:
             if cfg.style.start
             else StyleMix(tuple([1.0 / max(len(names), 1)] * len(names)), cfg.style.strength)
         )
-        self.bus: Any = build_bus(cfg.bus, None, initial, cfg.style.transition_s, cfg.style.easing)
+        bus = build_bus(cfg.bus, None, initial, cfg.style.transition_s, cfg.style.easing)
+        assert isinstance(bus, RedisBus)  # uses_redis() said so
+        self.bus: RedisBus = bus
         from installation.prompts.embedding import SentenceEmbedder
 
         self.embedder = SentenceEmbedder()
@@ -62,8 +71,12 @@ class HubInstallation:
         director = self.director
         self.bus.mode = lambda: director.mode
         self.port = cfg.server.port if port is None else port
-        self.server = self.server_thread = self.control = self.warnings = None
-        self.osc = self.osc_feedback = None
+        self.server: PromptServer | None = None
+        self.server_thread: ServerThread | None = None
+        self.control: ShowControl | None = None
+        self.warnings: WarningLog | None = None
+        self.osc: OscControl | None = None
+        self.osc_feedback: OscFeedback | None = None
         self.last_tick = time.monotonic()
         self._stop = threading.Event()
         self._brain: threading.Thread | None = None
@@ -73,15 +86,14 @@ class HubInstallation:
     def stats(self) -> dict:
         """The show as the nodes report it: frames summed, the slowest node's fps, the hub's target mix."""
         live = [n for n in self.bus.nodes() if n.health != "gone"]
-        state = self.bus.state
-        mix = state.target if state is not None else None
+        mix = self.bus.keeper.state.target
         return {
             "frames": sum(int(n.report.get("frames") or 0) for n in live),
             "fps": min((float(n.report.get("fps") or 0.0) for n in live), default=0.0),
             "errors": sum(int(n.report.get("errors") or 0) for n in live),
             "nodes": len(live),
-            "mix": mix.named(self.manifest.style_names) if mix is not None else {},
-            "strength": mix.strength if mix is not None else 0.0,
+            "mix": mix.named(self.manifest.style_names),
+            "strength": mix.strength,
             "uptime_s": round(time.monotonic() - self.started, 1),
             "backend": "cluster",
             "source": ", ".join(sorted({str(n.report.get("source")) for n in live})) or None,
@@ -115,25 +127,26 @@ class HubInstallation:
         from installation.server.settings import ServerSettings
 
         cfg, s, bus = self.cfg, self.cfg.server, self.bus
-        self.warnings = WarningLog()
-        self.warnings.install()
+        warnings = self.warnings = WarningLog()
+        warnings.install()
         view = LoopView(
             post=bus.post,
             stats=self.stats,
-            target=lambda: bus.state.target,
+            target=lambda: bus.keeper.state.target,
             on_screen=self.preview,
-            flags=lambda: {"blackout": bus.state.blackout, "frozen": bus.state.frozen},
+            flags=lambda: {"blackout": bus.keeper.state.blackout, "frozen": bus.keeper.state.frozen},
             sources=("live", "generator") if cfg.attract.source == "generator" else (),
-            selected_source=lambda: bus.state.source,
+            selected_source=lambda: bus.keeper.state.source,
         )
         control = ShowControl(
             view,
             self.director,
             self.manifest.style_names,
             cfg.resolve(cfg.operator.snapshot_dir),
-            self.warnings,
+            warnings,
             transition_s=cfg.style.transition_s,
             nodes=bus.nodes,
+            node_preview=bus.preview,
         )
         self.control = control
         self.director.is_pinned = lambda: control.pinned is not None
@@ -158,7 +171,7 @@ class HubInstallation:
         )
         from installation.app import Installation
 
-        self.server = PromptServer(
+        server = self.server = PromptServer(
             self.director,
             settings,
             status_provider=lambda: {**self.stats(), "prompt": self.director.status().get("prompt")},
@@ -167,26 +180,26 @@ class HubInstallation:
             health=Health(lambda: self.last_tick, degraded=self.problems),
             metrics=LiveMetrics(),
         )
-        self.server_thread = ServerThread(self.server, background=[self.director.run])
-        self.port = self.server_thread.start()
-        log.info("hub: visitors at %s; decisions go to Redis at %s", self.server.url, bus.where)
+        thread = self.server_thread = ServerThread(server, background=[self.director.run])
+        self.port = thread.start()
+        log.info("hub: visitors at %s; decisions go to Redis at %s", server.url, bus.where)
 
     def _start_osc(self) -> None:
         from installation.control.osc import OscControl, OscFeedback, director_submitter
 
         o = self.cfg.osc
-        assert self.server_thread is not None
+        assert self.server_thread is not None and self.server_thread.loop is not None
         submit = director_submitter(self.director.submit, self.server_thread.loop)
         self.osc = OscControl(
-            self.bus.post, self.manifest.style_names, lambda: self.bus.state.target, submit, port=o.port
+            self.bus.post, self.manifest.style_names, lambda: self.bus.keeper.state.target, submit, port=o.port
         )
         self.osc.start()
         if o.feedback_host:
-            self.osc_feedback = OscFeedback(
+            feedback = self.osc_feedback = OscFeedback(
                 o.feedback_host, o.feedback_port, self.stats, lambda: self.director.status().get("prompt")
             )
-            self.osc_feedback.start()
-            self.bus.on_node_change.append(self.osc_feedback.node_change)
+            feedback.start()
+            self.bus.on_node_change.append(feedback.node_change)
 
     def _load_brain(self) -> None:
         from installation.prompts.interpreter import Interpreter

@@ -121,7 +121,7 @@ class RedisBus(Bus):
         self._outbox: collections.deque[dict[str, Any]] = collections.deque()
         self._nodes: dict[str, NodeStatus] = {}
         self._previews: dict[str, bytes] = {}
-        self.on_node_change: list[Callable[[str, str], None]] = []  # (name, "gone" | "back"), bus thread
+        self.on_node_change: list[Callable[[str, str], object]] = []  # (name, "gone" | "back"), bus thread
         # node side
         self.loop: Any = None  # the frame loop followed (post, state, stats, on_screen)
         self.attract: Any = None  # AttractMode for when the hub is gone

@@ -379,7 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--tables",
         default="model,e2e,turn,generator",
-        help="which tables: model, e2e, turn, generator (comma-separated)",
+        help="which tables: model, e2e, turn, generator, cluster (comma-separated; cluster is not in the default)",
     )
     b.set_defaults(func=cmd_bench)
     return p

@@ -176,6 +176,7 @@ class ShowControl:
         *,
         transition_s: float | None = None,
         nodes: Callable[[], list[Any]] | None = None,
+        node_preview: Callable[[str], bytes | None] | None = None,
     ) -> None:
         # loop: what the panel reads from the frame loop and its one way of changing it (events).
         # director: the Director; its moderator is the one the panel's block list edits.
@@ -183,6 +184,7 @@ class ShowControl:
         # transition_s: the loop's glide time at start, shown until the operator changes it.
         # nodes: a cluster hub's render nodes (installation.bus.base.NodeStatus), shown green / late / gone.
         self.nodes = nodes
+        self.node_preview = node_preview  # a node's latest small JPEG, by name
         self.loop = loop
         self.director = director
         self.style_names = tuple(style_names)
@@ -300,6 +302,12 @@ class ShowControl:
             frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA if width < w else cv2.INTER_LINEAR)
         ok, buffer = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
         return buffer.tobytes() if ok else None
+
+    def node_preview_jpeg(self, name: str) -> bytes | None:
+        """A cluster node's latest preview JPEG (as it sent it); None without one."""
+        if self.node_preview is None:
+            return None
+        return self._read("the render nodes' previews", lambda: self.node_preview(name), None)  # type: ignore[misc]
 
     # -- acting ----------------------------------------------------------------------------------------
     def apply(self, command: Any) -> dict:
