@@ -212,11 +212,10 @@ class Installation:
     def _apply_reload(self, old: ShowConfig, new: ShowConfig) -> None:
         """Apply the safe settings of a reloaded config (a tick hook: render thread). The loop's change by
         posted events, the opening hours here (their watch is a tick hook too), the Director's on its thread."""
-        loop = self.show.loop
         if (new.style.transition_s, new.style.easing) != (old.style.transition_s, old.style.easing):
-            loop.post(SetTransition(new.style.transition_s, new.style.easing))
+            self.bus.post(SetTransition(new.style.transition_s, new.style.easing))  # a cluster's nodes too
         if new.style.strength != old.style.strength:
-            loop.post(SetStrength(new.style.strength))
+            self.bus.post(SetStrength(new.style.strength))
         if new.hours != old.hours:
             self._set_hours(new)
         if self.director is not None and (new.director, new.moderation, new.attract) != (

@@ -99,8 +99,8 @@ def _measure(hub: Any, loops: list[FrameLoop], n_styles: int) -> dict[str, float
     deadline = time.perf_counter() + 5.0
     while not all(loop.state.label == "glide" for loop in loops) and time.perf_counter() < deadline:
         time.sleep(0.001)
-    now = time.monotonic()
-    mixes = [loop.state.mix_at(now).weights for loop in loops]
+    mid = loops[0].state.glide.t0 + 1.5  # the middle of the glide, where it changes fastest (one clock here)
+    mixes = [loop.state.mix_at(mid).weights for loop in loops]
     spread = max(max(w) - min(w) for w in zip(*mixes))
     arrivals.sort()
     return {
