@@ -12,7 +12,7 @@ CONFIG ?= configs/default.yaml
 
 TORCH_INDEX ?=
 
-.PHONY: run test pytest lint bench soak clean browser redis
+.PHONY: run test pytest lint bench soak clean browser xvfb triton redis
 
 # Headless Chromium + ChromeDriver for the browser tests (Debian packages). Best effort: without them
 # those tests skip and say why.
@@ -30,12 +30,34 @@ redis:
 	    apt-get install -y -qq redis-server >/dev/null) ; } || \
 	  echo "redis-server not installed: cluster tests will be skipped"
 
+# A virtual X server and xwd for the projector-window tests (two real windows, X screenshots). Best
+# effort: without them those tests skip and say why.
+xvfb:
+	@command -v Xvfb >/dev/null 2>&1 && command -v xwd >/dev/null 2>&1 || \
+	  { command -v apt-get >/dev/null 2>&1 && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq xvfb x11-apps >/dev/null) ; } || \
+	  echo "Xvfb/xwd not installed: the projector-window tests will be skipped"
+
+# A real Triton Inference Server for the Triton tests and `laterna bench --tables triton`: PyPI's
+# nvidia-pytriton bundles a CPU-only tritonserver (Python backend). It pins numpy<2, so it lives in its
+# own environment, .venv-triton (~55 MB wheel, ~450 MB installed). Best effort: without it those tests
+# skip and say why.
+TRITON_VENV := .venv-triton
+TRITON_STAMP := $(TRITON_VENV)/.installed
+triton: $(TRITON_STAMP)
+
+$(TRITON_STAMP):
+	@{ test -x $(TRITON_VENV)/bin/python || $(PYTHON) -m venv $(TRITON_VENV); } && \
+	  $(TRITON_VENV)/bin/python -m pip install -q 'nvidia-pytriton>=0.7,<0.8' 'onnxruntime>=1.18' && \
+	  touch $(TRITON_STAMP) || \
+	  echo "nvidia-pytriton not installed: the Triton server tests will be skipped"
+
 $(STAMP): pyproject.toml Makefile
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,triton]'
 	$(PY) -m installation.prompts.embedding  # the sentence model to ONNX once: prompts work ~1 s after start
 	touch $(STAMP)
 
@@ -48,7 +70,7 @@ test: $(STAMP)
 	-@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory pytest
 
-pytest: $(STAMP) browser redis
+pytest: $(STAMP) browser xvfb triton redis
 	$(PY) -m pytest -q -p no:cacheprovider
 
 # All three checks run even when one fails, so one run shows every finding; the target fails if any did.
@@ -67,4 +89,4 @@ soak: $(STAMP)
 	$(PY) tools/soak.py --minutes 60 --visitors 20 --out runs/soak
 
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TRITON_VENV) build *.egg-info .mypy_cache .ruff_cache

@@ -156,11 +156,23 @@ def run_bench(
         from installation.bench.cluster import cluster_table
 
         parts += [cluster_table(model), ""]
+    if "projectors" in tables:
+        from installation.bench.projectors import projectors_table
+
+        parts += [projectors_table(manifest, seconds if not quick else min(seconds, 2.0), quick), ""]
     generator = Path(model).parent / "generator.json"
     if "generator" in tables and generator.is_file():
         from installation.bench.generator import generator_table
 
         parts += [generator_table(manifest, load_manifest(generator), seconds if not quick else min(seconds, 2.0)), ""]
+    if "triton" in tables:  # not in the default set: it needs `make triton` (a separate environment)
+        from installation.bench.triton import triton_table
+
+        parts += [triton_table(manifest, seconds, quick), ""]
+    if "upscale" in tables:  # not in the default set: a few minutes (1080p/4K output, picture quality)
+        from installation.bench.upscale import upscale_tables
+
+        parts += [upscale_tables(model, seconds if not quick else min(seconds, 2.0), quick)]
     return "\n".join(parts)
 
 

@@ -6,6 +6,7 @@ failed check. ``format_report`` turns the result into the text the CLI prints.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import logging
 import os
@@ -152,9 +153,16 @@ def check_display_size(cfg: ShowConfig | None) -> Check | None:
 
     if cfg is None or cfg.display.type == "headless" or not has_display():
         return None
-    d = cfg.display
     where = str(cfg.source_file or "the config")
-    return display_fit(d.width, d.height, d.monitor, d.fullscreen, desktop_sizes(), where)
+    sizes = desktop_sizes()
+    checks = [display_fit(o.width, o.height, o.monitor, o.fullscreen, sizes, where) for o in cfg.display.all_outputs]
+    if len(checks) == 1:
+        return checks[0]
+    for i, check in enumerate(checks):  # several projectors: the first that does not fit, named
+        if not check.ok:
+            key = "display" if i == 0 else f"display.outputs[{i - 1}]"
+            return dataclasses.replace(check, detail=f"{key} (projector {i + 1}): {check.detail}")
+    return Check("display size", True, "; ".join(f"projector {i + 1}: {c.detail}" for i, c in enumerate(checks)))
 
 
 def check_display(cfg: ShowConfig | None) -> Check:
@@ -274,6 +282,34 @@ def uses_generator(cfg: ShowConfig) -> bool:
         s.type == "generator"
         or (s.fallback == "generator" and s.type in ("auto", "camera", "video"))
         or (cfg.attract.enabled and cfg.attract.source == "generator")
+    )
+
+
+def check_triton(cfg: ShowConfig) -> Check | None:
+    """The Triton Inference Server of backend triton: reachable, serving the model the manifest describes
+    (None when the show does not use one)."""
+    if "triton" not in cfg.model.backends:
+        return None
+    from engine.backends.triton import TritonBackend
+    from engine.manifest import load_manifest
+    from installation.show import backend_options
+
+    t = cfg.model.triton
+    fix = (
+        f"start the server (docs/triton.md: `laterna export-triton`, then tritonserver --model-repository), check "
+        f"model.triton.url in {cfg.source_file} or LATERNA_TRITON_URL, and that this machine reaches it; the show "
+        "falls back to the next backend meanwhile"
+    )
+    try:
+        backend = TritonBackend(load_manifest(cfg.resolve(cfg.model.manifest)), backend_options(cfg)).load()
+    except EngineError as exc:
+        return Check("triton", False, str(exc), fix)
+    backend.close()
+    return Check(
+        "triton",
+        True,
+        f"{t.effective_url()} serves {backend.model} (max_batch_size {backend.max_batch_size}), "
+        f"the model the manifest describes",
     )
 
 
@@ -429,7 +465,7 @@ def _guarded(name: str, check: Callable[[], Check | None]) -> Check | None:
 
 def run_doctor(config_path: str | Path | None = None) -> list[Check]:
     """Every check, in order: config, camera, display, display size (when a window opens), gpu, model,
-    server port, tls, generator and microphone (when the show uses them), osc port (if enabled), embeddings.
+    server port, tls, generator, triton and microphone (when the show uses them), osc port (if enabled), embeddings.
 
     When the config does not load, the model and port checks are skipped (they would check the
     wrong things) and the machine checks use the defaults.
@@ -448,6 +484,7 @@ def run_doctor(config_path: str | Path | None = None) -> list[Check]:
         for name, check in (
             ("tls", check_tls),
             ("generator", check_generator),
+            ("triton", check_triton),
             ("microphone", check_microphone),
             ("osc port", check_osc_port),
         ):

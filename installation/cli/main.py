@@ -62,8 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         source,
         show.stylizer.backend_name,
         ", ".join(type(s).__name__ for s in show.sinks),
-        cfg.display.width,
-        cfg.display.height,
+        *cfg.display.canvas_size,
     )
     stats = inst.run(frames=args.frames, seconds=args.seconds)
     log.info(
@@ -94,6 +93,13 @@ def _run_hub(cfg, args: argparse.Namespace, signals: list[int]) -> int:
     if args.stats_out:
         Path(args.stats_out).parent.mkdir(parents=True, exist_ok=True)
         write_atomic(args.stats_out, json.dumps(stats, indent=2) + "\n")
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from installation.calibration import run_calibration
+
+    run_calibration(args.config, mesh_size=args.mesh)
     return 0
 
 
@@ -171,6 +177,11 @@ def cmd_export(args: argparse.Namespace) -> int:
         refuse_overwrite(
             [Path(args.out) / f"{args.name}.engine", Path(args.out) / f"{args.name}.timing-cache"], args.force
         )
+    if args.triton:  # the repository is written after the export: refuse before any work
+        from exporters.triton_repo import repository_files
+
+        triton_files = repository_files(args.name, 1, args.tensorrt)
+        refuse_overwrite([Path(args.triton) / f for f in triton_files], args.force, "--triton DIR to write elsewhere")
     if args.johnson:
         from exporters.ship import export_johnson_model
 
@@ -189,7 +200,27 @@ def cmd_export(args: argparse.Namespace) -> int:
         )
         manifest.extra.setdefault("variants", {})["tensorrt"] = {"file": engine.name}
         manifest.save()
+    if args.triton:
+        from exporters.triton_repo import write_triton_repository
+
+        write_triton_repository(manifest, args.triton, force=args.force)
     print(json.dumps({"manifest": str(manifest.path), "parity": manifest.extra.get("parity", {}).get("passed")}))
+    return 0
+
+
+def cmd_export_triton(args: argparse.Namespace) -> int:
+    from engine.manifest import load_manifest
+    from exporters.triton_repo import TritonRepoOptions, write_triton_repository
+
+    options = TritonRepoOptions(
+        version=args.version,
+        max_batch_size=args.max_batch_size,
+        max_queue_delay_us=args.queue_delay_us,
+        instances=args.instances,
+        kind=f"KIND_{args.kind.upper()}",
+    )
+    files = write_triton_repository(load_manifest(args.manifest), args.out, options, args.name, force=args.force)
+    print(json.dumps({"repository": str(args.out), "files": [str(f) for f in files]}))
     return 0
 
 
@@ -251,6 +282,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="show config YAML files (default: configs/default.yaml)",
     )
     c.set_defaults(func=cmd_check)
+
+    cal = sub.add_parser(
+        "calibrate",
+        help="line up the projectors: test pattern, corners and mesh points, saved into the config",
+        description="Show a test pattern (grid, colour bars, blend ramps, numbers) on every projector the "
+        "config names; move corners and mesh points with the arrow keys or the mouse; `s` saves "
+        "them into the config (the old file kept as CONFIG.bak). Keys: Tab projector, m corners/mesh, "
+        "arrows move (Shift 10x), n/p point, +/- mesh size, r reset, s save, Esc quit.",
+    )
+    cal.add_argument("config", help=CONFIG_HELP)
+    cal.add_argument("--mesh", type=int, default=5, help="mesh size for projectors without one (5: 5x5 points)")
+    cal.set_defaults(func=cmd_calibrate)
 
     doc = sub.add_parser(
         "doctor",
@@ -340,8 +383,42 @@ def build_parser() -> argparse.ArgumentParser:
     )
     e.add_argument("--johnson", action="store_true", help="the checkpoint is a pytorch/examples TransformerNet")
     e.add_argument("--tensorrt", action="store_true", help="also build a TensorRT engine (needs a GPU)")
+    e.add_argument(
+        "--triton",
+        metavar="DIR",
+        default=None,
+        help="also write a Triton model repository into DIR (see `laterna export-triton`)",
+    )
     e.add_argument("--force", action="store_true", help="replace existing NAME.* files in --out")
     e.set_defaults(func=cmd_export)
+
+    et = sub.add_parser(
+        "export-triton",
+        help="write a Triton Inference Server model repository for an exported model",
+        description="Write a Triton model repository for a model Laterna exported: NAME/VERSION/model.onnx "
+        "and NAME/config.pbtxt (inputs, outputs and dims from the manifest, dynamic batching so "
+        "frames from several render nodes share one pass, instance groups, version policy), plus "
+        "NAME_trt/ with the TensorRT plan when the manifest lists one. Existing files are never "
+        "replaced without --force.",
+    )
+    et.add_argument(
+        "manifest", nargs="?", default=str(ROOT / "models" / "lantern.json"), help="the model's JSON manifest"
+    )
+    et.add_argument(
+        "--out", default="models/triton", help="the model repository folder (tritonserver --model-repository)"
+    )
+    et.add_argument("--name", default=None, help="the model's name on the server (default: the manifest's name)")
+    et.add_argument("--version", type=int, default=1, help="the version folder to write (1, 2, ...)")
+    et.add_argument("--max-batch-size", type=int, default=8, help="frames one pass may take (0: no batching)")
+    et.add_argument(
+        "--queue-delay-us", type=int, default=2000, help="how long the batcher waits for frames to join a pass"
+    )
+    et.add_argument("--instances", type=int, default=1, help="model instances (parallel passes) per device")
+    et.add_argument(
+        "--kind", choices=("auto", "cpu", "gpu"), default="auto", help="where the ONNX model's instances run"
+    )
+    et.add_argument("--force", action="store_true", help="replace existing files of this model in the repository")
+    et.set_defaults(func=cmd_export_triton)
 
     i = sub.add_parser(
         "import-model",
@@ -371,7 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
         "bench",
         help="speed tables (model and end to end)",
         description="Measure and print speed tables: the model per backend and size, the whole loop "
-        "end to end, a style turn, and the generator.",
+        "end to end, a style turn, the generator, and (--tables upscale) projector-size output.",
     )
     b.add_argument("--quick", action="store_true", help="fewer runs and sizes")
     b.add_argument("--seconds", type=float, default=6.0, help="seconds per end-to-end measurement")
@@ -379,7 +456,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--tables",
         default="model,e2e,turn,generator",
-        help="which tables: model, e2e, turn, generator, cluster (comma-separated; cluster is not in the default)",
+        help="which tables: model, e2e, turn, generator, projectors, triton, upscale (comma-separated; triton "
+        "needs `make triton`; cluster: the show's bus, in-process vs Redis; upscale: 1080p/4K output by guided upscaling vs resize vs stylising at full size)",
     )
     b.set_defaults(func=cmd_bench)
     return p
