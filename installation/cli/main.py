@@ -456,8 +456,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--tables",
         default="model,e2e,turn,generator",
-        help="which tables: model, e2e, turn, generator, projectors, triton, upscale (comma-separated; triton "
-        "needs `make triton`; cluster: the show's bus, in-process vs Redis; upscale: 1080p/4K output by guided upscaling vs resize vs stylising at full size)",
+        help="which tables: model, e2e, turn, generator, projectors, triton, cluster, upscale (comma-separated; "
+        "triton needs `make triton`; cluster: the show's bus, in-process vs Redis; upscale: 1080p/4K output by "
+        "guided upscaling vs resize vs stylising at full size)",
     )
     b.set_defaults(func=cmd_bench)
     return p
