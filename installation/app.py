@@ -485,15 +485,15 @@ class Installation:
         self.osc = OscControl(self.bus.post, self.show.manifest.style_names, lambda: loop.target, submit, port=o.port)
         self.osc.start()
         if o.feedback_host:
-            self.osc_feedback = OscFeedback(
+            feedback = self.osc_feedback = OscFeedback(
                 o.feedback_host,
                 o.feedback_port,
                 loop.stats.snapshot,
                 lambda: self.director.status().get("prompt") if self.director else None,
             )
-            self.osc_feedback.start()
+            feedback.start()
             if self.redis_bus is not None:
-                self.redis_bus.on_node_change.append(self.osc_feedback.node_change)
+                self.redis_bus.on_node_change.append(feedback.node_change)
 
     def _start_watchdog(self) -> None:
         from installation.ops.supervision import Watchdog
