@@ -43,6 +43,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, on_signal)
     from engine.atomic_file import write_atomic
+    from engine.sources.base import find_first
+    from engine.sources.crossfade import SwitchSource
     from installation.app import Installation
     from installation.config.preflight import load_runnable
 
@@ -52,8 +54,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         inst.stop()
     show = inst.show
     source = getattr(show.source, "name", "") or type(show.source).__name__
-    if getattr(show.source, "inputs", None):
-        source += " (" + " | ".join(show.source.inputs) + ")"
+    switch = find_first(show.source, SwitchSource)
+    if switch is not None:
+        source += " (" + " | ".join(switch.inputs) + ")"
     log.info(
         "show %r: %s -> %s -> %s at %dx%d",
         cfg.name,

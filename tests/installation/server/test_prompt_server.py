@@ -625,14 +625,35 @@ def test_prompts_are_logged_without_addresses_unless_asked(caplog):
             async with connect(url) as ws:
                 await ask(ws, {"type": "prompt", "text": "harbour lights"})
 
-    with caplog.at_level(logging.INFO, logger="installation.server.prompt_server"):
+    with caplog.at_level(logging.DEBUG, logger="installation.server.prompt_server"):
         run(scenario())
     lines = [r.getMessage() for r in caplog.records if "harbour lights" in r.getMessage()]
     assert lines and not any("127.0.0.1" in line for line in lines)
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="installation.server.prompt_server"):
+    with caplog.at_level(logging.DEBUG, logger="installation.server.prompt_server"):
         run(scenario(log_addresses=True))
     assert any("127.0.0.1" in r.getMessage() for r in caplog.records if "harbour lights" in r.getMessage())
+
+
+def test_a_visitor_prompt_logs_nothing_at_info(caplog):
+    """A visitor connecting, prompting, being shown and leaving logs at DEBUG only: the log stays the operator's."""
+
+    async def scenario():
+        async with running() as (server, url):
+            caplog.clear()  # the server's own start-up lines are the operator's
+            async with connect(url) as ws:
+                assert (await ask(ws, {"type": "prompt", "text": "harbour lights"}))["type"] == "queued"
+                assert (await answer(ws))["type"] == "showing"
+            deadline = asyncio.get_running_loop().time() + TIMEOUT
+            while server.visitors and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.01)
+            visit = [r for r in caplog.records if r.name.startswith("installation.")]
+        return visit
+
+    with caplog.at_level(logging.DEBUG, logger="installation"):
+        visit = run(scenario())
+    assert any("harbour lights" in r.getMessage() for r in visit)  # it is still there for `laterna -v`
+    assert [r.getMessage() for r in visit if r.levelno >= logging.INFO] == []
 
 
 # -- HTTP routes -----------------------------------------------------------------------------------------
