@@ -114,7 +114,13 @@ class Director:
         self._check_thread("configure")
         if settings is not None:
             self.settings = settings
-            self.queue.max_length, self.queue.max_age_s = settings.max_queue, settings.max_age_s
+            self.queue.retune(
+                settings.max_queue,
+                settings.max_age_s,
+                settings.newcomer_rate,
+                settings.newcomer_burst,
+                settings.newcomer_share,
+            )
         if moderator is not _KEEP:
             self.moderator = moderator
         if attract is not _KEEP:

@@ -328,6 +328,19 @@ def test_once_running_the_director_is_reconfigured_only_on_its_own_thread():
     assert director.moderator is strict and director.attract is None
 
 
+def test_reconfigured_newcomer_limits_take_effect(interpreter):
+    """configure() with new newcomer_* settings (a config reload) changes who the queue lets in: with
+    newcomer_share 0 a newcomer is refused as crowded while a visitor who stayed is still queued."""
+    clock = Clock()
+    director, _ = _director(interpreter, clock)
+    assert asyncio.run(director.submit("early", "warm fire glow", newcomer=True))["type"] == "queued"
+    director.configure(DirectorSettings(min_show_s=10.0, newcomer_share=0.0, newcomer_burst=3, newcomer_rate=1.0))
+    assert (director.queue.newcomer_share, director.queue.newcomer_burst, director.queue.newcomer_rate) == (0, 3, 1)
+    assert asyncio.run(director.submit("new", "blue ice", newcomer=True))["type"] == "rejected"
+    assert asyncio.run(director.submit("stayed", "blue ice", newcomer=False))["type"] == "queued"
+    assert len(director.queue) == 2
+
+
 def test_a_new_prompt_wakes_the_director_without_waiting_for_its_tick():
     """With a one-minute tick, a prompt submitted to an idle running Director is still shown at once: submit
     wakes the run loop (the live show's Send -> showing no longer waits for polling)."""
