@@ -10,13 +10,12 @@ import sys
 from pathlib import Path
 
 from engine.errors import ConfigError, EngineError
-from installation.cli.training_data import require_present, shared
+from installation.cli.training_data import PAINTINGS, PHOTOS, SHARED, SQUEEZENET, add_run_options, require_present
 
 log = logging.getLogger("laterna")
 
 EX_CONFIG = 78  # sysexits.h: configuration error (systemd: RestartPreventExitStatus=78)
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = Path(shared())
 CONFIG_HELP = "the show's config YAML file (default: configs/default.yaml)"
 
 
@@ -260,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
         "instance norm), with a perceptual loss from a small loss network. Writes "
         "weights.pt, checkpoints and a preview contact sheet into --out.",
     )
-    t.add_argument("--styles", nargs="+", default=[str(SHARED / "styles")], help="style images or folders of them")
+    t.add_argument("--styles", nargs="+", default=[str(PAINTINGS)], help="style images or folders of them")
     t.add_argument(
         "--content",
         nargs="+",
@@ -270,12 +269,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--holdout",
         nargs="*",
-        default=[str(SHARED / "content" / "public_domain")],
+        default=[str(PHOTOS)],
         help="photos never trained on, used for the preview",
     )
     t.add_argument(
         "--loss-network",
-        default=str(SHARED / "weights" / "squeezenet1_0" / "squeezenet1_0_imagenet.npz"),
+        default=str(SQUEEZENET),
         help="SqueezeNet .npz, or a torchvision VGG16/19 state dict (.pth)",
     )
     t.add_argument("--out", default="runs/style", help="run folder: checkpoints, weights.pt, preview.png")
@@ -291,9 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=2.0,
         help="weight of the loss that keeps a slightly moved frame looking the same (less flicker)",
     )
-    t.add_argument("--seed", type=int, default=0, help="random seed")
-    t.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
-    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_run_options(t)
     t.set_defaults(func=cmd_train_style)
 
     e = sub.add_parser(
@@ -318,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--real-images",
         nargs="*",
-        default=[str(SHARED / "content" / "public_domain")],
+        default=[str(PHOTOS)],
         help="photos (or folders) for the parity checks and int8 calibration",
     )
     e.add_argument("--johnson", action="store_true", help="the checkpoint is a pytorch/examples TransformerNet")

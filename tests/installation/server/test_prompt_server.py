@@ -16,7 +16,7 @@ from installation.prompts.moderation import Moderator
 from installation.server import protocol
 from installation.server.prompt_server import PromptServer, ServerError, ServerThread, VisitorServerSettings
 from installation.server.visitor_page import qr_svg
-from tests.installation.prompts.toy_director import make_director
+from tests.installation.prompts.toy_director import DISTINCT_WORDS, make_director
 
 TIMEOUT = 5.0  # generous: the machine may be busy; tests finish long before this when they pass
 
@@ -442,62 +442,6 @@ def test_a_connect_prompt_disconnect_flood_cannot_hold_the_queue():
     run(scenario())
 
 
-FLOOD_WORDS = (
-    "harbour",
-    "dusk",
-    "violet",
-    "storm",
-    "amber",
-    "forest",
-    "meadow",
-    "glacier",
-    "copper",
-    "lantern",
-    "velvet",
-    "thunder",
-    "orchid",
-    "canyon",
-    "marble",
-    "ember",
-    "willow",
-    "comet",
-    "saffron",
-    "tide",
-    "basalt",
-    "heron",
-    "cobalt",
-    "dune",
-    "fjord",
-    "poppy",
-    "quartz",
-    "raven",
-    "sable",
-    "tundra",
-    "umber",
-    "vapour",
-    "walnut",
-    "yarrow",
-    "zephyr",
-    "aurora",
-    "bramble",
-    "cinder",
-    "delta",
-    "fennel",
-    "garnet",
-    "hollow",
-    "indigo",
-    "juniper",
-    "kelp",
-    "lagoon",
-    "mangrove",
-    "nebula",
-    "obsidian",
-    "pewter",
-    "quill",
-    "russet",
-    "sierra",
-    "thistle",
-)
 HONEST = "a harbour at dusk, in warm orange light"
 
 
@@ -549,7 +493,7 @@ async def _flood_with(director, clock, settle_s: float, events: list[str]) -> di
             if honest is not None and not honest_reply and clock.now >= 45.0:
                 honest_reply = await ask(honest, {"type": "prompt", "text": HONEST})
             bot = await held.enter_async_context(connect(url, local_addr=(f"127.1.{i // 200}.{i % 200 + 1}", 0)))
-            flood_replies.append(await ask(bot, {"type": "prompt", "text": " ".join(rng.sample(FLOOD_WORDS, 5))}))
+            flood_replies.append(await ask(bot, {"type": "prompt", "text": " ".join(rng.sample(DISTINCT_WORDS, 5))}))
         assert len(server.visitors) == 301  # the flood held every connection open to the end
         waiting = director.queue.pending()
         return {
