@@ -100,7 +100,7 @@ def test_export_with_triton_writes_the_model_and_its_repository(tmp_path):
     """`laterna export --triton DIR` writes the usual outputs and a Triton repository of the same model file."""
     ckpt = save_tiny_checkpoint(tmp_path / "weights.pt")
     out, repo = tmp_path / "models", tmp_path / "repo"
-    photo = min(PHOTOS.iterdir())
+    photo = parity_photo(tmp_path)
     argv = ["export", str(ckpt), "--out", str(out), "--name", "tiny", "--variants", "", "--real-images", str(photo)]
     assert main([*argv, "--triton", str(repo)]) == 0
     assert (repo / "tiny" / "1" / "model.onnx").is_file()
