@@ -62,8 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         source,
         show.stylizer.backend_name,
         ", ".join(type(s).__name__ for s in show.sinks),
-        cfg.display.width,
-        cfg.display.height,
+        *cfg.display.canvas_size,
     )
     stats = inst.run(frames=args.frames, seconds=args.seconds)
     log.info(
@@ -76,6 +75,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.stats_out:
         Path(args.stats_out).parent.mkdir(parents=True, exist_ok=True)
         write_atomic(args.stats_out, json.dumps(stats, indent=2) + "\n")
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from installation.calibration import run_calibration
+
+    run_calibration(args.config, mesh_size=args.mesh)
     return 0
 
 
@@ -259,6 +265,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.set_defaults(func=cmd_check)
 
+    cal = sub.add_parser(
+        "calibrate",
+        help="line up the projectors: test pattern, corners and mesh points, saved into the config",
+        description="Show a test pattern (grid, colour bars, blend ramps, numbers) on every projector the "
+        "config names; move corners and mesh points with the arrow keys or the mouse; `s` saves "
+        "them into the config (the old file kept as CONFIG.bak). Keys: Tab projector, m corners/mesh, "
+        "arrows move (Shift 10x), n/p point, +/- mesh size, r reset, s save, Esc quit.",
+    )
+    cal.add_argument("config", help=CONFIG_HELP)
+    cal.add_argument("--mesh", type=int, default=5, help="mesh size for projectors without one (5: 5x5 points)")
+    cal.set_defaults(func=cmd_calibrate)
+
     doc = sub.add_parser(
         "doctor",
         help="check cameras, displays, GPU, models and ports, and say how to fix problems",
@@ -410,7 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
         "bench",
         help="speed tables (model and end to end)",
         description="Measure and print speed tables: the model per backend and size, the whole loop "
-        "end to end, a style turn, and the generator.",
+        "end to end, a style turn, the generator, and (--tables upscale) projector-size output.",
     )
     b.add_argument("--quick", action="store_true", help="fewer runs and sizes")
     b.add_argument("--seconds", type=float, default=6.0, help="seconds per end-to-end measurement")
@@ -418,7 +436,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--tables",
         default="model,e2e,turn,generator",
-        help="which tables: model, e2e, turn, generator, triton (comma-separated; triton needs `make triton`)",
+        help="which tables: model, e2e, turn, generator, projectors, triton, upscale (comma-separated; triton "
+        "needs `make triton`; upscale: 1080p/4K output by guided upscaling vs resize vs stylising at full size)",
     )
     b.set_defaults(func=cmd_bench)
     return p

@@ -30,7 +30,9 @@ from installation.show_settings import (
     RecordSettings,
     SourceSettings,
     StyleSettings,
+    display_key,
 )
+from installation.upscale_settings import UpscaleSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "default.yaml"
@@ -46,6 +48,9 @@ class ShowConfig(Settings):
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings, description="working size and smoothing")
     style: StyleSettings = Field(default_factory=StyleSettings, description="the starting look and its glides")
     display: DisplaySettings = Field(default_factory=DisplaySettings, description="the projector window")
+    upscale: UpscaleSettings = Field(
+        default_factory=UpscaleSettings, description="output size and the enlargement from the working size"
+    )
     record: RecordSettings = Field(default_factory=RecordSettings, description="recording what is shown")
     server: ServerSettings = Field(default_factory=ServerSettings, description="the visitor and operator port")
     director: DirectorSettings = Field(default_factory=DirectorSettings, description="pacing of visitors' prompts")
@@ -109,7 +114,7 @@ def validate_config(
         cfg = ShowConfig.model_validate(data, context=context)
         problems: list[Problem] = []
     except ValidationError as exc:
-        problems = explain(exc, ShowConfig)
+        problems = [(display_key(key, data.get("display")), text) for key, text in explain(exc, ShowConfig)]
         bad = {str(err["loc"][0]) for err in exc.errors() if err["loc"]}
         try:
             cfg = ShowConfig.model_validate({k: v for k, v in data.items() if k not in bad}, context=context)
