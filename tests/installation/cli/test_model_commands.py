@@ -91,7 +91,10 @@ def test_export_with_triton_refuses_an_existing_repository_before_any_work(tmp_p
     out = tmp_path / "models"
     ckpt = save_tiny_checkpoint(tmp_path / "weights.pt")
     with caplog.at_level(logging.ERROR):
-        rc = main(["export", str(ckpt), "--out", str(out), "--variants", "", "--triton", str(repo)])
+        photo = str(parity_photo(tmp_path))
+        rc = main(
+            ["export", str(ckpt), "--out", str(out), "--variants", "", "--real-images", photo, "--triton", str(repo)]
+        )
     assert rc != 0 and "config.pbtxt" in _errors(caplog) and "--force" in _errors(caplog)
     assert not out.exists() and (repo / "lantern" / "config.pbtxt").read_text() == "shipped\n"
 
