@@ -152,6 +152,10 @@ def run_bench(
         parts += [e2e_table(manifest, seconds if not quick else min(seconds, 2.0), quick), ""]
     if "turn" in tables:
         parts += [turn_table(manifest), ""]
+    if "cluster" in tables:
+        from installation.bench.cluster import cluster_table
+
+        parts += [cluster_table(model), ""]
     if "projectors" in tables:
         from installation.bench.projectors import projectors_table
 

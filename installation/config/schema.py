@@ -19,6 +19,7 @@ import yaml
 from pydantic import Field, PrivateAttr, StrictStr, ValidationError
 
 from engine.errors import ConfigError
+from installation.bus.settings import BusSettings
 from installation.config.base import Settings, explain
 from installation.control.settings import AttractSettings, HoursSettings, OscSettings
 from installation.prompts.settings import DirectorSettings, ExpanderSettings, ModerationSettings
@@ -60,6 +61,7 @@ class ShowConfig(Settings):
     operator: OperatorSettings = Field(default_factory=OperatorSettings, description="the operator panel")
     osc: OscSettings = Field(default_factory=OscSettings, description="Open Sound Control in and out")
     kiosk: KioskSettings = Field(default_factory=KioskSettings, description="a local touchscreen browser")
+    bus: BusSettings = Field(default_factory=BusSettings, description="one machine, or a hub and render nodes on Redis")
     _source_file: str = PrivateAttr("")
 
     @property
