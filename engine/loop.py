@@ -45,6 +45,7 @@ from engine.events import (
 )
 from engine.files import FileWorker, read_still, write_png
 from engine.frame import Frame
+from engine.notice import Notice
 from engine.pipeline import Stylizer
 from engine.scheduler import InferenceScheduler
 from engine.sinks.base import FrameSink
@@ -84,6 +85,7 @@ class FrameLoop:
         self.source = source
         self.stylizer = stylizer
         self.sinks = list(sinks)
+        self._sink_notices: dict[str, Notice] = {}  # render thread only: sinks that are failing now
         self.output_size = output_size
         self.display_fps = display_fps
         self.frame_budget_s = frame_budget_s
@@ -241,11 +243,17 @@ class FrameLoop:
         self._on_screen = pixels
         frame = Frame(pixels, t_capture)
         for sink in self.sinks:
+            notice = self._sink_notices.get(sink.name)
             try:
                 sink.show(frame)
             except SinkError as exc:
                 self.stats.error()
-                log.warning("sink %s failed: %s", sink.name, exc)
+                if notice is None:
+                    notice = self._sink_notices[sink.name] = Notice(log, clock=self.clock)
+                notice.fail(f"sink {sink.name} failed: {exc}")  # said once, then a slow reminder
+                continue
+            if notice is not None and notice.clear(f"sink {sink.name} shows frames again"):
+                del self._sink_notices[sink.name]
         self.stats.shown((self.clock() - t_capture) * 1000.0, styled)
 
     def _drain_events(self, wait: float = 0.0) -> None:

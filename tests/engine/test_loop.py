@@ -232,3 +232,35 @@ def test_set_warp_reaches_the_projector_window_it_names(tiny_model):
         stylizer.close()
         source.close()
     assert second.mesh is not None and np.allclose(second.mesh[1, 1], (0.8, 0.8)) and first.mesh is None
+
+
+class FlakySink(RecordingSink):
+    """Fails its first ``failures`` frames with a SinkError, then shows frames again."""
+
+    name = "flaky"
+
+    def __init__(self, failures):
+        super().__init__()
+        self.failures = failures
+
+    def show(self, frame):
+        from engine.errors import SinkError
+
+        if self.failures > 0:
+            self.failures -= 1
+            raise SinkError("the output went away")
+        super().show(frame)
+
+
+def test_a_failing_sink_is_counted_said_once_and_its_recovery_said(tiny_model, caplog):
+    """A sink that fails frame after frame: every failure is counted, the cause is logged at WARNING once (not
+    once per frame), the other sinks keep showing, and its recovery is logged at INFO."""
+    flaky, steady = FlakySink(failures=6), RecordingSink()
+    loop = _loop(tiny_model, flaky)
+    loop.sinks.append(steady)
+    with caplog.at_level("INFO", logger="engine.loop"):
+        stats = loop.run(max_frames=10)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and "flaky" in r.getMessage()]
+    assert stats["errors"] == 6 and len(steady.shown) == 10 and len(flaky.shown) == 4
+    assert warnings == ["sink flaky failed: the output went away"]
+    assert any("sink flaky shows frames again" in r.getMessage() for r in caplog.records if r.levelname == "INFO")
