@@ -61,6 +61,7 @@ from installation.server.routes import OPERATOR_SESSION, HealthLike, MetricsLike
 from installation.server.sessions import Session, Sessions
 from installation.server.settings import ServerSettings
 from installation.server.visitor_page import WEB_ROOT, HttpReply, VisitorPage, json_bytes, text_reply
+from installation.server.xr_page import XrPage
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +166,9 @@ class PromptServer:
         control: ShowControl | None = None,
         health: HealthLike | None = None,
         metrics: MetricsLike | None = None,
+        xr_offer: Callable[[], dict] | None = None,
     ) -> None:
+        # xr_offer: serve the WebXR viewer at /xr, offering it these live-picture transports (xr_page.XrPage)
         # clock: monotonic seconds for rate limits and idle times (injectable for tests)
         # operator_token: the operator routes' secret (LATERNA_OPERATOR_TOKEN); None: they all answer 403
         # control: what the operator panel reads and commands; health: /healthz; metrics: /metrics
@@ -188,7 +191,10 @@ class PromptServer:
         self.control = control
         self.auth = OperatorAuth(operator_token)
         self.operator_page = OperatorPage(title, web_root, control)
-        self.router = Router(self.page, self.operator_page, self.auth, health, metrics, settings.metrics_public)
+        self.xr_page = XrPage(title, web_root, xr_offer) if xr_offer is not None else None
+        self.router = Router(
+            self.page, self.operator_page, self.auth, health, metrics, settings.metrics_public, xr=self.xr_page
+        )
         self.origins = OriginPolicy(
             settings.origins,
             lambda: self.url if self.port else settings.public_url,
