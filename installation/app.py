@@ -121,6 +121,7 @@ class Installation:
         self.director: Director | None = None
         self.server_thread = None
         self.server = None
+        self.streams: Any = None  # installation.server.stream_routes.StreamService, when the show streams
         self.osc = self.osc_feedback = None
         self.watchdog = None
         self.browser: subprocess.Popen | None = None
@@ -320,11 +321,13 @@ class Installation:
             self.cfg.resolve(self.cfg.operator.snapshot_dir),
             self.warnings,
             transition_s=self.cfg.style.transition_s,
+            streams=self.show.streams,
         )
         self.control = control
         self.director.is_pinned = lambda: control.pinned is not None
         metrics = Metrics()
         loop.on_tick.append(metrics.on_tick)
+        streams = self.show.streams
         installation = self
 
         class LiveMetrics:
@@ -335,6 +338,7 @@ class Installation:
                     installation.director.status(),
                     visitors,
                     problems=installation.show.problems(),
+                    streams=streams.stats() if streams is not None else None,
                 )
                 return metrics.render()
 
@@ -355,6 +359,7 @@ class Installation:
             }
         )
         health, metrics = self._operator_parts()
+        self.streams = self._stream_service()
         self.server = PromptServer(
             self.director,
             settings,
@@ -363,15 +368,43 @@ class Installation:
             control=self.control,
             health=health,
             metrics=metrics,
+            streams=self.streams,
         )
         self.server_thread = ServerThread(self.server, background=[self.director.run])
         self.port = self.server_thread.start()
         log.info("visitors: %s (websocket /ws, status /status)", self.server.url)
         if s.join_hint:
-            self._join_hint(self.server.url)
+            self._join_hint(self._join_url(self.server.url))
         self._hotkeys()
         if self.cfg.kiosk.browser:
             self._start_browser(f"http://127.0.0.1:{self.port}/")
+
+    def _stream_service(self) -> Any:
+        """The live picture's routes on the visitor port (``streams.enabled``), or None."""
+        sink = self.show.streams
+        if sink is None:
+            return None
+        from installation.server.stream_routes import StreamService
+
+        service = StreamService(
+            sink,
+            self.cfg.streams,
+            log_addresses=self.cfg.server.log_addresses,
+            title=self.cfg.server.page_title or f"Laterna — {self.cfg.name}",
+        )
+        routes = ", ".join(r.path for r in service.routes() if not r.path.startswith("/xr/"))
+        log.info("streams: %s (%d output(s), up to %d viewers)", routes, len(sink.outputs), sink.max_viewers)
+        return service
+
+    def _join_url(self, url: str) -> str:
+        """Where the join hint points: the visitor page, or the /xr viewer when ``streams.join_page: xr``."""
+        if self.cfg.streams.join_page == "xr" and self.streams is not None and self.streams.serves_xr:
+            return url.rstrip("/") + "/xr"
+        if self.cfg.streams.join_page == "xr":
+            log.warning(
+                "streams.join_page is xr, but this show serves no /xr page; the join hint shows the visitor page"
+            )
+        return url
 
     def _hotkeys(self) -> None:
         """b, f, g, s, n on the projector window's keyboard run operator commands (installation.control.hotkeys),

@@ -19,6 +19,7 @@ from engine.pipeline import Stylizer
 from engine.registry import BACKENDS, SINKS, SOURCES, resolve
 from engine.sinks.base import FrameSink
 from engine.sinks.capabilities import Overlays
+from engine.sinks.fanout import FanoutSink
 from engine.sources.base import FrameSource
 from engine.stabilizer import Stabilizer
 from engine.style import StyleMix
@@ -132,6 +133,15 @@ def backend_factories(cfg: ShowConfig, manifest: Manifest) -> list:
     return factories
 
 
+def build_streams(cfg: ShowConfig) -> FanoutSink | None:
+    """The stream outputs' fan-out sink when ``streams.enabled`` (else None): outputs at their own size,
+    the display's size where the config gives none."""
+    s = cfg.streams
+    if not s.enabled:
+        return None
+    return FanoutSink(s.specs((cfg.display.width, cfg.display.height)), max_viewers=s.max_viewers)
+
+
 def build_sinks(cfg: ShowConfig, headless: bool) -> list[FrameSink]:
     d = cfg.display
     kind = d.type
@@ -163,6 +173,9 @@ def build_sinks(cfg: ShowConfig, headless: bool) -> list[FrameSink]:
         if cfg.record.path.endswith(("/", "\\")):
             path += "/"  # Path() drops the slash that tells the recorder "a new folder of PNGs"
         sinks.append(resolve(SINKS, "recorder", "sink")(path=path, fps=d.fps or 30.0, every_n=cfg.record.every_n))
+    streams = build_streams(cfg)
+    if streams is not None:
+        sinks.append(streams)
     return sinks
 
 
@@ -176,6 +189,11 @@ class Show:
     stylizer: Stylizer
     sinks: list[FrameSink]
     loop: FrameLoop
+
+    @property
+    def streams(self) -> FanoutSink | None:
+        """The stream outputs (``streams.enabled``), or None."""
+        return next((s for s in self.sinks if isinstance(s, FanoutSink)), None)
 
     def problems(self) -> dict[str, str | None]:
         """What is degraded now, by part (the recorder, a source on its fallback): for ``/metrics``."""

@@ -65,7 +65,7 @@ def _default_text(info: FieldInfo) -> str:
     if isinstance(value, BaseModel):
         return "(section)"
     if isinstance(value, tuple):
-        value = [list(v) if isinstance(v, tuple) else v for v in value]
+        value = [list(v) if isinstance(v, tuple) else v.model_dump() if isinstance(v, BaseModel) else v for v in value]
     return f"`{json.dumps(value, ensure_ascii=False)}`"
 
 
@@ -76,6 +76,9 @@ def _rows(model: type[BaseModel], prefix: str, sections: list[tuple[str, type[Ba
         if isinstance(ann, type) and issubclass(ann, BaseModel):
             sections.append((f"{prefix}{name}", ann))
             continue
+        items = typing.get_args(ann)
+        if typing.get_origin(ann) is tuple and items and isinstance(items[0], type) and issubclass(items[0], BaseModel):
+            sections.append((f"{prefix}{name}[]", items[0]))  # a list of sections: each item's keys below
         kind = "path" if any(getattr(m, "func", None) is resolve_written for m in info.metadata) else type_text(ann)
         limits = range_text(*bounds(info))
         if limits:

@@ -23,6 +23,7 @@ from installation.config.base import Settings, explain
 from installation.control.settings import AttractSettings, HoursSettings, OscSettings
 from installation.prompts.settings import DirectorSettings, ExpanderSettings, ModerationSettings
 from installation.server.settings import KioskSettings, OperatorSettings, ServerSettings
+from installation.server.stream_settings import StreamsSettings
 from installation.show_settings import (
     DisplaySettings,
     ModelSettings,
@@ -55,6 +56,9 @@ class ShowConfig(Settings):
     operator: OperatorSettings = Field(default_factory=OperatorSettings, description="the operator panel")
     osc: OscSettings = Field(default_factory=OscSettings, description="Open Sound Control in and out")
     kiosk: KioskSettings = Field(default_factory=KioskSettings, description="a local touchscreen browser")
+    streams: StreamsSettings = Field(
+        default_factory=StreamsSettings, description="the live picture as streams (MJPEG, JPEG websocket, /xr)"
+    )
     _source_file: str = PrivateAttr("")
 
     @property

@@ -163,11 +163,14 @@ class ShowControl:
         clock: Callable[[], float] = time.monotonic,
         *,
         transition_s: float | None = None,
+        streams: Any = None,
     ) -> None:
         # loop: what the panel reads from the frame loop and its one way of changing it (events).
         # director: the Director; its moderator is the one the panel's block list edits.
         # clock: the Director's clock (monotonic), for how long prompts have waited and shown.
         # transition_s: the loop's glide time at start, shown until the operator changes it.
+        # streams: the show's stream outputs (engine.sinks.fanout.FanoutSink), listed and closable; None: none.
+        self.streams = streams
         self.loop = loop
         self.director = director
         self.style_names = tuple(style_names)
@@ -195,6 +198,7 @@ class ShowControl:
             "freeze": self._freeze,
             "snapshot": self._snapshot,
             "source": self._source,
+            "close_viewer": self._close_viewer,
         }
 
     @property
@@ -264,7 +268,25 @@ class ShowControl:
             "source": stats.get("source") if isinstance(stats, dict) else None,
             "blocked_here": list(self.blocked_here),
             "warnings": self.warnings.recent(20),
+            "streams": self._read("the stream viewers", self._streams_state, None) if self.streams else None,
         }
+
+    def _streams_state(self) -> dict:
+        """Per output its stats, and every stream viewer (kind, output, client name, how long, drops)."""
+        now = self.streams.clock()
+        viewers = [
+            {
+                "id": v.id,
+                "kind": v.kind,
+                "output": v.output,
+                "peer": v.peer,
+                "watching_s": round(max(0.0, now - v.since), 1),
+                "frames": v.frames,
+                "dropped": v.dropped,
+            }
+            for v in self.streams.viewers()
+        ]
+        return {"outputs": self.streams.stats(), "viewers": viewers, "max_viewers": self.streams.max_viewers}
 
     def preview_jpeg(self, width: int = 320, quality: int = 75) -> bytes | None:
         """The picture on screen, ``width`` pixels wide, as JPEG bytes; None before the first frame."""
@@ -305,6 +327,13 @@ class ShowControl:
     def _post(self, event: Event) -> None:
         if self.loop.post(event) is False:
             raise CommandError("the frame loop is busy; try again")
+
+    def _close_viewer(self, command: dict) -> dict:
+        viewer_id = _text(command, "id", MAX_REF_CHARS)
+        if self.streams is None or not self.streams.close_viewer(viewer_id, "closed by the operator"):
+            raise CommandError(f"no stream viewer {viewer_id} is watching")
+        log.info("operator: closed stream viewer %s", viewer_id)
+        return {"id": viewer_id}
 
     def _skip(self, command: dict) -> dict:
         self.director.skip()

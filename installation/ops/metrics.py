@@ -76,6 +76,33 @@ class Metrics:
             namespace=ns,
             registry=r,
         )
+        out = ["output"]
+        self.stream_viewers = Gauge(
+            "stream_viewers", "Stream viewers watching, per output", out, namespace=ns, registry=r
+        )
+        self.stream_fps = Gauge("stream_fps", "Frames a second an output publishes", out, namespace=ns, registry=r)
+        self.stream_encode = Gauge(
+            "stream_encode_seconds",
+            "Recent mean time of one shared JPEG encode, per output",
+            out,
+            namespace=ns,
+            registry=r,
+        )
+        self.stream_bytes_rate = Gauge(
+            "stream_bytes_per_second",
+            "Bytes a second sent to an output's viewers (recent)",
+            out,
+            namespace=ns,
+            registry=r,
+        )
+        self.stream_bytes = Counter("stream_bytes", "Bytes sent to an output's viewers", out, namespace=ns, registry=r)
+        self.stream_dropped = Counter(
+            "stream_dropped_frames",
+            "Frames an output dropped: replaced before its worker took them, or missed by a slow viewer",
+            out,
+            namespace=ns,
+            registry=r,
+        )
         for outcome in ("accepted", "declined"):
             self.prompts.labels(outcome=outcome)
         self._totals: dict[str, float] = {}
@@ -109,8 +136,10 @@ class Metrics:
         director_status: dict | None = None,
         visitors: int = 0,
         problems: dict[str, str | None] | None = None,
+        streams: dict[str, dict] | None = None,
     ) -> None:
-        """Copy ``LiveStats.snapshot()``, ``Director.status()``, the visitor count and ``Show.problems()`` in."""
+        """Copy ``LiveStats.snapshot()``, ``Director.status()``, the visitor count, ``Show.problems()`` and the
+        stream outputs' ``FanoutSink.stats()`` in."""
         director_status = director_status or {}
         with self._lock:
             self.fps.set(float(stats.get("fps", 0.0)))
@@ -130,6 +159,14 @@ class Metrics:
             self.uptime.set(float(stats.get("uptime_s", 0.0)))
             for part, problem in (problems or {}).items():
                 self.problem.labels(part=part).set(1.0 if problem else 0.0)
+            for name, st in (streams or {}).items():
+                self.stream_viewers.labels(output=name).set(float(st.get("viewers", 0)))
+                self.stream_fps.labels(output=name).set(float(st.get("fps", 0.0)))
+                self.stream_encode.labels(output=name).set(float(st.get("encode_ms", 0.0)) / 1000.0)
+                self.stream_bytes_rate.labels(output=name).set(float(st.get("bytes_per_s", 0.0)))
+                self._advance(f"stream_bytes/{name}", self.stream_bytes.labels(output=name), st.get("bytes_total", 0))
+                dropped = st.get("dropped", 0) + st.get("viewer_dropped", 0)
+                self._advance(f"stream_dropped/{name}", self.stream_dropped.labels(output=name), dropped)
             backend = str(stats.get("backend", ""))
             if backend != self._backend_name:
                 self.backend.info({"backend": backend or "none"})

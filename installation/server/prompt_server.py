@@ -60,13 +60,14 @@ from installation.server.protocol import (
 from installation.server.routes import OPERATOR_SESSION, HealthLike, MetricsLike, Router
 from installation.server.sessions import Session, Sessions
 from installation.server.settings import ServerSettings
+from installation.server.stream_routes import HTTP_STREAM_SESSION, StreamService
 from installation.server.visitor_page import WEB_ROOT, HttpReply, VisitorPage, json_bytes, text_reply
-from installation.server.xr_page import XrPage
 
 log = logging.getLogger(__name__)
 
 Send = Callable[[dict], Awaitable[None]]
 
+OPEN_TIMEOUT_S = 10.0  # a connection must finish its opening handshake this soon
 CLOSE_GRACE_S = 1.0  # on stop, connections get this long to finish their close handshake, then are aborted
 REASON_ORIGIN = "This page may only be opened from the show's own address."
 
@@ -166,12 +167,12 @@ class PromptServer:
         control: ShowControl | None = None,
         health: HealthLike | None = None,
         metrics: MetricsLike | None = None,
-        xr_offer: Callable[[], dict] | None = None,
+        streams: StreamService | None = None,
     ) -> None:
-        # xr_offer: serve the WebXR viewer at /xr, offering it these live-picture transports (xr_page.XrPage)
         # clock: monotonic seconds for rate limits and idle times (injectable for tests)
         # operator_token: the operator routes' secret (LATERNA_OPERATOR_TOKEN); None: they all answer 403
         # control: what the operator panel reads and commands; health: /healthz; metrics: /metrics
+        # streams: the live picture's routes (/stream.mjpg, /stream/ws, /xr), when the show streams
         self.director = director
         self.settings = settings
         self.status_provider = status_provider
@@ -191,9 +192,15 @@ class PromptServer:
         self.control = control
         self.auth = OperatorAuth(operator_token)
         self.operator_page = OperatorPage(title, web_root, control)
-        self.xr_page = XrPage(title, web_root, xr_offer) if xr_offer is not None else None
+        self.streams = streams
         self.router = Router(
-            self.page, self.operator_page, self.auth, health, metrics, settings.metrics_public, xr=self.xr_page
+            self.page,
+            self.operator_page,
+            self.auth,
+            health,
+            metrics,
+            settings.metrics_public,
+            extra=streams.routes() if streams is not None else (),
         )
         self.origins = OriginPolicy(
             settings.origins,
@@ -227,9 +234,25 @@ class PromptServer:
         s = self.settings
         tls = self._tls()
         tracked = self._open
+        server = self
 
         class _Tracked(ServerConnection):
-            """A connection that is known from its first byte, so ``stop`` can abort half-open ones."""
+            """A connection that is known from its first byte, so ``stop`` can abort half-open ones. Its
+            handshake has the open timeout, except an endless HTTP response (MJPEG), which is served in it."""
+
+            async def handshake(self, process_request: Any, process_response: Any, server_header: Any) -> None:
+                async with asyncio.timeout(OPEN_TIMEOUT_S):
+                    await asyncio.wait([self.request_rcvd, self.connection_lost_waiter], return_when="FIRST_COMPLETED")
+                request = self.request
+                route = server.router.find(request.path) if request is not None else None
+                if request is not None and route is not None and route.session == HTTP_STREAM_SESSION:
+                    response = process_request(self, request)
+                    if response is None and server.streams is not None:
+                        await server.streams.serve_mjpeg(self)  # the response: as long as the client watches
+                        return
+                    process_request = lambda connection, request: response  # noqa: E731 (answered once)
+                async with asyncio.timeout(OPEN_TIMEOUT_S):
+                    await super().handshake(process_request, process_response, server_header)
 
             def connection_made(self, transport: asyncio.BaseTransport) -> None:
                 super().connection_made(transport)
@@ -249,7 +272,8 @@ class PromptServer:
                 compression=None,
                 max_size=s.max_message_bytes,
                 max_queue=16,
-                open_timeout=10,
+                open_timeout=None,  # _Tracked.handshake applies OPEN_TIMEOUT_S itself
+                **({"ssl_handshake_timeout": OPEN_TIMEOUT_S} if tls is not None else {}),
                 close_timeout=3,
                 ping_interval=20,
                 ping_timeout=20,
@@ -272,6 +296,8 @@ class PromptServer:
         server, self._server = self._server, None
         if server is None:
             return
+        if self.streams is not None:
+            self.streams.close_all()
         server.close()  # 1001 to open connections, 503 to those still in their handshake
         try:
             async with asyncio.timeout(CLOSE_GRACE_S):
@@ -323,7 +349,7 @@ class PromptServer:
         hosts = request.headers.get_all("Host")
         host = hosts[0] if len(hosts) == 1 else None
         route, reply = self.router.reply(request.method, request.path, request.headers.get_all("Authorization"), host)
-        if reply is None and route is not None and route.session is not None:  # a websocket upgrade
+        if reply is None and route is not None and route.session not in (None, HTTP_STREAM_SESSION):  # a websocket
             origins = request.headers.get_all("Origin")
             if len(origins) > 1 or not self.origins.allows(origins[0] if origins else None, host):
                 log.info("a websocket from another site was refused (%s)", route.path)  # the origin may be junk
@@ -332,6 +358,8 @@ class PromptServer:
             if route is not None and reply.status in (401, 403) and self.router.needs_token(route):
                 log.info("%s refused without the right token (%d)", route.path, reply.status)  # never the target
             return _response(reply)
+        if route is not None and self.streams is not None and route.session in self.streams.sessions:
+            return None  # stream viewers are counted by the streams' own cap (StreamService.precheck)
         if route is not None and route.session == OPERATOR_SESSION:
             if len(self.operators) >= self.settings.max_operators:
                 log.warning("an operator was turned away: %d operator panels are open", len(self.operators))
@@ -347,6 +375,8 @@ class PromptServer:
         route = self.router.find(ws.request.path) if ws.request is not None else None
         if route is not None and route.session == OPERATOR_SESSION:
             await self._operate(ws)
+        elif route is not None and self.streams is not None and route.session in self.streams.sessions:
+            await self._stream(route.session, ws)
         else:  # process_request lets only the two websocket routes through to here
             await self._visit(ws)
 
@@ -376,6 +406,17 @@ class PromptServer:
             self.flood.forget(visitor.id)
             self._depart(visitor)
             log.info("visitor %s left (%d now)", visitor.id, len(self.visitors))
+
+    async def _stream(self, session: str, ws: ServerConnection) -> None:
+        """A stream viewer's websocket (the JPEG websocket, WebRTC signalling): the connection is the boundary."""
+        assert self.streams is not None
+        try:
+            await self.streams.handle(session, ws)
+        except ConnectionClosed:
+            pass
+        except Exception:
+            log.exception("a stream viewer's connection failed")
+            await ws.close(protocol.CLOSE_INTERNAL_ERROR, "Internal error.")
 
     # -- coming back after a dropped connection -------------------------------------------------------------
     def _depart(self, visitor: _Visitor) -> None:

@@ -21,7 +21,6 @@ from installation.server import operator_page
 from installation.server.auth import Access, OperatorAuth
 from installation.server.operator_page import OperatorPage
 from installation.server.visitor_page import WEBSOCKET_PATH, HttpReply, VisitorPage, http_reply, json_bytes, text_reply
-from installation.server.xr_page import XrPage
 
 log = logging.getLogger(__name__)
 
@@ -94,59 +93,55 @@ class Router:
         health: HealthLike | None = None,
         metrics: MetricsLike | None = None,
         metrics_public: bool = True,
-        xr: XrPage | None = None,
+        extra: Iterable[Route] = (),
     ) -> None:
-        # xr: the WebXR viewer (/xr, its offer and the vendored three.js); None: not served
+        # extra: more routes (the live picture's streams, installation.server.stream_routes)
         self.visitor = visitor
-        self.xr = xr
         self.operator = operator
         self.auth = auth
         self.health = health
         self.metrics = metrics
         self.metrics_public = metrics_public
-        table = (
-            [self._visitor_route(path) for path in visitor.paths]
-            + [self._xr_route(p) for p in (xr.paths if xr else ())]
-            + [
-                Route(
-                    HEALTH_PATH,
-                    PUBLIC,
-                    "200 while the frame loop ticks, 503 when it stalls (JSON)",
-                    lambda target, host: health_reply(self.health),
-                ),
-                Route(
-                    METRICS_PATH,
-                    METRICS,
-                    "Prometheus metrics (text exposition)",
-                    lambda target, host: metrics_reply(self.metrics),
-                ),
-                Route(
-                    operator_page.PAGE_PATH,
-                    OPERATOR,
-                    "the operator panel (HTML, assets inline)",
-                    lambda target, host: self.operator.page(target),
-                ),
-                Route(
-                    operator_page.STATE_PATH,
-                    OPERATOR,
-                    "the panel's state once (JSON)",
-                    lambda target, host: self.operator.state(target),
-                ),
-                Route(
-                    operator_page.PREVIEW_PATH,
-                    OPERATOR,
-                    "the picture on screen (JPEG, ?width=)",
-                    lambda target, host: self.operator.preview(target),
-                ),
-                Route(
-                    operator_page.WEBSOCKET_PATH,
-                    OPERATOR,
-                    "the operator websocket: state pushed, commands in",
-                    self._operator_upgrade,
-                    session=OPERATOR_SESSION,
-                ),
-            ]
-        )
+        table = [self._visitor_route(path) for path in visitor.paths] + [
+            Route(
+                HEALTH_PATH,
+                PUBLIC,
+                "200 while the frame loop ticks, 503 when it stalls (JSON)",
+                lambda target, host: health_reply(self.health),
+            ),
+            Route(
+                METRICS_PATH,
+                METRICS,
+                "Prometheus metrics (text exposition)",
+                lambda target, host: metrics_reply(self.metrics),
+            ),
+            Route(
+                operator_page.PAGE_PATH,
+                OPERATOR,
+                "the operator panel (HTML, assets inline)",
+                lambda target, host: self.operator.page(target),
+            ),
+            Route(
+                operator_page.STATE_PATH,
+                OPERATOR,
+                "the panel's state once (JSON)",
+                lambda target, host: self.operator.state(target),
+            ),
+            Route(
+                operator_page.PREVIEW_PATH,
+                OPERATOR,
+                "the picture on screen (JPEG, ?width=)",
+                lambda target, host: self.operator.preview(target),
+            ),
+            Route(
+                operator_page.WEBSOCKET_PATH,
+                OPERATOR,
+                "the operator websocket: state pushed, commands in",
+                self._operator_upgrade,
+                session=OPERATOR_SESSION,
+            ),
+        ]
+        table += list(extra)
         self._table: dict[str, Route] = {}
         for route in table:
             if route.path in self._table:
@@ -160,13 +155,6 @@ class Router:
         if path == WEBSOCKET_PATH:
             return Route(path, PUBLIC, "the visitor websocket", answer, session=VISITOR_SESSION)
         return Route(path, PUBLIC, "the visitor page, its assets, status and QR code", answer)
-
-    def _xr_route(self, path: str) -> Route:
-        def answer(target: str, host: str | None) -> HttpReply | None:
-            assert self.xr is not None
-            return self.xr.reply("GET", target)
-
-        return Route(path, PUBLIC, "the WebXR viewer, what it may connect to, its vendored three.js", answer)
 
     def _operator_upgrade(self, target: str, host: str | None) -> HttpReply | None:
         if self.operator.control is None:

@@ -4,8 +4,7 @@
 ``VisitorPage.reply(method, target, host)`` returns an ``HttpReply`` (status, headers, body), or
 ``None`` for ``GET /ws`` (the websocket handshake goes on). Files are read once from
 ``installation/web/`` into a fixed route table, so no request path ever reaches the file system.
-Files named ``operator*`` are the operator panel's (``operator_page``) and are not served here; other
-``.html`` files are pages with their own address (``xr.html`` is ``/xr``: ``xr_page``).
+Files named ``operator*`` are the operator panel's (``operator_page``) and are not served here.
 The QR code, drawn locally with segno, encodes the configured public address only.
 """
 
@@ -153,8 +152,6 @@ class VisitorPage:
             kind = CONTENT_TYPES.get(path.suffix.lower())
             if not path.is_file() or path.name.startswith((".", OPERATOR_FILES)) or kind is None:
                 continue  # operator.* files are the operator panel's, served behind its token
-            if path.suffix.lower() == ".html" and path.name != "index.html":
-                continue  # another page (xr.html: /xr, xr_page), served at its own address with its title
             body = path.read_bytes()
             if path.name == "index.html":
                 body = body.replace(b"{{title}}", html.escape(title).encode())

@@ -38,6 +38,8 @@
       strength: $("strength"), strengthValue: $("strength-value"), transitionForm: $("transition-form"),
       transition: $("transition"), blackout: $("blackout"), freeze: $("freeze"), snapshot: $("snapshot"),
       feedback: $("feedback"), warnings: $("warnings"), warningsEmpty: $("warnings-empty"),
+      streamsCard: $("streams-card"), streamCount: $("stream-count"), streamOutputs: $("stream-outputs"),
+      streamViewers: $("stream-viewers"), streamEmpty: $("stream-empty"),
     };
 
     // -- talking to the server ------------------------------------------------------------------------
@@ -168,6 +170,48 @@
       el.blackout.setAttribute("aria-pressed", String(Boolean(state.blackout)));
       el.freeze.setAttribute("aria-pressed", String(Boolean(state.frozen)));
       renderWarnings(state.warnings || []);
+      renderStreams(state.streams || null);
+    }
+
+    // Stream viewers (MJPEG, JPEG websocket, WebRTC, NDI...): per output what it costs, and each viewer with
+    // a Close button; rows are kept while the same viewers watch, like the queue's.
+    function renderStreams(streams) {
+      el.streamsCard.hidden = !streams;
+      if (!streams) return;
+      const viewers = streams.viewers || [];
+      el.streamCount.textContent = String(viewers.length);
+      el.streamEmpty.hidden = viewers.length > 0;
+      el.streamOutputs.replaceChildren(...Object.values(streams.outputs || {}).map((o) => {
+        const li = document.createElement("li");
+        li.textContent = `${o.name} ${o.width}×${o.height}: ${o.viewers} watching · ${o.fps.toFixed(1)} fps · `
+          + `encode ${o.encode_ms.toFixed(1)} ms · ${(o.bytes_per_s / 1e6).toFixed(2)} MB/s · `
+          + `dropped ${o.dropped + o.viewer_dropped}`;
+        return li;
+      }));
+      const same = el.streamViewers.childElementCount === viewers.length
+        && [...el.streamViewers.children].every((li, i) => li.dataset.id === viewers[i].id);
+      if (!same) {
+        el.streamViewers.replaceChildren(...viewers.map((v) => {
+          const li = document.createElement("li");
+          li.dataset.id = v.id;
+          const text = document.createElement("span");
+          text.className = "text";
+          const age = document.createElement("span");
+          age.className = "waited";
+          const close = document.createElement("button");
+          close.type = "button";
+          close.className = "small";
+          close.textContent = "Close";
+          close.addEventListener("click", () => send({ cmd: "close_viewer", id: v.id }));
+          li.append(text, age, close);
+          return li;
+        }));
+      }
+      viewers.forEach((v, i) => {
+        const li = el.streamViewers.children[i];
+        li.querySelector(".text").textContent = `${v.kind} · ${v.output} · ${v.peer}`;
+        li.querySelector(".waited").textContent = `${seconds(v.watching_s)} · dropped ${v.dropped}`;
+      });
     }
 
     // The state comes five times a second: rows (and their Remove buttons) are kept while the queue holds

@@ -1,10 +1,10 @@
 // Laterna WebXR viewer (/xr): the live picture in VR (a dim gallery before a large curved screen, or inside a
 // 180/360 dome), in AR (a framed canvas hung on a wall or stood on the floor via hit test), or, without WebXR,
 // as a magic window that pans with the phone (or a drag) or as plain video. The prompt box is the visitor
-// page's (prompt-box.js). The picture: xr-picture.js (WebRTC, else the JPEG websocket). docs/xr.md.
-import * as THREE from "/static/vendor/three/three.module.min.js";
+// page's (prompt-box.js). The picture: picture.js (WebRTC, else the JPEG websocket). docs/xr.md.
+import * as THREE from "/xr/vendor/three/three.module.min.js";
 import { startPromptBox } from "/static/prompt-box.js";
-import { LivePicture } from "/static/xr-picture.js";
+import { LivePicture } from "/xr/picture.js";
 
 const EYE_HEIGHT = 1.6; // metres: the screen's centre, and the magic window's eye
 const SCREEN_RADIUS = 4.5; // the curved screen is part of a cylinder around the visitor
@@ -457,6 +457,7 @@ window.laternaXR = {
     enterVr: !ui.enterVr.hidden,
     enterAr: !ui.enterAr.hidden,
   }),
+  leave: () => renderer.xr.getSession()?.end(), // what the headset's own menu button does
   sample: () => new Promise((resolve) => sampleRequests.push(resolve)), // [r, g, b, a] after the next frame
 };
 
@@ -477,6 +478,10 @@ async function startPicture() {
     ui.pictureState.textContent = "The show is not answering. Trying again…";
     setTimeout(startPicture, 3000);
     return;
+  }
+  if (typeof offer.title === "string" && offer.title) {
+    document.title = `${offer.title} in VR and AR`;
+    $("title").textContent = offer.title;
   }
   picture = new LivePicture(offer, {
     kind: "xr",

@@ -1,0 +1,149 @@
+"""The WebXR viewer (/xr) in headless Chromium with SwiftShader WebGL, against a real server streaming a
+picture the test controls (xr_show.py). An emulated Meta Quest 3 (Meta's IWER, injected by the test's
+browser, never served by the show) enters immersive-vr and immersive-ar; pixels read back from the WebGL
+canvas follow the live picture. Without WebXR the page is a magic window, or plain video.
+
+Needs chromium, chromium-driver, selenium and (for the XR tests) npm's ``iwer`` in tools/browser
+(`make browser`); skips cleanly, saying which is missing.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.installation.server.xr_show import (
+    install_iwer,
+    page_errors,
+    remove_iwer,
+    start_colour_show,
+    wait_for,
+    xr_browser,
+)
+
+pytestmark = pytest.mark.slow
+
+RED = [200, 40, 40]
+BLUE = [30, 60, 220]
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    driver = xr_browser(tmp_path_factory.mktemp("chromium-profile"))
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def show():
+    running = start_colour_show()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def headset(browser):
+    """The browser with IWER as its WebXR runtime, for this test only."""
+    identifier = install_iwer(browser)
+    yield browser
+    remove_iwer(browser, identifier)
+
+
+def state(driver) -> dict:
+    return driver.execute_script("return window.laternaXR ? window.laternaXR.state() : {}")
+
+
+def sample(driver) -> list[int]:
+    """The mean colour at the centre of what the visitor sees, read back from the WebGL canvas after a frame."""
+    return driver.execute_async_script("window.laternaXR.sample().then(arguments[0])")
+
+
+def close_to(colour: list[int], expected: list[int], tolerance: int = 40) -> bool:
+    return all(abs(a - b) <= tolerance for a, b in zip(colour[:3], expected))
+
+
+def shows(driver, expected: list[int]) -> list[int] | None:
+    """The centre colour once it is close to ``expected`` (None if it never gets there)."""
+    found = wait_for(lambda: (c := sample(driver)) and close_to(c, expected) and c)
+    return found or None
+
+
+def open_xr(driver, show) -> None:
+    driver.get(show.url + "/xr")
+    assert wait_for(lambda: state(driver).get("frames", 0) > 2), f"no live picture reached the page: {state(driver)}"
+    page_errors(driver)  # start counting from here: the page has loaded
+
+
+def test_vr_session_renders_the_live_picture_and_follows_it(show, headset):
+    """An emulated headset enters immersive-vr from /xr; XR frames render the gallery's curved screen straight
+    ahead, and the pixels read back from the WebGL canvas turn from red to blue when the live picture does."""
+    open_xr(headset, show)
+    assert state(headset)["enterVr"] is True
+    headset.find_element("id", "enter-vr").click()
+    assert wait_for(lambda: state(headset).get("xrFrames", 0) > 5), state(headset)
+    now = state(headset)
+    assert now["mode"] == "vr" and now["presenting"] is True and now["via"] == "JPEG"
+    assert shows(headset, RED), sample(headset)
+    show.colour = BLUE
+    assert shows(headset, BLUE), sample(headset)
+    frames = state(headset)["xrFrames"]
+    assert wait_for(lambda: state(headset)["xrFrames"] > frames + 5), "XR frames stopped"
+    headset.execute_script("window.laternaXR.leave()")  # the emulated canvas covers the page, as a headset does
+    assert wait_for(lambda: state(headset)["mode"] == "window"), state(headset)
+    assert page_errors(headset) == []
+
+
+def test_ar_session_places_the_framed_canvas_where_the_hit_test_meets_the_wall(show, headset):
+    """In immersive-ar the hit test finds the (emulated) wall 2 m ahead and shows the reticle; a select hangs
+    the framed canvas there, whose pixels follow the live picture; the camera's view stays transparent."""
+    open_xr(headset, show)
+    headset.find_element("id", "enter-ar").click()
+    assert wait_for(lambda: state(headset).get("reticle")), f"no reticle: {state(headset)}"
+    assert state(headset)["mode"] == "ar" and state(headset)["hitTest"] is True
+    assert sample(headset)[3] < 255  # AR: the page's background is transparent (the camera shows through)
+    assert not state(headset)["placed"]
+    headset.execute_script(
+        "const c = window.__iwer.controllers.right; c.updateButtonValue('trigger', 1);"
+        "setTimeout(() => c.updateButtonValue('trigger', 0), 200);"
+    )
+    assert wait_for(lambda: state(headset)["placed"]), state(headset)
+    assert shows(headset, RED), sample(headset)
+    show.colour = BLUE
+    assert shows(headset, BLUE), sample(headset)
+    headset.execute_script("window.laternaXR.leave()")  # IWER has no DOM overlay: the Leave button is under its canvas
+    assert wait_for(lambda: state(headset)["mode"] == "window"), state(headset)
+    assert page_errors(headset) == []
+
+
+def test_without_webxr_the_page_is_a_magic_window_that_pans_and_can_be_plain_video(show, browser):
+    """Without a WebXR runtime the page offers no VR/AR buttons and shows the screen as a magic window: the
+    live picture straight ahead, the wall when dragged aside, back on Recenter; Flat shows the plain picture."""
+    open_xr(browser, show)
+    now = state(browser)
+    assert now["mode"] == "window" and not now["enterVr"] and not now["enterAr"]
+    assert shows(browser, RED), sample(browser)
+    view = browser.find_element("id", "view")
+    from selenium.webdriver import ActionChains
+
+    grab = ActionChains(browser).move_to_element_with_offset(view, -300, -110)  # clear of the prompt box
+    grab.click_and_hold().move_by_offset(400, 0).release().perform()
+    aside = sample(browser)
+    assert not close_to(aside, RED, 60), f"dragging did not turn the view: {aside}"
+    browser.find_element("id", "recenter").click()
+    assert shows(browser, RED), sample(browser)
+    browser.find_element("id", "flat").click()
+    assert wait_for(lambda: state(browser)["mode"] == "flat")
+    assert browser.execute_script("return document.querySelector('#flat-view > canvas, #flat-view > video') !== null")
+    assert page_errors(browser) == []
+
+
+def test_xr_viewers_are_listed_as_xr_and_the_operator_can_close_one(show, browser):
+    """The page registers its stream as kind "xr" (listed on the operator panel); closing it there drops the
+    page's stream, which says so and comes back by itself as a new viewer."""
+    open_xr(browser, show)
+    viewers = wait_for(lambda: [v for v in show.sink.viewers() if v.kind == "xr"])
+    assert len(viewers) == 1 and viewers[0].output == "main"
+    assert show.sink.close_viewer(viewers[0].id)
+    assert wait_for(lambda: "Reconnecting" in browser.find_element("id", "picture-state").text)
+    back = wait_for(lambda: [v for v in show.sink.viewers() if v.kind == "xr" and v.id != viewers[0].id])
+    assert back, "the page did not come back"
+    assert wait_for(lambda: browser.find_element("id", "picture-state").text == "")
