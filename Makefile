@@ -14,13 +14,19 @@ TORCH_INDEX ?=
 
 .PHONY: run test pytest lint bench soak clean browser
 
-# Headless Chromium + ChromeDriver for the browser tests (Debian packages). Best effort: without them
-# those tests skip and say why.
+# Headless Chromium + ChromeDriver for the browser tests (Debian packages), and Meta's IWER (npm `iwer`,
+# a WebXR runtime emulator, test-only: tools/browser/package-lock.json) for the /xr tests. Best effort:
+# without them those tests skip and say why.
 browser:
 	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || \
 	  { command -v apt-get >/dev/null 2>&1 && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	    apt-get install -y -qq chromium chromium-driver >/dev/null) ; } || \
 	  echo "chromium/chromedriver not installed: browser tests will be skipped"
+	@test -f tools/browser/node_modules/iwer/build/iwer.min.js || \
+	  { command -v npm >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null ; } ; \
+	    command -v npm >/dev/null 2>&1 && (cd tools/browser && npm ci --no-audit --no-fund --loglevel=error) ; } || \
+	  echo "npm's iwer not installed (tools/browser): the WebXR viewer's browser tests will be skipped"
 
 $(STAMP): pyproject.toml Makefile
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON)"; exit 1; }
@@ -59,4 +65,4 @@ soak: $(STAMP)
 	$(PY) tools/soak.py --minutes 60 --visitors 20 --out runs/soak
 
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache tools/browser/node_modules
