@@ -11,14 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.installation.server.xr_show import (
-    install_iwer,
-    page_errors,
-    remove_iwer,
-    start_colour_show,
-    wait_for,
-    xr_browser,
-)
+from tests.installation.server.xr_show import install_iwer, start_colour_show, xr_browser
+from tools.browser.xr_browser import page_errors, remove_iwer, wait_for, xr_sample, xr_select, xr_state
 
 pytestmark = pytest.mark.slow
 
@@ -48,13 +42,8 @@ def headset(browser):
     remove_iwer(browser, identifier)
 
 
-def state(driver) -> dict:
-    return driver.execute_script("return window.laternaXR ? window.laternaXR.state() : {}")
-
-
-def sample(driver) -> list[int]:
-    """The mean colour at the centre of what the visitor sees, read back from the WebGL canvas after a frame."""
-    return driver.execute_async_script("window.laternaXR.sample().then(arguments[0])")
+state = xr_state
+sample = xr_sample
 
 
 def close_to(colour: list[int], expected: list[int], tolerance: int = 40) -> bool:
@@ -101,10 +90,7 @@ def test_ar_session_places_the_framed_canvas_where_the_hit_test_meets_the_wall(s
     assert state(headset)["mode"] == "ar" and state(headset)["hitTest"] is True
     assert sample(headset)[3] < 255  # AR: the page's background is transparent (the camera shows through)
     assert not state(headset)["placed"]
-    headset.execute_script(
-        "const c = window.__iwer.controllers.right; c.updateButtonValue('trigger', 1);"
-        "setTimeout(() => c.updateButtonValue('trigger', 0), 200);"
-    )
+    xr_select(headset)
     assert wait_for(lambda: state(headset)["placed"]), state(headset)
     assert shows(headset, RED), sample(headset)
     show.colour = BLUE

@@ -5,18 +5,14 @@ solid colour at ~20 frames a second (the test plays the frame loop's part, so it
 picture is), a real ``PromptServer`` with the real stream routes (``StreamService``) on port 0, and the
 toy Director for the prompt box.
 
-``xr_browser``: headless Chromium driven by chromedriver with SwiftShader WebGL; ``install_iwer`` injects
-Meta's IWER (npm ``iwer``, installed by ``make browser`` into tools/browser/node_modules) before any page
-script runs, so ``navigator.xr`` is an emulated Meta Quest 3. IWER is never served by the show: it
-reaches the page only through the test's browser (DevTools ``Page.addScriptToEvaluateOnNewDocument``).
+``xr_browser`` and ``install_iwer``: tools/browser/xr_browser.py (headless Chromium with SwiftShader WebGL;
+Meta's IWER as its WebXR runtime, injected by the browser, never served by the show), skipping the test
+cleanly, saying what is missing, where they are not installed.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,49 +27,10 @@ from installation.server.settings import ServerSettings
 from installation.server.stream_routes import StreamService
 from installation.server.stream_settings import StreamOutputSettings, StreamsSettings
 from tests.installation.prompts.toy_director import make_director
+from tools.browser.xr_browser import BrowserMissing, chromium
+from tools.browser.xr_browser import install_iwer as _install_iwer
 
-ROOT = Path(__file__).resolve().parents[3]
-IWER_BUILD = ROOT / "tools" / "browser" / "node_modules" / "iwer" / "build" / "iwer.min.js"
-CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
-WAIT_S = 60.0  # SwiftShader WebGL on a busy 2-core machine is slow; a passing run takes seconds
 WIDTH, HEIGHT = 160, 90
-
-# The emulated headset, and a room for its hit tests: one wall 2 m ahead (z = -2) facing the visitor.
-# (IWER leaves hit tests to a "synthetic environment"; this is the smallest one: what IWER calls on it.)
-IWER_SETUP = """
-(() => {
-  class Wall {
-    constructor() {
-      this.environmentCanvas = document.createElement("canvas");
-      this.trackedPlanes = new Set();
-      this.trackedMeshes = new Set();
-    }
-    render() {}
-    computeHitTestResults(ray) {
-      const o = [ray[12], ray[13], ray[14]];
-      const d = [-ray[8], -ray[9], -ray[10]];
-      if (d[2] > -1e-6) return [];
-      const t = (-2 - o[2]) / d[2];
-      if (t <= 0) return [];
-      return [new Float32Array([1, 0, 0, 0, 0, 0, 1, 0, 0, -1, 0, 0, o[0] + t * d[0], o[1] + t * d[1], -2, 1])];
-    }
-  }
-  const device = new IWER.XRDevice(IWER.metaQuest3);
-  device.installSEM(Wall);
-  device.installRuntime({ forceInstall: true });
-  window.__iwer = device;
-})();
-"""
-
-
-def wait_for(condition: Any, seconds: float = WAIT_S) -> Any:
-    """Poll ``condition`` until it returns something true or ``seconds`` pass; its last value."""
-    deadline = time.monotonic() + seconds
-    value = condition()
-    while not value and time.monotonic() < deadline:
-        time.sleep(0.05)
-        value = condition()
-    return value
 
 
 @dataclass
@@ -127,64 +84,17 @@ def start_colour_show(**streams: Any) -> ColourShow:
     return show
 
 
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
 def xr_browser(profile: Path) -> Any:
-    """Headless Chromium with SwiftShader WebGL (skips, saying why, without chromium/chromedriver/selenium)."""
-    webdriver = pytest.importorskip("selenium.webdriver", reason="the selenium package is not installed")
-    binary = _chromium()
-    if binary is None:
-        pytest.skip("chromium is not installed (apt-get install chromium chromium-driver)")
-    if not (Path(CHROMEDRIVER).is_file() and os.access(CHROMEDRIVER, os.X_OK)):
-        pytest.skip(f"chromedriver is not installed at {CHROMEDRIVER} (apt-get install chromium-driver)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--use-angle=swiftshader",  # WebGL on the CPU (no GPU here)
-        "--enable-unsafe-swiftshader",
-        "--ignore-gpu-blocklist",
-        "--autoplay-policy=no-user-gesture-required",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        "--window-size=960,600",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(WAIT_S)
-    driver.set_script_timeout(WAIT_S)
-    return driver
+    """``tools.browser.xr_browser.chromium``; skips, saying what is missing, without it."""
+    try:
+        return chromium(profile)
+    except BrowserMissing as missing:
+        pytest.skip(str(missing))
 
 
 def install_iwer(driver: Any) -> str:
-    """IWER as the browser's WebXR runtime on every page loaded from now on; returns the script's id."""
-    if not IWER_BUILD.is_file():
-        pytest.skip(f"IWER is not installed ({IWER_BUILD} is missing: `make browser` runs npm ci in tools/browser)")
-    source = IWER_BUILD.read_text(encoding="utf-8") + "\n" + IWER_SETUP
-    return driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": source})["identifier"]
-
-
-def remove_iwer(driver: Any, identifier: str) -> None:
-    driver.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": identifier})
-
-
-def page_errors(driver: Any) -> list[str]:
-    """The console's errors since the last call (and warnings from our own page), IWER's chatter aside."""
-    found = []
-    for entry in driver.get_log("browser"):
-        if entry["level"] == "SEVERE" or (entry["level"] == "WARNING" and "Laterna" in entry["message"]):
-            found.append(entry["message"])
-    return found
+    """``tools.browser.xr_browser.install_iwer``; skips, saying so, without npm's iwer."""
+    try:
+        return _install_iwer(driver)
+    except BrowserMissing as missing:
+        pytest.skip(str(missing))
