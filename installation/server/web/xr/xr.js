@@ -341,6 +341,7 @@ async function enterAr() {
   });
   renderer.xr.setReferenceSpaceType("local");
   await startSession(session, "ar");
+  $("prompt-panel").open = false; // the camera's view first; the prompt box is one tap away
   try {
     const viewer = await session.requestReferenceSpace("viewer");
     hitTestSource = await session.requestHitTestSource({ space: viewer });
@@ -497,6 +498,8 @@ async function startPicture() {
 }
 
 async function offerSessions() {
+  // WebXR (like motion sensors) exists only on secure pages: https, or this machine itself.
+  $("secure-hint").hidden = window.isSecureContext;
   if (!navigator.xr) return;
   const [vr, ar] = await Promise.all(
     ["immersive-vr", "immersive-ar"].map((kind) => navigator.xr.isSessionSupported(kind).catch(() => false)),
