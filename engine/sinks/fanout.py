@@ -298,10 +298,12 @@ class StreamOutput:
         max_fps = self.spec.max_fps
         if max_fps > 0:
             period = 1.0 / max_fps
-            if now + 0.25 * period < self._next_due:
+            if now < self._next_due:
                 self._skipped += 1
                 return
-            self._next_due = max(self._next_due, now - period) + period
+            # on average no faster than max_fps, yet a frame up to a quarter period early still counts, so a
+            # jittery loop at exactly max_fps loses none; after a pause, no burst to catch up
+            self._next_due = max(self._next_due + period, now + 0.75 * period)
         with self._cond:
             if self._stopping:
                 return

@@ -68,9 +68,13 @@ def render_box(lines: Sequence[str], image: np.ndarray | None, text_px: int) -> 
         box[y : y + ih, pad : pad + iw] = image
         alpha[y : y + ih, pad : pad + iw] = 1.0
         y += ih + gap
+    ink = np.zeros((h, w), np.uint8)  # the text, drawn opaque on the translucent box
     for text, ((_, th), base) in zip(texts, sizes):
-        cv2.putText(box, text, (pad, y + th), _FONT, scale, (255, 255, 255), thickness, cv2.LINE_AA)
+        cv2.putText(ink, text, (pad, y + th), _FONT, scale, 255, thickness, cv2.LINE_AA)
         y += th + base + gap
+    coverage = ink.astype(np.float32) / 255.0
+    box = np.maximum(box, ink[:, :, None])
+    alpha = np.maximum(alpha, coverage)
     return box, alpha
 
 

@@ -161,7 +161,7 @@ class StreamService:
     def add_websocket(self, path: str, summary: str, session: str, handler: WebsocketHandler) -> None:
         """Serve a websocket at ``path`` (checked like the stream routes first); ``handler(ws)`` serves it."""
         self._websockets[session] = handler
-        self._extra.append(Route(path, PUBLIC, summary, self.precheck, session=session))
+        self._extra.append(Route(path, PUBLIC, summary, self.precheck_output, session=session))
 
     def routes(self) -> list[Route]:
         """The routes to add to the server's ``Router``."""
@@ -209,12 +209,20 @@ class StreamService:
         kind, body = self._xr_files[urlsplit(target).path]
         return http_reply(200, kind, body, security=XR_SECURITY_HEADERS)
 
-    def precheck(self, target: str, host: str | None = None) -> HttpReply | None:
-        """Before a stream is served: 404 for an unknown output, 503 when the show's viewers are full; None: go on."""
+    def precheck_output(self, target: str, host: str | None = None) -> HttpReply | None:
+        """Before a websocket stream: 404 for an unknown output; None: go on. (A full show closes the websocket
+        with 1013 and a reason, which a browser can read; it cannot read a refused handshake's status.)"""
         try:
             self.sink.output(output_name(target))
         except SinkError:
             return text_reply(404, f"No such stream output. There are: {', '.join(self.sink.outputs)}.")
+        return None
+
+    def precheck(self, target: str, host: str | None = None) -> HttpReply | None:
+        """Before an HTTP stream: 404 for an unknown output, 503 when the show's viewers are full; None: go on."""
+        refused = self.precheck_output(target, host)
+        if refused is not None:
+            return refused
         if self.sink.viewer_count >= self.sink.max_viewers > 0:
             log.info("a stream viewer was turned away: %d watching", self.sink.viewer_count)
             return text_reply(503, REASON_FULL, ("Retry-After", "30"))
