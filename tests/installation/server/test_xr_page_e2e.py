@@ -102,20 +102,29 @@ def test_ar_session_places_the_framed_canvas_where_the_hit_test_meets_the_wall(s
 
 def test_without_webxr_the_page_is_a_magic_window_that_pans_and_can_be_plain_video(show, browser):
     """Without a WebXR runtime the page offers no VR/AR buttons and shows the screen as a magic window: the
-    live picture straight ahead, the wall when dragged aside, back on Recenter; Flat shows the plain picture."""
+        live picture straight ahead, the wall when dragged aside, back on Recenter; in the 360 dome the picture is
+    everywhere; Flat shows the plain picture."""
     open_xr(browser, show)
     now = state(browser)
     assert now["mode"] == "window" and not now["enterVr"] and not now["enterAr"]
     assert shows(browser, RED), sample(browser)
     view = browser.find_element("id", "view")
     from selenium.webdriver import ActionChains
+    from selenium.webdriver.support.ui import Select
 
-    grab = ActionChains(browser).move_to_element_with_offset(view, -300, -110)  # clear of the prompt box
-    grab.click_and_hold().move_by_offset(400, 0).release().perform()
+    def drag() -> None:  # from a point clear of the prompt box, a quarter turn's worth to the right
+        chain = ActionChains(browser).move_to_element_with_offset(view, -300, -110)
+        chain.click_and_hold().move_by_offset(400, 0).release().perform()
+
+    drag()
     aside = sample(browser)
     assert not close_to(aside, RED, 60), f"dragging did not turn the view: {aside}"
     browser.find_element("id", "recenter").click()
     assert shows(browser, RED), sample(browser)
+    Select(browser.find_element("id", "dome")).select_by_value("360")  # the picture all around
+    drag()
+    assert close_to(sample(browser), RED, 60), "the 360 dome should show the picture wherever one looks"
+    Select(browser.find_element("id", "dome")).select_by_value("screen")
     browser.find_element("id", "flat").click()
     assert wait_for(lambda: state(browser)["mode"] == "flat")
     assert browser.execute_script("return document.querySelector('#flat-view > canvas, #flat-view > video') !== null")
