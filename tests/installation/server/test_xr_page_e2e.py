@@ -142,3 +142,29 @@ def test_xr_viewers_are_listed_as_xr_and_the_operator_can_close_one(show, browse
     back = wait_for(lambda: [v for v in show.sink.viewers() if v.kind == "xr" and v.id != viewers[0].id])
     assert back, "the page did not come back"
     assert wait_for(lambda: browser.find_element("id", "picture-state").text == "")
+
+
+def test_a_refused_webrtc_offer_falls_back_to_the_jpeg_stream(browser):
+    """When the show offers WebRTC but refuses the page's offer (here: full), the page sends one non-trickle,
+    receive-only video offer as docs/protocol.md says, then shows the JPEG stream by itself, says so, and logs
+    no error."""
+    import json
+
+    offers = []
+
+    async def refuse(ws) -> None:
+        offers.append(json.loads(await ws.recv()))
+        await ws.send(json.dumps({"type": "error", "reason": "full", "message": "The show is full."}))
+
+    show = start_colour_show(rtc=refuse)
+    try:
+        open_xr(browser, show)
+        assert state(browser)["via"] == "JPEG"
+        assert browser.find_element("id", "via").text == "via JPEG"
+        assert len(offers) == 1 and offers[0]["type"] == "offer" and offers[0]["output"] == "main"
+        sdp = offers[0]["sdp"]
+        assert "m=video" in sdp and "a=recvonly" in sdp and "a=candidate" in sdp  # gathered before sending
+        assert shows(browser, RED), sample(browser)
+        assert page_errors(browser) == []
+    finally:
+        show.stop()

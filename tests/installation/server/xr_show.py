@@ -24,7 +24,7 @@ from engine.frame import Frame
 from engine.sinks.fanout import FanoutSink
 from installation.server.prompt_server import PromptServer, ServerThread
 from installation.server.settings import ServerSettings
-from installation.server.stream_routes import StreamService
+from installation.server.stream_routes import RTC_PATH, StreamService
 from installation.server.stream_settings import StreamOutputSettings, StreamsSettings
 from tests.installation.prompts.toy_director import make_director
 from tools.browser.xr_browser import BrowserMissing, chromium
@@ -64,7 +64,9 @@ class ColourShow:
         self.sink.close()
 
 
-def start_colour_show(**streams: Any) -> ColourShow:
+def start_colour_show(rtc: Any = None, **streams: Any) -> ColourShow:
+    """The show above; ``rtc``: an async handler(ws) to serve at /rtc (WebRTC signalling), ``streams``: keys of
+    the ``streams`` section."""
     settings = StreamsSettings(
         enabled=True,
         outputs=(StreamOutputSettings(name="main", width=WIDTH, height=HEIGHT, max_fps=0.0),),
@@ -74,6 +76,8 @@ def start_colour_show(**streams: Any) -> ColourShow:
     sink.open()
     director, _ = make_director()
     service = StreamService(sink, settings, title="Laterna XR test")
+    if rtc is not None:
+        service.add_websocket(RTC_PATH, "WebRTC signalling (the test's)", "rtc", rtc)
     server = PromptServer(
         director, ServerSettings(host="127.0.0.1", port=0, page_title="Laterna XR test"), streams=service
     )

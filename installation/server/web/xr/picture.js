@@ -79,7 +79,15 @@ export class LivePicture {
     this.onstate("Connecting (WebRTC)…");
     const pc = new RTCPeerConnection({ iceServers: [] });
     this._closers.push(() => pc.close());
-    pc.addTransceiver("video", { direction: "recvonly" });
+    const transceiver = pc.addTransceiver("video", { direction: "recvonly" });
+    // Offer only what the show's encoder can send (aiortc: VP8, H.264, with retransmission): a smaller offer
+    // than the browser's dozen codecs, well inside the server's message limit.
+    const codecs = (RTCRtpReceiver.getCapabilities?.("video")?.codecs ?? []).filter(
+      (c) =>
+        c.mimeType === "video/VP8" ||
+        (c.mimeType === "video/H264" && /packetization-mode=1/.test(c.sdpFmtpLine) && /42e01f/.test(c.sdpFmtpLine)),
+    );
+    if (codecs.length && transceiver.setCodecPreferences) transceiver.setCodecPreferences(codecs);
     const track = new Promise((resolve) => {
       pc.addEventListener("track", (event) => resolve(event.streams[0] || new MediaStream([event.track])));
     });
