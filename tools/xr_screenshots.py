@@ -3,7 +3,7 @@
 Starts ``python -m installation.cli run CONFIG --headless --port PORT`` (by default
 configs/xr-exhibit.yaml: the built-in animated source when no camera is plugged in, the bundled
 model on the CPU, streams on), opens ``/xr`` in headless Chromium with SwiftShader WebGL
-(tools/browser/xr_browser.py) and saves:
+(tools/xr_browser.py) and saves:
 
 - ``xr_vr.png``: an emulated Meta Quest 3 (IWER) in ``immersive-vr``: the dim gallery and its curved screen;
 - ``xr_ar.png``: ``immersive-ar``: the framed canvas hung where the hit test met the (emulated) wall;
@@ -29,7 +29,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tools.browser.xr_browser import chromium, install_iwer, page_errors, wait_for, xr_select, xr_state
+from xr_browser import chromium, install_iwer, page_errors, wait_for, xr_select, xr_state  # tools/, run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger("xr_screenshots")

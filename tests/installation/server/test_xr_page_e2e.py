@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from tests.installation.server.xr_show import install_iwer, start_colour_show, xr_browser
-from tools.browser.xr_browser import page_errors, remove_iwer, wait_for, xr_sample, xr_select, xr_state
+from tools.xr_browser import page_errors, remove_iwer, wait_for, xr_sample, xr_select, xr_state
 
 pytestmark = pytest.mark.slow
 

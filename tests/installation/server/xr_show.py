@@ -5,7 +5,7 @@ solid colour at ~20 frames a second (the test plays the frame loop's part, so it
 picture is), a real ``PromptServer`` with the real stream routes (``StreamService``) on port 0, and the
 toy Director for the prompt box.
 
-``xr_browser`` and ``install_iwer``: tools/browser/xr_browser.py (headless Chromium with SwiftShader WebGL;
+``xr_browser`` and ``install_iwer``: tools/xr_browser.py (headless Chromium with SwiftShader WebGL;
 Meta's IWER as its WebXR runtime, injected by the browser, never served by the show), skipping the test
 cleanly, saying what is missing, where they are not installed.
 """
@@ -27,8 +27,8 @@ from installation.server.settings import ServerSettings
 from installation.server.stream_routes import RTC_PATH, StreamService
 from installation.server.stream_settings import StreamOutputSettings, StreamsSettings
 from tests.installation.prompts.toy_director import make_director
-from tools.browser.xr_browser import BrowserMissing, chromium
-from tools.browser.xr_browser import install_iwer as _install_iwer
+from tools.xr_browser import BrowserMissing, chromium
+from tools.xr_browser import install_iwer as _install_iwer
 
 WIDTH, HEIGHT = 160, 90
 
@@ -89,7 +89,7 @@ def start_colour_show(rtc: Any = None, **streams: Any) -> ColourShow:
 
 
 def xr_browser(profile: Path) -> Any:
-    """``tools.browser.xr_browser.chromium``; skips, saying what is missing, without it."""
+    """``tools.xr_browser.chromium``; skips, saying what is missing, without it."""
     try:
         return chromium(profile)
     except BrowserMissing as missing:
@@ -97,7 +97,7 @@ def xr_browser(profile: Path) -> Any:
 
 
 def install_iwer(driver: Any) -> str:
-    """``tools.browser.xr_browser.install_iwer``; skips, saying so, without npm's iwer."""
+    """``tools.xr_browser.install_iwer``; skips, saying so, without npm's iwer."""
     try:
         return _install_iwer(driver)
     except BrowserMissing as missing:

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent / "browser"  # package.json: npm ci installs IWER here
 IWER_BUILD = HERE / "node_modules" / "iwer" / "build" / "iwer.min.js"
 CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
 WAIT_S = 60.0  # SwiftShader WebGL on a busy 2-core machine is slow; a page that works answers in seconds
