@@ -168,3 +168,18 @@ def test_a_refused_webrtc_offer_falls_back_to_the_jpeg_stream(browser):
         assert page_errors(browser) == []
     finally:
         show.stop()
+
+
+def test_a_viewer_sends_a_prompt_like_any_visitor(show, browser):
+    """The viewer's prompt box is the visitor page's: a prompt sent from /xr is shown ("Now showing") and
+    reaches the engine; the page carries the show's title."""
+    open_xr(browser, show)
+    assert browser.title == "Laterna XR test in VR and AR"
+    send = browser.find_element("id", "send")
+    assert wait_for(send.is_enabled), "the prompt box did not connect"
+    browser.find_element("id", "prompt").send_keys("a lantern over still water")
+    send.click()
+    assert wait_for(lambda: browser.find_element("id", "feedback").get_attribute("data-kind") == "showing")
+    assert "a lantern over still water" in browser.find_element("id", "feedback").text
+    assert any(getattr(e, "label", "") == "a lantern over still water" for e in show.posted)
+    assert page_errors(browser) == []

@@ -38,6 +38,7 @@ class ColourShow:
     sink: FanoutSink
     thread: ServerThread
     port: int
+    posted: list  # what the toy Director posted to the engine (a prompt's look)
     colour: list[int] = field(default_factory=lambda: [200, 40, 40])
     shown: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -74,7 +75,7 @@ def start_colour_show(rtc: Any = None, **streams: Any) -> ColourShow:
     )
     sink = FanoutSink(settings.specs((WIDTH, HEIGHT)), max_viewers=settings.max_viewers)
     sink.open()
-    director, _ = make_director()
+    director, posted = make_director()
     service = StreamService(sink, settings, title="Laterna XR test")
     if rtc is not None:
         service.add_websocket(RTC_PATH, "WebRTC signalling (the test's)", "rtc", rtc)
@@ -82,7 +83,7 @@ def start_colour_show(rtc: Any = None, **streams: Any) -> ColourShow:
         director, ServerSettings(host="127.0.0.1", port=0, page_title="Laterna XR test"), streams=service
     )
     thread = ServerThread(server, background=[director.run])
-    show = ColourShow(sink, thread, thread.start())
+    show = ColourShow(sink, thread, thread.start(), posted)
     show._painter = threading.Thread(target=show.paint, name="test-painter", daemon=True)
     show._painter.start()
     return show
