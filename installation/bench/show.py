@@ -152,6 +152,10 @@ def run_bench(
         parts += [e2e_table(manifest, seconds if not quick else min(seconds, 2.0), quick), ""]
     if "turn" in tables:
         parts += [turn_table(manifest), ""]
+    if "streams" in tables:
+        from installation.bench.streams import streams_table
+
+        parts += [streams_table(model, seconds=min(seconds, 4.0), quick=quick), ""]
     generator = Path(model).parent / "generator.json"
     if "generator" in tables and generator.is_file():
         from installation.bench.generator import generator_table

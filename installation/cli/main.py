@@ -359,7 +359,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--tables",
         default="model,e2e,turn,generator",
-        help="which tables: model, e2e, turn, generator (comma-separated)",
+        help="which tables: model, e2e, turn, generator, streams (comma-separated; streams is not in the default "
+        "set: it runs a show with a server and up to 10 stream viewers)",
     )
     b.set_defaults(func=cmd_bench)
     return p

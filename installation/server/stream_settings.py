@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr, field_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
 
 from engine.sinks.fanout import OutputSpec
-from installation.config.base import Settings
+from installation.config.base import Settings, related
 
-OutputName = Annotated[StrictStr, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
+
+def _output_name(name: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", name):
+        raise ValueError(f"expected 1 to 40 letters, digits, - or _, got {name!r}")
+    return name
+
+
+OutputName = Annotated[StrictStr, AfterValidator(_output_name)]
 
 
 class StreamOutputSettings(Settings):
@@ -22,13 +39,13 @@ class StreamOutputSettings(Settings):
     overlays: StrictBool = Field(False, description="draw the join hint and stats overlays on this output too")
     jpeg_quality: StrictInt = Field(80, ge=1, le=100, description="JPEG quality of MJPEG and the JPEG websocket")
 
-    @field_validator("height")
-    @classmethod
-    def _both_or_neither(cls, height: int, info) -> int:  # type: ignore[no-untyped-def]
-        width = info.data.get("width")
-        if width is not None and (width == 0) != (height == 0):
-            raise ValueError("width and height both > 0, or both 0 (the display's size)")
-        return height
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> StreamOutputSettings:
+        if (self.width == 0) != (self.height == 0):
+            raise related(
+                "height" if self.width else "width", "width and height both > 0, or both 0 (the display's size)"
+            )
+        return self
 
     def spec(self) -> OutputSpec:
         """The engine's description of this output."""
@@ -43,8 +60,7 @@ class StreamsSettings(Settings):
     )
     outputs: tuple[StreamOutputSettings, ...] = Field(
         (StreamOutputSettings(),),
-        min_length=1,
-        description="the stream outputs; the first is served when a client names none",
+        description="the stream outputs (at least one); the first is served when a client names none",
     )
     max_viewers: StrictInt = Field(20, ge=1, le=1000, description="stream viewers at once, all outputs and kinds")
     mjpeg: StrictBool = Field(True, description="GET /stream.mjpg: multipart MJPEG for VLC, OBS, TouchDesigner")
@@ -63,9 +79,11 @@ class StreamsSettings(Settings):
     @field_validator("outputs")
     @classmethod
     def _distinct(cls, outputs: tuple[StreamOutputSettings, ...]) -> tuple[StreamOutputSettings, ...]:
+        if not outputs:
+            raise ValueError("expected at least one output")
         names = [o.name for o in outputs]
         if len(set(names)) != len(names):
-            raise ValueError(f"distinct output names, got {names}")
+            raise ValueError(f"expected distinct output names, got {names}")
         return outputs
 
     @field_validator("xr_output")

@@ -206,6 +206,7 @@ BAD_COMMANDS = {
     "freeze": [{}, {"on": None}, {"on": 0}],
     "snapshot": [],
     "source": [{}, {"name": "projector"}, {"name": 1}, {"name": None}],
+    "close_viewer": [{}, {"id": 7}, {"id": "no-such-viewer"}, {"id": "x" * 65}],
 }
 
 
@@ -339,3 +340,31 @@ def test_source_labels_say_what_each_input_is_now(tmp_path):
     show = Show(tmp_path)
     show.control.loop = dataclasses.replace(show.control.loop, source_labels=lambda: {"live": "Live: pattern"})
     assert show.control.state()["source_labels"] == {"live": "Live: pattern"}
+
+
+def test_a_show_without_streams_has_none_in_the_state(show):
+    """No stream outputs: the panel's state says streams: None (the panel hides the card)."""
+    assert show.control.state()["streams"] is None
+
+
+def test_the_state_lists_stream_viewers_and_close_viewer_closes_one(tmp_path):
+    """With stream outputs, the state carries each output's stats and each viewer; close_viewer ends one."""
+    from engine.sinks.fanout import FanoutSink, OutputSpec
+
+    sink = FanoutSink([OutputSpec("main", 64, 36)], max_viewers=4)
+    closed: list[str] = []
+    handle = sink.output("main").add_viewer("mjpeg", "VLC/3.0.20", on_close=closed.append)
+    control = ShowControl(
+        LoopView(lambda e: True, dict, lambda: None, lambda: None), None, NAMES, tmp_path, WarningLog(), streams=sink
+    )
+    streams = control.state()["streams"]
+    assert streams["max_viewers"] == 4 and streams["outputs"]["main"]["viewers"] == 1
+    assert [(v["id"], v["kind"], v["peer"], v["output"]) for v in streams["viewers"]] == [
+        (handle.id, "mjpeg", "VLC/3.0.20", "main")
+    ]
+    assert control.apply({"cmd": "close_viewer", "id": handle.id}) == {
+        "ok": True,
+        "cmd": "close_viewer",
+        "id": handle.id,
+    }
+    assert closed == ["closed by the operator"] and control.state()["streams"]["viewers"] == []

@@ -128,3 +128,28 @@ def test_problems_show_as_a_gauge_per_part():
     got = samples(m)
     assert got[("laterna_problem", (("part", "recorder"),))] == 1
     assert got[("laterna_problem", (("part", "camera 0"),))] == 0
+
+
+def test_stream_outputs_show_per_output_gauges_and_counters():
+    """Each stream output's viewers, fps, encode time, bytes/s, bytes and drops appear labelled by output."""
+    m = Metrics()
+    stream = {
+        "viewers": 3,
+        "fps": 30.0,
+        "encode_ms": 2.0,
+        "bytes_per_s": 1.5e6,
+        "bytes_total": 9000,
+        "dropped": 2,
+        "viewer_dropped": 5,
+    }
+    m.update(STATS, DIRECTOR, streams={"main": stream, "headset": {**stream, "viewers": 1}})
+    got = samples(m)
+    assert got[("laterna_stream_viewers", (("output", "main"),))] == 3
+    assert got[("laterna_stream_viewers", (("output", "headset"),))] == 1
+    assert got[("laterna_stream_fps", (("output", "main"),))] == 30.0
+    assert got[("laterna_stream_encode_seconds", (("output", "main"),))] == 0.002
+    assert got[("laterna_stream_bytes_per_second", (("output", "main"),))] == 1.5e6
+    assert got[("laterna_stream_bytes_total", (("output", "main"),))] == 9000
+    assert got[("laterna_stream_dropped_frames_total", (("output", "main"),))] == 7
+    m.update(STATS, DIRECTOR, streams={"main": {**stream, "bytes_total": 10000}})
+    assert samples(m)[("laterna_stream_bytes_total", (("output", "main"),))] == 10000
