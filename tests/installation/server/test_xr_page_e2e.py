@@ -64,7 +64,8 @@ def open_xr(driver, show) -> None:
 
 def test_vr_session_renders_the_live_picture_and_follows_it(show, headset):
     """An emulated headset enters immersive-vr from /xr; XR frames render the gallery's curved screen straight
-    ahead, and the pixels read back from the WebGL canvas turn from red to blue when the live picture does."""
+        ahead, the pixels read back from the WebGL canvas turn from red to blue when the live picture does, and after
+    the visitor turns away a squeeze recenters the screen straight ahead."""
     open_xr(headset, show)
     assert state(headset)["enterVr"] is True
     headset.find_element("id", "enter-vr").click()
@@ -74,6 +75,14 @@ def test_vr_session_renders_the_live_picture_and_follows_it(show, headset):
     assert shows(headset, RED), sample(headset)
     show.colour = BLUE
     assert shows(headset, BLUE), sample(headset)
+    # The visitor turns a quarter left: the screen is off to the side. A grip squeeze recenters it ahead.
+    headset.execute_script("window.__iwer.quaternion.set(0, Math.SQRT1_2, 0, Math.SQRT1_2)")
+    assert wait_for(lambda: not close_to(sample(headset), BLUE, 60)), "turning did not move the view"
+    headset.execute_script(
+        "const c = window.__iwer.controllers.left; c.updateButtonValue('squeeze', 1);"
+        "setTimeout(() => c.updateButtonValue('squeeze', 0), 200);"
+    )
+    assert shows(headset, BLUE), f"recentering did not bring the screen ahead: {sample(headset)}"
     frames = state(headset)["xrFrames"]
     assert wait_for(lambda: state(headset)["xrFrames"] > frames + 5), "XR frames stopped"
     headset.execute_script("window.laternaXR.leave()")  # the emulated canvas covers the page, as a headset does

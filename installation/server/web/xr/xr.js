@@ -284,7 +284,7 @@ function recenter() {
     xrCamera.getWorldDirection(forward);
     stage.rotation.y = Math.atan2(-forward.x, -forward.z);
     const position = new THREE.Vector3().setFromMatrixPosition(xrCamera.matrixWorld);
-    stage.position.set(position.x, 0, position.z);
+    stage.position.set(position.x, stage.position.y, position.z);
   } else if (look.device) {
     look.zero = THREE.MathUtils.DEG2RAD * look.device.alpha;
   } else {
@@ -327,8 +327,11 @@ async function enableMotion() {
 // -- immersive sessions --------------------------------------------------------------------------------------
 async function enterVr() {
   const session = await navigator.xr.requestSession("immersive-vr", { optionalFeatures: ["local-floor"] });
-  renderer.xr.setReferenceSpaceType("local-floor");
+  // Standing height comes from the headset's floor; without one (a phone viewer) the eyes are the origin.
+  const floor = !session.enabledFeatures || session.enabledFeatures.includes("local-floor");
+  renderer.xr.setReferenceSpaceType(floor ? "local-floor" : "local");
   await startSession(session, "vr");
+  stage.position.y = floor ? 0 : -EYE_HEIGHT;
   const space = renderer.xr.getReferenceSpace();
   space?.addEventListener?.("reset", () => recenter()); // the headset's own recenter (e.g. holding the Meta button)
   session.addEventListener("squeeze", () => recenter()); // a grip squeeze recenters too
