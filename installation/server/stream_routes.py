@@ -59,6 +59,7 @@ MJPEG_PATH = "/stream.mjpg"
 JPEG_WS_PATH = "/stream/ws"
 XR_PATH = "/xr"
 XR_OFFER_PATH = "/xr/offer.json"
+XR_VENDOR_CACHE = "public, max-age=604800, immutable"  # web/xr/vendor/: versioned file names
 RTC_PATH = "/rtc"  # WebRTC signalling, when a WebRTC service adds it (add_websocket)
 VIEWER_KINDS = ("xr",)  # what a client may call itself with ?kind= (else it is listed by its transport)
 XR_ROOT = WEB_ROOT / "xr"
@@ -206,8 +207,11 @@ class StreamService:
         return (HTTP_STREAM_SESSION, *self._websockets)
 
     def _xr_reply(self, target: str, host: str | None) -> HttpReply:
-        kind, body = self._xr_files[urlsplit(target).path]
-        return http_reply(200, kind, body, security=XR_SECURITY_HEADERS)
+        path = urlsplit(target).path
+        kind, body = self._xr_files[path]
+        # Vendored files carry their version in their name, so a headset keeps them (three.js: 749 KB).
+        cache = XR_VENDOR_CACHE if path.startswith(f"{XR_PATH}/vendor/") else "no-cache"
+        return http_reply(200, kind, body, cache=cache, security=XR_SECURITY_HEADERS)
 
     def precheck_output(self, target: str, host: str | None = None) -> HttpReply | None:
         """Before a websocket stream: 404 for an unknown output; None: go on. (A full show closes the websocket

@@ -32,17 +32,20 @@ def header(reply, name: str) -> str:
 
 def test_the_page_and_its_modules_are_served_with_their_types_and_webxr_allowed():
     """/xr is the page (WebXR allowed by Permissions-Policy, nothing from elsewhere by CSP); its modules and the
-    vendored three.js are text/javascript (browsers refuse ES modules served as anything else)."""
+        vendored three.js are text/javascript (browsers refuse ES modules served as anything else); the vendored file,
+    versioned by name, may be cached for good, the page may not."""
     svc = service()
     page = get(svc, "/xr")
     assert page.status == 200 and header(page, "Content-Type").startswith("text/html")
     assert b'src="/xr/xr.js"' in page.body
     assert "xr-spatial-tracking=(self)" in header(page, "Permissions-Policy")
     assert "script-src 'self'" in header(page, "Content-Security-Policy")
-    for module in ("/xr/xr.js", "/xr/picture.js", "/xr/vendor/three/three.module.min.js"):
+    for module in ("/xr/xr.js", "/xr/picture.js", "/xr/vendor/three/three-r187.module.min.js"):
         reply = get(svc, module)
         assert reply.status == 200 and header(reply, "Content-Type").startswith("text/javascript"), module
-    assert b"Copyright 2010-2026 Three.js Authors" in get(svc, "/xr/vendor/three/three.module.min.js").body
+    three = get(svc, "/xr/vendor/three/three-r187.module.min.js")
+    assert b"Copyright 2010-2026 Three.js Authors" in three.body
+    assert "immutable" in header(three, "Cache-Control") and header(page, "Cache-Control") == "no-cache"
 
 
 def test_the_offer_names_what_the_show_serves():

@@ -2,7 +2,7 @@
 // 180/360 dome), in AR (a framed canvas hung on a wall or stood on the floor via hit test), or, without WebXR,
 // as a magic window that pans with the phone (or a drag) or as plain video. The prompt box is the visitor
 // page's (prompt-box.js). The picture: picture.js (WebRTC, else the JPEG websocket). docs/xr.md.
-import * as THREE from "/xr/vendor/three/three.module.min.js";
+import * as THREE from "/xr/vendor/three/three-r187.module.min.js";
 import { startPromptBox } from "/static/prompt-box.js";
 import { LivePicture } from "/xr/picture.js";
 
