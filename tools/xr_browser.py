@@ -4,7 +4,7 @@ browser tests (tests/installation/server/test_xr_page_e2e.py) and its screenshot
 ``chromium(profile)`` starts Chromium through chromedriver with SwiftShader WebGL (no GPU needed);
 ``install_iwer(driver)`` injects IWER (npm ``iwer``, which ``make browser`` installs into
 tools/browser/node_modules) before any page script runs, so ``navigator.xr`` is an emulated Meta
-Quest 3 with a wall 2 m ahead for hit tests. IWER is never served by the show: it reaches a page
+Quest 3 in a room with a wall 2 m ahead and a floor, for hit tests. IWER is never served by the show: it reaches a page
 only through this browser (DevTools ``Page.addScriptToEvaluateOnNewDocument``).
 ``BrowserMissing`` says what is not installed.
 """
@@ -22,11 +22,11 @@ IWER_BUILD = HERE / "node_modules" / "iwer" / "build" / "iwer.min.js"
 CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
 WAIT_S = 60.0  # SwiftShader WebGL on a busy 2-core machine is slow; a page that works answers in seconds
 
-# The emulated headset, and a room for its hit tests: one wall 2 m ahead (z = -2) facing the visitor.
+# The emulated headset, and a room for its hit tests: a wall 2 m ahead (z = -2) facing the visitor, and the floor.
 # (IWER leaves hit tests to a "synthetic environment"; this is the smallest one: what IWER calls on it.)
 IWER_SETUP = """
 (() => {
-  class Wall {
+  class Room {
     constructor() {
       this.environmentCanvas = document.createElement("canvas");
       this.trackedPlanes = new Set();
@@ -34,16 +34,22 @@ IWER_SETUP = """
     }
     render() {}
     computeHitTestResults(ray) {
+      // The ray: the origin and -z column of a 4x4 column-major matrix. The nearer of the wall and the floor.
       const o = [ray[12], ray[13], ray[14]];
       const d = [-ray[8], -ray[9], -ray[10]];
-      if (d[2] > -1e-6) return [];
-      const t = (-2 - o[2]) / d[2];
-      if (t <= 0) return [];
-      return [new Float32Array([1, 0, 0, 0, 0, 0, 1, 0, 0, -1, 0, 0, o[0] + t * d[0], o[1] + t * d[1], -2, 1])];
+      const wall = d[2] < -1e-6 ? (-2 - o[2]) / d[2] : Infinity;
+      const floor = d[1] < -1e-6 ? -o[1] / d[1] : Infinity;
+      const t = Math.min(wall, floor);
+      if (!(t > 0 && t < Infinity)) return [];
+      const p = [o[0] + t * d[0], o[1] + t * d[1], o[2] + t * d[2]];
+      // A hit pose's y axis is the surface's normal: +z off the wall, +y off the floor.
+      return [t === wall
+        ? new Float32Array([1, 0, 0, 0, 0, 0, 1, 0, 0, -1, 0, 0, p[0], p[1], -2, 1])
+        : new Float32Array([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, p[0], 0, p[2], 1])];
     }
   }
   const device = new IWER.XRDevice(IWER.metaQuest3);
-  device.installSEM(Wall);
+  device.installSEM(Room);
   device.installRuntime({ forceInstall: true });
   window.__iwer = device;
 })();

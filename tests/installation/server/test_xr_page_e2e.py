@@ -92,7 +92,8 @@ def test_vr_session_renders_the_live_picture_and_follows_it(show, headset):
 
 def test_ar_session_places_the_framed_canvas_where_the_hit_test_meets_the_wall(show, headset):
     """In immersive-ar the hit test finds the (emulated) wall 2 m ahead and shows the reticle; a select hangs
-    the framed canvas there, whose pixels follow the live picture; the camera's view stays transparent."""
+        the framed canvas there, whose pixels follow the live picture; the camera's view stays transparent; a select
+    while looking at the floor moves it there, standing."""
     open_xr(headset, show)
     headset.find_element("id", "enter-ar").click()
     assert wait_for(lambda: state(headset).get("reticle")), f"no reticle: {state(headset)}"
@@ -101,9 +102,20 @@ def test_ar_session_places_the_framed_canvas_where_the_hit_test_meets_the_wall(s
     assert not state(headset)["placed"]
     xr_select(headset)
     assert wait_for(lambda: state(headset)["placed"]), state(headset)
+    x, y, z = state(headset)["placedAt"]
+    # AR places in the "local" space: the origin is where the eyes (1.6 m up) were when the session began.
+    assert abs(x) < 0.05 and abs(y) < 0.05 and abs(z + 1.98) < 0.03  # on the wall ahead, just off its surface
+    assert state(headset)["placedFacing"] == pytest.approx([0, 0, 1], abs=0.01)  # flat against it, facing out
     assert shows(headset, RED), sample(headset)
     show.colour = BLUE
     assert shows(headset, BLUE), sample(headset)
+    # Looking down at the floor, a second select moves the canvas there, standing upright and facing the visitor.
+    headset.execute_script("window.__iwer.quaternion.set(-Math.sin(Math.PI / 6), 0, 0, Math.cos(Math.PI / 6))")
+    xr_select(headset)
+    assert wait_for(lambda: state(headset)["placedAt"][2] > -1.5), state(headset)
+    x, y, z = state(headset)["placedAt"]
+    assert abs(z + 1.6 / 3**0.5) < 0.05 and 0.2 < y + 1.6 < 0.5  # where the gaze meets the floor, standing on it
+    assert state(headset)["placedFacing"] == pytest.approx([0, 0, 1], abs=0.05)  # towards the eyes (give or take one)
     headset.execute_script("window.laternaXR.leave()")  # IWER has no DOM overlay: the Leave button is under its canvas
     assert wait_for(lambda: state(headset)["mode"] == "window"), state(headset)
     assert page_errors(headset) == []

@@ -458,6 +458,10 @@ window.laternaXR = {
     hitTest: hitTestSource !== null,
     reticle: reticle.visible,
     placed: canvasFrame.userData.placed === true,
+    placedAt: canvasFrame.userData.placed ? canvasFrame.position.toArray().map((v) => +v.toFixed(3)) : null,
+    placedFacing: canvasFrame.userData.placed
+      ? new THREE.Vector3(0, 0, 1).applyQuaternion(canvasFrame.quaternion).toArray().map((v) => +v.toFixed(3))
+      : null,
     enterVr: !ui.enterVr.hidden,
     enterAr: !ui.enterAr.hidden,
   }),
