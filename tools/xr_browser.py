@@ -98,6 +98,8 @@ def chromium(profile: Path, size: tuple[int, int] = (960, 600)) -> Any:
         "--enable-unsafe-swiftshader",
         "--ignore-gpu-blocklist",
         "--autoplay-policy=no-user-gesture-required",
+        "--allow-loopback-in-peer-connection",  # WebRTC with a show on this machine (test only)
+        "--disable-features=WebRtcHideLocalIpsWithMdns",  # real host candidates, not mDNS names
         "--disable-quic",
         "--no-first-run",
         "--disable-background-networking",

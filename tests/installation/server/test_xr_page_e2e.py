@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.installation.server.xr_show import install_iwer, start_colour_show, xr_browser
+from tests.installation.server.xr_show import colour_webrtc, install_iwer, start_colour_show, xr_browser
 from tools.xr_browser import page_errors, remove_iwer, wait_for, xr_sample, xr_select, xr_state
 
 pytestmark = pytest.mark.slow
@@ -204,3 +204,20 @@ def test_a_viewer_sends_a_prompt_like_any_visitor(show, browser):
     assert "a lantern over still water" in browser.find_element("id", "feedback").text
     assert any(getattr(e, "label", "") == "a lantern over still water" for e in show.posted)
     assert page_errors(browser) == []
+
+
+def test_the_picture_comes_over_webrtc_when_the_show_offers_it(browser):
+    """With WebRTC on offer, the page gets the picture over WebRTC (and says so), draws it as a video texture
+    that follows the picture's colour, and logs no error."""
+    holder = {"colour": RED}
+    show = start_colour_show(rtc=colour_webrtc(lambda: holder["colour"]))
+    try:
+        browser.get(show.url + "/xr")
+        assert wait_for(lambda: state(browser).get("via") == "WebRTC"), state(browser)
+        assert browser.find_element("id", "via").text == "via WebRTC"
+        assert shows(browser, RED), sample(browser)
+        holder["colour"] = BLUE
+        assert shows(browser, BLUE), sample(browser)
+        assert page_errors(browser) == []
+    finally:
+        show.stop()

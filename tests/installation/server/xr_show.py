@@ -103,3 +103,36 @@ def install_iwer(driver: Any) -> str:
         return _install_iwer(driver)
     except BrowserMissing as missing:
         pytest.skip(str(missing))
+
+
+def colour_webrtc(show_colour: Any) -> Any:
+    """The other side of the /rtc signalling (docs/protocol.md) for a test: an aiortc peer that answers the
+    page's offer with a video track of ``show_colour()`` (skips without aiortc). The real one is the show's
+    WebRTC service; this one lets the page's WebRTC client be tested on its own."""
+    aiortc = pytest.importorskip("aiortc", reason="aiortc is not installed (the [xr] extra)")
+    import json
+
+    from av import VideoFrame
+
+    class ColourTrack(aiortc.VideoStreamTrack):
+        async def recv(self) -> Any:
+            pts, time_base = await self.next_timestamp()
+            pixels = np.empty((HEIGHT, WIDTH, 3), np.uint8)
+            pixels[:] = show_colour()
+            frame = VideoFrame.from_ndarray(pixels, format="rgb24")
+            frame.pts, frame.time_base = pts, time_base
+            return frame
+
+    async def answer(ws: Any) -> None:
+        offer = json.loads(await ws.recv())
+        pc = aiortc.RTCPeerConnection(aiortc.RTCConfiguration(iceServers=[]))
+        try:
+            await pc.setRemoteDescription(aiortc.RTCSessionDescription(offer["sdp"], "offer"))
+            pc.addTrack(ColourTrack())
+            await pc.setLocalDescription(await pc.createAnswer())
+            await ws.send(json.dumps({"type": "answer", "sdp": pc.localDescription.sdp}))
+            await ws.wait_closed()  # the page keeps the signalling socket open while it watches
+        finally:
+            await pc.close()
+
+    return answer
