@@ -27,6 +27,14 @@ def browser(tmp_path_factory):
     driver.quit()
 
 
+@pytest.fixture(autouse=True)
+def blank_page(browser):
+    """Each test starts from a blank page with the console read: the last test's page (whose show has gone and
+    which keeps trying to reconnect) says nothing into this one's log."""
+    browser.get("about:blank")
+    page_errors(browser)
+
+
 @pytest.fixture
 def show():
     running = start_colour_show()
