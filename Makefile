@@ -12,7 +12,7 @@ CONFIG ?= configs/default.yaml
 
 TORCH_INDEX ?=
 
-.PHONY: run test pytest lint bench soak clean browser
+.PHONY: run test pytest lint bench soak clean browser triton
 
 # Headless Chromium + ChromeDriver for the browser tests (Debian packages), and Meta's IWER (npm `iwer`,
 # a WebXR runtime emulator, test-only: tools/browser/package-lock.json) for the /xr tests. Best effort:
@@ -28,12 +28,26 @@ browser:
 	    command -v npm >/dev/null 2>&1 && (cd tools/browser && npm ci --no-audit --no-fund --loglevel=error) ; } || \
 	  echo "npm's iwer not installed (tools/browser): the WebXR viewer's browser tests will be skipped"
 
+# A real Triton Inference Server for the Triton tests and `laterna bench --tables triton`: PyPI's
+# nvidia-pytriton bundles a CPU-only tritonserver (Python backend). It pins numpy<2, so it lives in its
+# own environment, .venv-triton (~55 MB wheel, ~450 MB installed). Best effort: without it those tests
+# skip and say why.
+TRITON_VENV := .venv-triton
+TRITON_STAMP := $(TRITON_VENV)/.installed
+triton: $(TRITON_STAMP)
+
+$(TRITON_STAMP):
+	@{ test -x $(TRITON_VENV)/bin/python || $(PYTHON) -m venv $(TRITON_VENV); } && \
+	  $(TRITON_VENV)/bin/python -m pip install -q 'nvidia-pytriton>=0.7,<0.8' 'onnxruntime>=1.18' && \
+	  touch $(TRITON_STAMP) || \
+	  echo "nvidia-pytriton not installed: the Triton server tests will be skipped"
+
 $(STAMP): pyproject.toml Makefile
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,triton]'
 	$(PY) -m installation.prompts.embedding  # the sentence model to ONNX once: prompts work ~1 s after start
 	touch $(STAMP)
 
@@ -46,7 +60,7 @@ test: $(STAMP)
 	-@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory pytest
 
-pytest: $(STAMP) browser
+pytest: $(STAMP) browser triton
 	$(PY) -m pytest -q -p no:cacheprovider
 
 # All three checks run even when one fails, so one run shows every finding; the target fails if any did.
@@ -65,4 +79,4 @@ soak: $(STAMP)
 	$(PY) tools/soak.py --minutes 60 --visitors 20 --out runs/soak
 
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache tools/browser/node_modules
+	rm -rf $(VENV) $(TRITON_VENV) build *.egg-info .mypy_cache .ruff_cache tools/browser/node_modules

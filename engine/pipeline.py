@@ -2,7 +2,10 @@
 
 ``Stylizer`` owns the ordered list of backends (the configured fallback order). A backend error
 never stops the picture: the frame passes through unstyled, the error is counted and logged, and
-after ``max_consecutive_errors`` the next backend in the order is loaded.
+after ``max_consecutive_errors`` the next backend in the order is loaded. With ``retry_s`` set, a
+backend that may come back by itself (``Backend.retry_after_failure``: a remote server) is tried
+again every ``retry_s`` seconds from a background thread, and the show moves back to it once it
+loads; no frame ever waits for that attempt.
 """
 
 from __future__ import annotations
@@ -76,6 +79,8 @@ class Stylizer:
         work_size: tuple[int, int],
         stabilizer: Stabilizer | None = None,
         max_consecutive_errors: int = 3,
+        retry_s: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not backends:
             raise BackendError("no backend configured")
@@ -83,6 +88,11 @@ class Stylizer:
         self.work_size = work_size
         self.stabilizer = stabilizer
         self.max_consecutive_errors = max_consecutive_errors
+        self.retry_s = retry_s  # 0: never go back to an earlier backend
+        self._clock = clock
+        self._retry_at = 0.0
+        self._retrying = False
+        self._closed = False
         self._lock = threading.Lock()
         self._stab_lock = threading.Lock()
         self._index = -1
@@ -109,7 +119,9 @@ class Stylizer:
             if old is not None:
                 old.close()
             log.info("stylising with %s", backend.describe())
+            self._retry_at = self._clock() + self.retry_s
             return
+        self._retry_at = self._clock() + self.retry_s
         if self.backend is None:
             log.error("no backend could be loaded; showing the picture unstyled")
 
@@ -150,6 +162,44 @@ class Stylizer:
                 if self._index + 1 < len(self._factories):
                     self._advance()
 
+    def _maybe_retry(self) -> None:
+        """Every ``retry_s``, try the earlier backends again in a background thread (never on this one)."""
+        if not self.retry_s or self._index <= 0:
+            return
+        now = self._clock()
+        with self._lock:
+            if self._retrying or self._closed or now < self._retry_at or self._index <= 0:
+                return
+            self._retrying, self._retry_at, limit = True, now + self.retry_s, self._index
+        threading.Thread(target=self._retry, args=(limit,), name="backend-retry", daemon=True).start()
+
+    def _retry(self, limit: int) -> None:
+        try:
+            for i in range(limit):
+                backend = self._factories[i]()
+                if not backend.retry_after_failure:
+                    continue
+                try:
+                    backend.load()
+                except BackendError as exc:
+                    log.debug("backend %s still unavailable: %s", backend.describe(), exc)
+                    continue
+                old: Backend | None
+                with self._lock:
+                    if self._closed or self._index <= i:
+                        old = backend  # closed meanwhile, or already on this one or a better one
+                    else:
+                        old, self.backend, self._index, self._consecutive = self.backend, backend, i, 0
+                        log.warning("backend %s is back; stylising with it again", backend.describe())
+                if old is not None:
+                    old.close()
+                return
+        except Exception:  # a thread's boundary: never let a retry take anything else down
+            log.exception("retrying the earlier backends failed")
+        finally:
+            with self._lock:
+                self._retrying = False
+
     # -- one frame ------------------------------------------------------------------------------
     def prepare(self, frame: Frame) -> np.ndarray:
         w, h = self.work_size
@@ -159,6 +209,7 @@ class Stylizer:
         return px
 
     def process(self, frame: Frame, mix: StyleMix) -> StylizeResult:
+        self._maybe_retry()
         pixels = self.prepare(frame)
         backend = self.backend
         if backend is None or mix.is_unstyled:
@@ -190,6 +241,8 @@ class Stylizer:
         return StylizeResult(frame.with_pixels(out), True, model_ms)
 
     def close(self) -> None:
+        with self._lock:
+            self._closed = True
         if self.backend is not None:
             self.backend.close()
             self.backend = None

@@ -22,6 +22,7 @@ BACKENDS = {
     "onnxruntime": "engine.backends.onnxruntime:OnnxRuntimeBackend",
     "tensorrt": "engine.backends.tensorrt:TensorRTBackend",
     "torch": "engine.backends.torch:TorchBackend",
+    "triton": "engine.backends.triton:TritonBackend",
 }
 SINKS = {
     "window": "engine.sinks.window:ProjectorSink",

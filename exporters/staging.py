@@ -4,8 +4,9 @@
 ``--force``) when any of ``names`` already exists in ``out_dir`` and ``force`` is off, before any
 work is done. Inside ``with`` the command writes into a private staging folder in ``out_dir`` (same
 filesystem); on success each named file is moved into place with ``os.replace`` (atomic), the
-manifests (``.json``) last, so a reader never sees a manifest naming a file that is not there yet.
-On failure (an exception, a full disk) nothing in ``out_dir`` changes and the staging folder goes.
+manifests (``.json``) and Triton model configs (``.pbtxt``) last, so a reader never sees a manifest
+naming a file that is not there yet. On failure (an exception, a full disk) nothing in ``out_dir``
+changes and the staging folder goes. A name may have folders in it (``lantern/1/model.onnx``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from types import TracebackType
 from engine.errors import ExportError
 
 log = logging.getLogger(__name__)
+
+DESCRIPTIONS = (".json", ".pbtxt")  # files that name other files: moved into place after them
 
 
 class OverwriteError(ExportError):
@@ -64,9 +67,12 @@ class StagedOutputs:
 
     def _commit(self, stage: Path) -> None:
         made = [n for n in self.names if (stage / n).is_file()]
-        stray = sorted(p.name for p in stage.iterdir() if p.name not in self.names)
+        stray = sorted(str(p.relative_to(stage)) for p in stage.rglob("*") if p.is_file()) if stage.is_dir() else []
+        stray = [n for n in stray if n not in self.names]
         if stray:
             log.debug("not moving undeclared files out of staging: %s", stray)
-        for name in sorted(made, key=lambda n: n.endswith(".json")):  # manifests last
-            os.replace(stage / name, self.out_dir / name)
+        for name in sorted(made, key=lambda n: n.endswith(DESCRIPTIONS)):  # manifests and configs last
+            target = self.out_dir / name
+            target.parent.mkdir(parents=True, exist_ok=True)  # names may lie in subfolders (a model repository)
+            os.replace(stage / name, target)
         log.info("wrote %s into %s", ", ".join(made), self.out_dir)

@@ -11,7 +11,7 @@ import os
 import sys
 from dataclasses import dataclass
 
-from engine.backends.base import Backend, BackendOptions
+from engine.backends.base import Backend, BackendOptions, TritonTarget
 from engine.errors import ConfigError, EngineError
 from engine.loop import FrameLoop
 from engine.manifest import Manifest, load_manifest
@@ -112,16 +112,29 @@ def build_source(cfg: ShowConfig) -> FrameSource:
     return source
 
 
-def backend_factories(cfg: ShowConfig, manifest: Manifest) -> list:
+def backend_options(cfg: ShowConfig) -> BackendOptions:
+    """The ``model`` section as the options every backend reads."""
     m = cfg.model
-    options = BackendOptions(
+    return BackendOptions(
         device=m.device,
         threads=m.threads,
         sessions=m.sessions,
         providers=m.providers,
         fp16=m.fp16,
         engine_path=str(cfg.resolve(m.engine)) if m.engine else "",
+        triton=TritonTarget(
+            url=m.triton.effective_url(),
+            model=m.triton.model,
+            version=m.triton.version,
+            timeout_s=m.triton.timeout_s,
+            connect_timeout_s=m.triton.connect_timeout_s,
+        ),
     )
+
+
+def backend_factories(cfg: ShowConfig, manifest: Manifest) -> list:
+    m = cfg.model
+    options = backend_options(cfg)
     factories = []
     for name in m.backends:
         cls = resolve(BACKENDS, name, "backend")
@@ -225,6 +238,7 @@ def build_show(cfg: ShowConfig, headless: bool = False) -> Show:
         backend_factories(cfg, manifest),
         (p.width, p.height),
         Stabilizer(p.smoothing, p.motion_threshold) if p.smoothing > 0 else None,
+        retry_s=cfg.model.retry_s,
     )
     source = build_source(cfg)
     sinks = build_sinks(cfg, headless)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -77,12 +78,37 @@ class SourceSettings(Settings):
         return self
 
 
+TRITON_URL_ENV = "LATERNA_TRITON_URL"  # overrides model.triton.url: one set of config files for every site
+
+
+class TritonSettings(Settings):
+    """A Triton Inference Server that stylises this node's frames (the `triton` backend; see docs/triton.md)."""
+
+    url: StrictStr = Field(
+        "", description=f"the server's gRPC address, host:port (Triton listens on 8001); {TRITON_URL_ENV} overrides it"
+    )
+    model: StrictStr = Field("", description="the model's name on the server (empty: the manifest's name)")
+    version: StrictInt = Field(0, ge=0, description="the model version to use (0: the one the server's policy picks)")
+    timeout_s: StrictFloat = Field(
+        1.0, gt=0, le=60, description="one frame's round trip; slower counts as a failure (3 in a row: next backend)"
+    )
+    connect_timeout_s: StrictFloat = Field(
+        5.0, gt=0, le=120, description="checking the server and its model when the backend starts"
+    )
+
+    def effective_url(self) -> str:
+        """The URL the backend uses: the environment's ``LATERNA_TRITON_URL`` if set, else ``url``."""
+        return os.environ.get(TRITON_URL_ENV, "").strip() or self.url
+
+
 class ModelSettings(Settings):
     """The style network and the runtimes that may run it, in order of preference."""
 
     manifest: PathText = Field("models/lantern.json", description="the model's JSON manifest")
-    backends: tuple[Literal["onnxruntime", "tensorrt", "torch"], ...] = Field(
-        ("onnxruntime",), min_length=1, description="runtimes tried in this order"
+    backends: tuple[Literal["onnxruntime", "tensorrt", "torch", "triton"], ...] = Field(
+        ("onnxruntime",),
+        min_length=1,
+        description="runtimes tried in this order (triton: a remote server, with a local runtime after it)",
     )
     providers: tuple[Literal["tensorrt", "cuda", "cpu"], ...] = Field(
         ("cpu",), description="ONNX Runtime execution providers, in order"
@@ -92,6 +118,21 @@ class ModelSettings(Settings):
     sessions: StrictInt = Field(2, ge=1, le=8, description="sessions working on alternate frames")
     fp16: StrictBool = Field(False, description="half precision where the runtime supports it")
     engine: PathText = Field("", description="a prebuilt TensorRT engine file")
+    triton: TritonSettings = Field(
+        default_factory=TritonSettings, description="the Triton Inference Server of the triton backend"
+    )
+    retry_s: StrictFloat = Field(
+        30.0,
+        ge=0,
+        description="after falling back from a remote backend (triton), try it again this often, in the "
+        "background (0: never)",
+    )
+
+    @model_validator(mode="after")
+    def _triton_needs_a_url(self) -> ModelSettings:
+        if "triton" in self.backends and not self.triton.effective_url():
+            raise related("triton.url", f"the server's host:port for backend triton (or set {TRITON_URL_ENV})")
+        return self
 
 
 class PipelineSettings(Settings):

@@ -28,6 +28,17 @@ FloatArray = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True)
+class TritonTarget:
+    """Where the ``triton`` backend sends frames: a Triton Inference Server's gRPC address and model."""
+
+    url: str = ""  # host:port of the server's gRPC endpoint, e.g. "gpu-server:8001"
+    model: str = ""  # the model's name in the server's repository ("" = the manifest's name)
+    version: int = 0  # 0 = whichever version the server's version policy picks
+    timeout_s: float = 1.0  # one frame's round trip; longer counts as a failure
+    connect_timeout_s: float = 5.0  # checking the server and the model when the backend loads
+
+
+@dataclass(frozen=True)
 class BackendOptions:
     """Settings every backend understands; each backend ignores what does not apply to it."""
 
@@ -39,12 +50,14 @@ class BackendOptions:
     engine_path: str = ""  # TensorRT: a prebuilt engine file; else built beside the model
     cuda_graphs: bool = False
     channels_last: bool = False
+    triton: TritonTarget = TritonTarget()  # the triton backend's server and model
 
 
 class Backend(abc.ABC):
     """Runs one model. Use as a context manager; ``close()`` is idempotent."""
 
     name = "backend"
+    retry_after_failure = False  # may come back by itself (a remote server): worth trying again after a fallback
 
     def __init__(self, manifest: Manifest, options: BackendOptions = BackendOptions()) -> None:
         self.manifest = manifest

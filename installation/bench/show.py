@@ -161,6 +161,10 @@ def run_bench(
         from installation.bench.generator import generator_table
 
         parts += [generator_table(manifest, load_manifest(generator), seconds if not quick else min(seconds, 2.0)), ""]
+    if "triton" in tables:  # not in the default set: it needs `make triton` (a separate environment)
+        from installation.bench.triton import triton_table
+
+        parts += [triton_table(manifest, seconds, quick), ""]
     return "\n".join(parts)
 
 

@@ -277,6 +277,34 @@ def uses_generator(cfg: ShowConfig) -> bool:
     )
 
 
+def check_triton(cfg: ShowConfig) -> Check | None:
+    """The Triton Inference Server of backend triton: reachable, serving the model the manifest describes
+    (None when the show does not use one)."""
+    if "triton" not in cfg.model.backends:
+        return None
+    from engine.backends.triton import TritonBackend
+    from engine.manifest import load_manifest
+    from installation.show import backend_options
+
+    t = cfg.model.triton
+    fix = (
+        f"start the server (docs/triton.md: `laterna export-triton`, then tritonserver --model-repository), check "
+        f"model.triton.url in {cfg.source_file} or LATERNA_TRITON_URL, and that this machine reaches it; the show "
+        "falls back to the next backend meanwhile"
+    )
+    try:
+        backend = TritonBackend(load_manifest(cfg.resolve(cfg.model.manifest)), backend_options(cfg)).load()
+    except EngineError as exc:
+        return Check("triton", False, str(exc), fix)
+    backend.close()
+    return Check(
+        "triton",
+        True,
+        f"{t.effective_url()} serves {backend.model} (max_batch_size {backend.max_batch_size}), "
+        f"the model the manifest describes",
+    )
+
+
 def check_generator(cfg: ShowConfig) -> Check | None:
     """The generator's manifest, file and ONNX session, when the show uses one (None otherwise)."""
     if not uses_generator(cfg):
@@ -429,7 +457,7 @@ def _guarded(name: str, check: Callable[[], Check | None]) -> Check | None:
 
 def run_doctor(config_path: str | Path | None = None) -> list[Check]:
     """Every check, in order: config, camera, display, display size (when a window opens), gpu, model,
-    server port, tls, generator and microphone (when the show uses them), osc port (if enabled), embeddings.
+    server port, tls, generator, triton and microphone (when the show uses them), osc port (if enabled), embeddings.
 
     When the config does not load, the model and port checks are skipped (they would check the
     wrong things) and the machine checks use the defaults.
@@ -448,6 +476,7 @@ def run_doctor(config_path: str | Path | None = None) -> list[Check]:
         for name, check in (
             ("tls", check_tls),
             ("generator", check_generator),
+            ("triton", check_triton),
             ("microphone", check_microphone),
             ("osc port", check_osc_port),
         ):

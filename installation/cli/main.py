@@ -151,6 +151,11 @@ def cmd_export(args: argparse.Namespace) -> int:
         refuse_overwrite(
             [Path(args.out) / f"{args.name}.engine", Path(args.out) / f"{args.name}.timing-cache"], args.force
         )
+    if args.triton:  # the repository is written after the export: refuse before any work
+        from exporters.triton_repo import repository_files
+
+        triton_files = repository_files(args.name, 1, args.tensorrt)
+        refuse_overwrite([Path(args.triton) / f for f in triton_files], args.force, "--triton DIR to write elsewhere")
     if args.johnson:
         from exporters.ship import export_johnson_model
 
@@ -169,7 +174,27 @@ def cmd_export(args: argparse.Namespace) -> int:
         )
         manifest.extra.setdefault("variants", {})["tensorrt"] = {"file": engine.name}
         manifest.save()
+    if args.triton:
+        from exporters.triton_repo import write_triton_repository
+
+        write_triton_repository(manifest, args.triton, force=args.force)
     print(json.dumps({"manifest": str(manifest.path), "parity": manifest.extra.get("parity", {}).get("passed")}))
+    return 0
+
+
+def cmd_export_triton(args: argparse.Namespace) -> int:
+    from engine.manifest import load_manifest
+    from exporters.triton_repo import TritonRepoOptions, write_triton_repository
+
+    options = TritonRepoOptions(
+        version=args.version,
+        max_batch_size=args.max_batch_size,
+        max_queue_delay_us=args.queue_delay_us,
+        instances=args.instances,
+        kind=f"KIND_{args.kind.upper()}",
+    )
+    files = write_triton_repository(load_manifest(args.manifest), args.out, options, args.name, force=args.force)
+    print(json.dumps({"repository": str(args.out), "files": [str(f) for f in files]}))
     return 0
 
 
@@ -320,8 +345,42 @@ def build_parser() -> argparse.ArgumentParser:
     )
     e.add_argument("--johnson", action="store_true", help="the checkpoint is a pytorch/examples TransformerNet")
     e.add_argument("--tensorrt", action="store_true", help="also build a TensorRT engine (needs a GPU)")
+    e.add_argument(
+        "--triton",
+        metavar="DIR",
+        default=None,
+        help="also write a Triton model repository into DIR (see `laterna export-triton`)",
+    )
     e.add_argument("--force", action="store_true", help="replace existing NAME.* files in --out")
     e.set_defaults(func=cmd_export)
+
+    et = sub.add_parser(
+        "export-triton",
+        help="write a Triton Inference Server model repository for an exported model",
+        description="Write a Triton model repository for a model Laterna exported: NAME/VERSION/model.onnx "
+        "and NAME/config.pbtxt (inputs, outputs and dims from the manifest, dynamic batching so "
+        "frames from several render nodes share one pass, instance groups, version policy), plus "
+        "NAME_trt/ with the TensorRT plan when the manifest lists one. Existing files are never "
+        "replaced without --force.",
+    )
+    et.add_argument(
+        "manifest", nargs="?", default=str(ROOT / "models" / "lantern.json"), help="the model's JSON manifest"
+    )
+    et.add_argument(
+        "--out", default="models/triton", help="the model repository folder (tritonserver --model-repository)"
+    )
+    et.add_argument("--name", default=None, help="the model's name on the server (default: the manifest's name)")
+    et.add_argument("--version", type=int, default=1, help="the version folder to write (1, 2, ...)")
+    et.add_argument("--max-batch-size", type=int, default=8, help="frames one pass may take (0: no batching)")
+    et.add_argument(
+        "--queue-delay-us", type=int, default=2000, help="how long the batcher waits for frames to join a pass"
+    )
+    et.add_argument("--instances", type=int, default=1, help="model instances (parallel passes) per device")
+    et.add_argument(
+        "--kind", choices=("auto", "cpu", "gpu"), default="auto", help="where the ONNX model's instances run"
+    )
+    et.add_argument("--force", action="store_true", help="replace existing files of this model in the repository")
+    et.set_defaults(func=cmd_export_triton)
 
     i = sub.add_parser(
         "import-model",
@@ -359,8 +418,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--tables",
         default="model,e2e,turn,generator",
-        help="which tables: model, e2e, turn, generator, streams (comma-separated; streams is not in the default "
-        "set: it runs a show with a server and up to 10 stream viewers)",
+        help="which tables: model, e2e, turn, generator, triton, streams (comma-separated; triton needs `make triton`; "
+        "streams is not in the default set: it runs a show with a server and up to 10 stream viewers)",
     )
     b.set_defaults(func=cmd_bench)
     return p

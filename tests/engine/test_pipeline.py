@@ -126,3 +126,95 @@ def test_every_cause_of_a_counted_error_is_logged_once(tiny_model, caplog):
     assert stylizer.errors == 9
     assert sum("device lost" in m for m in messages) == 1 and sum("out of memory" in m for m in messages) == 1
     stylizer.close()
+
+
+class RemoteBackend(Backend):
+    """A backend on a server that can go away and come back (as the triton backend's server does)."""
+
+    name = "remote"
+    retry_after_failure = True
+
+    def __init__(self, manifest, up, loads):
+        super().__init__(manifest)
+        self.up, self.loads = up, loads
+
+    def _load(self) -> None:
+        self.loads.append(self.up.is_set())
+        if not self.up.is_set():
+            raise BackendError("server down")
+
+    def _infer(self, image, style):
+        if not self.up.is_set():
+            raise BackendError("server down")
+        return image
+
+
+def _join_retries():
+    import threading
+
+    for t in threading.enumerate():
+        if t.name == "backend-retry":
+            t.join(timeout=60)
+
+
+def test_the_show_goes_back_to_a_remote_backend_when_it_returns(tiny_model):
+    """After falling back from a remote backend, the Stylizer tries it again every retry_s (by its clock, in
+    the background) and moves back once it loads; frames stay styled by the fallback meanwhile."""
+    import threading
+
+    up, loads, now = threading.Event(), [], [0.0]
+    up.set()
+    stylizer = Stylizer(
+        [lambda: RemoteBackend(tiny_model, up, loads), lambda: OnnxRuntimeBackend(tiny_model)],
+        (64, 36),
+        retry_s=10.0,
+        clock=lambda: now[0],
+    )
+    try:
+        assert stylizer.backend_name == "remote" and stylizer.process(_frame(), StyleMix.single(3, 0)).styled
+        up.clear()
+        [stylizer.process(_frame(), StyleMix.single(3, 0)) for _ in range(3)]
+        assert stylizer.backend_name.startswith("onnxruntime")
+        now[0] = 5.0  # before retry_s: no attempt
+        assert stylizer.process(_frame(), StyleMix.single(3, 0)).styled
+        _join_retries()
+        assert loads == [True]
+        now[0] = 10.0  # an attempt while the server is still down: stays on the fallback
+        assert stylizer.process(_frame(), StyleMix.single(3, 0)).styled
+        _join_retries()
+        assert loads == [True, False] and stylizer.backend_name.startswith("onnxruntime")
+        up.set()
+        now[0] = 20.0
+        assert stylizer.process(_frame(), StyleMix.single(3, 0)).styled
+        _join_retries()
+        assert loads == [True, False, True] and stylizer.backend_name == "remote"
+        assert stylizer.process(_frame(), StyleMix.single(3, 0)).styled
+    finally:
+        stylizer.close()
+
+
+def test_a_local_backend_that_failed_is_not_retried(tiny_model):
+    """A backend without retry_after_failure (a broken runtime) is never loaded again after the fallback."""
+    loads = []
+
+    class CountingBroken(BrokenBackend):
+        def _load(self) -> None:
+            loads.append(1)
+
+    now = [0.0]
+    stylizer = Stylizer(
+        [lambda: CountingBroken(tiny_model), lambda: OnnxRuntimeBackend(tiny_model)],
+        (64, 36),
+        retry_s=1.0,
+        clock=lambda: now[0],
+    )
+    try:
+        [stylizer.process(_frame(), StyleMix.single(3, 0)) for _ in range(3)]
+        assert stylizer.backend_name.startswith("onnxruntime")
+        for t in (5.0, 10.0):
+            now[0] = t
+            stylizer.process(_frame(), StyleMix.single(3, 0))
+            _join_retries()
+        assert loads == [1] and stylizer.backend_name.startswith("onnxruntime")
+    finally:
+        stylizer.close()

@@ -138,3 +138,23 @@ def test_fallback_none_with_a_dead_camera_still_shows_black():
             frame = source.read()  # raised SourceError on every read before 'none' meant black
             time.sleep(0.01)
     assert frame is not None and frame.size == (32, 24) and not frame.pixels.any()
+
+
+def test_the_triton_section_reaches_the_backend_and_the_environment_overrides_its_url(monkeypatch):
+    """model.triton becomes the backend's target; LATERNA_TRITON_URL replaces the file's url; backend triton
+    without any url is a config error naming model.triton.url."""
+    import pytest
+
+    from engine.errors import ConfigError
+    from installation.show import backend_options
+
+    monkeypatch.delenv("LATERNA_TRITON_URL", raising=False)
+    model = {"backends": ["triton", "onnxruntime"], "triton": {"url": "gpu-1:8001", "model": "lantern", "version": 2}}
+    cfg = config_from_dict({"model": model}, "test.yaml")
+    t = backend_options(cfg).triton
+    assert (t.url, t.model, t.version, t.timeout_s) == ("gpu-1:8001", "lantern", 2, 1.0)
+    monkeypatch.setenv("LATERNA_TRITON_URL", "10.0.0.5:8001")
+    assert backend_options(cfg).triton.url == "10.0.0.5:8001"
+    monkeypatch.delenv("LATERNA_TRITON_URL")
+    with pytest.raises(ConfigError, match=r"model\.triton\.url"):
+        config_from_dict({"model": {"backends": ["triton", "onnxruntime"]}}, "test.yaml")

@@ -186,3 +186,22 @@ def test_display_fit_reports_the_cropped_fullscreen_of_the_issue():
     assert "display.width: 1280" in bad.fix and "show.yaml" in bad.fix
     assert display_fit(0, 0, 1, True, [(1280, 720), (1920, 1080)]).ok
     assert not display_fit(1920, 1080, 0, False, [(1280, 720), (1920, 1080)]).ok  # a window is cropped too
+
+
+def test_triton_check_runs_when_the_show_uses_a_triton_server(tmp_path):
+    """Backend triton adds a triton check: an unreachable server fails it naming the address, with a fix;
+    a show without the triton backend has no such check."""
+    pytest.importorskip("tritonclient.grpc", reason="tritonclient is not installed (pip install 'laterna[triton]')")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        url = f"127.0.0.1:{s.getsockname()[1]}"  # nothing listens once the socket is closed
+    cfg = tmp_path / "show.yaml"
+    cfg.write_text(
+        f"model: {{manifest: {ROOT / 'models/lantern.json'}, backends: [triton, onnxruntime],"
+        f" triton: {{url: '{url}', connect_timeout_s: 1.0}}}}\n"
+    )
+    check = by_name(run_doctor(cfg))["triton"]
+    assert not check.ok and url in check.detail and "unreachable" in check.detail
+    assert "docs/triton.md" in check.fix and "model.triton.url" in check.fix
+    cfg.write_text(f"model: {{manifest: {ROOT / 'models/lantern.json'}}}\n")
+    assert "triton" not in by_name(run_doctor(cfg))

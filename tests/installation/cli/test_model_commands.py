@@ -63,6 +63,51 @@ def test_export_generator_refuses_existing_outputs(tmp_path, caplog):
     assert "not-read.pt" not in _errors(caplog)
 
 
+def test_export_triton_writes_a_repository_and_refuses_to_overwrite_it(tiny_model, tmp_path, capsys, caplog):
+    """`laterna export-triton` writes NAME/1/model.onnx and NAME/config.pbtxt; a second run without --force
+    exits nonzero naming the files and --force, and leaves them as they were."""
+    repo = tmp_path / "repo"
+    args = ["export-triton", str(tiny_model.path), "--out", str(repo), "--name", "styles", "--instances", "2"]
+    assert main(args) == 0
+    assert '"repository"' in capsys.readouterr().out
+    config = repo / "styles" / "config.pbtxt"
+    assert (repo / "styles" / "1" / "model.onnx").is_file() and 'name: "styles"' in config.read_text()
+    assert "count: 2" in config.read_text()
+    config.write_text("tuned by hand\n")
+    with caplog.at_level(logging.ERROR):
+        assert main(args) != 0
+    assert str(config) in _errors(caplog) and "--force" in _errors(caplog)
+    assert config.read_text() == "tuned by hand\n"
+    assert main([*args, "--force"]) == 0 and 'name: "styles"' in config.read_text()
+
+
+def test_export_with_triton_refuses_an_existing_repository_before_any_work(tmp_path, caplog):
+    """`laterna export --triton DIR` with DIR/NAME/config.pbtxt present exits nonzero before exporting anything."""
+    repo = tmp_path / "repo"
+    (repo / "lantern").mkdir(parents=True)
+    (repo / "lantern" / "config.pbtxt").write_text("shipped\n")
+    out = tmp_path / "models"
+    ckpt = save_tiny_checkpoint(tmp_path / "weights.pt")
+    with caplog.at_level(logging.ERROR):
+        rc = main(["export", str(ckpt), "--out", str(out), "--variants", "", "--triton", str(repo)])
+    assert rc != 0 and "config.pbtxt" in _errors(caplog) and "--force" in _errors(caplog)
+    assert not out.exists() and (repo / "lantern" / "config.pbtxt").read_text() == "shipped\n"
+
+
+def test_export_with_triton_writes_the_model_and_its_repository(tmp_path):
+    """`laterna export --triton DIR` writes the usual outputs and a Triton repository of the same model file."""
+    ckpt = save_tiny_checkpoint(tmp_path / "weights.pt")
+    out, repo = tmp_path / "models", tmp_path / "repo"
+    photo = min(PHOTOS.iterdir())
+    argv = ["export", str(ckpt), "--out", str(out), "--name", "tiny", "--variants", "", "--real-images", str(photo)]
+    assert main([*argv, "--triton", str(repo)]) == 0
+    assert (repo / "tiny" / "1" / "model.onnx").is_file()
+    sha = load_manifest(out / "tiny.json").sha256
+    assert (
+        f'key: "laterna_sha256"\n  value: {{ string_value: "{sha}" }}' in (repo / "tiny" / "config.pbtxt").read_text()
+    )
+
+
 def _subcommands() -> dict[str, argparse.ArgumentParser]:
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     return dict(sub.choices)
