@@ -93,6 +93,15 @@ class Snapshot(Event):
 
 
 @dataclass(frozen=True)
+class SetWarp(Event):
+    """Projector window ``output`` (0: the first) takes these keystone corners and mesh (None: none)."""
+
+    output: int
+    keystone: tuple[tuple[float, float], ...] | None = None
+    mesh: tuple[tuple[tuple[float, float], ...], ...] | None = None
+
+
+@dataclass(frozen=True)
 class SteerGenerator(Event):
     """Glide every generator source's latent walk to ``latent`` (if the show has one)."""
 

@@ -36,6 +36,7 @@ from engine.events import (
     SetStyleWeight,
     SetTransition,
     SetWarmth,
+    SetWarp,
     Snapshot,
     SteerGenerator,
     Stop,
@@ -198,6 +199,8 @@ class FrameLoop:
             self._publish(frozen=event.on)
         elif isinstance(event, Snapshot):
             self.snapshot(Path(event.path))
+        elif isinstance(event, SetWarp):
+            apply_warp(self.sinks, event)
         elif isinstance(event, (SteerGenerator, ReleaseGenerator, SelectSource)):
             apply_to_sources(self.source, event)
         elif isinstance(event, Stop):
@@ -333,6 +336,21 @@ class FrameLoop:
         self.running = False
         self.scheduler.stop()
         self.files.close()
+
+
+def apply_warp(sinks: list[FrameSink], event: SetWarp) -> None:
+    """Give projector window ``event.output`` (counting only the windows that warp) its new corners and mesh."""
+    from engine.sinks.capabilities import Warpable
+
+    windows = [s for s in sinks if isinstance(s, Warpable)]
+    if not 0 <= event.output < len(windows):
+        log.warning("no projector window %d (the show has %d); warp ignored", event.output + 1, len(windows))
+        return
+    try:
+        windows[event.output].set_keystone(event.keystone)
+        windows[event.output].set_mesh(event.mesh)
+    except EngineError as exc:  # a malformed grid: the window keeps its warp, the operator is told
+        log.warning("projector %d: warp refused: %s", event.output + 1, exc)
 
 
 def apply_to_sources(source: FrameSource, event: SteerGenerator | ReleaseGenerator | SelectSource) -> None:

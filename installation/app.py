@@ -32,7 +32,7 @@ import numpy as np
 
 from engine.errors import EngineError
 from engine.events import Blackout, SetStrength, SetTransition, Stop
-from engine.sinks.capabilities import KeyInput, Overlays
+from engine.sinks.capabilities import KeyInput, Overlays, Warpable
 from engine.sources.base import Selectable, Steerable, find_first
 from installation.config.schema import ShowConfig
 from installation.control.schedule import AttractMode, OpeningHours
@@ -136,6 +136,8 @@ class Installation:
         self.serve = cfg.server.enabled if server is None else server
         self.port = cfg.server.port if port is None else port
         self._set_hours(cfg)
+        if self.show.streams is not None and not (self.serve and names):
+            log.warning("streams.enabled, but the visitor server is off: nothing serves the streams")
         if self.serve and names:
             from installation.prompts.embedding import SentenceEmbedder
 
@@ -202,12 +204,37 @@ class Installation:
             loop.post(SetStrength(new.style.strength))
         if new.hours != old.hours:
             self._set_hours(new)
+        if new.display != old.display:
+            self._recalibrate(new)
         if self.director is not None and (new.director, new.moderation, new.attract) != (
             old.director,
             old.moderation,
             old.attract,
         ):
             self._on_director_thread(self._reconfigure_director(new), "the reloaded director settings")
+
+    def _recalibrate(self, new: ShowConfig) -> None:
+        """(render thread, a reload) Each projector window takes its new keystone, mesh, blend and colour."""
+        from engine.sinks.window import ProjectorSink
+        from installation.show import blend_spec
+
+        windows = [s for s in self.show.sinks if isinstance(s, ProjectorSink)]
+        for i, (window, out) in enumerate(zip(windows, new.display.all_outputs)):
+            window.set_keystone([tuple(p) for p in out.keystone] or None)
+            window.set_mesh(out.mesh or None)
+            window.set_blend(blend_spec(new.display, i))
+        if windows:
+            log.info("projector calibration reloaded (%d window(s))", len(windows))
+        control = self.control
+        if control is not None and control.calibration is not None:  # the panel nudges from the file's points
+            from installation.calibration import Calibration
+
+            calibration = Calibration(new.display)
+
+            async def adopt() -> None:
+                control.calibration = calibration
+
+            self._on_director_thread(adopt(), "the reloaded calibration")
 
     def _on_director_thread(self, coro: Coroutine[Any, Any, None], what: str) -> None:
         """Run ``coro`` on the server's loop, where the Director lives; dropped (and said) if it is not running."""
@@ -324,6 +351,12 @@ class Installation:
             streams=self.show.streams,
         )
         self.control = control
+        if any(isinstance(s, Warpable) for s in self.show.sinks):  # the panel can nudge the projectors' points
+            from installation.calibration import Calibration
+
+            control.calibration = Calibration(self.cfg.display)
+            if self.cfg.source_file and Path(self.cfg.source_file).is_file():
+                control.config_path = Path(self.cfg.source_file)
         self.director.is_pinned = lambda: control.pinned is not None
         metrics = Metrics()
         loop.on_tick.append(metrics.on_tick)

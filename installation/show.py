@@ -18,12 +18,14 @@ from engine.manifest import Manifest, load_manifest
 from engine.pipeline import Stylizer
 from engine.registry import BACKENDS, SINKS, SOURCES, resolve
 from engine.sinks.base import FrameSink
+from engine.sinks.blend import BlendSpec, Zones, overlap_zones
 from engine.sinks.capabilities import Overlays
 from engine.sinks.fanout import FanoutSink
 from engine.sources.base import FrameSource
 from engine.stabilizer import Stabilizer
 from engine.style import StyleMix
 from installation.config.schema import ShowConfig
+from installation.show_settings import DisplaySettings
 
 log = logging.getLogger(__name__)
 
@@ -148,11 +150,12 @@ def backend_factories(cfg: ShowConfig, manifest: Manifest) -> list:
 
 def build_streams(cfg: ShowConfig) -> FanoutSink | None:
     """The stream outputs' fan-out sink when ``streams.enabled`` (else None): outputs at their own size,
-    the display's size where the config gives none."""
+    where the config gives none the size of the picture the sinks receive (the display's canvas: with several
+    projectors, all of them)."""
     s = cfg.streams
     if not s.enabled:
         return None
-    return FanoutSink(s.specs((cfg.display.width, cfg.display.height)), max_viewers=s.max_viewers)
+    return FanoutSink(s.specs(cfg.display.canvas_size), max_viewers=s.max_viewers)
 
 
 def build_sinks(cfg: ShowConfig, headless: bool) -> list[FrameSink]:
@@ -166,19 +169,7 @@ def build_sinks(cfg: ShowConfig, headless: bool) -> list[FrameSink]:
             log.warning("no display found (DISPLAY is not set): running headless; frames are processed but not shown")
     sinks: list[FrameSink] = []
     if kind == "window":
-        cls = resolve(SINKS, "window", "sink")
-        sinks.append(
-            cls(
-                width=d.width,
-                height=d.height,
-                display=d.monitor,
-                fullscreen=d.fullscreen,
-                fit=d.fit,
-                keystone=[tuple(p) for p in d.keystone] or None,
-                hide_cursor=d.hide_cursor,
-                vsync=d.vsync,
-            )
-        )
+        sinks += projector_sinks(d)
     else:
         sinks.append(resolve(SINKS, "headless", "sink")())
     if cfg.record.path:
@@ -189,6 +180,53 @@ def build_sinks(cfg: ShowConfig, headless: bool) -> list[FrameSink]:
     streams = build_streams(cfg)
     if streams is not None:
         sinks.append(streams)
+    return sinks
+
+
+def blend_spec(display: DisplaySettings, index: int) -> BlendSpec | None:
+    """Output ``index``'s edge blend: its written zone widths, else the overlaps of the outputs' regions."""
+    outputs = display.all_outputs
+    out = outputs[index]
+    b = out.blend
+    cw, ch = display.canvas_size
+    regions = [tuple(o.region) if o.region else (0, 0, cw, ch) for o in outputs]
+    auto = overlap_zones(regions, index)  # type: ignore[arg-type]
+    zones = Zones(
+        auto.left if b.left is None else b.left,
+        auto.right if b.right is None else b.right,
+        auto.top if b.top is None else b.top,
+        auto.bottom if b.bottom is None else b.bottom,
+    )
+    spec = BlendSpec(zones, b.curve, b.gamma, out.gain, out.black_level)
+    return None if spec == BlendSpec(gamma=b.gamma, curve=b.curve) else spec
+
+
+def projector_sinks(display: DisplaySettings) -> list[FrameSink]:
+    """One window per output: the first is pygame's display window, the rest separate SDL windows that
+    it closes before the display goes."""
+    cls = resolve(SINKS, "window", "sink")
+    sinks = []
+    for i, out in enumerate(display.all_outputs):
+        sinks.append(
+            cls(
+                width=out.width,
+                height=out.height,
+                display=out.monitor,
+                fullscreen=out.fullscreen,
+                fit=out.fit,
+                keystone=[tuple(p) for p in out.keystone] or None,
+                hide_cursor=out.hide_cursor,
+                vsync=out.vsync,
+                region=out.region or None,
+                blend=blend_spec(display, i),
+                mesh=out.mesh or None,
+                position=out.position or None,
+                separate=i > 0,
+                draws_overlays=out.overlays if out.overlays is not None else i == 0,
+                title="Laterna" if i == 0 else f"Laterna {i + 1}",
+            )
+        )
+    sinks[0].companions = sinks[1:]
     return sinks
 
 
@@ -247,7 +285,7 @@ def build_show(cfg: ShowConfig, headless: bool = False) -> Show:
         stylizer,
         sinks,
         start,
-        (cfg.display.width, cfg.display.height),
+        cfg.display.canvas_size,
         display_fps=cfg.display.fps,
         transition_s=cfg.style.transition_s,
         ease=cfg.style.easing,

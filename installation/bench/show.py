@@ -156,6 +156,10 @@ def run_bench(
         from installation.bench.streams import streams_table
 
         parts += [streams_table(model, seconds=min(seconds, 4.0), quick=quick), ""]
+    if "projectors" in tables:
+        from installation.bench.projectors import projectors_table
+
+        parts += [projectors_table(manifest, seconds if not quick else min(seconds, 2.0), quick), ""]
     generator = Path(model).parent / "generator.json"
     if "generator" in tables and generator.is_file():
         from installation.bench.generator import generator_table

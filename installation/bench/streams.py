@@ -114,7 +114,10 @@ class StreamBench:
 
 
 def _decode(jpeg: bytes) -> np.ndarray:
-    return cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    picture = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    if picture is None:
+        raise ValueError("the stream sent something that is not a JPEG")
+    return cv2.cvtColor(picture, cv2.COLOR_BGR2RGB)
 
 
 def mjpeg_latency(bench: StreamBench) -> list[float]:

@@ -60,8 +60,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         source,
         show.stylizer.backend_name,
         ", ".join(type(s).__name__ for s in show.sinks),
-        cfg.display.width,
-        cfg.display.height,
+        *cfg.display.canvas_size,
     )
     stats = inst.run(frames=args.frames, seconds=args.seconds)
     log.info(
@@ -74,6 +73,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.stats_out:
         Path(args.stats_out).parent.mkdir(parents=True, exist_ok=True)
         write_atomic(args.stats_out, json.dumps(stats, indent=2) + "\n")
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from installation.calibration import run_calibration
+
+    run_calibration(args.config, mesh_size=args.mesh)
     return 0
 
 
@@ -257,6 +263,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.set_defaults(func=cmd_check)
 
+    cal = sub.add_parser(
+        "calibrate",
+        help="line up the projectors: test pattern, corners and mesh points, saved into the config",
+        description="Show a test pattern (grid, colour bars, blend ramps, numbers) on every projector the "
+        "config names; move corners and mesh points with the arrow keys or the mouse; `s` saves "
+        "them into the config (the old file kept as CONFIG.bak). Keys: Tab projector, m corners/mesh, "
+        "arrows move (Shift 10x), n/p point, +/- mesh size, r reset, s save, Esc quit.",
+    )
+    cal.add_argument("config", help=CONFIG_HELP)
+    cal.add_argument("--mesh", type=int, default=5, help="mesh size for projectors without one (5: 5x5 points)")
+    cal.set_defaults(func=cmd_calibrate)
+
     doc = sub.add_parser(
         "doctor",
         help="check cameras, displays, GPU, models and ports, and say how to fix problems",
@@ -418,8 +436,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--tables",
         default="model,e2e,turn,generator",
-        help="which tables: model, e2e, turn, generator, triton, streams (comma-separated; triton needs `make triton`; "
-        "streams is not in the default set: it runs a show with a server and up to 10 stream viewers)",
+        help="which tables: model, e2e, turn, generator, projectors, triton, streams (comma-separated; triton "
+        "needs `make triton`; streams is not in the default set: it runs a show with a server and stream viewers)",
     )
     b.set_defaults(func=cmd_bench)
     return p

@@ -31,6 +31,7 @@ from installation.show_settings import (
     RecordSettings,
     SourceSettings,
     StyleSettings,
+    display_key,
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -113,7 +114,7 @@ def validate_config(
         cfg = ShowConfig.model_validate(data, context=context)
         problems: list[Problem] = []
     except ValidationError as exc:
-        problems = explain(exc, ShowConfig)
+        problems = [(display_key(key, data.get("display")), text) for key, text in explain(exc, ShowConfig)]
         bad = {str(err["loc"][0]) for err in exc.errors() if err["loc"]}
         try:
             cfg = ShowConfig.model_validate({k: v for k, v in data.items() if k not in bad}, context=context)

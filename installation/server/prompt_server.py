@@ -240,17 +240,30 @@ class PromptServer:
             """A connection that is known from its first byte, so ``stop`` can abort half-open ones. Its
             handshake has the open timeout, except an endless HTTP response (MJPEG), which is served in it."""
 
-            async def handshake(self, process_request: Any, process_response: Any, server_header: Any) -> None:
+            async def handshake(
+                self,
+                process_request: Callable[[ServerConnection, Request], Awaitable[Response | None] | Response | None]
+                | None = None,
+                process_response: Callable[
+                    [ServerConnection, Request, Response], Awaitable[Response | None] | Response | None
+                ]
+                | None = None,
+                server_header: str | None = "Laterna",
+            ) -> None:
                 async with asyncio.timeout(OPEN_TIMEOUT_S):
                     await asyncio.wait([self.request_rcvd, self.connection_lost_waiter], return_when="FIRST_COMPLETED")
                 request = self.request
                 route = server.router.find(request.path) if request is not None else None
                 if request is not None and route is not None and route.session == HTTP_STREAM_SESSION:
-                    response = process_request(self, request)
+                    response = server._process_request(self, request)  # rate limit, route, the viewer cap
                     if response is None and server.streams is not None:
                         await server.streams.serve_mjpeg(self)  # the response: as long as the client watches
                         return
-                    process_request = lambda connection, request: response  # noqa: E731 (answered once)
+
+                    def answered(connection: ServerConnection, request: Request) -> Response | None:
+                        return response  # refused (429, 404, 503): websockets sends it and closes
+
+                    process_request = answered
                 async with asyncio.timeout(OPEN_TIMEOUT_S):
                     await super().handshake(process_request, process_response, server_header)
 
@@ -273,7 +286,7 @@ class PromptServer:
                 max_size=s.max_message_bytes,
                 max_queue=16,
                 open_timeout=None,  # _Tracked.handshake applies OPEN_TIMEOUT_S itself
-                **({"ssl_handshake_timeout": OPEN_TIMEOUT_S} if tls is not None else {}),
+                ssl_handshake_timeout=OPEN_TIMEOUT_S if tls is not None else None,
                 close_timeout=3,
                 ping_interval=20,
                 ping_timeout=20,

@@ -33,8 +33,18 @@ class StreamOutputSettings(Settings):
     """One stream output: its own size, rate cap, overlays and JPEG quality."""
 
     name: OutputName = Field("main", description="the output's name (?output=NAME on the stream routes)")
-    width: StrictInt = Field(0, ge=0, le=7680, description="width in pixels; 0 (with height 0): the display's size")
-    height: StrictInt = Field(0, ge=0, le=4320, description="height in pixels; 0 (with width 0): the display's size")
+    width: StrictInt = Field(
+        0,
+        ge=0,
+        le=7680,
+        description="width in pixels; 0 (with height 0): the display canvas (what the projectors show)",
+    )
+    height: StrictInt = Field(
+        0,
+        ge=0,
+        le=4320,
+        description="height in pixels; 0 (with width 0): the display canvas",
+    )
     max_fps: StrictFloat = Field(30.0, ge=0, le=240, description="frames a second at most (0: every shown frame)")
     overlays: StrictBool = Field(False, description="draw the join hint and stats overlays on this output too")
     jpeg_quality: StrictInt = Field(80, ge=1, le=100, description="JPEG quality of MJPEG and the JPEG websocket")

@@ -4,6 +4,7 @@ import threading
 import time
 import urllib.request
 
+import numpy as np
 import pytest
 
 from installation.app import Installation, qr_image
@@ -324,3 +325,134 @@ def test_a_signal_at_any_moment_of_start_up_exits_cleanly_with_stats(tiny_model,
     assert "Traceback" not in log_text and "terminate called" not in log_text
     stats = json.loads(stats_out.read_text())
     assert "frames" in stats and stats["errors"] == 0, log_text  # a clean stop counts no error
+
+
+def test_a_streaming_show_serves_mjpeg_counts_its_viewer_and_falls_back_from_xr(tiny_model, monkeypatch, caplog):
+    """streams.enabled: the installation serves /stream.mjpg on its port, the panel's state and /metrics count
+    the viewer, and join_page xr without an /xr page points the join hint at the visitor page and says so."""
+    import http.client
+
+    monkeypatch.setenv("LATERNA_OPERATOR_TOKEN", "s3cret-token")
+    streams = {"enabled": True, "join_page": "xr", "outputs": [{"name": "main", "max_fps": 10.0}]}
+    inst = Installation(_config(tiny_model, streams=streams), headless=True)
+    got: dict = {}
+
+    def viewer():
+        try:
+            wait_for(lambda: inst.server_thread is not None and inst.show.loop.stats.frames > 0, 60)
+            connection = http.client.HTTPConnection("127.0.0.1", inst.port, timeout=10)
+            connection.request("GET", "/stream.mjpg")
+            response = connection.getresponse()
+            got["type"] = response.getheader("Content-Type")
+            got["first"] = response.read(200)
+            got["state"] = inst.control.state()["streams"]["viewers"]
+            with urllib.request.urlopen(f"http://127.0.0.1:{inst.port}/metrics", timeout=10) as resp:
+                got["metrics"] = resp.read().decode()
+            got["join"] = inst._join_url("http://10.0.0.5:8765/")
+            response.close()
+            connection.close()
+        finally:
+            inst.stop()
+
+    t = threading.Thread(target=viewer)
+    t.start()
+    inst.run(seconds=60)
+    t.join()
+    assert got["type"].startswith("multipart/x-mixed-replace") and b"Content-Type: image/jpeg" in got["first"]
+    assert [v["kind"] for v in got["state"]] == ["mjpeg"]
+    assert 'laterna_stream_viewers{output="main"} 1.0' in got["metrics"]
+    assert got["join"] == "http://10.0.0.5:8765/"  # this build has no /xr page yet
+    assert "serves no /xr page" in caplog.text
+    assert inst.show.streams.viewer_count == 0  # closed with the show
+
+
+def test_a_saved_calibration_reaches_the_running_windows(tiny_model, tmp_path):
+    """The show runs in a real (SDL dummy) window; a mesh and gain saved into its file reach the window live."""
+    import os
+
+    import yaml
+
+    from installation.config.schema import load_config
+
+    path = tmp_path / "show.yaml"
+    data = {
+        "source": {"type": "pattern", "width": 96, "height": 54},
+        "model": {"manifest": str(tiny_model.path), "sessions": 1},
+        "pipeline": {"width": 96, "height": 54, "workers": 1},
+        "style": {"start": {"moss": 1.0}},
+        "display": {"type": "window", "width": 96, "height": 54, "vsync": False},
+        "server": {"enabled": False},
+    }
+    path.write_text(yaml.safe_dump(data))
+    inst = Installation(load_config(path), server=False)
+    inst.reloader.every_s = 0.05
+    window = inst.show.sinks[0]
+    mesh = [[[0.0, 0.0], [1.0, 0.0]], [[0.0, 1.0], [0.9, 0.9]]]
+    seen = {}
+
+    def technician():
+        try:
+            wait_for(lambda: inst.show.loop.stats.frames > 0)
+            path.write_text(yaml.safe_dump({**data, "display": {**data["display"], "mesh": mesh, "gain": [1, 1, 0.5]}}))
+            st = os.stat(path)
+            os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+            seen["warped"] = wait_for(lambda: window.warping and window.blend is not None)
+        finally:
+            inst.stop()
+
+    t = threading.Thread(target=technician)
+    t.start()
+    inst.run(seconds=60)
+    t.join()
+    assert seen["warped"] and window.blend.gain == (1.0, 1.0, 0.5)
+    assert np.allclose(window.mesh[1, 1], (0.9, 0.9))
+
+
+def test_the_operators_warp_command_moves_the_running_windows_mesh(tiny_model, tmp_path):
+    """In a running show with a real (SDL dummy) window, the operator's warp command reaches the window's
+    mesh, and warp_save writes it into the show's file with a backup."""
+    import os
+
+    import yaml
+
+    from installation.config.schema import load_config
+
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    path = tmp_path / "show.yaml"
+    data = {
+        "source": {"type": "pattern", "width": 96, "height": 54},
+        "model": {"manifest": str(tiny_model.path), "sessions": 1},
+        "pipeline": {"width": 96, "height": 54, "workers": 1},
+        "style": {"start": {"moss": 1.0}},
+        "display": {"type": "window", "width": 96, "height": 54, "vsync": False},
+        "server": {"port": 0, "host": "127.0.0.1", "join_hint": False},
+        "attract": {"enabled": False},
+    }
+    path.write_text(yaml.safe_dump(data))
+    inst = Installation(load_config(path), headless=False)
+    window = inst.show.sinks[0]
+    seen = {}
+
+    def operator():
+        try:
+            wait_for(lambda: inst.server_thread is not None and inst.show.loop.stats.frames > 0)
+
+            async def command(cmd):
+                return inst.control.apply(cmd)
+
+            seen["warp"] = inst.server_thread.submit(
+                command({"cmd": "warp", "output": 1, "point": 24, "by": [-0.05, -0.05]})
+            ).result(10)
+            seen["moved"] = wait_for(lambda: window.mesh is not None)
+            seen["save"] = inst.server_thread.submit(command({"cmd": "warp_save"})).result(10)
+        finally:
+            inst.stop()
+
+    t = threading.Thread(target=operator)
+    t.start()
+    inst.run(seconds=60)
+    t.join()
+    assert seen["warp"]["ok"] and seen["warp"]["at"] == [0.95, 0.95]
+    assert seen["moved"] and np.allclose(window.mesh[4, 4], (0.95, 0.95))
+    assert seen["save"]["ok"] and load_config(path).display.mesh[4][4] == (0.95, 0.95)
+    assert (tmp_path / "show.yaml.bak").is_file()

@@ -140,6 +140,47 @@ def test_fallback_none_with_a_dead_camera_still_shows_black():
     assert frame is not None and frame.size == (32, 24) and not frame.pixels.any()
 
 
+def test_two_projectors_share_one_canvas_with_blends_from_the_overlap(tiny_model):
+    """display as a list: two windows, the loop renders the regions' bounding box, zones come from the overlap."""
+    from engine.sinks.blend import Zones
+    from installation.show import build_sinks
+
+    cfg = config_from_dict(
+        {
+            "source": {"type": "pattern", "width": 96, "height": 54},
+            "model": {"manifest": str(tiny_model.path), "sessions": 1},
+            "pipeline": {"width": 160, "height": 54, "workers": 1},
+            "style": {"start": {"moss": 1.0}},
+            "display": [
+                {"type": "window", "width": 96, "height": 54, "region": [0, 0, 96, 54], "gain": [1, 1, 0.9]},
+                {"width": 96, "height": 54, "monitor": 1, "region": [80, 0, 96, 54], "blend": {"curve": 3.0}},
+            ],
+        },
+        "test.yaml",
+    )
+    assert cfg.display.canvas_size == (176, 54)
+    first, second = build_sinks(cfg, headless=False)
+    assert (first.separate, second.separate) == (False, True) and first.companions == [second]
+    assert first.blend.zones == Zones(right=16) and first.blend.gain == (1.0, 1.0, 0.9)
+    assert second.blend.zones == Zones(left=16) and second.blend.curve == 3.0 and second.display == 1
+    assert first.draws_overlays and not second.draws_overlays  # one join hint on the wall, not two
+    show = build_show(cfg)
+    try:
+        assert show.loop.output_size == (176, 54)
+    finally:
+        show.close()
+
+
+def test_a_single_display_mapping_is_still_one_window(tiny_model):
+    """The old single-mapping form: one window, no region, no blend; the loop renders the window's size."""
+    from installation.show import build_sinks
+
+    cfg = _config(tiny_model, {"type": "window"})
+    (window,) = build_sinks(cfg, headless=False)
+    assert window.region is None and window.blend is None and not window.separate
+    assert cfg.display.canvas_size == (96, 54)
+
+
 def test_the_triton_section_reaches_the_backend_and_the_environment_overrides_its_url(monkeypatch):
     """model.triton becomes the backend's target; LATERNA_TRITON_URL replaces the file's url; backend triton
     without any url is a config error naming model.triton.url."""
