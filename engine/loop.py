@@ -88,7 +88,8 @@ class FrameLoop:
         self.frame_budget_s = frame_budget_s
         self.clock = clock
         self.stats = LiveStats(clock=clock)
-        self.stats.resolution = output_size
+        self.stats.resolution = stylizer.work_size
+        self.stats.output_resolution = output_size
         self._state = LoopState(Glide(initial, initial, clock(), 0.0, ease), "", transition_s, ease)
         self.running = False
         self.last_tick = clock()
@@ -308,7 +309,7 @@ class FrameLoop:
                 "no stylised frame for %.1f s; showing the picture unstyled until one comes", self.frame_budget_s
             )
             self._stalled = True
-        self._present(self.stylizer.prepare(src), src.t_capture, False)
+        self._present(self.stylizer.unstyled(src), src.t_capture, False)
         self.scheduler.excuse(self.clock())
 
     def start(self) -> None:

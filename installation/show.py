@@ -24,6 +24,7 @@ from engine.sinks.fanout import FanoutSink
 from engine.sources.base import FrameSource
 from engine.stabilizer import Stabilizer
 from engine.style import StyleMix
+from engine.upscale import UPSCALERS, Upscaler
 from installation.config.schema import ShowConfig
 from installation.show_settings import DisplaySettings
 
@@ -71,12 +72,56 @@ def _simple_source(kind: str, cfg: ShowConfig) -> FrameSource:
             speed=s.walk_speed,
             amplitude=s.walk_amplitude,
             audio=s.audio,
+            sharpen=s.dream_sharpen,
         )
     raise ConfigError(f"{cfg.source_file}: source.type {kind!r} is not available in this build")
 
 
-def build_source(cfg: ShowConfig) -> FrameSource:
-    """The configured source, with its fallback, at the working size; with ``attract.source:
+def output_size(cfg: ShowConfig) -> tuple[int, int]:
+    """The size the sinks receive: ``upscale.width``/``height``, where 0 takes the display's canvas (the
+    first window's size, or the bounding box of several projectors' regions)."""
+    u = cfg.upscale
+    cw, ch = cfg.display.canvas_size
+    return (u.width or cw, u.height or ch)
+
+
+def build_upscaler(cfg: ShowConfig) -> Upscaler:
+    """The configured upscaler; a GPU one that cannot start falls back to the CPU one, saying so."""
+    u = cfg.upscale
+    if u.method == "resize":
+        return resolve(UPSCALERS, "resize", "upscaler")()  # type: ignore[no-any-return]
+    options = {"radius": u.radius, "eps": u.eps, "guide": u.guide, "form": u.form, "detail": u.detail}
+    if u.device != "cpu":
+        try:
+            cls = resolve(UPSCALERS, "guided-torch", "upscaler")
+            return cls(device=u.device, **options)  # type: ignore[no-any-return]
+        except (EngineError, ImportError, RuntimeError) as exc:
+            log.warning("guided upscaling on %s unavailable (%s); upscaling on the CPU", u.device, exc)
+    return resolve(UPSCALERS, "guided", "upscaler")(**options)  # type: ignore[no-any-return]
+
+
+def source_size(cfg: ShowConfig, upscaler: Upscaler) -> tuple[int, int]:
+    """The size sources deliver: the output size when the upscaler takes its edges from the source,
+    else the working size (the model's input; nothing larger is needed)."""
+    work = (cfg.pipeline.width, cfg.pipeline.height)
+    out = output_size(cfg)
+    if not (upscaler.needs_guide and out != work):
+        return work
+    s = cfg.source
+    if s.width < out[0] or s.height < out[1]:
+        log.warning(
+            "guided upscaling to %dx%d from a source captured at %dx%d adds little detail: set source.width/height "
+            "to the output size",
+            out[0],
+            out[1],
+            s.width,
+            s.height,
+        )
+    return out
+
+
+def build_source(cfg: ShowConfig, size: tuple[int, int] | None = None) -> FrameSource:
+    """The configured source, with its fallback, at ``size`` (default: the working size); with ``attract.source:
     generator`` a switch between it ("live") and the generator ("generator") that attract mode drives."""
     from engine.sources.black import BlackSource
     from engine.sources.crossfade import SwitchSource
@@ -96,19 +141,21 @@ def build_source(cfg: ShowConfig) -> FrameSource:
         else:
             fallback = _simple_source(s.fallback, cfg) if s.fallback != kind else _simple_source("pattern", cfg)
         source = FallbackSource(source, fallback, crossfade_s=s.crossfade_s)
-    source = TransformedSource(source, cfg.pipeline.width, cfg.pipeline.height, mirror=s.mirror, zoom=s.zoom)
+    width, height = size or (cfg.pipeline.width, cfg.pipeline.height)
+    source = TransformedSource(source, width, height, mirror=s.mirror, zoom=s.zoom)
     if cfg.attract.enabled and cfg.attract.source == "generator" and kind != "generator":
         from engine.sources.generator import GeneratorSource
 
         dream = GeneratorSource(
             model=cfg.resolve(s.generator),
-            width=cfg.pipeline.width,
-            height=cfg.pipeline.height,
+            width=width,
+            height=height,
             fps=s.fps,
             seed=s.seed,
             speed=s.walk_speed,
             amplitude=s.walk_amplitude,
             audio=s.audio,
+            sharpen=s.dream_sharpen,
         )
         source = SwitchSource({"live": source, "generator": dream}, "live", crossfade_s=s.crossfade_s)
     return source
@@ -272,20 +319,23 @@ def build_show(cfg: ShowConfig, headless: bool = False) -> Show:
         else StyleMix(tuple([1.0 / max(len(names), 1)] * len(names)), cfg.style.strength)
     )
     p = cfg.pipeline
+    upscaler = build_upscaler(cfg)
     stylizer = Stylizer(
         backend_factories(cfg, manifest),
         (p.width, p.height),
         Stabilizer(p.smoothing, p.motion_threshold) if p.smoothing > 0 else None,
         retry_s=cfg.model.retry_s,
+        upscaler=upscaler,
+        output_size=output_size(cfg),
     )
-    source = build_source(cfg)
+    source = build_source(cfg, source_size(cfg, upscaler))
     sinks = build_sinks(cfg, headless)
     loop = FrameLoop(
         source,
         stylizer,
         sinks,
         start,
-        cfg.display.canvas_size,
+        output_size(cfg),
         display_fps=cfg.display.fps,
         transition_s=cfg.style.transition_s,
         ease=cfg.style.easing,

@@ -67,6 +67,12 @@ class SourceSettings(Settings):
     )
     walk_speed: StrictFloat = Field(1.0, ge=0, description="speed of the generator's latent walk")
     walk_amplitude: StrictFloat = Field(1.0, ge=0, description="how far the generator's walk strays")
+    dream_sharpen: StrictFloat = Field(
+        0.0,
+        ge=0,
+        le=8,
+        description="crisp the generator's enlarged dream (unsharp mask amount; 4: as sharp as a camera at 1080p)",
+    )
     audio: StrictBool = Field(
         False, description="the generator's walk follows the room's loudness and onsets (needs a microphone)"
     )

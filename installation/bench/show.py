@@ -169,6 +169,10 @@ def run_bench(
         from installation.bench.triton import triton_table
 
         parts += [triton_table(manifest, seconds, quick), ""]
+    if "upscale" in tables:  # not in the default set: a few minutes (1080p/4K output, picture quality)
+        from installation.bench.upscale import upscale_tables
+
+        parts += [upscale_tables(model, seconds if not quick else min(seconds, 2.0), quick)]
     return "\n".join(parts)
 
 

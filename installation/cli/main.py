@@ -428,7 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
         "bench",
         help="speed tables (model and end to end)",
         description="Measure and print speed tables: the model per backend and size, the whole loop "
-        "end to end, a style turn, and the generator.",
+        "end to end, a style turn, the generator, and (--tables upscale) projector-size output.",
     )
     b.add_argument("--quick", action="store_true", help="fewer runs and sizes")
     b.add_argument("--seconds", type=float, default=6.0, help="seconds per end-to-end measurement")
@@ -436,8 +436,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--tables",
         default="model,e2e,turn,generator",
-        help="which tables: model, e2e, turn, generator, projectors, triton, streams (comma-separated; triton "
-        "needs `make triton`; streams is not in the default set: it runs a show with a server and stream viewers)",
+        help="which tables: model, e2e, turn, generator, projectors, triton, upscale, streams (comma-separated; "
+        "triton needs `make triton`; upscale: 1080p/4K output by guided upscaling vs resize vs stylising at full "
+        "size; streams is not in the default set: it runs a show with a server and stream viewers)",
     )
     b.set_defaults(func=cmd_bench)
     return p

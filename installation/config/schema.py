@@ -33,6 +33,7 @@ from installation.show_settings import (
     StyleSettings,
     display_key,
 )
+from installation.upscale_settings import UpscaleSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "default.yaml"
@@ -48,6 +49,9 @@ class ShowConfig(Settings):
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings, description="working size and smoothing")
     style: StyleSettings = Field(default_factory=StyleSettings, description="the starting look and its glides")
     display: DisplaySettings = Field(default_factory=DisplaySettings, description="the projector window")
+    upscale: UpscaleSettings = Field(
+        default_factory=UpscaleSettings, description="output size and the enlargement from the working size"
+    )
     record: RecordSettings = Field(default_factory=RecordSettings, description="recording what is shown")
     server: ServerSettings = Field(default_factory=ServerSettings, description="the visitor and operator port")
     director: DirectorSettings = Field(default_factory=DirectorSettings, description="pacing of visitors' prompts")
