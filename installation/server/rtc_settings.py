@@ -12,9 +12,15 @@ from installation.config.base import Settings, related
 class IceServerSettings(Settings):
     """One STUN or TURN server handed to the show's peer connections (none by default: loopback and LAN only)."""
 
-    urls: tuple[StrictStr, ...] = Field(..., min_length=1, description="stun:host:port or turn:host:port URLs")
+    urls: tuple[StrictStr, ...] = Field((), description="stun:host:port or turn:host:port URLs (at least one)")
     username: StrictStr = Field("", description="TURN user name ('' for STUN)")
     credential: StrictStr = Field("", description="TURN password ('' for STUN)")
+
+    @model_validator(mode="after")
+    def _has_urls(self) -> IceServerSettings:
+        if not self.urls or not all(u.startswith(("stun:", "turn:", "turns:")) for u in self.urls):
+            raise related("urls", "at least one stun:, turn: or turns: URL")
+        return self
 
 
 class WebRtcSettings(Settings):
