@@ -55,7 +55,7 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
-	$(PY) -m pip install -q -e '.[dev,triton]'
+	$(PY) -m pip install -q -e '.[dev,triton,xr,ndi]'
 	$(PY) -m installation.prompts.embedding  # the sentence model to ONNX once: prompts work ~1 s after start
 	touch $(STAMP)
 

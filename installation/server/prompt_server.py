@@ -310,7 +310,7 @@ class PromptServer:
         if server is None:
             return
         if self.streams is not None:
-            self.streams.close_all()
+            await self.streams.aclose()
         server.close()  # 1001 to open connections, 503 to those still in their handshake
         try:
             async with asyncio.timeout(CLOSE_GRACE_S):

@@ -22,7 +22,8 @@ counted against ``streams.max_viewers``, listed on the operator panel and closab
   so it never knocks on a route that is not there. A viewer that says ``?kind=xr`` is listed as an XR
   viewer on the operator panel (docs/xr.md).
 
-Other stream kinds (WebRTC signalling) add a websocket route with ``add_websocket``.
+Other stream kinds add a websocket route with ``add_websocket``: WebRTC signalling (``/rtc``,
+``rtc_routes.RtcService``) is one.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from engine.errors import SinkError
 from engine.sinks.fanout import FanoutSink, StreamOutput, ViewerLimit
 from installation.server import protocol
 from installation.server.routes import PUBLIC, Route
+from installation.server.rtc_routes import RTC_PATH, RTC_SESSION, RtcService
 from installation.server.stream_settings import StreamsSettings
 from installation.server.visitor_page import (
     CONTENT_TYPES,
@@ -138,6 +140,8 @@ class StreamService:
             self.add_websocket(
                 JPEG_WS_PATH, "the live picture as JPEG websocket messages", JPEG_WS_SESSION, self.serve_ws
             )
+        self.rtc = RtcService(sink, settings.webrtc)
+        self.add_websocket(RTC_PATH, "WebRTC signalling (offer/answer)", RTC_SESSION, self.serve_rtc)
 
     # -- routes ----------------------------------------------------------------------------------------
     @staticmethod
@@ -246,6 +250,15 @@ class StreamService:
             await self.serve_mjpeg(connection)
         else:
             await self._websockets[session](connection)
+
+    async def serve_rtc(self, ws: ServerConnection) -> None:
+        """WebRTC signalling: each offer on this websocket gets an answer (a new peer) or an error."""
+        await self.rtc.serve(ws, self.peer(ws))
+
+    async def aclose(self) -> None:
+        """Close every stream viewer and wait for the WebRTC peers to close (the server is stopping)."""
+        self.close_all()
+        await self.rtc.aclose()
 
     def close_all(self, reason: str = "the show is stopping") -> None:
         """Close every stream viewer (the server is stopping)."""

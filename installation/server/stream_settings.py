@@ -18,6 +18,7 @@ from pydantic import (
 
 from engine.sinks.fanout import OutputSpec
 from installation.config.base import Settings, related
+from installation.server.rtc_settings import WebRtcSettings
 
 
 def _output_name(name: str) -> str:
@@ -85,6 +86,7 @@ class StreamsSettings(Settings):
     send_timeout_s: StrictFloat = Field(
         10.0, gt=0, le=600, description="a stream client that takes nothing for this long is closed"
     )
+    webrtc: WebRtcSettings = Field(WebRtcSettings(), description="WebRTC viewers (/rtc signalling; the [xr] extra)")
 
     @field_validator("outputs")
     @classmethod
