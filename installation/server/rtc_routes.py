@@ -115,16 +115,17 @@ class RtcService:
         return len(self._peers)
 
     # -- signalling ----------------------------------------------------------------------------------
-    async def serve(self, ws: ServerConnection, peer: str) -> None:
-        """One signalling websocket: answer each offer until the client closes it."""
+    async def serve(self, ws: ServerConnection, peer: str, kind: str = KIND) -> None:
+        """One signalling websocket: answer each offer until the client closes it. ``kind``: how its peers are
+        listed (``"xr"`` for the WebXR viewer, else ``"webrtc"``)."""
         try:
             async for message in ws:
-                reply = await self.answer(message, peer)
+                reply = await self.answer(message, peer, kind)
                 await ws.send(json.dumps(reply))
         except ConnectionClosed:
             pass
 
-    async def answer(self, text: str | bytes, peer: str) -> dict[str, str]:
+    async def answer(self, text: str | bytes, peer: str, kind: str = KIND) -> dict[str, str]:
         """The reply to one client message: an answer (a new peer, already gathering done) or an error."""
         if not self.available():
             return error("disabled")
@@ -137,7 +138,7 @@ class RtcService:
             output = self.sink.output(offer.output)
         except SinkError:
             return error("bad offer", f"There is no stream called {offer.output!r} here.")
-        if sum(1 for v in self.sink.viewers() if v.kind == KIND) >= self.settings.max_viewers:
+        if self.peers >= self.settings.max_viewers:  # every peer encodes for itself, whatever it is listed as
             log.info("a WebRTC viewer was turned away: %d watching", self.settings.max_viewers)
             return error("full")
         from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
@@ -152,7 +153,7 @@ class RtcService:
         pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
         try:
             handle = output.add_viewer(
-                KIND, peer, on_close=lambda reason: _call_soon(loop, lambda: self._close(pc, reason))
+                kind, peer, on_close=lambda reason: _call_soon(loop, lambda: self._close(pc, reason))
             )
         except ViewerLimit as full:
             await pc.close()

@@ -18,7 +18,7 @@ counted against ``streams.max_viewers``, listed on the operator panel and closab
   socket write, not an encode.
 - ``/xr`` and ``/xr/<file>`` are the WebXR viewer's files in ``web/xr/``, served only when its
   ``index.html`` exists and ``streams.xr`` is on; ``/xr/offer.json`` tells that page what it may connect
-  to (``xr_offer``: WebRTC signalling if a ``/rtc`` route was added, the JPEG websocket, which output),
+  to (``xr_offer``: WebRTC signalling when it is on and aiortc is installed, the JPEG websocket, which output),
   so it never knocks on a route that is not there. A viewer that says ``?kind=xr`` is listed as an XR
   viewer on the operator panel (docs/xr.md).
 
@@ -43,6 +43,7 @@ from engine.errors import SinkError
 from engine.sinks.fanout import FanoutSink, StreamOutput, ViewerLimit
 from installation.server import protocol
 from installation.server.routes import PUBLIC, Route
+from installation.server.rtc_routes import KIND as RTC_KIND
 from installation.server.rtc_routes import RTC_PATH, RTC_SESSION, RtcService
 from installation.server.stream_settings import StreamsSettings
 from installation.server.visitor_page import (
@@ -62,7 +63,6 @@ JPEG_WS_PATH = "/stream/ws"
 XR_PATH = "/xr"
 XR_OFFER_PATH = "/xr/offer.json"
 XR_VENDOR_CACHE = "public, max-age=604800, immutable"  # web/xr/vendor/: versioned file names
-RTC_PATH = "/rtc"  # WebRTC signalling, when a WebRTC service adds it (add_websocket)
 VIEWER_KINDS = ("xr",)  # what a client may call itself with ?kind= (else it is listed by its transport)
 XR_ROOT = WEB_ROOT / "xr"
 HTTP_STREAM_SESSION = "http-stream"  # an endless HTTP response (MJPEG): the server hands over the transport
@@ -190,7 +190,7 @@ class StreamService:
         width, height = latest.size if latest is not None else (spec.width, spec.height)
         return {
             "title": self.title,
-            "rtc": RTC_PATH if any(r.path == RTC_PATH for r in self._extra) else None,
+            "rtc": RTC_PATH if self.rtc.available() else None,  # on, and aiortc installed
             "jpeg": JPEG_WS_PATH if self.settings.jpeg_ws else None,
             "output": output.name,
             "width": width or None,
@@ -253,7 +253,8 @@ class StreamService:
 
     async def serve_rtc(self, ws: ServerConnection) -> None:
         """WebRTC signalling: each offer on this websocket gets an answer (a new peer) or an error."""
-        await self.rtc.serve(ws, self.peer(ws))
+        assert ws.request is not None
+        await self.rtc.serve(ws, self.peer(ws), viewer_kind(ws.request.path, RTC_KIND))
 
     async def aclose(self) -> None:
         """Close every stream viewer and wait for the WebRTC peers to close (the server is stopping)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.installation.server.xr_show import colour_webrtc, install_iwer, start_colour_show, xr_browser
+from tests.installation.server.xr_show import install_iwer, start_colour_show, xr_browser
 from tools.xr_browser import page_errors, remove_iwer, wait_for, xr_sample, xr_select, xr_state
 
 pytestmark = pytest.mark.slow
@@ -173,32 +173,6 @@ def test_xr_viewers_are_listed_as_xr_and_the_operator_can_close_one(show, browse
     assert wait_for(lambda: browser.find_element("id", "picture-state").text == "")
 
 
-def test_a_refused_webrtc_offer_falls_back_to_the_jpeg_stream(browser):
-    """When the show offers WebRTC but refuses the page's offer (here: full), the page sends one non-trickle,
-    receive-only video offer as docs/protocol.md says, then shows the JPEG stream by itself, says so, and logs
-    no error."""
-    import json
-
-    offers = []
-
-    async def refuse(ws) -> None:
-        offers.append(json.loads(await ws.recv()))
-        await ws.send(json.dumps({"type": "error", "reason": "full", "message": "The show is full."}))
-
-    show = start_colour_show(rtc=refuse)
-    try:
-        open_xr(browser, show)
-        assert state(browser)["via"] == "JPEG"
-        assert browser.find_element("id", "via").text == "via JPEG"
-        assert len(offers) == 1 and offers[0]["type"] == "offer" and offers[0]["output"] == "main"
-        sdp = offers[0]["sdp"]
-        assert "m=video" in sdp and "a=recvonly" in sdp and "a=candidate" in sdp  # gathered before sending
-        assert shows(browser, RED), sample(browser)
-        assert page_errors(browser) == []
-    finally:
-        show.stop()
-
-
 def test_a_viewer_sends_a_prompt_like_any_visitor(show, browser):
     """The viewer's prompt box is the visitor page's: a prompt sent from /xr is shown ("Now showing") and
     reaches the engine; the page carries the show's title."""
@@ -215,17 +189,55 @@ def test_a_viewer_sends_a_prompt_like_any_visitor(show, browser):
 
 
 def test_the_picture_comes_over_webrtc_when_the_show_offers_it(browser):
-    """With WebRTC on offer, the page gets the picture over WebRTC (and says so), draws it as a video texture
-    that follows the picture's colour, and logs no error."""
-    holder = {"colour": RED}
-    show = start_colour_show(rtc=colour_webrtc(lambda: holder["colour"]))
-    try:
-        browser.get(show.url + "/xr")
-        assert wait_for(lambda: state(browser).get("via") == "WebRTC"), state(browser)
-        assert browser.find_element("id", "via").text == "via WebRTC"
-        assert shows(browser, RED), sample(browser)
-        holder["colour"] = BLUE
-        assert shows(browser, BLUE), sample(browser)
-        assert page_errors(browser) == []
-    finally:
-        show.stop()
+    """With WebRTC on (aiortc), the page gets the picture over the show's /rtc (and says so), is listed as an
+    "xr" viewer, draws the video as a texture that follows the picture's colour, and logs no error."""
+    pytest.importorskip("aiortc", reason="aiortc is not installed (the [xr] extra)")
+    from tests.installation.server.rtc_client import loopback_ice
+
+    with loopback_ice():  # (test only) aioice offers 127.0.0.1 too
+        show = start_colour_show(webrtc={"enabled": True})
+        try:
+            browser.get(show.url + "/xr")
+            assert wait_for(lambda: state(browser).get("via") == "WebRTC"), state(browser)
+            assert browser.find_element("id", "via").text == "via WebRTC"
+            assert [v.kind for v in show.sink.viewers()] == ["xr"]
+            assert shows(browser, RED), sample(browser)
+            show.colour = BLUE
+            assert shows(browser, BLUE), sample(browser)
+            assert page_errors(browser) == []
+        finally:
+            show.stop()
+
+
+def test_when_webrtc_is_full_the_page_falls_back_to_the_jpeg_stream(browser):
+    """When the show's WebRTC places are taken, the page's offer is refused ("full") and it shows the JPEG
+    stream by itself, says so, and logs no error."""
+    pytest.importorskip("aiortc", reason="aiortc is not installed (the [xr] extra)")
+    import asyncio
+
+    from tests.installation.server.rtc_client import RtcClient, loopback_ice
+
+    with loopback_ice():
+        show = start_colour_show(webrtc={"enabled": True, "max_viewers": 1})
+        loop = asyncio.new_event_loop()
+
+        async def watch() -> RtcClient:  # the one place is taken by a peer that is watching
+            client = RtcClient()  # (made on its own loop: aiortc asks for the running one)
+            assert (await client.connect(show.port))["type"] == "answer"
+            await client.picture()
+            return client
+
+        client = None
+        try:
+            client = loop.run_until_complete(watch())
+            browser.get(show.url + "/xr")
+            assert wait_for(lambda: state(browser).get("frames", 0) > 2), state(browser)
+            assert state(browser)["via"] == "JPEG" and browser.find_element("id", "via").text == "via JPEG"
+            assert sorted(v.kind for v in show.sink.viewers()) == ["webrtc", "xr"]
+            assert shows(browser, RED), sample(browser)
+            assert page_errors(browser) == []
+        finally:
+            if client is not None:
+                loop.run_until_complete(client.close())
+            loop.close()
+            show.stop()

@@ -49,10 +49,9 @@ def test_the_page_and_its_modules_are_served_with_their_types_and_webxr_allowed(
 
 
 def test_the_offer_names_what_the_show_serves():
-    """/xr/offer.json: the JPEG websocket, no WebRTC until a /rtc route is added, the first output and its size,
-    and the show's title (as data: the page sets it as text)."""
-    svc = service()
-    offer = json.loads(get(svc, "/xr/offer.json").body)
+    """/xr/offer.json: the JPEG websocket, no WebRTC while it is off, the first output and its size, and the
+    show's title (as data: the page sets it as text)."""
+    offer = json.loads(get(service(webrtc={"enabled": False}), "/xr/offer.json").body)
     assert offer == {
         "title": "Harbour <Lights>",
         "rtc": None,
@@ -62,11 +61,11 @@ def test_the_offer_names_what_the_show_serves():
         "height": 360,
     }
 
-    async def signalling(ws) -> None:
-        return None
 
-    svc.add_websocket(RTC_PATH, "WebRTC signalling", "rtc", signalling)
-    assert json.loads(get(svc, "/xr/offer.json").body)["rtc"] == RTC_PATH
+def test_the_offer_names_webrtc_when_it_is_on_and_aiortc_is_installed():
+    """With WebRTC on (the default) and aiortc installed, the page is offered /rtc."""
+    pytest.importorskip("aiortc", reason="aiortc is not installed (the [xr] extra)")
+    assert json.loads(get(service(), "/xr/offer.json").body)["rtc"] == RTC_PATH
 
 
 def test_the_offer_follows_xr_output_and_jpeg_ws():

@@ -24,7 +24,7 @@ from engine.frame import Frame
 from engine.sinks.fanout import FanoutSink
 from installation.server.prompt_server import PromptServer, ServerThread
 from installation.server.settings import ServerSettings
-from installation.server.stream_routes import RTC_PATH, StreamService
+from installation.server.stream_routes import StreamService
 from installation.server.stream_settings import StreamOutputSettings, StreamsSettings
 from tests.installation.prompts.toy_director import make_director
 from tools.xr_browser import BrowserMissing, chromium
@@ -65,20 +65,19 @@ class ColourShow:
         self.sink.close()
 
 
-def start_colour_show(rtc: Any = None, **streams: Any) -> ColourShow:
-    """The show above; ``rtc``: an async handler(ws) to serve at /rtc (WebRTC signalling), ``streams``: keys of
-    the ``streams`` section."""
+def start_colour_show(webrtc: dict | None = None, **streams: Any) -> ColourShow:
+    """The show above; ``webrtc``: the ``streams.webrtc`` section (default: WebRTC off, so the page takes the
+    JPEG websocket, the cheaper path for a CPU-rendered test), ``streams``: other keys of ``streams``."""
     settings = StreamsSettings(
         enabled=True,
         outputs=(StreamOutputSettings(name="main", width=WIDTH, height=HEIGHT, max_fps=0.0),),
+        webrtc=webrtc if webrtc is not None else {"enabled": False},
         **streams,
     )
     sink = FanoutSink(settings.specs((WIDTH, HEIGHT)), max_viewers=settings.max_viewers)
     sink.open()
     director, posted = make_director()
     service = StreamService(sink, settings, title="Laterna XR test")
-    if rtc is not None:
-        service.add_websocket(RTC_PATH, "WebRTC signalling (the test's)", "rtc", rtc)
     server = PromptServer(
         director, ServerSettings(host="127.0.0.1", port=0, page_title="Laterna XR test"), streams=service
     )
@@ -103,36 +102,3 @@ def install_iwer(driver: Any) -> str:
         return _install_iwer(driver)
     except BrowserMissing as missing:
         pytest.skip(str(missing))
-
-
-def colour_webrtc(show_colour: Any) -> Any:
-    """The other side of the /rtc signalling (docs/protocol.md) for a test: an aiortc peer that answers the
-    page's offer with a video track of ``show_colour()`` (skips without aiortc). The real one is the show's
-    WebRTC service; this one lets the page's WebRTC client be tested on its own."""
-    aiortc = pytest.importorskip("aiortc", reason="aiortc is not installed (the [xr] extra)")
-    import json
-
-    from av import VideoFrame
-
-    class ColourTrack(aiortc.VideoStreamTrack):
-        async def recv(self) -> Any:
-            pts, time_base = await self.next_timestamp()
-            pixels = np.empty((HEIGHT, WIDTH, 3), np.uint8)
-            pixels[:] = show_colour()
-            frame = VideoFrame.from_ndarray(pixels, format="rgb24")
-            frame.pts, frame.time_base = pts, time_base
-            return frame
-
-    async def answer(ws: Any) -> None:
-        offer = json.loads(await ws.recv())
-        pc = aiortc.RTCPeerConnection(aiortc.RTCConfiguration(iceServers=[]))
-        try:
-            await pc.setRemoteDescription(aiortc.RTCSessionDescription(offer["sdp"], "offer"))
-            pc.addTrack(ColourTrack())
-            await pc.setLocalDescription(await pc.createAnswer())
-            await ws.send(json.dumps({"type": "answer", "sdp": pc.localDescription.sdp}))
-            await ws.wait_closed()  # the page keeps the signalling socket open while it watches
-        finally:
-            await pc.close()
-
-    return answer
