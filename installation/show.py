@@ -197,12 +197,12 @@ def backend_factories(cfg: ShowConfig, manifest: Manifest) -> list:
 
 def build_streams(cfg: ShowConfig) -> FanoutSink | None:
     """The stream outputs' fan-out sink when ``streams.enabled`` (else None): outputs at their own size,
-    where the config gives none the size of the picture the sinks receive (the display's canvas: with several
-    projectors, all of them)."""
+    where the config gives none the size of the picture the sinks receive (``output_size``: the upscaled size,
+    else the display's canvas, which with several projectors is all of them)."""
     s = cfg.streams
     if not s.enabled:
         return None
-    return FanoutSink(s.specs(cfg.display.canvas_size), max_viewers=s.max_viewers)
+    return FanoutSink(s.specs(output_size(cfg)), max_viewers=s.max_viewers)
 
 
 def build_sinks(cfg: ShowConfig, headless: bool) -> list[FrameSink]:

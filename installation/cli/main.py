@@ -438,7 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="model,e2e,turn,generator",
         help="which tables: model, e2e, turn, generator, projectors, triton, upscale, streams (comma-separated; "
         "triton needs `make triton`; upscale: 1080p/4K output by guided upscaling vs resize vs stylising at full "
-        "size; streams is not in the default set: it runs a show with a server and stream viewers)",
+        "size; streams runs a show with a server and stream viewers; triton and streams are not in the default set)",
     )
     b.set_defaults(func=cmd_bench)
     return p

@@ -38,13 +38,13 @@ class StreamOutputSettings(Settings):
         0,
         ge=0,
         le=7680,
-        description="width in pixels; 0 (with height 0): the display canvas (what the projectors show)",
+        description="width in pixels; 0 (with height 0): the size the sinks get (upscale, else the display canvas)",
     )
     height: StrictInt = Field(
         0,
         ge=0,
         le=4320,
-        description="height in pixels; 0 (with width 0): the display canvas",
+        description="height in pixels; 0 (with width 0): the size the sinks get",
     )
     max_fps: StrictFloat = Field(30.0, ge=0, le=240, description="frames a second at most (0: every shown frame)")
     overlays: StrictBool = Field(False, description="draw the join hint and stats overlays on this output too")
@@ -106,9 +106,9 @@ class StreamsSettings(Settings):
             raise ValueError(f'one of the outputs {names}, or "" for the first; got {name!r}')
         return name
 
-    def specs(self, display_size: tuple[int, int]) -> list[OutputSpec]:
-        """The outputs for the engine, a size of 0 meaning ``display_size``."""
-        w, h = display_size
+    def specs(self, default_size: tuple[int, int]) -> list[OutputSpec]:
+        """The outputs for the engine, a size of 0 meaning ``default_size`` (the size the sinks get)."""
+        w, h = default_size
         return [
             o.spec() if o.width else OutputSpec(o.name, w, h, o.max_fps, o.overlays, o.jpeg_quality)
             for o in self.outputs
