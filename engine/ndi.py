@@ -15,7 +15,7 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from types import ModuleType
+from typing import Any
 
 from engine.atomic_file import write_atomic
 
@@ -47,10 +47,10 @@ def use_config(folder: str | Path, ips: Sequence[str], machine_name: str = "") -
     return path
 
 
-def import_ndi() -> ModuleType:
+def import_ndi() -> Any:
     """``cyndilib``; ImportError saying how to get it."""
     try:
-        import cyndilib
+        import cyndilib  # libndi loads here: after use_config
     except ImportError as exc:
         raise ImportError(f"NDI needs the [ndi] extra (pip install '.[ndi]': cyndilib): {exc}") from exc
     return cyndilib
