@@ -44,7 +44,7 @@ from engine.sinks.fanout import FanoutSink, StreamOutput, ViewerLimit
 from installation.server import protocol
 from installation.server.routes import PUBLIC, Route
 from installation.server.rtc_routes import KIND as RTC_KIND
-from installation.server.rtc_routes import RTC_PATH, RTC_SESSION, RtcService
+from installation.server.rtc_routes import MAX_SDP, RTC_PATH, RTC_SESSION, RtcService
 from installation.server.stream_settings import StreamsSettings
 from installation.server.visitor_page import (
     CONTENT_TYPES,
@@ -158,6 +158,11 @@ class StreamService:
             files[f"{XR_PATH}/{rel}"] = (kind, path.read_bytes())
         files[XR_PATH] = files[f"{XR_PATH}/index.html"]
         return files
+
+    @property
+    def max_message_bytes(self) -> int:
+        """The largest websocket message a stream client sends: a WebRTC offer's SDP."""
+        return MAX_SDP
 
     @property
     def serves_xr(self) -> bool:
