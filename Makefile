@@ -12,7 +12,7 @@ CONFIG ?= configs/default.yaml
 
 TORCH_INDEX ?=
 
-.PHONY: run test pytest lint bench soak clean browser xvfb triton
+.PHONY: run test pytest lint bench soak clean browser xvfb triton redis
 
 # Headless Chromium + ChromeDriver for the browser tests (Debian packages), and Meta's IWER (npm `iwer`,
 # a WebXR runtime emulator, test-only: tools/browser/package-lock.json) for the /xr tests. Best effort:
@@ -27,6 +27,14 @@ browser:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null ; } ; \
 	    command -v npm >/dev/null 2>&1 && (cd tools/browser && npm ci --no-audit --no-fund --loglevel=error) ; } || \
 	  echo "npm's iwer not installed (tools/browser): the WebXR viewer's browser tests will be skipped"
+
+# Debian's redis-server for the cluster tests (each test starts its own child on a unix socket). Best
+# effort: without it those tests skip and say why.
+redis:
+	@command -v redis-server >/dev/null 2>&1 || \
+	  { command -v apt-get >/dev/null 2>&1 && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq redis-server >/dev/null) ; } || \
+	  echo "redis-server not installed: cluster tests will be skipped"
 
 # A virtual X server and xwd for the projector-window tests (two real windows, X screenshots). Best
 # effort: without them those tests skip and say why.
@@ -68,7 +76,7 @@ test: $(STAMP)
 	-@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory pytest
 
-pytest: $(STAMP) browser xvfb triton
+pytest: $(STAMP) browser xvfb triton redis
 	$(PY) -m pytest -q -p no:cacheprovider
 
 # All three checks run even when one fails, so one run shows every finding; the target fails if any did.

@@ -28,6 +28,7 @@ from engine.errors import EngineError, SinkError
 from engine.events import (
     Blackout,
     Event,
+    FollowGlide,
     Freeze,
     ReleaseGenerator,
     SelectSource,
@@ -159,6 +160,8 @@ class FrameLoop:
         target = self._state.target
         if isinstance(event, TargetChanged):
             self._glide_to(event.mix, event.seconds, event.ease, event.label)
+        elif isinstance(event, FollowGlide):
+            self._publish(glide=event.glide, label=event.label)
         elif isinstance(event, SetStrength):
             self._glide_to(
                 dataclasses.replace(target, strength=min(max(event.strength, 0.0), 1.0)),

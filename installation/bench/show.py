@@ -156,6 +156,10 @@ def run_bench(
         from installation.bench.streams import streams_table
 
         parts += [streams_table(model, seconds=min(seconds, 4.0), quick=quick), ""]
+    if "cluster" in tables:
+        from installation.bench.cluster import cluster_table
+
+        parts += [cluster_table(model), ""]
     if "projectors" in tables:
         from installation.bench.projectors import projectors_table
 

@@ -47,6 +47,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from installation.config.preflight import load_runnable
 
     cfg = load_runnable(args.config)  # bad keys, missing or corrupt models, unknown styles: all at once (exit 78)
+    if cfg.bus.role == "hub":
+        return _run_hub(cfg, args, signals)
     inst = Installation(cfg, headless=args.headless, port=args.port, server=False if args.no_server else None)
     if signals:
         inst.stop()
@@ -70,6 +72,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         stats["dropped"],
         stats["errors"],
     )
+    if args.stats_out:
+        Path(args.stats_out).parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(args.stats_out, json.dumps(stats, indent=2) + "\n")
+    return 0
+
+
+def _run_hub(cfg, args: argparse.Namespace, signals: list[int]) -> int:
+    """``bus.role: hub``: visitors, Director, panel, OSC; no frame loop (installation.hub)."""
+    from engine.atomic_file import write_atomic
+    from installation.hub import HubInstallation
+
+    hub = HubInstallation(cfg, port=args.port)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: hub.stop())
+    if signals:
+        hub.stop()
+    stats = hub.run(seconds=args.seconds)
+    log.info("hub stopped; nodes: %s", stats["nodes"] or "none seen")
     if args.stats_out:
         Path(args.stats_out).parent.mkdir(parents=True, exist_ok=True)
         write_atomic(args.stats_out, json.dumps(stats, indent=2) + "\n")
@@ -436,9 +456,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--tables",
         default="model,e2e,turn,generator",
-        help="which tables: model, e2e, turn, generator, projectors, triton, upscale, streams (comma-separated; "
-        "triton needs `make triton`; upscale: 1080p/4K output by guided upscaling vs resize vs stylising at full "
-        "size; streams runs a show with a server and stream viewers; triton and streams are not in the default set)",
+        help="which tables: model, e2e, turn, generator, projectors, triton, cluster, upscale, streams "
+        "(comma-separated; triton needs `make triton`; cluster: the show's bus, in-process vs Redis; upscale: "
+        "1080p/4K output by guided upscaling vs resize vs stylising at full size; streams runs a show with a server "
+        "and stream viewers; triton and streams are not in the default set)",
     )
     b.set_defaults(func=cmd_bench)
     return p

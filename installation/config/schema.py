@@ -19,6 +19,7 @@ import yaml
 from pydantic import Field, PrivateAttr, StrictStr, ValidationError
 
 from engine.errors import ConfigError
+from installation.bus.settings import BusSettings
 from installation.config.base import Settings, explain
 from installation.control.settings import AttractSettings, HoursSettings, OscSettings
 from installation.ndi_settings import NdiSettings
@@ -66,6 +67,7 @@ class ShowConfig(Settings):
         default_factory=StreamsSettings, description="the live picture as streams (MJPEG, JPEG websocket, /xr)"
     )
     ndi: NdiSettings = Field(default_factory=NdiSettings, description="NDI out and NDI discovery")
+    bus: BusSettings = Field(default_factory=BusSettings, description="one machine, or a hub and render nodes on Redis")
     _source_file: str = PrivateAttr("")
 
     @property

@@ -114,6 +114,18 @@ def source_label(name: str, source: Any) -> str:
     return f"Live: {what}" if name == "live" else what
 
 
+def _node_row(node: Any) -> dict:
+    """One render node for the panel: name, zone, health (green / late / gone) and how it renders."""
+    report = node.report or {}
+    return {
+        "name": node.name,
+        "zone": node.zone,
+        "health": node.health,
+        "age_s": node.age_s,
+        **{key: report.get(key) for key in ("fps", "frame_p99", "errors", "source", "backend", "model", "version")},
+    }
+
+
 class CommandError(ValueError):
     """An operator command that cannot be carried out; its text is shown on the panel."""
 
@@ -173,6 +185,8 @@ class ShowControl:
         *,
         transition_s: float | None = None,
         streams: Any = None,
+        nodes: Callable[[], list[Any]] | None = None,
+        node_preview: Callable[[str], bytes | None] | None = None,
     ) -> None:
         # loop: what the panel reads from the frame loop and its one way of changing it (events).
         # director: the Director; its moderator is the one the panel's block list edits.
@@ -180,6 +194,9 @@ class ShowControl:
         # transition_s: the loop's glide time at start, shown until the operator changes it.
         # streams: the show's stream outputs (engine.sinks.fanout.FanoutSink), listed and closable; None: none.
         self.streams = streams
+        # nodes: a cluster hub's render nodes (installation.bus.base.NodeStatus), shown green / late / gone.
+        self.nodes = nodes
+        self.node_preview = node_preview  # a node's latest small JPEG, by name
         self.loop = loop
         self.director = director
         self.style_names = tuple(style_names)
@@ -282,6 +299,7 @@ class ShowControl:
             "blocked_here": list(self.blocked_here),
             "warnings": self.warnings.recent(20),
             "streams": self._read("the stream viewers", self._streams_state, None) if self.streams else None,
+            "nodes": [_node_row(n) for n in self._read("the render nodes", self.nodes, [])] if self.nodes else [],
         }
 
     def _streams_state(self) -> dict:
@@ -319,6 +337,12 @@ class ShowControl:
             frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA if width < w else cv2.INTER_LINEAR)
         ok, buffer = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
         return buffer.tobytes() if ok else None
+
+    def node_preview_jpeg(self, name: str) -> bytes | None:
+        """A cluster node's latest preview JPEG (as it sent it); None without one."""
+        if self.node_preview is None:
+            return None
+        return self._read("the render nodes' previews", lambda: self.node_preview(name), None)  # type: ignore[misc]
 
     # -- acting ----------------------------------------------------------------------------------------
     def apply(self, command: Any) -> dict:
