@@ -12,7 +12,7 @@ CONFIG ?= configs/default.yaml
 
 TORCH_INDEX ?=
 
-.PHONY: run test pytest lint bench soak clean browser triton
+.PHONY: run test pytest lint bench soak clean browser xvfb triton redis
 
 # Headless Chromium + ChromeDriver for the browser tests (Debian packages). Best effort: without them
 # those tests skip and say why.
@@ -21,6 +21,22 @@ browser:
 	  { command -v apt-get >/dev/null 2>&1 && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	    apt-get install -y -qq chromium chromium-driver >/dev/null) ; } || \
 	  echo "chromium/chromedriver not installed: browser tests will be skipped"
+
+# Debian's redis-server for the cluster tests (each test starts its own child on a unix socket). Best
+# effort: without it those tests skip and say why.
+redis:
+	@command -v redis-server >/dev/null 2>&1 || \
+	  { command -v apt-get >/dev/null 2>&1 && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq redis-server >/dev/null) ; } || \
+	  echo "redis-server not installed: cluster tests will be skipped"
+
+# A virtual X server and xwd for the projector-window tests (two real windows, X screenshots). Best
+# effort: without them those tests skip and say why.
+xvfb:
+	@command -v Xvfb >/dev/null 2>&1 && command -v xwd >/dev/null 2>&1 || \
+	  { command -v apt-get >/dev/null 2>&1 && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq xvfb x11-apps >/dev/null) ; } || \
+	  echo "Xvfb/xwd not installed: the projector-window tests will be skipped"
 
 # A real Triton Inference Server for the Triton tests and `laterna bench --tables triton`: PyPI's
 # nvidia-pytriton bundles a CPU-only tritonserver (Python backend). It pins numpy<2, so it lives in its
@@ -54,7 +70,7 @@ test: $(STAMP)
 	-@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory pytest
 
-pytest: $(STAMP) browser triton
+pytest: $(STAMP) browser xvfb triton redis
 	$(PY) -m pytest -q -p no:cacheprovider
 
 # All three checks run even when one fails, so one run shows every finding; the target fails if any did.

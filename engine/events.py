@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.style import StyleMix
+from engine.transition import Glide
 
 
 class Event:
@@ -26,6 +27,15 @@ class TargetChanged(Event):
     mix: StyleMix
     seconds: float | None = None
     ease: str | None = None
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class FollowGlide(Event):
+    """Take over this glide exactly (its ``t0`` on the loop's clock): a render node follows the hub's
+    decision, so every node passes through the same mix at the same moment."""
+
+    glide: Glide
     label: str = ""
 
 
@@ -90,6 +100,15 @@ class Snapshot(Event):
     """Save the picture on screen as a PNG at ``path`` (written off the render thread)."""
 
     path: Path
+
+
+@dataclass(frozen=True)
+class SetWarp(Event):
+    """Projector window ``output`` (0: the first) takes these keystone corners and mesh (None: none)."""
+
+    output: int
+    keystone: tuple[tuple[float, float], ...] | None = None
+    mesh: tuple[tuple[tuple[float, float], ...], ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from engine.errors import EngineError, SinkError
 from engine.events import (
     Blackout,
     Event,
+    FollowGlide,
     Freeze,
     ReleaseGenerator,
     SelectSource,
@@ -36,6 +37,7 @@ from engine.events import (
     SetStyleWeight,
     SetTransition,
     SetWarmth,
+    SetWarp,
     Snapshot,
     SteerGenerator,
     Stop,
@@ -87,7 +89,8 @@ class FrameLoop:
         self.frame_budget_s = frame_budget_s
         self.clock = clock
         self.stats = LiveStats(clock=clock)
-        self.stats.resolution = output_size
+        self.stats.resolution = stylizer.work_size
+        self.stats.output_resolution = output_size
         self._state = LoopState(Glide(initial, initial, clock(), 0.0, ease), "", transition_s, ease)
         self.running = False
         self.last_tick = clock()
@@ -157,6 +160,8 @@ class FrameLoop:
         target = self._state.target
         if isinstance(event, TargetChanged):
             self._glide_to(event.mix, event.seconds, event.ease, event.label)
+        elif isinstance(event, FollowGlide):
+            self._publish(glide=event.glide, label=event.label)
         elif isinstance(event, SetStrength):
             self._glide_to(
                 dataclasses.replace(target, strength=min(max(event.strength, 0.0), 1.0)),
@@ -198,6 +203,8 @@ class FrameLoop:
             self._publish(frozen=event.on)
         elif isinstance(event, Snapshot):
             self.snapshot(Path(event.path))
+        elif isinstance(event, SetWarp):
+            apply_warp(self.sinks, event)
         elif isinstance(event, (SteerGenerator, ReleaseGenerator, SelectSource)):
             apply_to_sources(self.source, event)
         elif isinstance(event, Stop):
@@ -305,7 +312,7 @@ class FrameLoop:
                 "no stylised frame for %.1f s; showing the picture unstyled until one comes", self.frame_budget_s
             )
             self._stalled = True
-        self._present(self.stylizer.prepare(src), src.t_capture, False)
+        self._present(self.stylizer.unstyled(src), src.t_capture, False)
         self.scheduler.excuse(self.clock())
 
     def start(self) -> None:
@@ -333,6 +340,21 @@ class FrameLoop:
         self.running = False
         self.scheduler.stop()
         self.files.close()
+
+
+def apply_warp(sinks: list[FrameSink], event: SetWarp) -> None:
+    """Give projector window ``event.output`` (counting only the windows that warp) its new corners and mesh."""
+    from engine.sinks.capabilities import Warpable
+
+    windows = [s for s in sinks if isinstance(s, Warpable)]
+    if not 0 <= event.output < len(windows):
+        log.warning("no projector window %d (the show has %d); warp ignored", event.output + 1, len(windows))
+        return
+    try:
+        windows[event.output].set_keystone(event.keystone)
+        windows[event.output].set_mesh(event.mesh)
+    except EngineError as exc:  # a malformed grid: the window keeps its warp, the operator is told
+        log.warning("projector %d: warp refused: %s", event.output + 1, exc)
 
 
 def apply_to_sources(source: FrameSource, event: SteerGenerator | ReleaseGenerator | SelectSource) -> None:

@@ -1,4 +1,4 @@
-"""One frame's way through the model: resize -> tensor -> backend(image, style) -> picture -> blend.
+"""One frame's way through the model: resize -> tensor -> backend(image, style) -> picture -> blend -> upscale.
 
 ``Stylizer`` owns the ordered list of backends (the configured fallback order). A backend error
 never stops the picture: the frame passes through unstyled, the error is counted and logged, and
@@ -6,6 +6,10 @@ after ``max_consecutive_errors`` the next backend in the order is loaded. With `
 backend that may come back by itself (``Backend.retry_after_failure``: a remote server) is tried
 again every ``retry_s`` seconds from a background thread, and the show moves back to it once it
 loads; no frame ever waits for that attempt.
+
+With an ``upscaler`` and an ``output_size``, the finished working-size picture is brought to the output
+size on the worker thread (engine.upscale): a guided upscaler takes its edges from the source frame,
+which then arrives at the output size and is shrunk to the working size here for the model.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from engine.errors import BackendError
 from engine.frame import Frame
 from engine.stabilizer import Stabilizer
 from engine.style import StyleMix
+from engine.upscale import Upscaler
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +86,15 @@ class Stylizer:
         max_consecutive_errors: int = 3,
         retry_s: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
+        upscaler: Upscaler | None = None,
+        output_size: tuple[int, int] | None = None,
     ) -> None:
         if not backends:
             raise BackendError("no backend configured")
         self._factories = backends
         self.work_size = work_size
+        self.upscaler = upscaler
+        self.output_size = output_size if upscaler is not None else None
         self.stabilizer = stabilizer
         self.max_consecutive_errors = max_consecutive_errors
         self.retry_s = retry_s  # 0: never go back to an earlier backend
@@ -208,12 +217,33 @@ class Stylizer:
             px = cv2.resize(px, (w, h), interpolation=cv2.INTER_AREA)
         return px
 
+    def unstyled(self, frame: Frame) -> np.ndarray:
+        """The source picture as it goes to the sinks unstyled: at the output size when the source already
+        is (no work), else at the working size (the loop enlarges it)."""
+        if self.output_size is not None and frame.size == self.output_size:
+            return frame.pixels
+        return self.prepare(frame)
+
+    def _finish(
+        self, frame: Frame, source_small: np.ndarray, small: np.ndarray, styled: bool, model_ms: float
+    ) -> StylizeResult:
+        """The working-size picture ``small`` at the output size (when an upscaler is set) as the result;
+        ``source_small`` is the source at the working size (the guide that ``small`` was made from)."""
+        size = self.output_size
+        if self.upscaler is None or size is None:
+            return StylizeResult(frame.with_pixels(small), styled, model_ms)
+        if not styled and frame.size == size:
+            return StylizeResult(frame, False, model_ms)  # the source itself is the sharpest unstyled picture
+        guide = frame.pixels if frame.size == size else None
+        big = self.upscaler.upscale(small, source_small, guide, size)
+        return StylizeResult(frame.with_pixels(big), styled, model_ms)
+
     def process(self, frame: Frame, mix: StyleMix) -> StylizeResult:
         self._maybe_retry()
         pixels = self.prepare(frame)
         backend = self.backend
         if backend is None or mix.is_unstyled:
-            return StylizeResult(frame.with_pixels(pixels), False, 0.0)
+            return self._finish(frame, pixels, pixels, False, 0.0)
         fixed = backend.fixed_hw
         image = pixels if fixed is None else cv2.resize(pixels, (fixed[1], fixed[0]), interpolation=cv2.INTER_AREA)
         t0 = time.perf_counter()
@@ -226,7 +256,7 @@ class Stylizer:
             out = to_pixels(backend.infer(to_tensor(image), weights))
         except BackendError as exc:
             self._fail(backend, exc)
-            return StylizeResult(frame.with_pixels(pixels), False, 0.0)
+            return self._finish(frame, pixels, pixels, False, 0.0)
         model_ms = (time.perf_counter() - t0) * 1000.0
         self._consecutive = 0
         if out.shape[:2] != pixels.shape[:2]:
@@ -238,7 +268,7 @@ class Stylizer:
             out = cv2.addWeighted(out, mix.strength, pixels, 1.0 - mix.strength, 0.0)
         if abs(mix.warmth) >= 0.01:
             out = cv2.LUT(out, warmth_lut(mix.warmth))
-        return StylizeResult(frame.with_pixels(out), True, model_ms)
+        return self._finish(frame, pixels, out, True, model_ms)
 
     def close(self) -> None:
         with self._lock:

@@ -33,7 +33,8 @@ class LiveStats:
         self.backend_errors = 0  # mirrored from the stylizer each tick
         self.backend = ""
         self.source = ""
-        self.resolution = (0, 0)
+        self.resolution = (0, 0)  # the size the model stylises at (the working size)
+        self.output_resolution = (0, 0)  # the size the sinks receive
         self.mix: dict[str, float] = {}
         self.strength = 1.0
         self.started = clock()
@@ -101,6 +102,7 @@ class LiveStats:
                 "backend": self.backend,
                 "source": self.source,
                 "resolution": list(self.resolution),
+                "output_resolution": list(self.output_resolution),
                 "mix": dict(self.mix),
                 "strength": round(self.strength, 3),
                 "uptime_s": round(self._clock() - self.started, 1),

@@ -16,6 +16,7 @@ Director, operator control, OSC, opening hours and systemd supervision.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -30,10 +31,12 @@ from typing import Any
 
 import numpy as np
 
-from engine.errors import EngineError
+from engine.errors import ConfigError, EngineError
 from engine.events import Blackout, SetStrength, SetTransition, Stop
-from engine.sinks.capabilities import KeyInput, Overlays
+from engine.sinks.capabilities import KeyInput, Overlays, Warpable
 from engine.sources.base import Selectable, Steerable, find_first
+from installation.bus.build import build_bus, uses_redis
+from installation.bus.redis_bus import RedisBus
 from installation.config.schema import ShowConfig
 from installation.control.schedule import AttractMode, OpeningHours
 from installation.ops.unstyled import UnstyledReminder
@@ -129,11 +132,23 @@ class Installation:
         self.control = None
         self.warnings = None
         self.hours_watch: HoursWatch | None = None
+        self.bus = build_bus(cfg.bus, loop.post, loop.target, cfg.style.transition_s, cfg.style.easing)
+        self.clustered = uses_redis(cfg.bus)
+        self.redis_bus: RedisBus | None = self.bus if isinstance(self.bus, RedisBus) else None
+        if self.redis_bus is not None:  # a render node: the hub's decisions come through the bus into this loop
+            if cfg.bus.role == "hub":
+                raise ConfigError(
+                    "bus.role: hub runs without a frame loop: start it with `laterna run` (HubInstallation)"
+                )
+            attract = AttractMode(len(names), cfg.attract) if names else None
+            self.redis_bus.follow(loop, attract, self.show.manifest.sha256)
         self._brain_thread: threading.Thread | None = None
         self._stop_requested = False  # set by stop() from any thread or a signal handler; read on the main thread
         self._stop_posted = False
         self._director_cfg = cfg  # the config the Director runs with: server thread only, once it runs
         self.serve = cfg.server.enabled if server is None else server
+        if self.clustered and cfg.bus.role == "node":
+            self.serve = False  # visitors, the Director and the panel live on the hub
         self.port = cfg.server.port if port is None else port
         self._set_hours(cfg)
         if self.show.streams is not None and not (self.serve and names):
@@ -144,7 +159,7 @@ class Installation:
             self.embedder = SentenceEmbedder()
             a = cfg.attract
             self.director = Director(
-                loop.post,
+                self.bus.post,
                 None,
                 None,
                 build_moderator(cfg, self.embedder),
@@ -153,6 +168,9 @@ class Installation:
                 default_strength=cfg.style.strength,
             )
             self.director.hours = self.hours_watch.hours if self.hours_watch else None  # closed: visitors told
+            if self.redis_bus is not None:
+                director = self.director
+                self.redis_bus.mode = lambda: director.mode
             if a.enabled and a.source != "live":
                 if find_first(self.show.source, Selectable) is not None:
                     self.director.attract_source = a.source  # nobody there: crossfade to the generator's dream
@@ -197,19 +215,43 @@ class Installation:
     def _apply_reload(self, old: ShowConfig, new: ShowConfig) -> None:
         """Apply the safe settings of a reloaded config (a tick hook: render thread). The loop's change by
         posted events, the opening hours here (their watch is a tick hook too), the Director's on its thread."""
-        loop = self.show.loop
         if (new.style.transition_s, new.style.easing) != (old.style.transition_s, old.style.easing):
-            loop.post(SetTransition(new.style.transition_s, new.style.easing))
+            self.bus.post(SetTransition(new.style.transition_s, new.style.easing))  # a cluster's nodes too
         if new.style.strength != old.style.strength:
-            loop.post(SetStrength(new.style.strength))
+            self.bus.post(SetStrength(new.style.strength))
         if new.hours != old.hours:
             self._set_hours(new)
+        if new.display != old.display:
+            self._recalibrate(new)
         if self.director is not None and (new.director, new.moderation, new.attract) != (
             old.director,
             old.moderation,
             old.attract,
         ):
             self._on_director_thread(self._reconfigure_director(new), "the reloaded director settings")
+
+    def _recalibrate(self, new: ShowConfig) -> None:
+        """(render thread, a reload) Each projector window takes its new keystone, mesh, blend and colour."""
+        from engine.sinks.window import ProjectorSink
+        from installation.show import blend_spec
+
+        windows = [s for s in self.show.sinks if isinstance(s, ProjectorSink)]
+        for i, (window, out) in enumerate(zip(windows, new.display.all_outputs)):
+            window.set_keystone([tuple(p) for p in out.keystone] or None)
+            window.set_mesh(out.mesh or None)
+            window.set_blend(blend_spec(new.display, i))
+        if windows:
+            log.info("projector calibration reloaded (%d window(s))", len(windows))
+        control = self.control
+        if control is not None and control.calibration is not None:  # the panel nudges from the file's points
+            from installation.calibration import Calibration
+
+            calibration = Calibration(new.display)
+
+            async def adopt() -> None:
+                control.calibration = calibration
+
+            self._on_director_thread(adopt(), "the reloaded calibration")
 
     def _on_director_thread(self, coro: Coroutine[Any, Any, None], what: str) -> None:
         """Run ``coro`` on the server's loop, where the Director lives; dropped (and said) if it is not running."""
@@ -317,7 +359,7 @@ class Installation:
         self.warnings = WarningLog()
         self.warnings.install()
         control = ShowControl(
-            LoopView.of(loop),
+            dataclasses.replace(LoopView.of(loop), post=self.bus.post),
             self.director,
             self.show.manifest.style_names,
             self.cfg.resolve(self.cfg.operator.snapshot_dir),
@@ -326,6 +368,12 @@ class Installation:
             streams=self.show.streams,
         )
         self.control = control
+        if any(isinstance(s, Warpable) for s in self.show.sinks):  # the panel can nudge the projectors' points
+            from installation.calibration import Calibration
+
+            control.calibration = Calibration(self.cfg.display)
+            if self.cfg.source_file and Path(self.cfg.source_file).is_file():
+                control.config_path = Path(self.cfg.source_file)
         self.director.is_pinned = lambda: control.pinned is not None
         metrics = Metrics()
         loop.on_tick.append(metrics.on_tick)
@@ -464,16 +512,18 @@ class Installation:
         submit = None
         if self.director is not None and self.server_thread is not None:
             submit = director_submitter(self.director.submit, self.server_thread.loop)
-        self.osc = OscControl(loop.post, self.show.manifest.style_names, lambda: loop.target, submit, port=o.port)
+        self.osc = OscControl(self.bus.post, self.show.manifest.style_names, lambda: loop.target, submit, port=o.port)
         self.osc.start()
         if o.feedback_host:
-            self.osc_feedback = OscFeedback(
+            feedback = self.osc_feedback = OscFeedback(
                 o.feedback_host,
                 o.feedback_port,
                 loop.stats.snapshot,
                 lambda: self.director.status().get("prompt") if self.director else None,
             )
-            self.osc_feedback.start()
+            feedback.start()
+            if self.redis_bus is not None:
+                self.redis_bus.on_node_change.append(feedback.node_change)
 
     def _start_watchdog(self) -> None:
         from installation.ops.supervision import Watchdog
@@ -490,7 +540,7 @@ class Installation:
         for during start-up skips the rest of it."""
         loop = self.show.loop
         try:
-            steps = [lambda: open_show(self.show)]
+            steps = [self.bus.start, lambda: open_show(self.show)]
             if self.director is not None:
                 steps += [self._start_server, self._start_brain]
             if self.cfg.osc.enabled:
@@ -529,7 +579,7 @@ class Installation:
             self.browser.terminate()
         if self.warnings is not None:
             self.warnings.uninstall()
-        for part in (self.watchdog, self.osc_feedback, self.osc, self.server_thread):
+        for part in (self.watchdog, self.osc_feedback, self.osc, self.server_thread, self.bus):
             if part is not None:
                 try:
                     part.stop()

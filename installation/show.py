@@ -18,12 +18,15 @@ from engine.manifest import Manifest, load_manifest
 from engine.pipeline import Stylizer
 from engine.registry import BACKENDS, SINKS, SOURCES, resolve
 from engine.sinks.base import FrameSink
+from engine.sinks.blend import BlendSpec, Zones, overlap_zones
 from engine.sinks.capabilities import Overlays
 from engine.sinks.fanout import FanoutSink
 from engine.sources.base import FrameSource
 from engine.stabilizer import Stabilizer
 from engine.style import StyleMix
+from engine.upscale import UPSCALERS, Upscaler
 from installation.config.schema import ShowConfig
+from installation.show_settings import DisplaySettings
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +75,56 @@ def _simple_source(kind: str, cfg: ShowConfig) -> FrameSource:
             speed=s.walk_speed,
             amplitude=s.walk_amplitude,
             audio=s.audio,
+            sharpen=s.dream_sharpen,
         )
     raise ConfigError(f"{cfg.source_file}: source.type {kind!r} is not available in this build")
 
 
-def build_source(cfg: ShowConfig) -> FrameSource:
-    """The configured source, with its fallback, at the working size; with ``attract.source:
+def output_size(cfg: ShowConfig) -> tuple[int, int]:
+    """The size the sinks receive: ``upscale.width``/``height``, where 0 takes the display's canvas (the
+    first window's size, or the bounding box of several projectors' regions)."""
+    u = cfg.upscale
+    cw, ch = cfg.display.canvas_size
+    return (u.width or cw, u.height or ch)
+
+
+def build_upscaler(cfg: ShowConfig) -> Upscaler:
+    """The configured upscaler; a GPU one that cannot start falls back to the CPU one, saying so."""
+    u = cfg.upscale
+    if u.method == "resize":
+        return resolve(UPSCALERS, "resize", "upscaler")()  # type: ignore[no-any-return]
+    options = {"radius": u.radius, "eps": u.eps, "guide": u.guide, "form": u.form, "detail": u.detail}
+    if u.device != "cpu":
+        try:
+            cls = resolve(UPSCALERS, "guided-torch", "upscaler")
+            return cls(device=u.device, **options)  # type: ignore[no-any-return]
+        except (EngineError, ImportError, RuntimeError) as exc:
+            log.warning("guided upscaling on %s unavailable (%s); upscaling on the CPU", u.device, exc)
+    return resolve(UPSCALERS, "guided", "upscaler")(**options)  # type: ignore[no-any-return]
+
+
+def source_size(cfg: ShowConfig, upscaler: Upscaler) -> tuple[int, int]:
+    """The size sources deliver: the output size when the upscaler takes its edges from the source,
+    else the working size (the model's input; nothing larger is needed)."""
+    work = (cfg.pipeline.width, cfg.pipeline.height)
+    out = output_size(cfg)
+    if not (upscaler.needs_guide and out != work):
+        return work
+    s = cfg.source
+    if s.width < out[0] or s.height < out[1]:
+        log.warning(
+            "guided upscaling to %dx%d from a source captured at %dx%d adds little detail: set source.width/height "
+            "to the output size",
+            out[0],
+            out[1],
+            s.width,
+            s.height,
+        )
+    return out
+
+
+def build_source(cfg: ShowConfig, size: tuple[int, int] | None = None) -> FrameSource:
+    """The configured source, with its fallback, at ``size`` (default: the working size); with ``attract.source:
     generator`` a switch between it ("live") and the generator ("generator") that attract mode drives."""
     from engine.sources.black import BlackSource
     from engine.sources.crossfade import SwitchSource
@@ -97,19 +144,21 @@ def build_source(cfg: ShowConfig) -> FrameSource:
         else:
             fallback = _simple_source(s.fallback, cfg) if s.fallback != kind else _simple_source("pattern", cfg)
         source = FallbackSource(source, fallback, crossfade_s=s.crossfade_s)
-    source = TransformedSource(source, cfg.pipeline.width, cfg.pipeline.height, mirror=s.mirror, zoom=s.zoom)
+    width, height = size or (cfg.pipeline.width, cfg.pipeline.height)
+    source = TransformedSource(source, width, height, mirror=s.mirror, zoom=s.zoom)
     if cfg.attract.enabled and cfg.attract.source == "generator" and kind != "generator":
         from engine.sources.generator import GeneratorSource
 
         dream = GeneratorSource(
             model=cfg.resolve(s.generator),
-            width=cfg.pipeline.width,
-            height=cfg.pipeline.height,
+            width=width,
+            height=height,
             fps=s.fps,
             seed=s.seed,
             speed=s.walk_speed,
             amplitude=s.walk_amplitude,
             audio=s.audio,
+            sharpen=s.dream_sharpen,
         )
         source = SwitchSource({"live": source, "generator": dream}, "live", crossfade_s=s.crossfade_s)
     return source
@@ -151,11 +200,12 @@ def backend_factories(cfg: ShowConfig, manifest: Manifest) -> list:
 
 def build_streams(cfg: ShowConfig) -> FanoutSink | None:
     """The stream outputs' fan-out sink when ``streams.enabled`` (else None): outputs at their own size,
-    the display's size where the config gives none."""
+    where the config gives none the size of the picture the sinks receive (``output_size``: the upscaled size,
+    else the display's canvas, which with several projectors is all of them)."""
     s = cfg.streams
     if not s.enabled:
         return None
-    return FanoutSink(s.specs((cfg.display.width, cfg.display.height)), max_viewers=s.max_viewers)
+    return FanoutSink(s.specs(output_size(cfg)), max_viewers=s.max_viewers)
 
 
 def build_sinks(cfg: ShowConfig, headless: bool) -> list[FrameSink]:
@@ -169,19 +219,7 @@ def build_sinks(cfg: ShowConfig, headless: bool) -> list[FrameSink]:
             log.warning("no display found (DISPLAY is not set): running headless; frames are processed but not shown")
     sinks: list[FrameSink] = []
     if kind == "window":
-        cls = resolve(SINKS, "window", "sink")
-        sinks.append(
-            cls(
-                width=d.width,
-                height=d.height,
-                display=d.monitor,
-                fullscreen=d.fullscreen,
-                fit=d.fit,
-                keystone=[tuple(p) for p in d.keystone] or None,
-                hide_cursor=d.hide_cursor,
-                vsync=d.vsync,
-            )
-        )
+        sinks += projector_sinks(d)
     else:
         sinks.append(resolve(SINKS, "headless", "sink")())
     if cfg.record.path:
@@ -208,6 +246,53 @@ def use_ndi_config(cfg: ShowConfig) -> None:
         from engine.ndi import use_config
 
         use_config(cfg.resolve(cfg.ndi.config_dir), cfg.ndi.ips, machine_name="")
+
+
+def blend_spec(display: DisplaySettings, index: int) -> BlendSpec | None:
+    """Output ``index``'s edge blend: its written zone widths, else the overlaps of the outputs' regions."""
+    outputs = display.all_outputs
+    out = outputs[index]
+    b = out.blend
+    cw, ch = display.canvas_size
+    regions = [tuple(o.region) if o.region else (0, 0, cw, ch) for o in outputs]
+    auto = overlap_zones(regions, index)  # type: ignore[arg-type]
+    zones = Zones(
+        auto.left if b.left is None else b.left,
+        auto.right if b.right is None else b.right,
+        auto.top if b.top is None else b.top,
+        auto.bottom if b.bottom is None else b.bottom,
+    )
+    spec = BlendSpec(zones, b.curve, b.gamma, out.gain, out.black_level)
+    return None if spec == BlendSpec(gamma=b.gamma, curve=b.curve) else spec
+
+
+def projector_sinks(display: DisplaySettings) -> list[FrameSink]:
+    """One window per output: the first is pygame's display window, the rest separate SDL windows that
+    it closes before the display goes."""
+    cls = resolve(SINKS, "window", "sink")
+    sinks = []
+    for i, out in enumerate(display.all_outputs):
+        sinks.append(
+            cls(
+                width=out.width,
+                height=out.height,
+                display=out.monitor,
+                fullscreen=out.fullscreen,
+                fit=out.fit,
+                keystone=[tuple(p) for p in out.keystone] or None,
+                hide_cursor=out.hide_cursor,
+                vsync=out.vsync,
+                region=out.region or None,
+                blend=blend_spec(display, i),
+                mesh=out.mesh or None,
+                position=out.position or None,
+                separate=i > 0,
+                draws_overlays=out.overlays if out.overlays is not None else i == 0,
+                title="Laterna" if i == 0 else f"Laterna {i + 1}",
+            )
+        )
+    sinks[0].companions = sinks[1:]
+    return sinks
 
 
 @dataclass
@@ -252,20 +337,23 @@ def build_show(cfg: ShowConfig, headless: bool = False) -> Show:
         else StyleMix(tuple([1.0 / max(len(names), 1)] * len(names)), cfg.style.strength)
     )
     p = cfg.pipeline
+    upscaler = build_upscaler(cfg)
     stylizer = Stylizer(
         backend_factories(cfg, manifest),
         (p.width, p.height),
         Stabilizer(p.smoothing, p.motion_threshold) if p.smoothing > 0 else None,
         retry_s=cfg.model.retry_s,
+        upscaler=upscaler,
+        output_size=output_size(cfg),
     )
-    source = build_source(cfg)
+    source = build_source(cfg, source_size(cfg, upscaler))
     sinks = build_sinks(cfg, headless)
     loop = FrameLoop(
         source,
         stylizer,
         sinks,
         start,
-        (cfg.display.width, cfg.display.height),
+        output_size(cfg),
         display_fps=cfg.display.fps,
         transition_s=cfg.style.transition_s,
         ease=cfg.style.easing,

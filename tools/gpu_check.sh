@@ -17,5 +17,6 @@ echo "== GPU tests =="
 $PY -m pytest -q -p no:cacheprovider -m gpu tests -rs 2>&1 | tail -15
 echo "== GPU benchmark =="
 $PY -c "from installation.bench.show import gpu_table; print(gpu_table())"
+$PY -c "from installation.bench.upscale import gpu_upscale_table; print(gpu_upscale_table())"
 echo "== Triton on GPU (the TensorRT plan served by tritonserver) =="
 $PY -c "from installation.bench.triton import gpu_triton_check; print(gpu_triton_check())"

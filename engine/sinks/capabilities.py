@@ -22,6 +22,15 @@ class Overlays(Protocol):
 
 
 @runtime_checkable
+class Warpable(Protocol):
+    """A projector window whose picture can be keystoned and mesh-warped while the show runs."""
+
+    def set_keystone(self, corners: Sequence[Sequence[float]] | None) -> None: ...
+
+    def set_mesh(self, mesh: Sequence[Sequence[Sequence[float]]] | None) -> None: ...
+
+
+@runtime_checkable
 class KeyInput(Protocol):
     """A sink with a keyboard (a window): handlers are called with the key's name, e.g. "b"."""
 

@@ -1,13 +1,21 @@
-"""The projector window: pygame, on a chosen display, fitted, keystoned, with text overlays on top.
+"""The projector window: pygame, on a chosen display, fitted, blended, warped, with text overlays on top.
 
 Per frame the work is one resize (only when the frame is not already the window's size), one blit,
-the overlays' blits and, only when keystone corners are set, one perspective warp whose matrix was
-computed when the corners were set. Overlays are rendered to surfaces when they change, not per
-frame, with a real TrueType font (``font_path``, else DejaVu Sans, else the FreeSans Bold that ships
-inside pygame) through ``pygame.freetype``, so kerning and non-English text come out right. During a
-blackout (``overlays_visible = False``) no overlay is drawn: black means black. Call everything from
-the main thread (SDL wants it); ``set_overlay`` may be called from another thread, it only stores the
-text for the next ``show()``.
+the overlays' blits and, only when set: one crop to this projector's ``region`` of a wide canvas, one
+multiply on the edge-blend strips (engine.sinks.blend), and one warp: a perspective warp for keystone
+corners alone, or one ``cv2.remap`` through tables precomputed from the mesh (engine.sinks.mesh) and
+the corners. Matrices, ramps and tables are rebuilt only when the calibration changes.
+
+The first window of a show is pygame's display window; more projectors (``separate=True``) each get
+an SDL window of their own (``pygame._sdl2.video``: Window, Renderer, streaming Texture) on their
+display or desktop position. The display window reads the event queue for all of them.
+
+Overlays are rendered to surfaces when they change, not per frame, with a real TrueType font
+(``font_path``, else DejaVu Sans, else the FreeSans Bold that ships inside pygame) through
+``pygame.freetype``, so kerning and non-English text come out right. During a blackout
+(``overlays_visible = False``) no overlay is drawn: black means black. Call everything from the main
+thread (SDL wants it); ``set_overlay`` may be called from another thread, it only stores the text for
+the next ``show()``.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pygame
@@ -25,12 +34,16 @@ import pygame.freetype
 from engine.errors import ConfigError, SinkError
 from engine.frame import Frame
 from engine.sinks.base import FrameSink
+from engine.sinks.blend import BlendSpec, EdgeBlend
 from engine.sinks.keystone import check_corners, is_identity, keystone_matrix, warp
+from engine.sinks.mesh import Maps, check_grid, remap, unit_keystone, warp_maps
+from engine.sinks.mesh import is_identity as is_identity_mesh
 from engine.sources.transform import crop_box, fit_size, resize
 
 log = logging.getLogger(__name__)
 
 FITS = ("letterbox", "fill")
+_CENTRED_ON = 0x2FFF0000  # SDL_WINDOWPOS_CENTERED_DISPLAY(n) = this | n
 # Overlay position -> (column, row) in a 3x3 grid of the window.
 _ANCHORS = {
     "top-left": (0, 0),
@@ -99,9 +112,19 @@ class ProjectorSink(FrameSink):
         title: str = "Laterna",
         font_size: int = 0,
         font_path: str = "",
+        region: Sequence[int] | None = None,
+        blend: BlendSpec | None = None,
+        mesh: Sequence[Sequence[Sequence[float]]] | None = None,
+        position: Sequence[int] | None = None,
+        separate: bool = False,
+        draws_overlays: bool = True,
     ) -> None:
         """``width``/``height`` 0 take the display's desktop size; ``font_size`` 0 scales with the height;
-        ``font_path`` empty: DejaVu Sans, else pygame's own font."""
+        ``font_path`` empty: DejaVu Sans, else pygame's own font. ``region`` (x, y, w, h): the part of each
+        frame (a wide canvas) this projector shows; ``blend``: its edge blend and colour; ``mesh``: rows of
+        [x, y] points in 0..1 where a regular grid over the picture lands; ``position``: the window's
+        desktop position; ``separate``: an SDL window of its own (every projector after the first);
+        ``draws_overlays`` False: text overlays are kept but not drawn here (one QR code on a wall, not two)."""
         if width < 0 or height < 0:
             raise ConfigError(f"window: width and height must be >= 0, got {width}x{height}")
         if fit not in FITS:
@@ -120,6 +143,21 @@ class ProjectorSink(FrameSink):
         self.font_path = font_path
         self.overlays_visible = True  # False during a blackout: nothing is drawn on the black
         self.keystone = check_corners(keystone) if keystone is not None else None
+        if region is not None and (len(region) != 4 or min(region[:2]) < 0 or min(region[2:]) < 1):
+            raise ConfigError(f"window: region must be [x, y, width, height], got {region!r}")
+        self.region = tuple(int(v) for v in region) if region is not None else None
+        self.blend = blend
+        self.mesh = check_grid(mesh) if mesh is not None else None
+        self.position = tuple(int(v) for v in position) if position is not None else None
+        self.separate = separate
+        self.draws_overlays = draws_overlays
+        self.companions: list[ProjectorSink] = []  # separate windows to close before the display goes
+        self._window: Any = None  # separate: pygame._sdl2.video.Window, Renderer, Texture
+        self._renderer: Any = None
+        self._texture: Any = None
+        self._maps: Maps | None = None
+        self._blends: dict[tuple[int, int, int, int], EdgeBlend | None] = {}
+        self._blended: np.ndarray | None = None
         self._screen: pygame.Surface | None = None
         self._size = (0, 0)
         self._matrix: np.ndarray | None = None
@@ -137,6 +175,9 @@ class ProjectorSink(FrameSink):
     # -- FrameSink ---------------------------------------------------------------------------------
     def open(self) -> None:
         if self._screen is not None:
+            return
+        if self.separate:
+            self._open_separate()
             return
         try:
             pygame.display.init()
@@ -163,6 +204,13 @@ class ProjectorSink(FrameSink):
                 pygame.display.quit()
                 raise SinkError(f"window: cannot open {size[0]}x{size[1]} on display {display} ({exc})") from exc
         pygame.display.set_caption(self.title)
+        if self.position is not None:
+            try:
+                from pygame._sdl2.video import Window
+
+                Window.from_display_module().position = self.position
+            except (pygame.error, ImportError, AttributeError) as exc:
+                log.warning("window: cannot move the window to %s (%s)", self.position, exc)
         if self.hide_cursor:
             try:
                 pygame.mouse.set_visible(False)
@@ -179,11 +227,23 @@ class ProjectorSink(FrameSink):
         if screen is None:
             raise SinkError("window: show() before open()")
         try:
-            layout = self._layout(frame.width, frame.height)
+            source = frame.pixels
+            if self.region is not None:
+                rx, ry, rw, rh = self.region
+                source = source[ry : ry + rh, rx : rx + rw]
+            fh, fw = source.shape[:2]
+            if fw == 0 or fh == 0:
+                raise SinkError(f"window: region {self.region} lies outside the {frame.width}x{frame.height} frame")
+            layout = self._layout(fw, fh)
             x, y, w, h = layout.crop
-            pixels = resize(frame.pixels[y : y + h, x : x + w], layout.dest[2], layout.dest[3])
+            pixels = resize(source[y : y + h, x : x + w], layout.dest[2], layout.dest[3])
             pixels = np.ascontiguousarray(pixels)
-            if self._matrix is None:
+            blend = self._blend_for(layout, fw, fh)
+            if blend is not None:
+                if self._blended is None or self._blended.shape != pixels.shape:
+                    self._blended = np.empty_like(pixels)
+                pixels = blend.apply(pixels, self._blended)
+            if self._matrix is None and self._maps is None:
                 for bar in layout.bars:
                     screen.fill((0, 0, 0), bar)
                 screen.blit(pygame.image.frombuffer(pixels, (pixels.shape[1], pixels.shape[0]), "RGB"), layout.dest[:2])
@@ -196,16 +256,21 @@ class ProjectorSink(FrameSink):
                     canvas[:] = 0
                 canvas[dy : dy + dh, dx : dx + dw] = pixels
                 self._draw_overlays(canvas_surface)  # drawn before the warp: overlays are keystoned too
-                warp(canvas, self._matrix, out=self._warped)
+                if self._maps is not None:
+                    remap(canvas, self._maps, out=self._warped)
+                else:
+                    assert self._matrix is not None
+                    warp(canvas, self._matrix, out=self._warped)
                 screen.blit(self._warped_surface, (0, 0))
-            pygame.display.flip()
+            self._flip()
         except pygame.error as exc:
             raise SinkError(f"window: drawing failed ({exc})") from exc
 
     def poll(self) -> bool:
         """Handle window events; False when the window is closed or Esc is pressed. Other key presses go
-        to ``key_handlers`` (operator hot keys); a handler that fails is logged, not raised."""
-        if self._screen is None:
+        to ``key_handlers`` (operator hot keys); a handler that fails is logged, not raised. A separate
+        window leaves the event queue to the display window, which reads it for every window."""
+        if self._screen is None or self.separate:
             return True
         keep_going = True
         for event in pygame.event.get():
@@ -223,11 +288,19 @@ class ProjectorSink(FrameSink):
         return keep_going
 
     def close(self) -> None:
+        for companion in self.companions:  # their SDL windows go before the display they live on
+            companion.close()
         if self._screen is None:
             return
         self._screen = None
-        self._canvas = self._warped = None
+        self._canvas = self._warped = self._blended = None
         self._canvas_surface = self._warped_surface = None
+        if self.separate:
+            self._texture = self._renderer = None
+            window, self._window = self._window, None
+            if window is not None and pygame.display.get_init():
+                window.destroy()
+            return
         pygame.display.quit()
 
     # -- for other parts of the installation ----------------------------------------------------------
@@ -269,17 +342,32 @@ class ProjectorSink(FrameSink):
         if self._screen is not None:
             self._set_matrix()
 
+    def set_mesh(self, mesh: Sequence[Sequence[Sequence[float]]] | None) -> None:
+        """Warp through a grid of control points (rows of [x, y] in 0..1); None or the regular grid removes it.
+        The remap tables are rebuilt here, once, not per frame."""
+        self.mesh = check_grid(mesh) if mesh is not None else None
+        if self._screen is not None:
+            self._set_matrix()
+
+    def set_blend(self, blend: BlendSpec | None) -> None:
+        """A new edge blend and colour (ramps rebuilt at the next frame)."""
+        self.blend = blend
+        self._blends.clear()
+
     def last_presented(self) -> np.ndarray:
-        """A copy of what the window shows now, RGB uint8 HxWx3."""
+        """A copy of what the window shows now, RGB uint8 HxWx3 (a separate window: read back from its renderer)."""
         if self._screen is None:
             raise SinkError("window: not open")
         w, h = self._size
+        if self._renderer is not None:
+            surface = self._renderer.to_surface()
+            return np.frombuffer(pygame.image.tobytes(surface, "RGB"), dtype=np.uint8).reshape(h, w, 3).copy()
         return np.frombuffer(pygame.image.tobytes(self._screen, "RGB"), dtype=np.uint8).reshape(h, w, 3).copy()
 
     @property
     def warping(self) -> bool:
-        """True when keystone corners other than the identity are in effect."""
-        return self._matrix is not None
+        """True when keystone corners other than the identity, or a mesh, are in effect."""
+        return self._matrix is not None or self._maps is not None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -289,17 +377,83 @@ class ProjectorSink(FrameSink):
     # -- inside ------------------------------------------------------------------------------------
     def _set_matrix(self) -> None:
         w, h = self._size
-        if self.keystone is None or is_identity(self.keystone):
+        corners = None if self.keystone is None or is_identity(self.keystone) else self.keystone
+        mesh = None if self.mesh is None or is_identity_mesh(self.mesh) else self.mesh
+        self._maps = None
+        if corners is None and mesh is None:
             self._matrix = None
             self._canvas = self._warped = None
             self._canvas_surface = self._warped_surface = None
             return
-        self._matrix = keystone_matrix(self.keystone, w, h)
+        if mesh is None:
+            assert corners is not None
+            self._matrix = keystone_matrix(corners, w, h)
+        else:
+            self._matrix = None
+            self._maps = warp_maps(mesh, w, h, unit_keystone(corners) if corners is not None else None)
         if self._canvas is None:
             self._canvas = np.zeros((h, w, 3), dtype=np.uint8)
             self._warped = np.zeros((h, w, 3), dtype=np.uint8)
             self._canvas_surface = pygame.image.frombuffer(self._canvas, (w, h), "RGB")
             self._warped_surface = pygame.image.frombuffer(self._warped, (w, h), "RGB")
+
+    def _open_separate(self) -> None:
+        """An SDL window of its own (a second, third ... projector), drawn through a renderer."""
+        try:
+            pygame.display.init()
+            from pygame._sdl2.video import Renderer, Texture, Window
+        except (pygame.error, ImportError) as exc:
+            raise SinkError(f"window: no display available for a second window ({exc})") from exc
+        displays = pygame.display.get_num_displays()
+        display = self.display
+        if display >= displays:
+            log.warning("window: display %d not found (%d connected); using display 0", display, displays)
+            display = 0
+        desktop = pygame.display.get_desktop_sizes()[display]
+        size = (self.width or desktop[0], self.height or desktop[1])
+        position = self.position if self.position is not None else (_CENTRED_ON | display, _CENTRED_ON | display)
+        try:
+            window = Window(self.title, size=size, position=position, fullscreen_desktop=self.fullscreen)
+            try:
+                renderer = Renderer(window, vsync=self.vsync)
+            except pygame.error as exc:
+                log.info("window: vsync unavailable (%s); continuing without it", exc)
+                renderer = Renderer(window)
+            texture = Texture(renderer, size, streaming=True)
+        except pygame.error as exc:
+            raise SinkError(f"window: cannot open {size[0]}x{size[1]} on display {display} ({exc})") from exc
+        self._window, self._renderer, self._texture = window, renderer, texture
+        self._screen = pygame.Surface(size)  # composed here, uploaded to the texture at each frame
+        self._size = size
+        self._layouts.clear()
+        self._set_matrix()
+        log.info("window: %dx%d on display %d (a separate window)%s", *size, display, " full screen" * self.fullscreen)
+
+    def _flip(self) -> None:
+        if self._renderer is None:
+            pygame.display.flip()
+            return
+        assert self._screen is not None
+        self._texture.update(self._screen)
+        self._renderer.clear()
+        self._renderer.blit(self._texture)
+        self._renderer.present()
+
+    def _blend_for(self, layout: _Layout, frame_width: int, frame_height: int) -> EdgeBlend | None:
+        """The edge blend for this layout, built once per size; None when it would change nothing."""
+        if self.blend is None:
+            return None
+        key = (*layout.dest[2:], frame_width, frame_height)
+        if key not in self._blends:
+            dw, dh = layout.dest[2], layout.dest[3]
+            cw, ch = layout.crop[2], layout.crop[3]
+            try:
+                built: EdgeBlend | None = self.blend.build(dw, dh, (cw, ch))
+            except ConfigError as exc:  # zones wider than the picture: shown unblended, said once
+                log.warning("window: no edge blend at %dx%d: %s", dw, dh, exc)
+                built = None
+            self._blends[key] = None if built is None or built.is_identity else built
+        return self._blends[key]
 
     def _layout(self, frame_width: int, frame_height: int) -> _Layout:
         key = (frame_width, frame_height)
@@ -320,7 +474,7 @@ class ProjectorSink(FrameSink):
         return layout
 
     def _draw_overlays(self, target: pygame.Surface) -> None:
-        if not self.overlays_visible:
+        if not self.overlays_visible or not self.draws_overlays:
             return
         with self._overlay_lock:
             overlays = list(self._overlays.values())

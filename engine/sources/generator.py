@@ -178,7 +178,10 @@ class GeneratorSource(FrameSource):
         threads: int = 1,
         audio: bool = False,
         orbit: float = 0.35,
+        sharpen: float = 0.0,
     ) -> None:
+        """``sharpen`` > 0 crisps the enlarged dream (see ``sharpen``): on a wall a 64x64 dream enlarged 30 times
+        is soft, and a guided upscaler can only carry over the detail its guide has."""
         if width < 16 or height < 16:
             raise ConfigError(f"generator: width and height must be at least 16, got {width}x{height}")
         if fps <= 0:
@@ -189,6 +192,9 @@ class GeneratorSource(FrameSource):
             raise ConfigError(f"generator: amplitude must be a non-negative number, got {amplitude}")
         if fit not in FIT_MODES:
             raise ConfigError(f"generator: fit must be one of {FIT_MODES}, got {fit!r}")
+        if not (math.isfinite(sharpen) and 0 <= sharpen <= 8):
+            raise ConfigError(f"generator: sharpen must be in 0..8, got {sharpen}")
+        self.sharpen = sharpen
         self.manifest = model if isinstance(model, Manifest) else load_manifest(model)
         self.latent_spec, self.output_spec = check_generator_manifest(self.manifest)
         self.manifest.verify_file()
@@ -318,15 +324,36 @@ class GeneratorSource(FrameSource):
         return self._enlarge(pixels)
 
     def _enlarge(self, pixels: np.ndarray) -> np.ndarray:
-        """The small picture at width x height, bicubic: cropped ("fill"), letterboxed ("fit") or stretched."""
+        """The small picture at width x height, bicubic (and sharpened, with ``sharpen``): cropped ("fill"),
+        letterboxed ("fit") or stretched."""
         h, w = pixels.shape[:2]
         if self.fit == "stretch":
-            return cv2.resize(pixels, (self.width, self.height), interpolation=cv2.INTER_CUBIC)
+            return self._grow(pixels, self.width, self.height)
         x, y, cw, ch = crop_box(w, h, self.width, self.height, self.fit)
         region = np.ascontiguousarray(pixels[y : y + ch, x : x + cw])
         if self.fit == "fill":
-            return cv2.resize(region, (self.width, self.height), interpolation=cv2.INTER_CUBIC)
+            return self._grow(region, self.width, self.height)
         ox, oy, ow, oh = fit_size(cw, ch, self.width, self.height)
         out = np.zeros((self.height, self.width, 3), dtype=np.uint8)
-        out[oy : oy + oh, ox : ox + ow] = cv2.resize(region, (ow, oh), interpolation=cv2.INTER_CUBIC)
+        out[oy : oy + oh, ox : ox + ow] = self._grow(region, ow, oh)
         return out
+
+    def _grow(self, region: np.ndarray, width: int, height: int) -> np.ndarray:
+        big = cv2.resize(region, (width, height), interpolation=cv2.INTER_CUBIC)
+        if self.sharpen <= 0:
+            return big
+        return sharpen(big, self.sharpen, width / region.shape[1])
+
+
+def sharpen(big: np.ndarray, amount: float, scale: float) -> np.ndarray:
+    """An unsharp mask for a picture enlarged ``scale`` times: ``big + amount * (big - blurred)``, where the blur
+    (an area shrink by about scale/4 and a bilinear enlargement back: a few ms at 1080p, whatever the radius)
+    spans a quarter of an original pixel. Measured on the 64x64 dream at 1920x1080: amount 3 to 4 gives the
+    edge energy of the camera path's guided output (docs/upscale.md)."""
+    factor = max(2, round(scale / 4))
+    h, w = big.shape[:2]
+    if w // factor < 1 or h // factor < 1:
+        return big
+    small = cv2.resize(big, (w // factor, h // factor), interpolation=cv2.INTER_AREA)
+    blurred = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    return cv2.addWeighted(big, 1.0 + amount, blurred, -amount, 0.0)

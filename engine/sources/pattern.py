@@ -5,7 +5,7 @@ three ranges of hills moving at different speeds, furrows and trees on the neare
 paper grain. Style networks need edges and texture to look good; the hills, furrows and trees give
 them crisp anti-aliased edges, the grain gives flat areas something to work on.
 
-The smooth parts are computed at 1/8 size and enlarged; only the polygons are drawn at full size,
+The smooth parts are computed at 1/8 size (at most 160 wide) and enlarged; only the polygons are drawn at full size,
 so a 640x360 frame costs about a millisecond. ``render(t)`` is a pure function of the seed and
 ``t``; ``read()`` paces it at ``fps`` on the monotonic clock.
 """
@@ -67,8 +67,10 @@ class PatternSource(FrameSource):
 
         rng = np.random.default_rng(seed)
         self._day_offset = float(rng.uniform(0.0, 1.0))
-        # Low-resolution grid for the smooth sky.
-        self._lw, self._lh = max(8, width // 8), max(8, height // 8)
+        # Low-resolution grid for the smooth sky: 1/8 of the picture, at most 160 wide (it is enlarged
+        # smoothly anyway; a 1080p or 4K sky costs no more to compute than a 720p one).
+        step = max(8, width // 160)
+        self._lw, self._lh = max(8, width // step), max(8, height // step)
         ys = np.linspace(0.0, 1.0, self._lh, dtype=np.float32)[:, None]
         self._sky_ramp = ys**0.8  # 0 at the top, 1 at the horizon and below
         self._gx = np.linspace(0.0, 1.0, self._lw, dtype=np.float32)[None, :] * (width / height)

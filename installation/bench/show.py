@@ -156,6 +156,14 @@ def run_bench(
         from installation.bench.streams import streams_table
 
         parts += [streams_table(model, seconds=min(seconds, 4.0), quick=quick), ""]
+    if "cluster" in tables:
+        from installation.bench.cluster import cluster_table
+
+        parts += [cluster_table(model), ""]
+    if "projectors" in tables:
+        from installation.bench.projectors import projectors_table
+
+        parts += [projectors_table(manifest, seconds if not quick else min(seconds, 2.0), quick), ""]
     generator = Path(model).parent / "generator.json"
     if "generator" in tables and generator.is_file():
         from installation.bench.generator import generator_table
@@ -165,6 +173,10 @@ def run_bench(
         from installation.bench.triton import triton_table
 
         parts += [triton_table(manifest, seconds, quick), ""]
+    if "upscale" in tables:  # not in the default set: a few minutes (1080p/4K output, picture quality)
+        from installation.bench.upscale import upscale_tables
+
+        parts += [upscale_tables(model, seconds if not quick else min(seconds, 2.0), quick)]
     return "\n".join(parts)
 
 

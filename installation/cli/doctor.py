@@ -6,6 +6,7 @@ failed check. ``format_report`` turns the result into the text the CLI prints.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import logging
 import os
@@ -152,9 +153,16 @@ def check_display_size(cfg: ShowConfig | None) -> Check | None:
 
     if cfg is None or cfg.display.type == "headless" or not has_display():
         return None
-    d = cfg.display
     where = str(cfg.source_file or "the config")
-    return display_fit(d.width, d.height, d.monitor, d.fullscreen, desktop_sizes(), where)
+    sizes = desktop_sizes()
+    checks = [display_fit(o.width, o.height, o.monitor, o.fullscreen, sizes, where) for o in cfg.display.all_outputs]
+    if len(checks) == 1:
+        return checks[0]
+    for i, check in enumerate(checks):  # several projectors: the first that does not fit, named
+        if not check.ok:
+            key = "display" if i == 0 else f"display.outputs[{i - 1}]"
+            return dataclasses.replace(check, detail=f"{key} (projector {i + 1}): {check.detail}")
+    return Check("display size", True, "; ".join(f"projector {i + 1}: {c.detail}" for i, c in enumerate(checks)))
 
 
 def check_display(cfg: ShowConfig | None) -> Check:

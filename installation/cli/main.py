@@ -47,6 +47,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from installation.config.preflight import load_runnable
 
     cfg = load_runnable(args.config)  # bad keys, missing or corrupt models, unknown styles: all at once (exit 78)
+    if cfg.bus.role == "hub":
+        return _run_hub(cfg, args, signals)
     inst = Installation(cfg, headless=args.headless, port=args.port, server=False if args.no_server else None)
     if signals:
         inst.stop()
@@ -60,8 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         source,
         show.stylizer.backend_name,
         ", ".join(type(s).__name__ for s in show.sinks),
-        cfg.display.width,
-        cfg.display.height,
+        *cfg.display.canvas_size,
     )
     stats = inst.run(frames=args.frames, seconds=args.seconds)
     log.info(
@@ -74,6 +75,31 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.stats_out:
         Path(args.stats_out).parent.mkdir(parents=True, exist_ok=True)
         write_atomic(args.stats_out, json.dumps(stats, indent=2) + "\n")
+    return 0
+
+
+def _run_hub(cfg, args: argparse.Namespace, signals: list[int]) -> int:
+    """``bus.role: hub``: visitors, Director, panel, OSC; no frame loop (installation.hub)."""
+    from engine.atomic_file import write_atomic
+    from installation.hub import HubInstallation
+
+    hub = HubInstallation(cfg, port=args.port)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: hub.stop())
+    if signals:
+        hub.stop()
+    stats = hub.run(seconds=args.seconds)
+    log.info("hub stopped; nodes: %s", stats["nodes"] or "none seen")
+    if args.stats_out:
+        Path(args.stats_out).parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(args.stats_out, json.dumps(stats, indent=2) + "\n")
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from installation.calibration import run_calibration
+
+    run_calibration(args.config, mesh_size=args.mesh)
     return 0
 
 
@@ -257,6 +283,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.set_defaults(func=cmd_check)
 
+    cal = sub.add_parser(
+        "calibrate",
+        help="line up the projectors: test pattern, corners and mesh points, saved into the config",
+        description="Show a test pattern (grid, colour bars, blend ramps, numbers) on every projector the "
+        "config names; move corners and mesh points with the arrow keys or the mouse; `s` saves "
+        "them into the config (the old file kept as CONFIG.bak). Keys: Tab projector, m corners/mesh, "
+        "arrows move (Shift 10x), n/p point, +/- mesh size, r reset, s save, Esc quit.",
+    )
+    cal.add_argument("config", help=CONFIG_HELP)
+    cal.add_argument("--mesh", type=int, default=5, help="mesh size for projectors without one (5: 5x5 points)")
+    cal.set_defaults(func=cmd_calibrate)
+
     doc = sub.add_parser(
         "doctor",
         help="check cameras, displays, GPU, models and ports, and say how to fix problems",
@@ -410,7 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
         "bench",
         help="speed tables (model and end to end)",
         description="Measure and print speed tables: the model per backend and size, the whole loop "
-        "end to end, a style turn, and the generator.",
+        "end to end, a style turn, the generator, and (--tables upscale) projector-size output.",
     )
     b.add_argument("--quick", action="store_true", help="fewer runs and sizes")
     b.add_argument("--seconds", type=float, default=6.0, help="seconds per end-to-end measurement")
@@ -418,8 +456,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--tables",
         default="model,e2e,turn,generator",
-        help="which tables: model, e2e, turn, generator, triton, streams (comma-separated; triton needs "
-        "`make triton`; streams is not in the default set: it runs a show with a server and up to 10 stream viewers)",
+        help="which tables: model, e2e, turn, generator, projectors, triton, cluster, upscale, streams "
+        "(comma-separated; triton needs `make triton`; cluster: the show's bus, in-process vs Redis; upscale: "
+        "1080p/4K output by guided upscaling vs resize vs stylising at full size; streams: a show with a server "
+        "and stream viewers)",
     )
     b.set_defaults(func=cmd_bench)
     return p

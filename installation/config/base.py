@@ -15,6 +15,7 @@ the show config. The rules, the same for every key:
 from __future__ import annotations
 
 import os
+import typing
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -96,14 +97,26 @@ def _field_at(root: type[BaseModel], loc: tuple[int | str, ...]) -> tuple[type[B
     return model, info
 
 
+def _section(annotation: Any) -> type[BaseModel] | None:
+    """The settings model an annotation holds: the model itself, or the item of a ``tuple[Model, ...]``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return _section(args[0])
+    return None
+
+
 def model_at(root: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseModel] | None:
-    """The settings model of the section at ``loc`` (``()``: the root), or None."""
+    """The settings model of the section at ``loc`` (``()``: the root), or None. An index into a list of
+    sections (``display.outputs[1]``) stays in that list's model."""
     model: type[BaseModel] | None = root
     for part in loc:
+        if isinstance(part, int) and model is not None:
+            continue
         if model is None or not isinstance(part, str) or part not in model.model_fields:
             return None
-        ann = model.model_fields[part].annotation
-        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+        model = _section(model.model_fields[part].annotation)
     return model
 
 

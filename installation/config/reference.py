@@ -30,6 +30,19 @@ def json_schema() -> str:
         **ShowConfig.model_json_schema(),
     }
     schema["title"] = "Laterna show config"
+    display = schema["properties"]["display"]  # a mapping (one output), or a list of outputs (see DisplaySettings)
+    schema["properties"]["display"] = {
+        "anyOf": [
+            {"$ref": "#/$defs/DisplaySettings"},
+            {
+                "type": "array",
+                "minItems": 1,
+                "prefixItems": [{"$ref": "#/$defs/DisplaySettings"}],
+                "items": {"$ref": "#/$defs/OutputSettings"},
+            },
+        ],
+        **{k: v for k, v in display.items() if k not in ("$ref", "allOf")},
+    }
     return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -57,7 +70,7 @@ def type_text(tp: Any) -> str:
         return f"mapping of text to {type_text(typing.get_args(tp)[1])}"
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         return "section"
-    return {int: "whole number", float: "number", str: "text", bool: "true/false"}.get(tp, str(tp))
+    return {int: "whole number", float: "number", str: "text", bool: "true/false", type(None): "null"}.get(tp, str(tp))
 
 
 def _default_text(info: FieldInfo) -> str:
@@ -76,9 +89,10 @@ def _rows(model: type[BaseModel], prefix: str, sections: list[tuple[str, type[Ba
         if isinstance(ann, type) and issubclass(ann, BaseModel):
             sections.append((f"{prefix}{name}", ann))
             continue
-        items = typing.get_args(ann)
-        if typing.get_origin(ann) is tuple and items and isinstance(items[0], type) and issubclass(items[0], BaseModel):
-            sections.append((f"{prefix}{name}[]", items[0]))  # a list of sections: each item's keys below
+        args = typing.get_args(ann)
+        if typing.get_origin(ann) is tuple and len(args) == 2 and isinstance(args[0], type):
+            if issubclass(args[0], BaseModel):  # a list of sections: its items' keys get their own table
+                sections.append((f"{prefix}{name}[]", args[0]))
         kind = "path" if any(getattr(m, "func", None) is resolve_written for m in info.metadata) else type_text(ann)
         limits = range_text(*bounds(info))
         if limits:
@@ -140,8 +154,9 @@ exits 78 (sysexits `EX_CONFIG`; systemd's `RestartPreventExitStatus=78`) if anyt
 ## Hot reload
 
 A running show re-reads its file when it changes (or on `SIGHUP`). Changes to `style`, `director`
-(but not `director.expander`), `moderation`, `attract` (but not `attract.source`) and `hours` apply
-at once; anything else is named in the log as needing a restart. A file that fails to load keeps the
+(but not `director.expander`), `moderation`, `attract` (but not `attract.source`), `hours` and each
+projector's calibration (`keystone`, `mesh`, `blend`, `gain`, `black_level` of any `display` output)
+apply at once; anything else is named in the log as needing a restart. A file that fails to load keeps the
 running config, and the operator is told why.
 """
 

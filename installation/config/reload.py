@@ -1,8 +1,9 @@
 """Hot reload of a running show's config file.
 
 Safe settings (styles and pacing, the Director's queue rules, moderation words, attract mode,
-opening hours) apply without restarting the frame loop. Changes to anything else (source, model,
-display, server ports) are reported as needing a restart and are not applied. A file that fails to
+opening hours) and the projectors' calibration (``display`` keystone, mesh, blend, gain, black level,
+of every output) apply without restarting the frame loop. Changes to anything else (source, model,
+the rest of display, server ports) are reported as needing a restart and are not applied. A file that fails to
 load or validate keeps the running config, and the operator is told why.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +25,8 @@ log = logging.getLogger(__name__)
 
 SAFE_SECTIONS = ("style", "director", "moderation", "attract", "hours")
 UNSAFE_FIELDS = {"director": ("expander",), "attract": ("source",)}  # parts of a safe section that still need a restart
+CALIBRATION = ("keystone", "mesh", "blend", "gain", "black_level")  # display keys a running window takes live
+_OUTPUT_KEY = re.compile(r"outputs\[(\d+)\]\.(\w+)$")
 
 
 @dataclass
@@ -41,7 +45,19 @@ def diff(old: ShowConfig, new: ShowConfig) -> list[str]:
         if a == b:
             continue
         if isinstance(a, Settings):
-            changed += [f"{name}.{key}" for key in type(a).model_fields if getattr(a, key) != getattr(b, key)]
+            for key in type(a).model_fields:
+                x, y = getattr(a, key), getattr(b, key)
+                if x == y:
+                    continue
+                if name == "display" and key == "outputs" and len(x) == len(y):  # which output, which key
+                    changed += [
+                        f"display.outputs[{i}].{k}"
+                        for i, (p, q) in enumerate(zip(x, y))
+                        for k in type(p).model_fields
+                        if getattr(p, k) != getattr(q, k)
+                    ]
+                else:
+                    changed.append(f"{name}.{key}")
         else:
             changed.append(name)
     return changed
@@ -49,6 +65,9 @@ def diff(old: ShowConfig, new: ShowConfig) -> list[str]:
 
 def is_safe(key: str) -> bool:
     section, _, name = key.partition(".")
+    if section == "display":
+        m = _OUTPUT_KEY.match(name)
+        return (m.group(2) if m else name) in CALIBRATION
     return section in SAFE_SECTIONS and name not in UNSAFE_FIELDS.get(section, ())
 
 
@@ -59,6 +78,15 @@ def merge_safe(old: ShowConfig, new: ShowConfig) -> ShowConfig:
         if not is_safe(key):
             continue
         section, _, name = key.partition(".")
+        m = _OUTPUT_KEY.match(name) if section == "display" else None
+        if m:  # one key of one of the display's further outputs
+            i, field_name = int(m.group(1)), m.group(2)
+            outputs = list(merged.display.outputs)
+            outputs[i] = outputs[i].model_copy(update={field_name: getattr(new.display.outputs[i], field_name)})
+            merged = merged.model_copy(
+                update={"display": merged.display.model_copy(update={"outputs": tuple(outputs)})}
+            )
+            continue
         merged = merged.model_copy(
             update={section: getattr(merged, section).model_copy(update={name: getattr(getattr(new, section), name)})}
         )

@@ -19,6 +19,7 @@ import yaml
 from pydantic import Field, PrivateAttr, StrictStr, ValidationError
 
 from engine.errors import ConfigError
+from installation.bus.settings import BusSettings
 from installation.config.base import Settings, explain
 from installation.control.settings import AttractSettings, HoursSettings, OscSettings
 from installation.ndi_settings import NdiSettings
@@ -32,7 +33,9 @@ from installation.show_settings import (
     RecordSettings,
     SourceSettings,
     StyleSettings,
+    display_key,
 )
+from installation.upscale_settings import UpscaleSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "default.yaml"
@@ -48,6 +51,9 @@ class ShowConfig(Settings):
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings, description="working size and smoothing")
     style: StyleSettings = Field(default_factory=StyleSettings, description="the starting look and its glides")
     display: DisplaySettings = Field(default_factory=DisplaySettings, description="the projector window")
+    upscale: UpscaleSettings = Field(
+        default_factory=UpscaleSettings, description="output size and the enlargement from the working size"
+    )
     record: RecordSettings = Field(default_factory=RecordSettings, description="recording what is shown")
     server: ServerSettings = Field(default_factory=ServerSettings, description="the visitor and operator port")
     director: DirectorSettings = Field(default_factory=DirectorSettings, description="pacing of visitors' prompts")
@@ -61,6 +67,7 @@ class ShowConfig(Settings):
         default_factory=StreamsSettings, description="the live picture as streams (MJPEG, JPEG websocket, /xr)"
     )
     ndi: NdiSettings = Field(default_factory=NdiSettings, description="NDI out and NDI discovery")
+    bus: BusSettings = Field(default_factory=BusSettings, description="one machine, or a hub and render nodes on Redis")
     _source_file: str = PrivateAttr("")
 
     @property
@@ -115,7 +122,7 @@ def validate_config(
         cfg = ShowConfig.model_validate(data, context=context)
         problems: list[Problem] = []
     except ValidationError as exc:
-        problems = explain(exc, ShowConfig)
+        problems = [(display_key(key, data.get("display")), text) for key, text in explain(exc, ShowConfig)]
         bad = {str(err["loc"][0]) for err in exc.errors() if err["loc"]}
         try:
             cfg = ShowConfig.model_validate({k: v for k, v in data.items() if k not in bad}, context=context)

@@ -297,6 +297,16 @@ class OscFeedback:
         self._failing = False
         return len(messages)
 
+    def node_change(self, name: str, change: str) -> bool:
+        """A render node of a cluster went or came back: ``/laterna/node s s`` (its name, "gone" | "back" |
+        "new"), sent at once; False if the receiver could not be reached."""
+        try:
+            self.client.send_message(f"{PREFIX}/node", [name, change])
+        except OSError as exc:
+            log.warning("OSC node alert to %s:%d failed: %s", *self.target, exc)
+            return False
+        return True
+
     def _run(self) -> None:
         while not self._stop.is_set():
             try:

@@ -17,6 +17,8 @@ Commands are JSON objects (see docs/operator.md)::
     {"cmd": "freeze", "on": true}
     {"cmd": "snapshot"}                    save the picture on screen as a PNG
     {"cmd": "source", "name": "generator"} crossfade to another source of the show ("live" = the camera)
+    {"cmd": "warp", "output": 2, "mode": "mesh", "point": 12, "by": [0.01, 0]}  nudge a projector's point
+    {"cmd": "warp_save"}                   write every projector's corners and mesh into the show's file
 
 ``apply(command)`` answers ``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}`` and never
 raises. ``handle_message`` does the same for one raw websocket message. The state never carries
@@ -112,6 +114,18 @@ def source_label(name: str, source: Any) -> str:
     return f"Live: {what}" if name == "live" else what
 
 
+def _node_row(node: Any) -> dict:
+    """One render node for the panel: name, zone, health (green / late / gone) and how it renders."""
+    report = node.report or {}
+    return {
+        "name": node.name,
+        "zone": node.zone,
+        "health": node.health,
+        "age_s": node.age_s,
+        **{key: report.get(key) for key in ("fps", "frame_p99", "errors", "source", "backend", "model", "version")},
+    }
+
+
 class CommandError(ValueError):
     """An operator command that cannot be carried out; its text is shown on the panel."""
 
@@ -130,6 +144,13 @@ def _number(command: dict, key: str, low: float, high: float, required: bool = T
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value) or not low <= value <= high:
         raise CommandError(f"'{key}' must be a number from {low:g} to {high:g}")
     return float(value)
+
+
+def _whole(command: dict, key: str, low: int, high: int) -> int:
+    value = command.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise CommandError(f"'{key}' must be a whole number from {low} to {high}")
+    return value
 
 
 def _finite(value: int | float) -> bool:
@@ -164,6 +185,8 @@ class ShowControl:
         *,
         transition_s: float | None = None,
         streams: Any = None,
+        nodes: Callable[[], list[Any]] | None = None,
+        node_preview: Callable[[str], bytes | None] | None = None,
     ) -> None:
         # loop: what the panel reads from the frame loop and its one way of changing it (events).
         # director: the Director; its moderator is the one the panel's block list edits.
@@ -171,6 +194,9 @@ class ShowControl:
         # transition_s: the loop's glide time at start, shown until the operator changes it.
         # streams: the show's stream outputs (engine.sinks.fanout.FanoutSink), listed and closable; None: none.
         self.streams = streams
+        # nodes: a cluster hub's render nodes (installation.bus.base.NodeStatus), shown green / late / gone.
+        self.nodes = nodes
+        self.node_preview = node_preview  # a node's latest small JPEG, by name
         self.loop = loop
         self.director = director
         self.style_names = tuple(style_names)
@@ -199,7 +225,11 @@ class ShowControl:
             "snapshot": self._snapshot,
             "source": self._source,
             "close_viewer": self._close_viewer,
+            "warp": self._warp,
+            "warp_save": self._warp_save,
         }
+        self.calibration: Any = None  # installation.calibration.Calibration of the show's projectors, if any
+        self.config_path: Path | None = None  # where warp_save writes
 
     @property
     def moderator(self) -> Any:
@@ -269,6 +299,7 @@ class ShowControl:
             "blocked_here": list(self.blocked_here),
             "warnings": self.warnings.recent(20),
             "streams": self._read("the stream viewers", self._streams_state, None) if self.streams else None,
+            "nodes": [_node_row(n) for n in self._read("the render nodes", self.nodes, [])] if self.nodes else [],
         }
 
     def _streams_state(self) -> dict:
@@ -307,6 +338,12 @@ class ShowControl:
         ok, buffer = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
         return buffer.tobytes() if ok else None
 
+    def node_preview_jpeg(self, name: str) -> bytes | None:
+        """A cluster node's latest preview JPEG (as it sent it); None without one."""
+        if self.node_preview is None:
+            return None
+        return self._read("the render nodes' previews", lambda: self.node_preview(name), None)  # type: ignore[misc]
+
     # -- acting ----------------------------------------------------------------------------------------
     def apply(self, command: Any) -> dict:
         """Carry out one command; ``{"ok": True, "cmd": ..., ...}`` or ``{"ok": False, "error": ...}``."""
@@ -334,6 +371,61 @@ class ShowControl:
             raise CommandError(f"no stream viewer {viewer_id} is watching")
         log.info("operator: closed stream viewer %s", viewer_id)
         return {"id": viewer_id}
+
+    def _warp(self, command: dict) -> dict:
+        """Move one corner or mesh point of one projector by ``by`` (0..1 of its picture), live."""
+        from engine.events import SetWarp
+
+        cal = self.calibration
+        if cal is None:
+            raise CommandError("this show has no projector windows to warp")
+        index = _whole(command, "output", 1, len(cal.outputs)) - 1  # projectors are numbered from 1
+        mode = command.get("mode", "mesh")
+        if mode not in ("mesh", "corners"):
+            raise CommandError('\'mode\' must be "mesh" or "corners"')
+        point = _whole(command, "point", 0, len(cal.outputs[index].points(mode)) - 1)
+        by = command.get("by")
+        if not (
+            isinstance(by, list)
+            and len(by) == 2
+            and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and _finite(v) and abs(v) <= 0.1 for v in by
+            )
+        ):
+            raise CommandError("'by' must be [dx, dy], each from -0.1 to 0.1 of the picture")
+        cal.select_output(index)
+        if cal.mode != mode:
+            cal.toggle_mode()
+        cal.point = point
+        before = list(cal.current.points(mode)[point])
+        cal.move(float(by[0]), float(by[1]))
+        keystone, mesh = cal.keystone_of(index), cal.mesh_of(index)
+        try:
+            self._post(
+                SetWarp(
+                    index,
+                    tuple(tuple(p) for p in keystone) if keystone else None,
+                    tuple(tuple(tuple(p) for p in row) for row in mesh) if mesh else None,
+                )
+            )
+        except CommandError:  # the window did not move: neither does the point
+            cal.place(*before)
+            raise
+        at = cal.current.points(mode)[cal.point]
+        log.info("operator: projector %d %s point %d moved to %s", index + 1, mode, cal.point, at)
+        return {"output": index + 1, "mode": mode, "point": cal.point, "at": list(at)}
+
+    def _warp_save(self, command: dict) -> dict:
+        """Write the projectors' corners and mesh into the show's config file (a .bak beside it)."""
+        from installation.calibration import save_calibration
+
+        if self.calibration is None or self.config_path is None:
+            raise CommandError("this show has no projector windows or no config file to save into")
+        try:
+            backup = save_calibration(self.config_path, self.calibration)
+        except (ConfigError, OSError) as exc:
+            raise CommandError(f"not saved: {exc}") from None
+        return {"saved": str(self.config_path), "backup": str(backup)}
 
     def _skip(self, command: dict) -> dict:
         self.director.skip()

@@ -130,6 +130,35 @@ class Metrics:
                 if quantile is not None:
                     gauge.labels(quantile=quantile).set(float(ms) / 1000.0)
 
+    def update_nodes(self, nodes: list[Any]) -> None:
+        """A cluster hub's render nodes (``installation.bus.base.NodeStatus``): up (1 green, 0.5 late, 0 gone),
+        fps, frame p99 and errors, one series per node."""
+        with self._lock:
+            if not hasattr(self, "node_up"):
+                r, ns = self.registry, "laterna"
+                labels = ["node", "zone"]
+                self.node_up = Gauge(
+                    "node_up", "Render node: 1 green, 0.5 late, 0 gone", labels, namespace=ns, registry=r
+                )
+                self.node_fps = Gauge("node_fps", "Render node frames per second", labels, namespace=ns, registry=r)
+                self.node_p99 = Gauge(
+                    "node_frame_p99_seconds",
+                    "Render node frame time, 99th percentile",
+                    labels,
+                    namespace=ns,
+                    registry=r,
+                )
+                self.node_errors = Gauge(
+                    "node_errors", "Render node errors since it started", labels, namespace=ns, registry=r
+                )
+            for node in nodes:
+                key = (node.name, node.zone)
+                self.node_up.labels(*key).set({"green": 1.0, "late": 0.5}.get(node.health, 0.0))
+                report = node.report or {}
+                self.node_fps.labels(*key).set(float(report.get("fps") or 0.0))
+                self.node_p99.labels(*key).set(float(report.get("frame_p99") or 0.0) / 1000.0)
+                self.node_errors.labels(*key).set(float(report.get("errors") or 0.0))
+
     def update(
         self,
         stats: dict,

@@ -88,6 +88,14 @@ class _FoldTable(dict[int, str]):
         super().__init__({i: chr(i) for i in range(128) if i not in (0x7F,) and (i >= 32 or chr(i) in "\t\n\r")})
         self._confusables = confusables
         self._lock = threading.Lock()
+        # Two-faced letters: their compatibility form is one ASCII letter, their look another (the long s
+        # "ſ" is an s but looks like an f). The block list reads a prompt both ways.
+        self.two_faced: dict[int, str] = {}
+        for letter in "abcdefghijklmnopqrstuvwxyz":
+            for entry in confusables.get(letter, ()):
+                c = entry["c"]
+                if len(c) == 1 and not c.isascii() and self._ascii(c) not in ("", letter):
+                    self.two_faced[ord(c)] = letter
 
     def __missing__(self, code: int) -> str:
         folded = self._fold(chr(code))
@@ -158,6 +166,16 @@ def fold(text: str) -> str:
     # lunate sigma becomes a final sigma, then an o-like sigma). Then again for what those two produce.
     text = unicodedata.normalize("NFKC", text.translate(table)).casefold().translate(table)
     return " ".join(text.split())
+
+
+def readings(text: str) -> list[str]:
+    """``fold(text)``, and where the text has two-faced letters (an "ſ" is an s that looks like an f), also the
+    fold of how it looks: a prompt is blocked when either reading is."""
+    folded = fold(text)
+    two_faced = _table().two_faced
+    if not any(ord(c) in two_faced for c in text):
+        return [folded]
+    return [folded, fold(text.translate(two_faced))]
 
 
 _SEP = r"(?:[^\w]|_)"  # what may sit between the letters of a disguised word
@@ -354,7 +372,7 @@ class Moderator:
 
     def blocked_phrase_in(self, text: str) -> bool:
         matcher = self._matcher  # one read: a concurrent change swaps in a whole new matcher
-        return matcher.blocked(fold(text))
+        return any(matcher.blocked(reading) for reading in readings(text))
 
     def concept_similarity(self, text: str) -> float:
         """Highest cosine similarity of ``text`` to a blocked concept (-1 when there are none)."""

@@ -123,6 +123,12 @@ class OperatorPage:
         if self.control is None:
             return text_reply(503, REASON_NO_CONTROL)
         width = 320
+        node = parse_qs(urlsplit(target).query).get("node")
+        if node:  # a cluster hub: one render node's own preview
+            jpeg = self.control.node_preview_jpeg(node[0])
+            if jpeg is None:
+                return text_reply(404, "No preview from that node.")
+            return http_reply(200, "image/jpeg", jpeg, cache="no-store")
         values = parse_qs(urlsplit(target).query).get("width")
         if values:
             try:

@@ -34,8 +34,18 @@ class StreamOutputSettings(Settings):
     """One stream output: its own size, rate cap, overlays and JPEG quality."""
 
     name: OutputName = Field("main", description="the output's name (?output=NAME on the stream routes)")
-    width: StrictInt = Field(0, ge=0, le=7680, description="width in pixels; 0 (with height 0): the display's size")
-    height: StrictInt = Field(0, ge=0, le=4320, description="height in pixels; 0 (with width 0): the display's size")
+    width: StrictInt = Field(
+        0,
+        ge=0,
+        le=7680,
+        description="width in pixels; 0 (with height 0): the size the sinks get (upscale, else the display canvas)",
+    )
+    height: StrictInt = Field(
+        0,
+        ge=0,
+        le=4320,
+        description="height in pixels; 0 (with width 0): the size the sinks get",
+    )
     max_fps: StrictFloat = Field(30.0, ge=0, le=240, description="frames a second at most (0: every shown frame)")
     overlays: StrictBool = Field(False, description="draw the join hint and stats overlays on this output too")
     jpeg_quality: StrictInt = Field(80, ge=1, le=100, description="JPEG quality of MJPEG and the JPEG websocket")
@@ -85,9 +95,9 @@ class StreamsSettings(Settings):
             raise ValueError(f"expected distinct output names, got {names}")
         return outputs
 
-    def specs(self, display_size: tuple[int, int]) -> list[OutputSpec]:
-        """The outputs for the engine, a size of 0 meaning ``display_size``."""
-        w, h = display_size
+    def specs(self, default_size: tuple[int, int]) -> list[OutputSpec]:
+        """The outputs for the engine, a size of 0 meaning ``default_size`` (the size the sinks get)."""
+        w, h = default_size
         return [
             o.spec() if o.width else OutputSpec(o.name, w, h, o.max_fps, o.overlays, o.jpeg_quality)
             for o in self.outputs

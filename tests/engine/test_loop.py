@@ -204,3 +204,29 @@ def test_snapshot_is_written_off_the_render_thread(tiny_model, tmp_path, caplog)
     assert (tmp_path / "deep" / "snap.png").stat().st_size > 0
     saved = [r for r in caplog.records if "snapshot saved" in r.getMessage()]
     assert len(saved) == 1 and saved[0].threadName == "laterna-files"
+
+
+def test_set_warp_reaches_the_projector_window_it_names(tiny_model):
+    """SetWarp(1, ...) gives the second projector window (real SDL dummy windows) its mesh; a bad index is ignored."""
+    import os
+
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    from engine.events import SetWarp
+    from engine.sinks.window import ProjectorSink
+
+    first, second = ProjectorSink(64, 36, vsync=False), ProjectorSink(64, 36, vsync=False)
+    stylizer = Stylizer([lambda: OnnxRuntimeBackend(tiny_model)], (64, 36))
+    source = PatternSource(width=64, height=36, fps=60)
+    source.open()
+    loop = FrameLoop(source, stylizer, [HeadlessSink(), first, second], StyleMix.single(3, 0), (64, 36), display_fps=60)
+    mesh = (((0.0, 0.0), (1.0, 0.0)), ((0.0, 1.0), (0.8, 0.8)))
+    first.open()
+    try:
+        loop.post(SetWarp(1, None, mesh))
+        loop.post(SetWarp(5, None, mesh))
+        loop.run(max_frames=2)
+    finally:
+        first.close()
+        stylizer.close()
+        source.close()
+    assert second.mesh is not None and np.allclose(second.mesh[1, 1], (0.8, 0.8)) and first.mesh is None

@@ -128,6 +128,32 @@ def test_every_cause_of_a_counted_error_is_logged_once(tiny_model, caplog):
     stylizer.close()
 
 
+def test_stylizer_with_an_upscaler_delivers_the_output_size(tiny_model):
+    """With a guided upscaler, a full-size source frame is stylised at the working size and comes out at the
+    output size; an unstyled frame comes out as the source itself (no round trip through the working size)."""
+    from engine.upscale import GuidedUpscaler
+
+    stylizer = Stylizer(
+        [lambda: OnnxRuntimeBackend(tiny_model)], (64, 36), upscaler=GuidedUpscaler(), output_size=(192, 108)
+    )
+    frame = _frame(108, 192)
+    styled = stylizer.process(frame, StyleMix.single(3, 0))
+    unstyled = stylizer.process(frame, StyleMix.single(3, 0, strength=0.0))
+    assert styled.styled and styled.frame.pixels.shape == (108, 192, 3)
+    assert styled.frame.seq == frame.seq and styled.frame.t_capture == frame.t_capture
+    assert not unstyled.styled and unstyled.frame.pixels is frame.pixels
+    assert stylizer.unstyled(frame) is frame.pixels
+    stylizer.close()
+
+
+def test_stylizer_without_an_upscaler_keeps_the_working_size(tiny_model):
+    """Without an upscaler the stylised picture stays at the working size (the loop enlarges it), as before."""
+    stylizer = Stylizer([lambda: OnnxRuntimeBackend(tiny_model)], (64, 36), output_size=(192, 108))
+    result = stylizer.process(_frame(108, 192), StyleMix.single(3, 0))
+    assert result.frame.pixels.shape == (36, 64, 3) and stylizer.output_size is None
+    stylizer.close()
+
+
 class RemoteBackend(Backend):
     """A backend on a server that can go away and come back (as the triton backend's server does)."""
 

@@ -4,6 +4,7 @@ import threading
 import time
 import urllib.request
 
+import numpy as np
 import pytest
 
 from installation.app import Installation, qr_image
@@ -363,3 +364,95 @@ def test_a_streaming_show_serves_mjpeg_counts_its_viewer_and_falls_back_from_xr(
     assert got["join"] == "http://10.0.0.5:8765/"  # this build has no /xr page yet
     assert "serves no /xr page" in caplog.text
     assert inst.show.streams.viewer_count == 0  # closed with the show
+
+
+def test_a_saved_calibration_reaches_the_running_windows(tiny_model, tmp_path):
+    """The show runs in a real (SDL dummy) window; a mesh and gain saved into its file reach the window live."""
+    import os
+
+    import yaml
+
+    from installation.config.schema import load_config
+
+    path = tmp_path / "show.yaml"
+    data = {
+        "source": {"type": "pattern", "width": 96, "height": 54},
+        "model": {"manifest": str(tiny_model.path), "sessions": 1},
+        "pipeline": {"width": 96, "height": 54, "workers": 1},
+        "style": {"start": {"moss": 1.0}},
+        "display": {"type": "window", "width": 96, "height": 54, "vsync": False},
+        "server": {"enabled": False},
+    }
+    path.write_text(yaml.safe_dump(data))
+    inst = Installation(load_config(path), server=False)
+    inst.reloader.every_s = 0.05
+    window = inst.show.sinks[0]
+    mesh = [[[0.0, 0.0], [1.0, 0.0]], [[0.0, 1.0], [0.9, 0.9]]]
+    seen = {}
+
+    def technician():
+        try:
+            wait_for(lambda: inst.show.loop.stats.frames > 0)
+            path.write_text(yaml.safe_dump({**data, "display": {**data["display"], "mesh": mesh, "gain": [1, 1, 0.5]}}))
+            st = os.stat(path)
+            os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+            seen["warped"] = wait_for(lambda: window.warping and window.blend is not None)
+        finally:
+            inst.stop()
+
+    t = threading.Thread(target=technician)
+    t.start()
+    inst.run(seconds=60)
+    t.join()
+    assert seen["warped"] and window.blend.gain == (1.0, 1.0, 0.5)
+    assert np.allclose(window.mesh[1, 1], (0.9, 0.9))
+
+
+def test_the_operators_warp_command_moves_the_running_windows_mesh(tiny_model, tmp_path):
+    """In a running show with a real (SDL dummy) window, the operator's warp command reaches the window's
+    mesh, and warp_save writes it into the show's file with a backup."""
+    import os
+
+    import yaml
+
+    from installation.config.schema import load_config
+
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    path = tmp_path / "show.yaml"
+    data = {
+        "source": {"type": "pattern", "width": 96, "height": 54},
+        "model": {"manifest": str(tiny_model.path), "sessions": 1},
+        "pipeline": {"width": 96, "height": 54, "workers": 1},
+        "style": {"start": {"moss": 1.0}},
+        "display": {"type": "window", "width": 96, "height": 54, "vsync": False},
+        "server": {"port": 0, "host": "127.0.0.1", "join_hint": False},
+        "attract": {"enabled": False},
+    }
+    path.write_text(yaml.safe_dump(data))
+    inst = Installation(load_config(path), headless=False)
+    window = inst.show.sinks[0]
+    seen = {}
+
+    def operator():
+        try:
+            wait_for(lambda: inst.server_thread is not None and inst.show.loop.stats.frames > 0)
+
+            async def command(cmd):
+                return inst.control.apply(cmd)
+
+            seen["warp"] = inst.server_thread.submit(
+                command({"cmd": "warp", "output": 1, "point": 24, "by": [-0.05, -0.05]})
+            ).result(10)
+            seen["moved"] = wait_for(lambda: window.mesh is not None)
+            seen["save"] = inst.server_thread.submit(command({"cmd": "warp_save"})).result(10)
+        finally:
+            inst.stop()
+
+    t = threading.Thread(target=operator)
+    t.start()
+    inst.run(seconds=60)
+    t.join()
+    assert seen["warp"]["ok"] and seen["warp"]["at"] == [0.95, 0.95]
+    assert seen["moved"] and np.allclose(window.mesh[4, 4], (0.95, 0.95))
+    assert seen["save"]["ok"] and load_config(path).display.mesh[4][4] == (0.95, 0.95)
+    assert (tmp_path / "show.yaml.bak").is_file()

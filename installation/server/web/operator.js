@@ -171,6 +171,43 @@
       el.freeze.setAttribute("aria-pressed", String(Boolean(state.frozen)));
       renderWarnings(state.warnings || []);
       renderStreams(state.streams || null);
+      renderNodes(state.nodes || []);
+    }
+
+    // A cluster hub's render nodes: a row each (green / late / gone) with its preview, fetched every 2 s.
+    const nodePictures = {};
+    function renderNodes(nodes) {
+      const card = document.getElementById("nodes-card");
+      card.hidden = nodes.length === 0;
+      document.getElementById("nodes").replaceChildren(...nodes.map((n) => {
+        const li = document.createElement("li");
+        li.dataset.health = n.health;
+        const img = document.createElement("img");
+        img.alt = `${n.name}: preview`;
+        if (nodePictures[n.name]) img.src = nodePictures[n.name].url;
+        const fps = typeof n.fps === "number" ? `${n.fps.toFixed(1)} fps` : "";
+        const p99 = typeof n.frame_p99 === "number" ? `p99 ${n.frame_p99.toFixed(0)} ms` : "";
+        li.append(img, document.createTextNode(`${n.name} (${n.zone}) ${n.health} ${fps} ${p99} errors ${n.errors ?? 0}`));
+        if (n.health !== "gone") refreshNodePicture(n.name);
+        return li;
+      }));
+    }
+
+    function refreshNodePicture(name) {
+      const known = nodePictures[name];
+      if (known && (known.busy || Date.now() - known.at < 2000)) return;
+      nodePictures[name] = { ...(known || {}), busy: true, at: Date.now() };
+      fetch(`/operator/preview.jpg?node=${encodeURIComponent(name)}`, { headers: { Authorization: `Bearer ${token}` } })
+        .then((reply) => (reply.ok ? reply.blob() : null))
+        .then((blob) => {
+          if (blob) {
+            if (known && known.url) URL.revokeObjectURL(known.url);
+            nodePictures[name] = { url: URL.createObjectURL(blob), at: Date.now(), busy: false };
+          } else {
+            nodePictures[name].busy = false;
+          }
+        })
+        .catch(() => { nodePictures[name].busy = false; });
     }
 
     // Stream viewers (MJPEG, JPEG websocket, WebRTC, NDI...): per output what it costs, and each viewer with

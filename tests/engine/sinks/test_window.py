@@ -232,3 +232,50 @@ def test_default_font_is_a_truetype_file_that_exists():
     from engine.sinks.window import default_font_path
 
     assert default_font_path().endswith(".ttf") and os.path.isfile(default_font_path())
+
+
+def test_a_region_of_a_wide_canvas_is_shown_blended_at_its_edge():
+    """region crops the canvas; a right-edge blend darkens the last columns and leaves the rest."""
+    from engine.sinks.blend import BlendSpec, Zones
+
+    sink = ProjectorSink(W, H, region=(W // 2, 0, W, H), blend=BlendSpec(Zones(right=16)))
+    sink.open()
+    try:
+        canvas = np.zeros((H, 2 * W, 3), np.uint8)
+        canvas[:, W // 2 : W // 2 + W] = 180
+        sink.show(Frame(canvas))
+        shown = sink.last_presented()
+    finally:
+        sink.close()
+    assert (
+        (shown[:, : W - 16] == 180).all()
+        and shown[:, -1].max() < 40
+        and (np.diff(shown[0, -16:, 0].astype(int)) <= 0).all()
+    )
+
+
+def test_a_region_outside_the_frame_is_a_sink_error():
+    """A region beyond the frame fails as a SinkError (the loop logs it and goes on), not a crash."""
+    sink = ProjectorSink(W, H, region=(500, 0, W, H))
+    sink.open()
+    try:
+        with pytest.raises(SinkError, match="outside"):
+            sink.show(Frame(np.zeros((H, W, 3), np.uint8)))
+    finally:
+        sink.close()
+
+
+def test_blend_zones_wider_than_the_picture_show_it_unblended(caplog):
+    """Zones that cannot fit: the picture is shown as it is, with one WARNING."""
+    from engine.sinks.blend import BlendSpec, Zones
+
+    sink = ProjectorSink(W, H, blend=BlendSpec(Zones(left=W, right=W)))
+    sink.open()
+    try:
+        with caplog.at_level(logging.WARNING):
+            for _ in range(3):
+                sink.show(Frame(np.full((H, W, 3), 99, np.uint8)))
+        assert (sink.last_presented() == 99).all()
+    finally:
+        sink.close()
+    assert caplog.text.count("no edge blend") == 1

@@ -89,3 +89,28 @@ def test_merged_config_stays_a_validated_show_config(tmp_path):
     assert result.ok and set(result.applied) == {"hours.schedule", "attract.idle_s"}
     assert reloader.current.source_file == str(path)
     assert reloader.current.hours == load_config(path).hours and reloader.current.attract.idle_s == 30
+
+
+PROJECTORS = """
+source: {type: pattern}
+display:
+  - {width: 320, height: 180, region: [0, 0, 320, 180]}
+  - {width: 320, height: 180, region: [256, 0, 320, 180]}
+"""
+
+
+def test_projector_calibration_reloads_live_and_the_rest_of_display_needs_a_restart(tmp_path):
+    """A new mesh and gain on the second projector apply; a moved region is named as needing a restart."""
+    path = tmp_path / "show.yaml"
+    path.write_text(PROJECTORS)
+    applied = []
+    clock = Clock()
+    reloader = ConfigReloader(path, load_config(path), lambda old, new: applied.append(new), every_s=1.0, clock=clock)
+    mesh = "mesh: [[[0, 0], [1, 0]], [[0, 1], [1, 0.9]]], gain: [1, 0.9, 0.8]"
+    changed = PROJECTORS.replace("region: [256, 0, 320, 180]}", f"region: [250, 0, 320, 180], {mesh}}}")
+    _touch(path, changed, clock)
+    result = reloader.check()
+    assert result.ok and set(result.applied) == {"display.outputs[0].mesh", "display.outputs[0].gain"}
+    assert result.needs_restart == ["display.outputs[0].region"]
+    out = reloader.current.display.outputs[0]
+    assert out.mesh[1][1] == (1.0, 0.9) and out.gain == (1.0, 0.9, 0.8) and out.region == (256, 0, 320, 180)

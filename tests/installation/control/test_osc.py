@@ -215,3 +215,15 @@ def test_feedback_thread_sends_at_start_with_empty_prompt(receiver):
     with OscFeedback("127.0.0.1", port, lambda: {"fps": 12.0, "mix": {}}, lambda: None, every_s=60.0):
         got = receive(2)
     assert got == {"/laterna/fps": (12.0,), "/laterna/prompt": ("",)}
+
+
+def test_feedback_sends_a_node_lost_alert(receiver):
+    """A cluster node going away is sent at once as /laterna/node with its name and "gone"."""
+    port, receive = receiver
+    feedback = OscFeedback("127.0.0.1", port, lambda: {"fps": 0.0}, lambda: None)
+    try:
+        assert feedback.node_change("node-2", "gone")
+        got = receive(1)
+    finally:
+        feedback.stop()
+    assert got == {"/laterna/node": ("node-2", "gone")}

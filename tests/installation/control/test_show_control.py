@@ -207,6 +207,8 @@ BAD_COMMANDS = {
     "snapshot": [],
     "source": [{}, {"name": "projector"}, {"name": 1}, {"name": None}],
     "close_viewer": [{}, {"id": 7}, {"id": "no-such-viewer"}, {"id": "x" * 65}],
+    "warp": [{}, {"output": 1, "point": 0, "by": [0.01, 0]}],  # this show has no projector windows
+    "warp_save": [{}],
 }
 
 
@@ -368,3 +370,80 @@ def test_the_state_lists_stream_viewers_and_close_viewer_closes_one(tmp_path):
         "id": handle.id,
     }
     assert closed == ["closed by the operator"] and control.state()["streams"]["viewers"] == []
+
+
+WARP_SHOW = """\
+# two projectors
+display:
+  - {width: 320, height: 180, region: [0, 0, 320, 180]}
+  - {width: 320, height: 180, region: [256, 0, 320, 180]}   # the right one
+"""
+
+
+def with_projectors(show, tmp_path):
+    from installation.calibration import Calibration
+    from installation.config.schema import load_config
+
+    path = tmp_path / "show.yaml"
+    path.write_text(WARP_SHOW)
+    show.control.calibration = Calibration(load_config(path).display)
+    show.control.config_path = path
+    return path
+
+
+def test_warp_nudges_a_projectors_mesh_point_live(show, tmp_path):
+    """{"cmd": "warp", "output": 2, "point": 12, "by": [...]} posts SetWarp with that point moved on projector 2."""
+    from engine.events import SetWarp
+
+    with_projectors(show, tmp_path)
+    result = show.control.apply({"cmd": "warp", "output": 2, "point": 12, "by": [0.02, -0.01]})
+    assert result == {"ok": True, "cmd": "warp", "output": 2, "mode": "mesh", "point": 12, "at": [0.52, 0.49]}
+    (event,) = show.posted
+    assert isinstance(event, SetWarp) and event.output == 1 and event.keystone is None
+    assert event.mesh[2][2] == (0.52, 0.49) and event.mesh[0][0] == (0.0, 0.0)
+    corner = show.control.apply({"cmd": "warp", "output": 1, "mode": "corners", "point": 1, "by": [-0.01, 0.0]})
+    assert corner["ok"] and show.posted[-1].output == 0 and show.posted[-1].keystone[1] == (0.99, 0.0)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"output": 3, "point": 0, "by": [0, 0]},
+        {"output": 0, "point": 0, "by": [0, 0]},
+        {"output": 1.0, "point": 0, "by": [0, 0]},
+        {"output": 1, "point": 25, "by": [0, 0]},
+        {"output": 1, "mode": "corners", "point": 4, "by": [0, 0]},
+        {"output": 1, "mode": "bezier", "point": 0, "by": [0, 0]},
+        {"output": 1, "point": 0, "by": [0.5, 0]},
+        {"output": 1, "point": 0, "by": [math.nan, 0]},
+        {"output": 1, "point": 0, "by": [0.01]},
+        {"output": 1, "point": 0, "by": "left"},
+    ],
+)
+def test_warp_refuses_bad_arguments_and_moves_nothing(show, tmp_path, extra):
+    """A projector or point that does not exist, an unknown mode or a step over 0.1 is refused; nothing posted."""
+    with_projectors(show, tmp_path)
+    before = [[list(map(list, row)) for row in o.mesh] for o in show.control.calibration.outputs]
+    assert show.control.apply({"cmd": "warp", **extra})["ok"] is False
+    assert show.posted == []
+    assert [o.mesh for o in show.control.calibration.outputs] == before
+
+
+def test_a_busy_loop_leaves_the_warp_point_where_it_was(show, tmp_path):
+    """When the frame loop cannot take the warp, the point is not moved either (panel and wall agree)."""
+    with_projectors(show, tmp_path)
+    show.accept_posts = False
+    assert show.control.apply({"cmd": "warp", "output": 2, "point": 12, "by": [0.02, 0]})["ok"] is False
+    assert show.control.calibration.outputs[1].mesh[2][2] == [0.5, 0.5]
+
+
+def test_warp_save_writes_the_file_with_a_backup(show, tmp_path):
+    """warp_save puts the nudged mesh into the show's file (comments kept) and the old file in .bak."""
+    from installation.config.schema import load_config
+
+    path = with_projectors(show, tmp_path)
+    show.control.apply({"cmd": "warp", "output": 2, "point": 12, "by": [0.02, 0.0]})
+    result = show.control.apply({"cmd": "warp_save"})
+    assert result["ok"] and result["backup"] == str(tmp_path / "show.yaml.bak")
+    assert load_config(path).display.outputs[0].mesh[2][2] == (0.52, 0.5)
+    assert "# the right one" in path.read_text() and (tmp_path / "show.yaml.bak").read_text() == WARP_SHOW

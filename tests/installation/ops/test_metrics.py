@@ -153,3 +153,24 @@ def test_stream_outputs_show_per_output_gauges_and_counters():
     assert got[("laterna_stream_dropped_frames_total", (("output", "main"),))] == 7
     m.update(STATS, DIRECTOR, streams={"main": {**stream, "bytes_total": 10000}})
     assert samples(m)[("laterna_stream_bytes_total", (("output", "main"),))] == 10000
+
+
+def test_cluster_nodes_are_exported_one_series_each():
+    """A hub's render nodes: up 1 (green), 0.5 (late), 0 (gone), with fps, frame p99 and errors per node."""
+    from installation.bus.base import NodeStatus
+
+    m = Metrics()
+    m.update_nodes(
+        [
+            NodeStatus("node-1", "green", "room-1", 0.2, {"fps": 29.5, "frame_p99": 40.0, "errors": 2}),
+            NodeStatus("node-2", "late", "room-2", 3.0, {"fps": 12.0}),
+            NodeStatus("node-3", "gone", "room-3", 9.0, {}),
+        ]
+    )
+    text = m.render()[0].decode()
+    assert 'laterna_node_up{node="node-1",zone="room-1"} 1.0' in text
+    assert 'laterna_node_up{node="node-2",zone="room-2"} 0.5' in text
+    assert 'laterna_node_up{node="node-3",zone="room-3"} 0.0' in text
+    assert 'laterna_node_fps{node="node-1",zone="room-1"} 29.5' in text
+    assert 'laterna_node_frame_p99_seconds{node="node-1",zone="room-1"} 0.04' in text
+    assert 'laterna_node_errors{node="node-1",zone="room-1"} 2.0' in text

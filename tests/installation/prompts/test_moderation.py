@@ -550,3 +550,10 @@ def test_an_english_vocabulary_is_declined_only_where_meant(shipped):
     words = [w for w in vocab if w.isalpha() and w.isascii() and len(w) > 2]
     assert len(words) > 20_000
     assert {w for w in words if blocked(shipped, w)} == MEANT
+
+
+def test_a_two_faced_letter_is_read_both_ways(shipped):
+    """The long s is an s that looks like an f: "ſuck" is declined as what the wall would show, while a word
+    that only reads harmlessly either way ("ſtar") still passes."""
+    assert blocked(shipped, "a \u017fuck painting")
+    assert not blocked(shipped, "a \u017ftar over the sea")

@@ -70,7 +70,9 @@ class StreamingShow:
         self.show.close()
 
 
-def start_streaming_show(tiny_model: Any, tmp_path: Any, **streams: Any) -> StreamingShow:
+def start_streaming_show(
+    tiny_model: Any, tmp_path: Any, operator_token: str | None = None, **streams: Any
+) -> StreamingShow:
     """The show above; ``streams`` overrides keys of the ``streams`` section."""
     section = {
         "enabled": True,
@@ -78,6 +80,7 @@ def start_streaming_show(tiny_model: Any, tmp_path: Any, **streams: Any) -> Stre
         "outputs": [
             {"name": "main", "max_fps": 0.0, "jpeg_quality": 90},
             {"name": "small", "width": 80, "height": 46, "max_fps": 10.0},
+            {"name": "big", "width": 1920, "height": 1080, "max_fps": 0.0, "jpeg_quality": 100},  # fills sockets
         ],
         **streams,
     }
@@ -114,6 +117,7 @@ def start_streaming_show(tiny_model: Any, tmp_path: Any, **streams: Any) -> Stre
         director,
         ServerSettings(host="127.0.0.1", port=0),
         control=control,
+        operator_token=operator_token,
         streams=StreamService(show.streams, cfg.streams),
     )
     thread = ServerThread(server, background=[director.run])

@@ -63,6 +63,21 @@ def test_mjpeg_frames_are_what_the_show_rendered_and_change(running):
     assert difference(first, last) > 1.0  # the picture moves (a slow sky and drifting hills)
 
 
+def test_ffmpegs_multipart_jpeg_demuxer_reads_the_stream(running):
+    """FFmpeg's mpjpeg demuxer (what OBS's media source and other players use, here through PyAV) reads
+    /stream.mjpg: frames at the output's size that match what the show rendered."""
+    av = pytest.importorskip("av", reason="PyAV is not installed")
+    pictures = []
+    with av.open(f"http://127.0.0.1:{running.port}/stream.mjpg", format="mpjpeg", timeout=10) as container:
+        assert container.streams.video[0].codec_context.name == "mjpeg"
+        for frame in container.decode(video=0):
+            pictures.append(frame.to_ndarray(format="rgb24"))
+            if len(pictures) == 5:
+                break
+    assert all(p.shape == (HEIGHT, WIDTH, 3) for p in pictures)
+    assert running.closest_rendered(pictures[-1]) < MATCH
+
+
 def test_a_named_output_has_its_own_size_and_an_unknown_one_is_404(running):
     """?output=small serves that output's size; an output that does not exist answers 404 in words."""
     reader = MjpegReader(running.port, "/stream.mjpg?output=small")
@@ -74,7 +89,7 @@ def test_a_named_output_has_its_own_size_and_an_unknown_one_is_404(running):
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(f"http://127.0.0.1:{running.port}/stream.mjpg?output=nope", timeout=10)
     assert refused.value.code == 404
-    assert b"main, small" in refused.value.read()
+    assert b"main, small, big" in refused.value.read()
 
 
 def test_jpeg_websocket_says_hello_then_sends_the_shows_frames(running):
@@ -150,23 +165,23 @@ def test_the_viewer_cap_answers_503_and_closes_a_websocket_with_1013(tiny_model,
 def test_a_viewer_that_never_reads_stalls_neither_the_show_nor_others_and_is_closed(running):
     """A client that asks for the MJPEG stream and never reads: the loop keeps showing frames, another viewer
     keeps getting new ones, its frames are skipped (counted), and after send_timeout_s it is closed."""
-    big = running.streams.output("main")
+    big = running.streams.output("big")  # large frames fill the socket buffers within seconds
     stuck = socket.create_connection(("127.0.0.1", running.port))
     stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    stuck.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: never-reads\r\n\r\n")
+    stuck.sendall(b"GET /stream.mjpg?output=big HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: never-reads\r\n\r\n")
     try:
         assert wait_for(lambda: any(v.peer == "never-reads" for v in big.viewers()))
         start = running.frames
-        reader = MjpegReader(running.port)
+        assert wait_for(lambda: big.stats()["viewer_dropped"] > 0)  # its socket is full: its frames are skipped
+        reader = MjpegReader(running.port, "/stream.mjpg?output=big")  # meanwhile, on the same output
         try:
             seqs = [reader.next()[0] for _ in range(10)]
         finally:
             reader.close()
         assert seqs[-1] > seqs[0]
         assert wait_for(lambda: running.frames > start + 20)  # the show went on
-        # the socket filled up; from then on its frames were skipped, and it was closed after 2 s
+        # and the viewer that never reads was closed, send_timeout_s (2 s) after its socket filled
         assert wait_for(lambda: not any(v.peer == "never-reads" for v in big.viewers()), 60)
-        assert big.stats()["viewer_dropped"] > 0
     finally:
         stuck.close()
 

@@ -8,11 +8,19 @@ Uses the visitor page test's ``browser`` fixture (Debian ``chromium`` and ``chro
 import numpy as np
 import pytest
 
-from tests.installation.server.stream_show import HEIGHT, WIDTH, difference, start_streaming_show, wait_for
+from tests.installation.server.stream_show import (
+    HEIGHT,
+    WIDTH,
+    MjpegReader,
+    difference,
+    start_streaming_show,
+    wait_for,
+)
 from tests.installation.server.test_visitor_page_e2e import WAIT_S, browser  # noqa: F401  (the shared Chromium)
 
 pytestmark = pytest.mark.slow
 
+TOKEN = "e2e-streams-token-7c2e41"
 MATCH = 3.0  # as in test_stream_routes: a decoded JPEG against its frame at a quarter size
 
 # Draws an element (an <img> or a canvas) onto a fresh canvas at the stream's size and returns its RGBA bytes.
@@ -54,7 +62,7 @@ window.streamTestSocket = ws;
 
 @pytest.fixture(scope="module")
 def running(tiny_model, tmp_path_factory):
-    show = start_streaming_show(tiny_model, tmp_path_factory.mktemp("streams-e2e"))
+    show = start_streaming_show(tiny_model, tmp_path_factory.mktemp("streams-e2e"), operator_token=TOKEN)
     yield show
     show.stop()
 
@@ -109,3 +117,30 @@ def test_the_jpeg_websocket_draws_the_shows_picture_in_the_browser(browser, runn
     assert [v.kind for v in running.streams.viewers()] == ["jpeg-ws"]
     browser.execute_script("window.streamTestSocket.close()")
     assert wait_for(lambda: running.streams.viewer_count == 0, 15)
+
+
+def test_the_operator_panel_lists_a_stream_viewer_and_closes_it(browser, running):  # noqa: F811
+    """Signed in, the panel's Stream viewers card lists an MJPEG viewer by client program with the output's
+    cost; its Close button ends that viewer's stream."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    reader = MjpegReader(running.port)
+    try:
+        reader.next()
+        browser.get(f"http://127.0.0.1:{running.port}/operator")
+        browser.find_element(By.ID, "token").send_keys(TOKEN)
+        browser.find_element(By.CSS_SELECTOR, "form button").click()
+        rows = WebDriverWait(browser, WAIT_S).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, "#stream-viewers li"), message="the stream viewer's row"
+        )
+        assert "mjpeg · main · stream-test/1.0" in rows[0].text
+        assert browser.find_element(By.ID, "stream-count").text == "1"
+        assert "main 160×90: 1 watching" in browser.find_element(By.ID, "stream-outputs").text
+        rows[0].find_element(By.TAG_NAME, "button").click()
+        assert wait_for(lambda: running.streams.viewer_count == 0, 15)
+        WebDriverWait(browser, WAIT_S).until(
+            lambda d: d.find_element(By.ID, "stream-empty").is_displayed(), message="the card to say nobody watches"
+        )
+    finally:
+        reader.close()

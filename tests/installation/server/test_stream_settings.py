@@ -21,7 +21,7 @@ def test_xr_exhibit_streams_two_outputs_and_points_the_join_hint_at_xr():
     cfg = load_config(Path(PROJECT_ROOT) / "configs" / "xr-exhibit.yaml")
     s = cfg.streams
     assert s.mjpeg and s.jpeg_ws and s.xr and s.join_page == "xr"
-    specs = s.specs((cfg.display.width, cfg.display.height))
+    specs = s.specs(cfg.display.canvas_size)
     assert [(o.name, o.width, o.height) for o in specs] == [("main", 640, 360), ("headset", 1280, 720)]
 
 

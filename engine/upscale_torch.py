@@ -1,0 +1,153 @@
+"""The guided upscaler in PyTorch, for the GPU path: the same maths as ``engine.upscale`` (float32 throughout).
+
+Box filters are an average pool over a reflect-101 padded picture (OpenCV's default border), the
+enlargement is ``interpolate(bilinear, align_corners=False)`` (OpenCV's INTER_LINEAR), so on the same
+input the result equals ``GuidedUpscaler``'s to within a level (that one rounds in 16-bit fixed point).
+torch is imported when the class is built, never when ``engine`` is.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from engine.errors import ConfigError
+from engine.frame import Pixels, uint8_pixels
+from engine.upscale import A_LIMIT, ResizeUpscaler, Upscaler, check_guided
+
+if TYPE_CHECKING:
+    import torch
+
+log = logging.getLogger(__name__)
+
+LUMA = (0.299, 0.587, 0.114)  # OpenCV's RGB -> grey weights
+
+
+def _box(x: torch.Tensor, radius: int) -> torch.Tensor:
+    import torch.nn.functional as F
+
+    padded = F.pad(x, (radius, radius, radius, radius), mode="reflect")
+    return F.avg_pool2d(padded, 2 * radius + 1, stride=1)
+
+
+def _gain(g: torch.Tensor, p: torch.Tensor, radius: int, eps: float) -> tuple[torch.Tensor, ...]:
+    """(A, mean A, mean I, mean p) of the guided filter on NCHW tensors."""
+    mean_g = _box(g, radius)
+    var_g = _box(g * g, radius) - mean_g * mean_g
+    mean_p = _box(p, radius)
+    cov = _box(g * p, radius) - mean_g * mean_p
+    a = cov / (var_g + eps)
+    return a, _box(a, radius), mean_g, mean_p
+
+
+def guided_coefficients(
+    styled: torch.Tensor,
+    guide_low: torch.Tensor,
+    radius: int,
+    eps: float,
+    form: str = "filter",
+    detail: float = 1.0,
+    coarse: int = 1,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(A, b) at the working size from NCHW float tensors in [0, 1], as ``engine.upscale.guided_coefficients``."""
+    import torch.nn.functional as F
+
+    if form == "detail":
+        if coarse > 1:
+            h, w = styled.shape[-2:]
+            size = (max(1, h // coarse), max(1, w // coarse))
+            g_c = F.interpolate(guide_low, size=size, mode="area")
+            p_c = F.interpolate(styled, size=size, mode="area")
+            _, mean_a_c, _, _ = _gain(g_c, p_c, max(1, round(radius / coarse)), eps)
+            mean_a = F.interpolate(mean_a_c, size=(h, w), mode="bilinear", align_corners=False)
+        else:
+            _, mean_a, _, _ = _gain(guide_low, styled, radius, eps)
+        mean_a = (mean_a * detail).clamp(-A_LIMIT, A_LIMIT)
+        return mean_a, styled - mean_a * guide_low
+    a, mean_a, mean_g, mean_p = _gain(guide_low, styled, radius, eps)
+    return mean_a.clamp(-A_LIMIT, A_LIMIT), _box(mean_p - a * mean_g, radius)
+
+
+def guided_upsample(
+    styled: torch.Tensor,
+    guide_low: torch.Tensor,
+    guide_full: torch.Tensor,
+    radius: int,
+    eps: float,
+    form: str = "filter",
+    detail: float = 1.0,
+    coarse: int = 1,
+) -> torch.Tensor:
+    """The guided upscaler on NCHW float tensors in [0, 1]: ``styled`` (N,3,h,w) guided by ``guide_low``
+    (N,C,h,w; C = 3, or 1 for a luminance guide) fitted at (h, w), applied to ``guide_full`` (N,C,H,W)."""
+    import torch.nn.functional as F
+
+    a, b = guided_coefficients(styled, guide_low, radius, eps, form, detail, coarse)
+    size = guide_full.shape[-2:]
+    a_up = F.interpolate(a, size=size, mode="bilinear", align_corners=False)
+    b_up = F.interpolate(b, size=size, mode="bilinear", align_corners=False)
+    return a_up * guide_full + b_up
+
+
+class TorchGuidedUpscaler(Upscaler):
+    """``GuidedUpscaler`` on a torch device (``cuda``, ``cuda:1``, or ``cpu``): uint8 pictures in and out."""
+
+    name = "guided-torch"
+    needs_guide = True
+
+    def __init__(
+        self,
+        radius: int = 4,
+        eps: float = 1e-3,
+        guide: str = "rgb",
+        form: str = "detail",
+        detail: float = 2.0,
+        coarse: int = 2,
+        device: str = "cuda",
+    ) -> None:
+        check_guided(radius, eps, guide, form, detail)
+        if coarse not in (1, 2):
+            raise ConfigError(f"guided upscaler: coarse must be 1 or 2, got {coarse}")
+        self.form, self.detail, self.coarse = form, detail, coarse
+        import torch
+
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise ConfigError(f"guided upscaler: device {device!r} asked for, but PyTorch sees no CUDA device")
+        self._torch = torch
+        self.device = torch.device(device)
+        self.radius = radius
+        self.eps = eps
+        self.guide = guide
+        self._fallback = ResizeUpscaler()
+
+    def describe(self) -> str:
+        return f"guided-torch {self.form} on {self.device} (r={self.radius}, eps={self.eps:g}, {self.guide})"
+
+    def _tensor(self, pixels: np.ndarray) -> torch.Tensor:
+        """uint8 HxWx3 -> float 1x3xHxW in [0, 1] on the device (the upload is the uint8 picture)."""
+        t = self._torch.from_numpy(np.ascontiguousarray(pixels)).to(self.device, non_blocking=True)
+        return t.permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
+
+    def _luma(self, rgb: torch.Tensor) -> torch.Tensor:
+        """The grey picture OpenCV's RGB2GRAY gives (rounded to whole levels), 1x1xHxW in [0, 1]."""
+        r, g, b = LUMA
+        y = rgb[:, 0:1] * r + rgb[:, 1:2] * g + rgb[:, 2:3] * b
+        return (y * 255.0).round_().div_(255.0)
+
+    def upscale(
+        self, styled: np.ndarray, guide_low: np.ndarray, guide_full: np.ndarray | None, size: tuple[int, int]
+    ) -> Pixels:
+        if (styled.shape[1], styled.shape[0]) == size:
+            return styled
+        if guide_full is None or (guide_full.shape[1], guide_full.shape[0]) != size:
+            return self._fallback.upscale(styled, guide_low, None, size)
+        torch = self._torch
+        with torch.inference_mode():
+            p, g_low, g_full = self._tensor(styled), self._tensor(guide_low), self._tensor(guide_full)
+            if self.guide == "luma":
+                g_low, g_full = self._luma(g_low), self._luma(g_full)
+            q = guided_upsample(p, g_low, g_full, self.radius, self.eps, self.form, self.detail, self.coarse)
+            out = q.mul_(255.0).round_().clamp_(0, 255).to(torch.uint8)[0].permute(1, 2, 0).contiguous()
+            return uint8_pixels(out.cpu().numpy())

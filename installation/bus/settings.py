@@ -1,0 +1,60 @@
+"""Settings of the show's bus (config section ``bus``): one process, or a hub and render nodes on Redis."""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Literal
+
+from pydantic import Field, StrictFloat, StrictInt, StrictStr, field_validator
+
+from installation.config.base import PathText, Settings
+
+URL_ENV = "LATERNA_BUS_URL"  # overrides bus.url, so one set of files serves every site
+PASSWORD_ENV = "LATERNA_BUS_PASSWORD"  # the Redis password when no password_file is named
+
+
+class BusSettings(Settings):
+    """Where the show's decisions travel: in-process (no url: one machine, as always) or through Redis."""
+
+    url: StrictStr = Field(
+        "", description="redis://host:6379/0 (rediss:// for TLS, unix:///path.sock); empty: one process, no Redis"
+    )
+    role: Literal["hub", "node", "both"] = Field(
+        "both", description="hub: visitors, Director, operator, no frame loop; node: renders what the hub decides"
+    )
+    zone: StrictStr = Field("main", description="the room or zone this node shows (heartbeats, operator panel)")
+    node: StrictStr = Field("", description="this node's name on the panel (empty: the host name and the zone)")
+    password_file: PathText = Field(
+        "", description=f"a file holding the Redis password (else ${PASSWORD_ENV}); never logged"
+    )
+    username: StrictStr = Field("", description="Redis ACL user (empty: the default user)")
+    tls_ca: PathText = Field("", description="CA file to check the Redis server's TLS certificate (rediss://)")
+    tls_cert: PathText = Field("", description="client certificate for TLS (optional)")
+    tls_key: PathText = Field("", description="client key for TLS (optional)")
+    hub_gone_s: StrictFloat = Field(
+        10.0, gt=0, description="no word from the hub for this long: a node goes to its own attract mode"
+    )
+    heartbeat_s: StrictFloat = Field(1.0, gt=0, le=5, description="how often nodes say they are alive")
+    node_gone_s: StrictFloat = Field(4.0, gt=0, le=30, description="a node silent this long is shown gone (red)")
+    state_hz: StrictFloat = Field(5.0, gt=0, le=50, description="full-state broadcasts per second")
+    timeout_s: StrictFloat = Field(1.0, gt=0, le=10, description="a Redis call gives up after this long")
+    preview_kb: StrictInt = Field(24, ge=0, le=512, description="a node's preview JPEG is at most this big (0: none)")
+    preview_every_s: StrictFloat = Field(2.0, gt=0, description="how often a node sends its preview")
+    prefix: StrictStr = Field("laterna", description="prefix of every Redis key, so shows can share one Redis")
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, url: str) -> str:
+        if url and not re.match(r"^(redis|rediss|unix)://", url):
+            raise ValueError("expected a redis://, rediss:// or unix:// URL, or nothing")
+        return url
+
+    def effective_url(self) -> str:
+        """``$LATERNA_BUS_URL`` if set, else ``url`` ("" = the in-process bus)."""
+        return os.environ.get(URL_ENV, "").strip() or self.url
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced by ``***``, for logs and pages."""
+    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
