@@ -240,6 +240,14 @@ def build_sinks(cfg: ShowConfig, headless: bool) -> list[FrameSink]:
     return sinks
 
 
+def use_ndi_config(cfg: ShowConfig) -> None:
+    """With ``ndi.ips``: write the unicast discovery config and point this process's NDI library at it."""
+    if cfg.ndi.ips:
+        from engine.ndi import use_config
+
+        use_config(cfg.resolve(cfg.ndi.config_dir), cfg.ndi.ips, machine_name="")
+
+
 def blend_spec(display: DisplaySettings, index: int) -> BlendSpec | None:
     """Output ``index``'s edge blend: its written zone widths, else the overlaps of the outputs' regions."""
     outputs = display.all_outputs
@@ -285,14 +293,6 @@ def projector_sinks(display: DisplaySettings) -> list[FrameSink]:
         )
     sinks[0].companions = sinks[1:]
     return sinks
-
-
-def use_ndi_config(cfg: ShowConfig) -> None:
-    """With ``ndi.ips``: write the unicast discovery config and point this process's NDI library at it."""
-    if cfg.ndi.ips:
-        from engine.ndi import use_config
-
-        use_config(cfg.resolve(cfg.ndi.config_dir), cfg.ndi.ips, machine_name="")
 
 
 @dataclass

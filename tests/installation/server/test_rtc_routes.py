@@ -202,3 +202,36 @@ def test_the_answer_prefers_the_configured_codec(aiortc, codec, expected):
     assert reply["type"] == "answer", reply
     assert _first_codec(reply["sdp"]) == expected
     assert viewers == 1 and sink.viewers() == [] and service.peers == 0  # aclose closed it
+
+
+def test_a_peer_that_never_connects_is_closed_after_the_connect_timeout(aiortc):
+    """An answered offer whose client never applies the answer is closed after connect_timeout_s: its viewer
+    leaves the sink and its peer connection is closed (nothing left behind)."""
+    from engine.sinks.fanout import FanoutSink, OutputSpec
+    from installation.server.rtc_routes import RtcService
+    from installation.server.rtc_settings import WebRtcSettings
+    from tests.installation.server.rtc_client import RtcClient, loopback_ice
+
+    sink = FanoutSink([OutputSpec("main", 64, 48)])
+    sink.open()
+    service = RtcService(sink, WebRtcSettings(connect_timeout_s=0.3))
+
+    async def go():
+        client = RtcClient()
+        try:
+            reply = await service.answer(json.dumps({"type": "offer", "sdp": await client.offer()}), "test")
+            assert reply["type"] == "answer"
+            assert len(sink.viewers()) == 1
+            for _ in range(200):  # a deadline of 10 s, polled
+                if service.peers == 0 and not sink.viewers():
+                    break
+                await asyncio.sleep(0.05)
+            return service.peers, len(sink.viewers())
+        finally:
+            await client.close()
+            await service.aclose()
+
+    with loopback_ice():
+        peers, viewers = _run(go())
+    sink.close()
+    assert (peers, viewers) == (0, 0)
