@@ -14,13 +14,19 @@ TORCH_INDEX ?=
 
 .PHONY: run test pytest lint bench soak clean browser xvfb triton redis
 
-# Headless Chromium + ChromeDriver for the browser tests (Debian packages). Best effort: without them
-# those tests skip and say why.
+# Headless Chromium + ChromeDriver for the browser tests (Debian packages), and Meta's IWER (npm `iwer`,
+# a WebXR runtime emulator, test-only: tools/browser/package-lock.json) for the /xr tests. Best effort:
+# without them those tests skip and say why.
 browser:
 	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || \
 	  { command -v apt-get >/dev/null 2>&1 && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	    apt-get install -y -qq chromium chromium-driver >/dev/null) ; } || \
 	  echo "chromium/chromedriver not installed: browser tests will be skipped"
+	@test -f tools/browser/node_modules/iwer/build/iwer.min.js || \
+	  { command -v npm >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null ; } ; \
+	    command -v npm >/dev/null 2>&1 && (cd tools/browser && npm ci --no-audit --no-fund --loglevel=error) ; } || \
+	  echo "npm's iwer not installed (tools/browser): the WebXR viewer's browser tests will be skipped"
 
 # Debian's redis-server for the cluster tests (each test starts its own child on a unix socket). Best
 # effort: without it those tests skip and say why.
@@ -57,7 +63,7 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
-	$(PY) -m pip install -q -e '.[dev,triton]'
+	$(PY) -m pip install -q -e '.[dev,triton,xr,ndi]'
 	$(PY) -m installation.prompts.embedding  # the sentence model to ONNX once: prompts work ~1 s after start
 	touch $(STAMP)
 
@@ -90,4 +96,4 @@ soak: $(STAMP)
 	$(PY) tools/soak.py --minutes 60 --visitors 20 --out runs/soak
 
 clean:
-	rm -rf $(VENV) $(TRITON_VENV) build *.egg-info .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TRITON_VENV) build *.egg-info .mypy_cache .ruff_cache tools/browser/node_modules

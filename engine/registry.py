@@ -17,6 +17,7 @@ SOURCES = {
     "slideshow": "engine.sources.slideshow:SlideshowSource",
     "pattern": "engine.sources.pattern:PatternSource",
     "generator": "engine.sources.generator:GeneratorSource",
+    "ndi": "engine.sources.ndi:NdiSource",
 }
 BACKENDS = {
     "onnxruntime": "engine.backends.onnxruntime:OnnxRuntimeBackend",
@@ -28,6 +29,7 @@ SINKS = {
     "window": "engine.sinks.window:ProjectorSink",
     "headless": "engine.sinks.headless:HeadlessSink",
     "recorder": "engine.sinks.recorder:RecorderSink",
+    "ndi": "engine.sinks.ndi:NdiSink",
 }
 
 

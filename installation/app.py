@@ -446,7 +446,12 @@ class Installation:
             return None
         from installation.server.stream_routes import StreamService
 
-        service = StreamService(sink, self.cfg.streams, log_addresses=self.cfg.server.log_addresses)
+        service = StreamService(
+            sink,
+            self.cfg.streams,
+            log_addresses=self.cfg.server.log_addresses,
+            title=self.cfg.server.page_title or f"Laterna — {self.cfg.name}",
+        )
         routes = ", ".join(r.path for r in service.routes() if not r.path.startswith("/xr/"))
         log.info("streams: %s (%d output(s), up to %d viewers)", routes, len(sink.outputs), sink.max_viewers)
         return service

@@ -62,6 +62,9 @@ def _simple_source(kind: str, cfg: ShowConfig) -> FrameSource:
         return cls(images=cfg.resolve(s.path), width=s.width, height=s.height, seconds=s.slide_seconds, fps=s.fps)
     if kind == "camera":
         return cls(device=s.device, width=s.width, height=s.height, fps=s.fps, stale_after=s.stale_after_s)
+    if kind == "ndi":
+        use_ndi_config(cfg)
+        return cls(name=s.ndi_name, stale_after=s.stale_after_s)
     if kind == "generator":
         return cls(
             model=cfg.resolve(s.generator),
@@ -135,7 +138,7 @@ def build_source(cfg: ShowConfig, size: tuple[int, int] | None = None) -> FrameS
         if kind == "pattern":
             log.warning("no camera found (%s); showing the built-in animated source", s.device)
     source = _simple_source(kind, cfg)
-    if kind in ("camera", "video"):
+    if kind in ("camera", "video", "ndi"):
         if s.fallback == "none":  # "no fallback" still shows something while the source is broken: black
             fallback: FrameSource = BlackSource(s.width, s.height, fps=s.fps)
         else:
@@ -227,7 +230,22 @@ def build_sinks(cfg: ShowConfig, headless: bool) -> list[FrameSink]:
     streams = build_streams(cfg)
     if streams is not None:
         sinks.append(streams)
+    if cfg.ndi.send:
+        if streams is None:
+            raise ConfigError(
+                f"{cfg.source_file or 'config'}: ndi.send needs streams.enabled: true (NDI sends a stream output)"
+            )
+        use_ndi_config(cfg)
+        sinks.append(resolve(SINKS, "ndi", "sink")(streams, source_name=cfg.ndi.name, output=cfg.ndi.output))
     return sinks
+
+
+def use_ndi_config(cfg: ShowConfig) -> None:
+    """With ``ndi.ips``: write the unicast discovery config and point this process's NDI library at it."""
+    if cfg.ndi.ips:
+        from engine.ndi import use_config
+
+        use_config(cfg.resolve(cfg.ndi.config_dir), cfg.ndi.ips, machine_name="")
 
 
 def blend_spec(display: DisplaySettings, index: int) -> BlendSpec | None:

@@ -45,11 +45,14 @@ Height = Annotated[StrictInt, Field(ge=16, le=4320)]
 class SourceSettings(Settings):
     """Where the pictures come from, and what stands in when it fails."""
 
-    type: Literal["auto", "camera", "video", "slideshow", "pattern", "generator"] = Field(
-        "auto", description="auto: camera `device` if present, else the built-in animated pattern"
+    type: Literal["auto", "camera", "video", "slideshow", "pattern", "generator", "ndi"] = Field(
+        "auto", description="auto: camera `device` if present, else the built-in animated pattern; ndi: `ndi_name`"
     )
     device: Device = Field(0, description="camera index, device path, or RTSP/HTTP URL")
     path: PathText = Field("", description="the video file or image folder for type video/slideshow")
+    ndi_name: StrictStr = Field(
+        "", description="the NDI source for type ndi: 'MACHINE (name)' or just its name (the [ndi] extra)"
+    )
     width: Width = Field(640, description="capture width in pixels")
     height: Height = Field(360, description="capture height in pixels")
     fps: StrictFloat = Field(30.0, gt=0, le=240, description="frames per second asked of the source")
@@ -82,6 +85,8 @@ class SourceSettings(Settings):
     def _needs_path(self) -> SourceSettings:
         if self.type in ("video", "slideshow") and not self.path:
             raise related("path", f"a file or folder for source type {self.type!r}")
+        if self.type == "ndi" and not self.ndi_name.strip():
+            raise related("ndi_name", "the NDI source's name for source type 'ndi'")
         return self
 
 

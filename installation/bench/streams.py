@@ -40,6 +40,7 @@ from engine.sinks.base import FrameSink
 from engine.sinks.fanout import FanoutSink, OutputSpec
 from engine.sources.pattern import PatternSource
 from engine.style import StyleMix
+from installation.bench import rtc_ndi
 from installation.bench.timing import table
 
 log = logging.getLogger(__name__)
@@ -171,6 +172,7 @@ LATENCY_PROBES: dict[str, Callable[[StreamBench], list[float]]] = {
     "MJPEG": mjpeg_latency,
     "JPEG websocket": jpeg_ws_latency,
 }
+LATENCY_PROBES.update(rtc_ndi.latency_probes())  # WebRTC and NDI, where their extras are installed
 
 
 # -- viewers in a child process (the show's process pays only for serving them) ---------------------------
@@ -198,6 +200,7 @@ def _ws_reader(port: int, stop: Any) -> None:
 
 
 VIEWER_KINDS: dict[str, Callable[[int, Any], None]] = {"MJPEG": _mjpeg_reader, "JPEG websocket": _ws_reader}
+VIEWER_KINDS.update(rtc_ndi.viewer_kinds())
 
 
 def _viewers_main(kind: str, port: int, count: int, stop: Any) -> None:
@@ -296,6 +299,7 @@ def streams_table(model: str | Path = "models/lantern.json", seconds: float = 4.
     from installation.prompts.director import Director, DirectorSettings
     from installation.prompts.moderation import Moderator
     from installation.server.prompt_server import PromptServer, ServerThread
+    from installation.server.rtc_settings import WebRtcSettings
     from installation.server.settings import ServerSettings
     from installation.server.stream_routes import StreamService
     from installation.server.stream_settings import StreamsSettings
@@ -310,7 +314,7 @@ def streams_table(model: str | Path = "models/lantern.json", seconds: float = 4.
     mix = StyleMix(tuple([1.0 / n] * n), strength=1.0)
     loop = FrameLoop(source, stylizer, [shown], mix, SIZE, display_fps=0.0, workers=2, frame_budget_s=5.0)
     director = Director(lambda event: True, None, None, Moderator(), DirectorSettings())
-    service = StreamService(sink, StreamsSettings(enabled=True, max_viewers=50))
+    service = StreamService(sink, StreamsSettings(enabled=True, max_viewers=50, webrtc=WebRtcSettings(max_viewers=10)))
     server = PromptServer(director, ServerSettings(host="127.0.0.1", port=0), streams=service)
     thread = ServerThread(server)
     counts = (0, 1, 4) if quick else (0, 1, 4, 10)

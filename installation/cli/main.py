@@ -458,8 +458,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="model,e2e,turn,generator",
         help="which tables: model, e2e, turn, generator, projectors, triton, cluster, upscale, streams "
         "(comma-separated; triton needs `make triton`; cluster: the show's bus, in-process vs Redis; upscale: "
-        "1080p/4K output by guided upscaling vs resize vs stylising at full size; streams: a show with a server "
-        "and stream viewers)",
+        "1080p/4K output by guided upscaling vs resize vs stylising at full size; streams runs a show with a server "
+        "and stream viewers; triton and streams are not in the default set)",
     )
     b.set_defaults(func=cmd_bench)
     return p

@@ -35,14 +35,14 @@ def _needs_generator(cfg: ShowConfig) -> bool:
     s = cfg.source
     if s.type == "generator":
         return True
-    live = s.type in ("auto", "camera", "video")  # "auto" becomes the camera wherever one is plugged in
+    live = s.type in ("auto", "camera", "video", "ndi")  # "auto" becomes the camera wherever one is plugged in
     return (live and s.fallback == "generator") or (cfg.attract.enabled and cfg.attract.source == "generator")
 
 
 def _source(cfg: ShowConfig, problems: list[Problem]) -> None:
     s = cfg.source
     uses_path = s.type in ("video", "slideshow") or (
-        s.type in ("auto", "camera", "video") and s.fallback in ("video", "slideshow")
+        s.type in ("auto", "camera", "video", "ndi") and s.fallback in ("video", "slideshow")
     )
     if uses_path:
         kind = s.type if s.type in ("video", "slideshow") else s.fallback

@@ -22,6 +22,7 @@ from engine.errors import ConfigError
 from installation.bus.settings import BusSettings
 from installation.config.base import Settings, explain
 from installation.control.settings import AttractSettings, HoursSettings, OscSettings
+from installation.ndi_settings import NdiSettings
 from installation.prompts.settings import DirectorSettings, ExpanderSettings, ModerationSettings
 from installation.server.settings import KioskSettings, OperatorSettings, ServerSettings
 from installation.server.stream_settings import StreamsSettings
@@ -65,6 +66,7 @@ class ShowConfig(Settings):
     streams: StreamsSettings = Field(
         default_factory=StreamsSettings, description="the live picture as streams (MJPEG, JPEG websocket, /xr)"
     )
+    ndi: NdiSettings = Field(default_factory=NdiSettings, description="NDI out and NDI discovery")
     bus: BusSettings = Field(default_factory=BusSettings, description="one machine, or a hub and render nodes on Redis")
     _source_file: str = PrivateAttr("")
 

@@ -283,7 +283,9 @@ class PromptServer:
                 process_request=self._process_request,
                 create_connection=_Tracked,
                 compression=None,
-                max_size=s.max_message_bytes,
+                # WebRTC offers (a browser's SDP, 4-10 KB) need more than a prompt; the visitor protocol still
+                # refuses a prompt message over max_message_bytes itself (protocol.parse_client_message)
+                max_size=max(s.max_message_bytes, self.streams.max_message_bytes if self.streams else 0),
                 max_queue=16,
                 open_timeout=None,  # _Tracked.handshake applies OPEN_TIMEOUT_S itself
                 ssl_handshake_timeout=OPEN_TIMEOUT_S if tls is not None else None,
@@ -310,7 +312,7 @@ class PromptServer:
         if server is None:
             return
         if self.streams is not None:
-            self.streams.close_all()
+            await self.streams.aclose()
         server.close()  # 1001 to open connections, 503 to those still in their handshake
         try:
             async with asyncio.timeout(CLOSE_GRACE_S):

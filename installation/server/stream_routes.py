@@ -17,9 +17,13 @@ counted against ``streams.max_viewers``, listed on the operator panel and closab
 - Both use the output's one shared JPEG per frame (``add_viewer(..., jpeg=True)``): a viewer costs a
   socket write, not an encode.
 - ``/xr`` and ``/xr/<file>`` are the WebXR viewer's files in ``web/xr/``, served only when its
-  ``index.html`` exists and ``streams.xr`` is on.
+  ``index.html`` exists and ``streams.xr`` is on; ``/xr/offer.json`` tells that page what it may connect
+  to (``xr_offer``: WebRTC signalling when it is on and aiortc is installed, the JPEG websocket, which output),
+  so it never knocks on a route that is not there. A viewer that says ``?kind=xr`` is listed as an XR
+  viewer on the operator panel (docs/xr.md).
 
-Other stream kinds (WebRTC signalling) add a websocket route with ``add_websocket``.
+Other stream kinds add a websocket route with ``add_websocket``: WebRTC signalling (``/rtc``,
+``rtc_routes.RtcService``) is one.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ from engine.errors import SinkError
 from engine.sinks.fanout import FanoutSink, StreamOutput, ViewerLimit
 from installation.server import protocol
 from installation.server.routes import PUBLIC, Route
+from installation.server.rtc_routes import KIND as RTC_KIND
+from installation.server.rtc_routes import MAX_SDP, RTC_PATH, RTC_SESSION, RtcService
 from installation.server.stream_settings import StreamsSettings
 from installation.server.visitor_page import (
     CONTENT_TYPES,
@@ -55,6 +61,9 @@ log = logging.getLogger(__name__)
 MJPEG_PATH = "/stream.mjpg"
 JPEG_WS_PATH = "/stream/ws"
 XR_PATH = "/xr"
+XR_OFFER_PATH = "/xr/offer.json"
+XR_VENDOR_CACHE = "public, max-age=604800, immutable"  # web/xr/vendor/: versioned file names
+VIEWER_KINDS = ("xr",)  # what a client may call itself with ?kind= (else it is listed by its transport)
 XR_ROOT = WEB_ROOT / "xr"
 HTTP_STREAM_SESSION = "http-stream"  # an endless HTTP response (MJPEG): the server hands over the transport
 JPEG_WS_SESSION = "stream-ws"
@@ -93,6 +102,12 @@ def client_name(user_agent: str | None) -> str:
     return token
 
 
+def viewer_kind(target: str, default: str) -> str:
+    """``?kind=`` of a request target when it is a kind a client may claim (``VIEWER_KINDS``), else ``default``."""
+    values = parse_qs(urlsplit(target).query).get("kind", [])
+    return values[0] if values and values[0] in VIEWER_KINDS else default
+
+
 def output_name(target: str) -> str:
     """``?output=NAME`` of a request target ("" when not given)."""
     values = parse_qs(urlsplit(target).query).get("output", [])
@@ -109,12 +124,14 @@ class StreamService:
         *,
         log_addresses: bool = False,
         xr_root: Path = XR_ROOT,
+        title: str = "Laterna",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.sink = sink
         self.settings = settings
         self.log_addresses = log_addresses
         self.clock = clock
+        self.title = title
         self._websockets: dict[str, WebsocketHandler] = {}
         self._extra: list[Route] = []
         self._tasks: set[asyncio.Task[None]] = set()
@@ -123,6 +140,8 @@ class StreamService:
             self.add_websocket(
                 JPEG_WS_PATH, "the live picture as JPEG websocket messages", JPEG_WS_SESSION, self.serve_ws
             )
+        self.rtc = RtcService(sink, settings.webrtc)
+        self.add_websocket(RTC_PATH, "WebRTC signalling (offer/answer)", RTC_SESSION, self.serve_rtc)
 
     # -- routes ----------------------------------------------------------------------------------------
     @staticmethod
@@ -139,6 +158,11 @@ class StreamService:
             files[f"{XR_PATH}/{rel}"] = (kind, path.read_bytes())
         files[XR_PATH] = files[f"{XR_PATH}/index.html"]
         return files
+
+    @property
+    def max_message_bytes(self) -> int:
+        """The largest websocket message a stream client sends: a WebRTC offer's SDP."""
+        return MAX_SDP
 
     @property
     def serves_xr(self) -> bool:
@@ -158,7 +182,33 @@ class StreamService:
             )
         for path in self._xr_files:
             table.append(Route(path, PUBLIC, "the WebXR viewer", self._xr_reply))
+        if self._xr_files:
+            table.append(Route(XR_OFFER_PATH, PUBLIC, "what the WebXR viewer may connect to (JSON)", self._offer_reply))
         return table
+
+    def xr_offer(self) -> dict[str, Any]:
+        """What ``/xr`` may connect to: the WebRTC signalling and JPEG websocket paths (None: not served), the
+        output it shows (``streams.xr_output``, else the first) and that output's size, and the show's title."""
+        name = self.settings.xr_output or self.sink.default.name
+        output = self.sink.output(name)
+        spec, latest = output.spec, output.latest()
+        width, height = latest.size if latest is not None else (spec.width, spec.height)
+        return {
+            "title": self.title,
+            "rtc": RTC_PATH if self.rtc.available() else None,  # on, and aiortc installed
+            "jpeg": JPEG_WS_PATH if self.settings.jpeg_ws else None,
+            "output": output.name,
+            "width": width or None,
+            "height": height or None,
+        }
+
+    def _offer_reply(self, target: str, host: str | None) -> HttpReply:
+        try:
+            body = json_bytes(self.xr_offer())
+        except Exception:  # the sink is the engine's: say so, keep serving
+            log.exception("the WebXR viewer's offer could not be read")
+            return text_reply(500, "The live picture's settings are not available right now.")
+        return http_reply(200, "application/json", body, cache="no-store")
 
     @property
     def sessions(self) -> tuple[str, ...]:
@@ -166,8 +216,11 @@ class StreamService:
         return (HTTP_STREAM_SESSION, *self._websockets)
 
     def _xr_reply(self, target: str, host: str | None) -> HttpReply:
-        kind, body = self._xr_files[urlsplit(target).path]
-        return http_reply(200, kind, body, security=XR_SECURITY_HEADERS)
+        path = urlsplit(target).path
+        kind, body = self._xr_files[path]
+        # Vendored files carry their version in their name, so a headset keeps them (three.js: 749 KB).
+        cache = XR_VENDOR_CACHE if path.startswith(f"{XR_PATH}/vendor/") else "no-cache"
+        return http_reply(200, kind, body, cache=cache, security=XR_SECURITY_HEADERS)
 
     def precheck_output(self, target: str, host: str | None = None) -> HttpReply | None:
         """Before a websocket stream: 404 for an unknown output; None: go on. (A full show closes the websocket
@@ -202,6 +255,16 @@ class StreamService:
             await self.serve_mjpeg(connection)
         else:
             await self._websockets[session](connection)
+
+    async def serve_rtc(self, ws: ServerConnection) -> None:
+        """WebRTC signalling: each offer on this websocket gets an answer (a new peer) or an error."""
+        assert ws.request is not None
+        await self.rtc.serve(ws, self.peer(ws), viewer_kind(ws.request.path, RTC_KIND))
+
+    async def aclose(self) -> None:
+        """Close every stream viewer and wait for the WebRTC peers to close (the server is stopping)."""
+        self.close_all()
+        await self.rtc.aclose()
 
     def close_all(self, reason: str = "the show is stopping") -> None:
         """Close every stream viewer (the server is stopping)."""
@@ -282,7 +345,9 @@ class StreamService:
             _call_soon(loop, lambda: self._close_soon(ws, reason))
 
         try:
-            handle = output.add_viewer("jpeg-ws", self.peer(ws), on_close=on_close, jpeg=True)
+            handle = output.add_viewer(
+                viewer_kind(ws.request.path, "jpeg-ws"), self.peer(ws), on_close=on_close, jpeg=True
+            )
         except ViewerLimit as full:
             await ws.close(protocol.CLOSE_TRY_AGAIN_LATER, str(full)[:120])
             return

@@ -18,6 +18,7 @@ from pydantic import (
 
 from engine.sinks.fanout import OutputSpec
 from installation.config.base import Settings, related
+from installation.server.rtc_settings import WebRtcSettings
 
 
 def _output_name(name: str) -> str:
@@ -76,12 +77,16 @@ class StreamsSettings(Settings):
     mjpeg: StrictBool = Field(True, description="GET /stream.mjpg: multipart MJPEG for VLC, OBS, TouchDesigner")
     jpeg_ws: StrictBool = Field(True, description="/stream/ws: JPEG frames over a websocket (browsers)")
     xr: StrictBool = Field(True, description="serve the WebXR viewer at /xr (when this build has the page)")
+    xr_output: OutputName | Literal[""] = Field(
+        "", description='the output the /xr viewer shows ("": the first output)'
+    )
     join_page: Literal["visitor", "xr"] = Field(
         "visitor", description="where the join hint's QR code points: the visitor page or the /xr viewer"
     )
     send_timeout_s: StrictFloat = Field(
         10.0, gt=0, le=600, description="a stream client that takes nothing for this long is closed"
     )
+    webrtc: WebRtcSettings = Field(WebRtcSettings(), description="WebRTC viewers (/rtc signalling; the [xr] extra)")
 
     @field_validator("outputs")
     @classmethod
@@ -92,6 +97,14 @@ class StreamsSettings(Settings):
         if len(set(names)) != len(names):
             raise ValueError(f"expected distinct output names, got {names}")
         return outputs
+
+    @field_validator("xr_output")
+    @classmethod
+    def _known_output(cls, name: str, info) -> str:  # type: ignore[no-untyped-def]
+        names = [o.name for o in info.data.get("outputs", ())]
+        if name and name not in names:
+            raise ValueError(f'one of the outputs {names}, or "" for the first; got {name!r}')
+        return name
 
     def specs(self, default_size: tuple[int, int]) -> list[OutputSpec]:
         """The outputs for the engine, a size of 0 meaning ``default_size`` (the size the sinks get)."""

@@ -330,11 +330,12 @@ def test_a_signal_at_any_moment_of_start_up_exits_cleanly_with_stats(tiny_model,
 
 def test_a_streaming_show_serves_mjpeg_counts_its_viewer_and_falls_back_from_xr(tiny_model, monkeypatch, caplog):
     """streams.enabled: the installation serves /stream.mjpg on its port, the panel's state and /metrics count
-    the viewer, and join_page xr without an /xr page points the join hint at the visitor page and says so."""
+    the viewer, and join_page xr with no /xr served (streams.xr off) points the join hint at the visitor page
+    and says so."""
     import http.client
 
     monkeypatch.setenv("LATERNA_OPERATOR_TOKEN", "s3cret-token")
-    streams = {"enabled": True, "join_page": "xr", "outputs": [{"name": "main", "max_fps": 10.0}]}
+    streams = {"enabled": True, "join_page": "xr", "xr": False, "outputs": [{"name": "main", "max_fps": 10.0}]}
     inst = Installation(_config(tiny_model, streams=streams), headless=True)
     got: dict = {}
 
@@ -362,7 +363,7 @@ def test_a_streaming_show_serves_mjpeg_counts_its_viewer_and_falls_back_from_xr(
     assert got["type"].startswith("multipart/x-mixed-replace") and b"Content-Type: image/jpeg" in got["first"]
     assert [v["kind"] for v in got["state"]] == ["mjpeg"]
     assert 'laterna_stream_viewers{output="main"} 1.0' in got["metrics"]
-    assert got["join"] == "http://10.0.0.5:8765/"  # this build has no /xr page yet
+    assert got["join"] == "http://10.0.0.5:8765/"  # /xr is not served
     assert "serves no /xr page" in caplog.text
     assert inst.show.streams.viewer_count == 0  # closed with the show
 
