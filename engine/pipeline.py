@@ -26,7 +26,7 @@ import numpy as np
 
 from engine.backends.base import Backend
 from engine.errors import BackendError
-from engine.frame import Frame
+from engine.frame import Frame, uint8_pixels
 from engine.stabilizer import Stabilizer
 from engine.style import StyleMix
 from engine.upscale import Upscaler
@@ -52,7 +52,7 @@ def to_tensor(pixels: np.ndarray) -> np.ndarray:
 def to_pixels(tensor: np.ndarray) -> np.ndarray:
     """float32 1x3xHxW in [0, 1] -> uint8 HxWx3 (cv2.convertScaleAbs per channel: ~20x numpy's speed)."""
     chans = [cv2.convertScaleAbs(tensor[0, c], alpha=255.0) for c in range(3)]
-    return cv2.merge(chans)
+    return uint8_pixels(cv2.merge(chans))
 
 
 @functools.lru_cache(maxsize=64)
@@ -214,7 +214,7 @@ class Stylizer:
         w, h = self.work_size
         px = frame.pixels
         if (px.shape[1], px.shape[0]) != (w, h):
-            px = cv2.resize(px, (w, h), interpolation=cv2.INTER_AREA)
+            px = uint8_pixels(cv2.resize(px, (w, h), interpolation=cv2.INTER_AREA))
         return px
 
     def unstyled(self, frame: Frame) -> np.ndarray:

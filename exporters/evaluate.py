@@ -65,7 +65,7 @@ def flicker(
         for _ in range(frames):
             x = (photo[None] + torch.randn(photo[None].shape, generator=gen) * noise).clamp(0, 1)
             y = net(x, style)
-            if prev_out is not None:
+            if prev_out is not None and prev_in is not None:
                 out_changes.append((y - prev_out).abs().mean().item() * 255)
                 in_changes.append((x - prev_in).abs().mean().item() * 255)
             prev_out, prev_in = y, x

@@ -215,7 +215,7 @@ def write_grid(images: torch.Tensor, path: str | Path, columns: int = 8, scale: 
     sheet = Image.new("RGB", (columns * (tw + gap) + gap, rows * (th + gap) + gap), (24, 24, 24))
     pixels = ((images.detach().clamp(-1, 1) + 1.0) * 127.5 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
     for i, px in enumerate(pixels):
-        tile = Image.fromarray(px).resize((tw, th), Image.LANCZOS)
+        tile = Image.fromarray(px).resize((tw, th), Image.Resampling.LANCZOS)
         sheet.paste(tile, (gap + (i % columns) * (tw + gap), gap + (i // columns) * (th + gap)))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -446,10 +446,13 @@ class GanTrainer:
     @torch.no_grad()
     def ema_generator(self) -> Generator:
         """The EMA generator with batch-norm statistics recomputed for its weights, in eval mode."""
+        model = self.ema.model
+        if not isinstance(model, Generator):
+            raise ExportError(f"the EMA model is a {type(model).__name__}, not a Generator")
         if self._calibrated_at != self.step:  # once per step, however many pictures and measures want it
-            recalibrate_batchnorm(self.ema.model, batches=4, batch_size=64, seed=self.config.seed)
+            recalibrate_batchnorm(model, batches=4, batch_size=64, seed=self.config.seed)
             self._calibrated_at = self.step
-        return self.ema.model.eval()
+        return model.eval()
 
     @torch.no_grad()
     def samples(self, path: str | Path | None = None) -> Path:
@@ -485,6 +488,8 @@ class GanTrainer:
         metric = self.kid_metric()
         g = self.ema_generator()
         fake = torch.cat([g(z) for z in self.kid_latents.split(100)])
+        if self._real_features is None:
+            raise ExportError("KID: the real images' features were not computed")
         mean, std = kid(self._real_features, metric.features(fake), seed=self.config.seed)
         point = {
             "step": self.step,

@@ -31,16 +31,16 @@ def load_rgb(path: str | Path, short_side: int | None = None, long_side: int | N
     """An image as float CHW RGB in [0, 1], optionally resized (aspect kept) by one of its sides."""
     try:
         with Image.open(path) as im:
-            im = im.convert("RGB")
-            w, h = im.size
+            rgb = im.convert("RGB")
+            w, h = rgb.size
             scale = 1.0
             if short_side:
                 scale = short_side / min(w, h)
             elif long_side:
                 scale = long_side / max(w, h)
             if scale != 1.0:
-                im = im.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.LANCZOS)
-            arr = np.asarray(im, dtype=np.uint8).copy()
+                rgb = rgb.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.LANCZOS)
+            arr = np.asarray(rgb, dtype=np.uint8).copy()
     except (OSError, ValueError) as exc:
         raise ExportError(f"{path}: cannot read image ({exc})") from exc
     return torch.from_numpy(arr).permute(2, 0, 1).float() / 255.0
@@ -61,7 +61,7 @@ def contact_sheet(
     for r, row in enumerate(rows):
         for c, img in enumerate(row):
             tile = Image.fromarray(to_uint8_hwc(img))
-            tile.thumbnail((cw, ch), Image.LANCZOS)
+            tile.thumbnail((cw, ch), Image.Resampling.LANCZOS)
             x = gap + c * (cw + gap) + (cw - tile.width) // 2
             y = gap + r * (ch + gap) + (ch - tile.height) // 2
             sheet.paste(tile, (x, y))

@@ -53,6 +53,7 @@ class SqueezeNetFeatures(nn.Module):
     """SqueezeNet v1.0 up to fire9, frozen, returning the features in ``SQUEEZENET_LAYERS``."""
 
     layers = SQUEEZENET_LAYERS
+    mean: torch.Tensor  # buffers, registered in __init__
 
     def __init__(self, weights: str | Path) -> None:
         super().__init__()
@@ -96,7 +97,7 @@ class SqueezeNetFeatures(nn.Module):
         return out
 
 
-VGG_CONFIGS = {
+VGG_CONFIGS: dict[int, list[int | str]] = {
     16: [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
     19: [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"],
 }
@@ -109,6 +110,10 @@ VGG_LAYERS = {
 
 class VGGFeatures(nn.Module):
     """torchvision VGG16/19 ``features`` from a user-supplied state dict, frozen."""
+
+    layers: tuple[str, ...]
+    mean: torch.Tensor  # buffers, registered in __init__
+    std: torch.Tensor
 
     def __init__(self, weights: str | Path) -> None:
         super().__init__()
@@ -153,7 +158,7 @@ class VGGFeatures(nn.Module):
         return out
 
 
-def load_loss_network(spec: str | Path) -> nn.Module:
+def load_loss_network(spec: str | Path) -> SqueezeNetFeatures | VGGFeatures:
     """Load the loss network from a SqueezeNet ``.npz`` or a VGG ``.pth``/``.pt`` file."""
     path = Path(spec)
     if not path.is_file():

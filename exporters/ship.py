@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,6 +25,11 @@ from exporters.style_catalog import style_entry
 from exporters.stylenet import LanternConfig, LanternNet
 
 log = logging.getLogger(__name__)
+
+
+def _style_fields(entry: dict[str, Any]) -> dict[str, Any]:
+    """A styles_info entry as StyleInfo's keyword arguments (tags as a tuple)."""
+    return {k: (tuple(v) if k == "tags" else v) for k, v in entry.items()}
 
 
 def load_lantern_checkpoint(path: str | Path) -> tuple[LanternNet, list[str], dict]:
@@ -144,10 +150,7 @@ def export_style_model(
                 "speed_ms_640x360_ort_cpu": round(ort_speed_ms(vpath, n), 2),
             }
         inputs, outputs = style_manifest_specs(n)
-        styles = tuple(
-            StyleInfo(**{k: (tuple(v) if k == "tags" else v) for k, v in e.items()})
-            for e in (styles_info or [style_entry(s) for s in style_names])
-        )
+        styles = tuple(StyleInfo(**_style_fields(e)) for e in (styles_info or [style_entry(s) for s in style_names]))
         train_cfg = ckpt.get("train_config", {})
         body = {
             "network": {

@@ -27,7 +27,7 @@ import tempfile
 import threading
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -43,6 +43,12 @@ from installation.ops.unstyled import UnstyledReminder
 from installation.prompts.director import Director
 from installation.prompts.interpreter import Interpreter
 from installation.show import Show, build_show, open_show
+
+if TYPE_CHECKING:  # imported where they start, so a show without them never loads them
+    from installation.control.osc import OscControl, OscFeedback
+    from installation.control.show_control import ShowControl
+    from installation.ops.supervision import Watchdog
+    from installation.server.prompt_server import PromptServer, ServerThread
 
 log = logging.getLogger(__name__)
 
@@ -122,14 +128,15 @@ class Installation:
         names = self.show.manifest.style_names
         self.embedder = None
         self.director: Director | None = None
-        self.server_thread = None
-        self.server = None
+        self.server_thread: ServerThread | None = None
+        self.server: PromptServer | None = None
         self.streams: Any = None  # installation.server.stream_routes.StreamService, when the show streams
-        self.osc = self.osc_feedback = None
-        self.watchdog = None
+        self.osc: OscControl | None = None
+        self.osc_feedback: OscFeedback | None = None
+        self.watchdog: Watchdog | None = None
         self.browser: subprocess.Popen | None = None
         self.reloader = None
-        self.control = None
+        self.control: ShowControl | None = None
         self.warnings = None
         self.hours_watch: HoursWatch | None = None
         self.bus = build_bus(cfg.bus, loop.post, loop.target, cfg.style.transition_s, cfg.style.easing)
@@ -410,6 +417,8 @@ class Installation:
         )
         health, metrics = self._operator_parts()
         self.streams = self._stream_service()
+        if self.director is None:
+            raise RuntimeError("the visitor server needs a Director (server enabled and styles to choose from)")
         self.server = PromptServer(
             self.director,
             settings,
@@ -420,11 +429,12 @@ class Installation:
             metrics=metrics,
             streams=self.streams,
         )
-        self.server_thread = ServerThread(self.server, background=[self.director.run])
+        server = self.server
+        self.server_thread = ServerThread(server, background=[self.director.run])
         self.port = self.server_thread.start()
-        log.info("visitors: %s (websocket /ws, status /status)", self.server.url)
+        log.info("visitors: %s (websocket /ws, status /status)", server.url)
         if s.join_hint:
-            self._join_hint(self._join_url(self.server.url))
+            self._join_hint(self._join_url(server.url))
         self._hotkeys()
         if self.cfg.kiosk.browser:
             self._start_browser(f"http://127.0.0.1:{self.port}/")
@@ -456,7 +466,10 @@ class Installation:
         on the server's loop like the panel's, so they never race the Director."""
         from installation.control.hotkeys import Hotkeys
 
-        keys = Hotkeys(self.control.apply, self.control.state)
+        control = self.control
+        if control is None:
+            raise RuntimeError("the projector's hotkeys need the operator controls, built with the visitor server")
+        keys = Hotkeys(control.apply, control.state)
 
         async def press(key: str) -> None:
             keys(key)
@@ -510,10 +523,12 @@ class Installation:
         o = self.cfg.osc
         loop = self.show.loop
         submit = None
-        if self.director is not None and self.server_thread is not None:
+        if self.director is not None and self.server_thread is not None and self.server_thread.loop is not None:
             submit = director_submitter(self.director.submit, self.server_thread.loop)
-        self.osc = OscControl(self.bus.post, self.show.manifest.style_names, lambda: loop.target, submit, port=o.port)
-        self.osc.start()
+        osc = self.osc = OscControl(
+            self.bus.post, self.show.manifest.style_names, lambda: loop.target, submit, port=o.port
+        )
+        osc.start()
         if o.feedback_host:
             feedback = self.osc_feedback = OscFeedback(
                 o.feedback_host,
@@ -531,8 +546,10 @@ class Installation:
         if not os.environ.get("NOTIFY_SOCKET"):
             return
         loop = self.show.loop
-        self.watchdog = Watchdog(lambda: loop.last_tick, stats=loop.stats.snapshot, is_up=lambda: loop.stats.frames > 0)
-        self.watchdog.start()
+        watchdog = self.watchdog = Watchdog(
+            lambda: loop.last_tick, stats=loop.stats.snapshot, is_up=lambda: loop.stats.frames > 0
+        )
+        watchdog.start()
 
     # -- run ---------------------------------------------------------------------------------------
     def run(self, frames: int | None = None, seconds: float | None = None) -> dict:

@@ -321,7 +321,8 @@ class Show:
 
     def close(self) -> None:
         self.loop.stop()
-        for thing in (*self.sinks, self.source, self.stylizer):
+        things: list[FrameSink | FrameSource | Stylizer] = [*self.sinks, self.source, self.stylizer]
+        for thing in things:
             try:
                 thing.close()
             except EngineError as exc:

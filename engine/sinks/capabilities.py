@@ -17,8 +17,15 @@ class Overlays(Protocol):
     """A sink that draws named text overlays (and an optional picture, e.g. a QR code) over the frames."""
 
     def set_overlay(
-        self, name: str, lines: Sequence[str] | None, position: str = "bottom", image: np.ndarray | None = None
-    ) -> None: ...
+        self,
+        name: str,
+        lines: Sequence[str] | None,
+        position: str = "bottom",
+        image: np.ndarray | None = None,
+        size_px: int = 0,
+    ) -> None:
+        """Show ``lines`` (and ``image``) at ``position`` under ``name``, text ``size_px`` high (0: the sink's
+        default); None removes the overlay."""
 
 
 @runtime_checkable

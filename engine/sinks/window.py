@@ -246,7 +246,9 @@ class ProjectorSink(FrameSink):
             if self._matrix is None and self._maps is None:
                 for bar in layout.bars:
                     screen.fill((0, 0, 0), bar)
-                screen.blit(pygame.image.frombuffer(pixels, (pixels.shape[1], pixels.shape[0]), "RGB"), layout.dest[:2])
+                # pygame's stub omits the buffer protocol that frombuffer really takes (an ndarray, no copy).
+                surface = pygame.image.frombuffer(pixels, (pixels.shape[1], pixels.shape[0]), "RGB")  # type: ignore[arg-type]
+                screen.blit(surface, layout.dest[:2])
                 self._draw_overlays(screen)
             else:
                 canvas, canvas_surface = self._canvas, self._canvas_surface
@@ -394,8 +396,9 @@ class ProjectorSink(FrameSink):
         if self._canvas is None:
             self._canvas = np.zeros((h, w, 3), dtype=np.uint8)
             self._warped = np.zeros((h, w, 3), dtype=np.uint8)
-            self._canvas_surface = pygame.image.frombuffer(self._canvas, (w, h), "RGB")
-            self._warped_surface = pygame.image.frombuffer(self._warped, (w, h), "RGB")
+            # The surfaces share the arrays' memory; pygame's stub omits the buffer protocol frombuffer takes.
+            self._canvas_surface = pygame.image.frombuffer(self._canvas, (w, h), "RGB")  # type: ignore[arg-type]
+            self._warped_surface = pygame.image.frombuffer(self._warped, (w, h), "RGB")  # type: ignore[arg-type]
 
     def _open_separate(self) -> None:
         """An SDL window of its own (a second, third ... projector), drawn through a renderer."""

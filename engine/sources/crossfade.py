@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from engine.errors import ConfigError, SourceError
-from engine.frame import Frame
+from engine.frame import Frame, uint8_pixels
 from engine.sources.base import FrameSource
 from engine.sources.pacing import smoothstep
 
@@ -89,7 +89,7 @@ class Crossfade:
                 held = self._held
                 if held.shape != frame.pixels.shape:
                     held = cv2.resize(held, (frame.width, frame.height), interpolation=cv2.INTER_AREA)
-                frame = frame.with_pixels(cv2.addWeighted(held, 1.0 - a, frame.pixels, a, 0.0))
+                frame = frame.with_pixels(uint8_pixels(cv2.addWeighted(held, 1.0 - a, frame.pixels, a, 0.0)))
         self._last_out, self._t_out = frame.pixels, now
         return frame
 

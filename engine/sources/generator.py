@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -79,7 +80,8 @@ class LatentWalk:
 
     def wander(self, tau: float) -> np.ndarray:
         """The free walk at walk time ``tau``: float32 (dim,), each entry a sum of incommensurate sines."""
-        return (self._amp * np.sin(self._omega * tau + self._phase)).sum(axis=1).astype(np.float32)
+        walk: np.ndarray = (self._amp * np.sin(self._omega * tau + self._phase)).sum(axis=1).astype(np.float32)
+        return walk
 
     def _state(self, now: float) -> tuple[float, np.ndarray | None]:
         """(steering weight 0..1, anchor latent) at clock time ``now``; call with the lock held."""
@@ -204,7 +206,7 @@ class GeneratorSource(FrameSource):
         self.walk = LatentWalk(self.latent_dim, seed, orbit=orbit)
         self.audio = AudioLevel() if audio else None
         self._clock = clock
-        self._session = None
+        self._session: Any = None  # an onnxruntime.InferenceSession while open (ort has no type hints)
         self._input_name = self.latent_spec.name
         self._output_name = self.output_spec.name
         lo, hi = self.output_spec.range

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from engine.errors import ConfigError
-from engine.frame import Frame
+from engine.frame import Frame, uint8_pixels
 from engine.sources.base import FrameSource
 from engine.sources.pacing import FramePacer, smoothstep
 
@@ -39,6 +39,9 @@ PALETTES = np.array(
     ],
     dtype=np.float32,
 )
+
+Hill = tuple[float, float, np.ndarray, np.ndarray, np.ndarray]
+"""One hill range: base height (fraction of H), speed (widths/s), sine frequencies, amplitudes, phases."""
 
 
 class PatternSource(FrameSource):
@@ -78,7 +81,7 @@ class PatternSource(FrameSource):
         # Clouds: centre y, radius, speed (screen widths per second), phase, stretch.
         self._clouds = rng.uniform((0.08, 0.06, 0.004, 0.0, 1.5), (0.45, 0.16, 0.02, 1.0, 3.5), size=(5, 5))
         # Hill ranges, back to front: base height (fraction of H), speed (widths/s), sine terms.
-        self._hills = []
+        self._hills: list[Hill] = []
         for depth, (base, speed) in enumerate(((0.55, 0.006), (0.66, 0.014), (0.78, 0.03))):
             freqs = rng.uniform(1.0, 4.0, size=3) * (1.0 + depth * 0.6)
             amps = rng.uniform(0.02, 0.06, size=3) / (1.0 + depth * 0.3)
@@ -89,7 +92,7 @@ class PatternSource(FrameSource):
         self._trees = np.sort(rng.uniform(0.0, 1.0, size=14)), rng.uniform(0.04, 0.09, size=14)
         # Fixed paper grain, subtracted from the finished picture.
         grain = rng.integers(0, 14, size=(height, width), dtype=np.uint8)
-        grain = cv2.GaussianBlur(grain, (3, 3), 0)
+        grain = uint8_pixels(cv2.GaussianBlur(grain, (3, 3), 0))
         self._grain = cv2.merge([grain, grain, grain])
         self._scale = np.array([width, height], dtype=np.float64)
 
@@ -112,16 +115,19 @@ class PatternSource(FrameSource):
         phase = (t / DAY_SECONDS + self._day_offset) % 1.0 * len(PALETTES)
         i = int(phase)
         a = smoothstep(phase - i)
-        return PALETTES[i] * (1.0 - a) + PALETTES[(i + 1) % len(PALETTES)] * a
+        palette: np.ndarray = PALETTES[i] * (1.0 - a) + PALETTES[(i + 1) % len(PALETTES)] * a
+        return palette
 
     @staticmethod
-    def _ground(hill: tuple, x: np.ndarray, t: float) -> np.ndarray:
+    def _ground(hill: Hill, x: np.ndarray, t: float) -> np.ndarray:
         """The height (fraction of H, down) of a hill range at screen positions ``x`` at time ``t``."""
         base, speed, freqs, amps, phases = hill
         world = (x + speed * t)[None, :]
-        return base - (amps[:, None] * np.sin(2 * math.pi * freqs[:, None] * world + phases[:, None])).sum(0)
+        waves = amps[:, None] * np.sin(2 * math.pi * freqs[:, None] * world + phases[:, None])
+        height: np.ndarray = base - waves.sum(0)
+        return height
 
-    def _ridge(self, hill: tuple, t: float) -> np.ndarray:
+    def _ridge(self, hill: Hill, t: float) -> np.ndarray:
         return np.stack([self._xs, self._ground(hill, self._xs, t)], axis=1)
 
     def render(self, t: float) -> np.ndarray:
@@ -160,9 +166,9 @@ class PatternSource(FrameSource):
                 ]
                 cv2.polylines(img, lines, False, dark, max(1, self.height // 240), cv2.LINE_AA, shift=4)
         self._draw_trees(img, self._hills[2], near, t)
-        return cv2.subtract(img, self._grain)
+        return uint8_pixels(cv2.subtract(img, self._grain))
 
-    def _draw_trees(self, img: np.ndarray, hill: tuple, near: np.ndarray, t: float) -> None:
+    def _draw_trees(self, img: np.ndarray, hill: Hill, near: np.ndarray, t: float) -> None:
         positions, heights = self._trees
         xs = (positions - hill[1] * t) % 1.1 - 0.05  # trees scroll with their hill
         ground = self._ground(hill, xs, t)

@@ -31,7 +31,8 @@ def generator_alone(manifest: Manifest, size: tuple[int, int], seconds: float) -
     source.open()
     try:
         z = source.walk.wander(0.0)
-        model_ms, frame_ms = [], []
+        model_ms: list[float] = []
+        frame_ms: list[float] = []
         session, name, out = source._session, source._input_name, source._output_name
         feed = {name: z.reshape(1, -1)}
         t_end = time.perf_counter() + seconds / 2

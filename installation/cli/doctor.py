@@ -7,6 +7,7 @@ failed check. ``format_report`` turns the result into the text the CLI prints.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib.util
 import logging
 import os
@@ -83,9 +84,10 @@ def check_camera(cfg: ShowConfig | None) -> Check:
         return Check("camera", True, f"network camera {device} (not probed: check it shows in VLC)")
     if _linux():
         nodes = sorted(Path("/dev").glob("video*"), key=lambda p: (len(p.name), p.name))
-        wanted = f"/dev/video{device}" if isinstance(device, int) else str(device)
-        probes = [wanted] + [str(n) for n in nodes if str(n) != wanted][: CAMERA_PROBES - 1]
-        probes = [p for p in probes if Path(p).exists()]
+        node = f"/dev/video{device}" if isinstance(device, int) else str(device)
+        paths = [node] + [str(n) for n in nodes if str(n) != node][: CAMERA_PROBES - 1]
+        wanted: int | str = node
+        probes: list[int | str] = [p for p in paths if Path(p).exists()]
     else:
         wanted, probes = device, [device]
     found = {}
@@ -488,7 +490,7 @@ def run_doctor(config_path: str | Path | None = None) -> list[Check]:
             ("microphone", check_microphone),
             ("osc port", check_osc_port),
         ):
-            found = _guarded(name, lambda check=check: check(cfg))
+            found = _guarded(name, functools.partial(check, cfg))
             if found is not None:
                 checks.append(found)
     checks.append(_guarded("embeddings", check_embeddings))

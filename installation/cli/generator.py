@@ -8,15 +8,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from pathlib import Path
 
-from installation.cli.training_data import require_present, shared
+from installation.cli.training_data import PAINTINGS, SQUEEZENET, add_run_options, require_present
 
 log = logging.getLogger(__name__)
-
-ROOT = Path(__file__).resolve().parents[2]
-SHARED = Path(shared())
-SQUEEZENET = SHARED / "weights" / "squeezenet1_0" / "squeezenet1_0_imagenet.npz"
 
 
 def cmd_train_generator(args: argparse.Namespace) -> int:
@@ -81,7 +76,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "checkpoint, samples.png and kid.png into --out; resumes from a checkpoint "
         "there.",
     )
-    t.add_argument("--images", nargs="+", default=[str(SHARED / "styles")], help="image folders or files")
+    t.add_argument("--images", nargs="+", default=[str(PAINTINGS)], help="image folders or files")
     t.add_argument("--out", default="runs/generator", help="run folder: checkpoint, samples.png, kid.png")
     t.add_argument("--steps", type=int, default=16000, help="training steps")
     t.add_argument("--size", type=int, default=64, help="output side in pixels (a power of two)")
@@ -91,8 +86,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("--d-width", type=int, default=24, help="discriminator channels in its first layer")
     t.add_argument("--lr-g", type=float, default=1e-4, help="generator learning rate")
     t.add_argument("--lr-d", type=float, default=4e-4, help="discriminator learning rate (faster than G's: TTUR)")
-    t.add_argument("--seed", type=int, default=0, help="random seed")
-    t.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     t.add_argument("--minutes", type=float, default=0.0, help="stop after this much wall time (0 = no limit)")
     t.add_argument("--kid-every", type=int, default=1000, help="steps between KID measurements")
     t.add_argument("--sample-every", type=int, default=500, help="steps between sample grids")
@@ -101,7 +94,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=str(SQUEEZENET) if SQUEEZENET.is_file() else "",
         help="SqueezeNet .npz whose features KID is measured in ('' = no KID)",
     )
-    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_run_options(t)
     t.set_defaults(func=cmd_train_generator)
 
     e = subparsers.add_parser(

@@ -10,13 +10,12 @@ import sys
 from pathlib import Path
 
 from engine.errors import ConfigError, EngineError
-from installation.cli.training_data import require_present, shared
+from installation.cli.training_data import PAINTINGS, PHOTOS, SHARED, SQUEEZENET, add_run_options, require_present
 
 log = logging.getLogger("laterna")
 
 EX_CONFIG = 78  # sysexits.h: configuration error (systemd: RestartPreventExitStatus=78)
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = Path(shared())
 CONFIG_HELP = "the show's config YAML file (default: configs/default.yaml)"
 
 
@@ -43,6 +42,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, on_signal)
     from engine.atomic_file import write_atomic
+    from engine.sources.base import find_first
+    from engine.sources.crossfade import SwitchSource
     from installation.app import Installation
     from installation.config.preflight import load_runnable
 
@@ -54,8 +55,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         inst.stop()
     show = inst.show
     source = getattr(show.source, "name", "") or type(show.source).__name__
-    if getattr(show.source, "inputs", None):
-        source += " (" + " | ".join(show.source.inputs) + ")"
+    switch = find_first(show.source, SwitchSource)
+    if switch is not None:
+        source += " (" + " | ".join(switch.inputs) + ")"
     log.info(
         "show %r: %s -> %s -> %s at %dx%d",
         cfg.name,
@@ -320,7 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
         "instance norm), with a perceptual loss from a small loss network. Writes "
         "weights.pt, checkpoints and a preview contact sheet into --out.",
     )
-    t.add_argument("--styles", nargs="+", default=[str(SHARED / "styles")], help="style images or folders of them")
+    t.add_argument("--styles", nargs="+", default=[str(PAINTINGS)], help="style images or folders of them")
     t.add_argument(
         "--content",
         nargs="+",
@@ -330,12 +332,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--holdout",
         nargs="*",
-        default=[str(SHARED / "content" / "public_domain")],
+        default=[str(PHOTOS)],
         help="photos never trained on, used for the preview",
     )
     t.add_argument(
         "--loss-network",
-        default=str(SHARED / "weights" / "squeezenet1_0" / "squeezenet1_0_imagenet.npz"),
+        default=str(SQUEEZENET),
         help="SqueezeNet .npz, or a torchvision VGG16/19 state dict (.pth)",
     )
     t.add_argument("--out", default="runs/style", help="run folder: checkpoints, weights.pt, preview.png")
@@ -351,9 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=2.0,
         help="weight of the loss that keeps a slightly moved frame looking the same (less flicker)",
     )
-    t.add_argument("--seed", type=int, default=0, help="random seed")
-    t.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
-    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_run_options(t)
     t.set_defaults(func=cmd_train_style)
 
     e = sub.add_parser(
@@ -378,7 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--real-images",
         nargs="*",
-        default=[str(SHARED / "content" / "public_domain")],
+        default=[str(PHOTOS)],
         help="photos (or folders) for the parity checks and int8 calibration",
     )
     e.add_argument("--johnson", action="store_true", help="the checkpoint is a pytorch/examples TransformerNet")

@@ -7,17 +7,23 @@ the option to pass instead.
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from engine.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "data"
+PAINTINGS = SHARED / "styles"  # the style images, also what the generator learns to paint
+PHOTOS = SHARED / "content" / "public_domain"  # held out of training: previews, parity, int8 calibration
+SQUEEZENET = SHARED / "weights" / "squeezenet1_0" / "squeezenet1_0_imagenet.npz"
 
 
-def shared(*parts: str) -> str:
-    """A path inside the shared training data, as a command-line default."""
-    return str(SHARED.joinpath(*parts))
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """--seed, --threads and --quiet, the same for every training command."""
+    parser.add_argument("--seed", type=int, default=0, help="random seed")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def require_present(**options: str | list[str] | None) -> None:

@@ -136,8 +136,17 @@ class ConfigReloader:
         self.last = self.reload()
         return self.last
 
+    def _empty(self) -> bool:
+        try:
+            return not self.path.read_bytes().strip()
+        except OSError:
+            return False  # load_config says what is wrong with a file it cannot read
+
     def reload(self) -> ReloadResult:
         try:
+            if self._empty():
+                # An editor that truncates and then writes: an empty file would load as all the defaults.
+                raise ConfigError(f"{self.path}: the file is empty (still being written?)")
             new = load_config(self.path)
         except ConfigError as exc:
             log.warning("config reload failed; the show keeps running with the previous config:\n%s", exc)

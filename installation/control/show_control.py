@@ -137,9 +137,11 @@ def _flag(command: dict, key: str) -> bool:
     return value
 
 
-def _number(command: dict, key: str, low: float, high: float, required: bool = True) -> float | None:
-    if key not in command and not required:
-        return None
+def _optional_number(command: dict, key: str, low: float, high: float) -> float | None:
+    return _number(command, key, low, high) if key in command else None
+
+
+def _number(command: dict, key: str, low: float, high: float) -> float:
     value = command.get(key)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value) or not low <= value <= high:
         raise CommandError(f"'{key}' must be a number from {low:g} to {high:g}")
@@ -480,7 +482,7 @@ class ShowControl:
 
     def _strength(self, command: dict) -> dict:
         value = _number(command, "value", 0.0, 1.0)
-        seconds = _number(command, "seconds", 0.0, MAX_GLIDE_S, required=False)
+        seconds = _optional_number(command, "seconds", 0.0, MAX_GLIDE_S)
         self._post(SetStrength(value, DEFAULT_STRENGTH_GLIDE_S if seconds is None else seconds))
         self.director.base_strength = value  # the next prompts keep the operator's strength
         log.info("operator: strength %.2f", value)

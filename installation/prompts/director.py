@@ -20,7 +20,7 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from engine.errors import EngineError
@@ -79,7 +79,8 @@ class Director:
         self.mode = "waiting"  # waiting | prompt | attract
         self.is_pinned: Callable[[], bool] = lambda: False  # an operator holds the look: prompts wait
         self.base_strength = default_strength  # operators may change it while the show runs
-        self.generator_latent: Callable[[str], object] | None = None  # words -> latent, when a GAN is the source
+        # words -> latent, when a GAN is the source
+        self.generator_latent: Callable[[str], Iterable[float]] | None = None
         self.attract_source: str | None = None  # e.g. "generator": attract mode crossfades the show to it
         self.hours: OpeningHours | None = None  # outside these hours prompts are refused; None: always open
         self.now: Callable[[], dt.datetime] = dt.datetime.now  # the wall clock the hours are read on
@@ -113,7 +114,13 @@ class Director:
         self._check_thread("configure")
         if settings is not None:
             self.settings = settings
-            self.queue.max_length, self.queue.max_age_s = settings.max_queue, settings.max_age_s
+            self.queue.retune(
+                settings.max_queue,
+                settings.max_age_s,
+                settings.newcomer_rate,
+                settings.newcomer_burst,
+                settings.newcomer_share,
+            )
         if moderator is not _KEEP:
             self.moderator = moderator
         if attract is not _KEEP:
@@ -130,7 +137,7 @@ class Director:
     def unsubscribe(self, visitor: str) -> None:
         self._subscribers.pop(visitor, None)
         if self.queue.remove_visitor(visitor):
-            log.info("a visitor left; their pending prompt was withdrawn")
+            log.debug("a visitor left; their pending prompt was withdrawn")
 
     # -- what visitors are told about the show ------------------------------------------------------------
     def opens_at(self) -> dt.datetime | None:
@@ -200,7 +207,7 @@ class Director:
         self.accepted += 1
         if self.attract is not None:
             self.attract.activity()
-        log.info("prompt %s queued: %r", prompt.id, text)
+        log.debug("prompt %s queued: %r", prompt.id, text)
         if self._wake is not None:
             self._wake.set()
         return {"type": "queued", "id": prompt.id, "position": self.queue.position(visitor)}
@@ -268,11 +275,11 @@ class Director:
         self.mode = "prompt"
         if self.attract is not None:
             self.attract.activity()
-        log.info(
+        log.debug(
             "showing %s: %r -> %s",
             prompt.id,
             prompt.text,
-            {k: v for k, v in interp.mix.named(self.interpreter.names).items() if v > 0.01},
+            {k: v for k, v in interp.mix.named(self._loaded_interpreter().names).items() if v > 0.01},
         )
         await self._send(prompt.visitor, {"type": "showing", "id": prompt.id, "text": prompt.text})
         return interp
@@ -293,9 +300,14 @@ class Director:
         self.mode, self.current, self.current_interpretation = "attract", None, None
         self.post(TargetChanged(target, seconds=self.attract.settings.transition_s, label="attract"))
 
+    def _loaded_interpreter(self) -> Interpreter:
+        if self.interpreter is None:
+            raise EngineError("the interpreter is not loaded yet: nothing can be shown")
+        return self.interpreter
+
     def _interpret(self, text: str) -> Interpretation:
         expansions = self.expander.expand(text, self.settings.expansions) if self.expander else []
-        interp = self.interpreter.interpret(text, expansions, self.base_strength)
+        interp = self._loaded_interpreter().interpret(text, expansions, self.base_strength)
         warm = interp.params.get("warmth", 0.0)
         mix = type(interp.mix)(interp.mix.weights, interp.mix.strength, warm)
         return Interpretation(mix, interp.params, interp.scores, text)

@@ -17,6 +17,7 @@ import re
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
@@ -139,7 +140,8 @@ class TransformersExpander(_FallbackExpander):
         if not (self.model_dir / "config.json").is_file():
             raise ConfigError(f"{self.model_dir}: not a transformers model folder (no config.json)")
         self.max_new_tokens = max_new_tokens
-        self._tok = self._model = None
+        self._tok: Any = None  # transformers tokenizer and model, loaded on first use
+        self._model: Any = None
 
     def _generate(self, text: str, n: int) -> str:
         from transformers import AutoModelForCausalLM, AutoTokenizer

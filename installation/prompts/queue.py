@@ -74,6 +74,14 @@ def similarity(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b)
 
 
+def _check_newcomer_limits(rate: float, burst: int, share: float) -> None:
+    if not (rate > 0 and burst >= 1 and 0 <= share <= 1):
+        raise ConfigError(
+            f"PromptQueue: expected newcomer_rate > 0, newcomer_burst >= 1 and newcomer_share "
+            f"0..1, got {rate!r}, {burst!r}, {share!r}"
+        )
+
+
 class PromptQueue:
     def __init__(
         self,
@@ -91,11 +99,7 @@ class PromptQueue:
         # flood_refusals / flood_window_s: this many refusals (near-duplicates, Crowded) this quickly is a flood
         # newcomer_rate / newcomer_burst: new places a second (and at once) for all newcomers together
         # newcomer_share: the part of max_length newcomers' prompts may hold (1: no places kept for others)
-        if not (newcomer_rate > 0 and newcomer_burst >= 1 and 0 <= newcomer_share <= 1):
-            raise ConfigError(
-                f"PromptQueue: expected newcomer_rate > 0, newcomer_burst >= 1 and newcomer_share "
-                f"0..1, got {newcomer_rate!r}, {newcomer_burst!r}, {newcomer_share!r}"
-            )
+        _check_newcomer_limits(newcomer_rate, newcomer_burst, newcomer_share)
         self.max_length = max_length
         self.max_age_s = max_age_s
         self.clock = clock
@@ -112,6 +116,22 @@ class PromptQueue:
 
     def __len__(self) -> int:
         return len(self._items)
+
+    def retune(
+        self, max_length: int, max_age_s: float, newcomer_rate: float, newcomer_burst: int, newcomer_share: float
+    ) -> None:
+        """New limits (a config reload); waiting prompts keep their places, the newcomers' bucket its tokens
+        (at most the new burst)."""
+        _check_newcomer_limits(newcomer_rate, newcomer_burst, newcomer_share)
+        now = self.clock()
+        tokens = self._newcomer_tokens(now)
+        self.max_length, self.max_age_s = max_length, max_age_s
+        self.newcomer_rate, self.newcomer_burst, self.newcomer_share = (
+            float(newcomer_rate),
+            float(newcomer_burst),
+            float(newcomer_share),
+        )
+        self._tokens, self._tokens_at = min(tokens, self.newcomer_burst), now
 
     def add(self, visitor: str, text: str, newcomer: bool = False) -> Prompt:
         """Queue a prompt. A visitor's second prompt replaces their pending one and keeps its place.

@@ -131,13 +131,17 @@ class Redactor:
 
 
 class RedactingLogger(logging.LoggerAdapter):
-    """A logger for websockets (``serve(logger=...)``) whose every line goes through a ``Redactor``."""
+    """A logger for websockets (``serve(logger=...)``) whose every line goes through a ``Redactor``.
+    With ``quiet``, its lines below WARNING (websockets logs each connection at INFO) go out at DEBUG."""
 
-    def __init__(self, logger: logging.Logger, redact: Redactor) -> None:
+    def __init__(self, logger: logging.Logger, redact: Redactor, quiet: bool = False) -> None:
         super().__init__(logger, {})
         self.redact = redact
+        self.quiet = quiet
 
     def log(self, level: int, msg: object, *args: object, **kwargs) -> None:
+        if self.quiet and level < logging.WARNING:
+            level = logging.DEBUG
         if not self.isEnabledFor(level):
             return
         try:

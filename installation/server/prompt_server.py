@@ -33,7 +33,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from http import HTTPStatus
 from typing import Any, Protocol
 
@@ -294,7 +294,7 @@ class PromptServer:
                 ping_timeout=20,
                 server_header="Laterna",
                 ssl=tls,
-                logger=RedactingLogger(logging.getLogger(f"{__name__}.wire"), self.auth.redactor()),
+                logger=RedactingLogger(logging.getLogger(f"{__name__}.wire"), self.auth.redactor(), quiet=True),
             )
         except OSError as exc:
             raise ServerError(f"cannot serve visitors on {s.host}:{s.port}: {exc.strerror or exc}") from exc
@@ -367,7 +367,7 @@ class PromptServer:
         if reply is None and route is not None and route.session not in (None, HTTP_STREAM_SESSION):  # a websocket
             origins = request.headers.get_all("Origin")
             if len(origins) > 1 or not self.origins.allows(origins[0] if origins else None, host):
-                log.info("a websocket from another site was refused (%s)", route.path)  # the origin may be junk
+                log.debug("a websocket from another site was refused (%s)", route.path)  # the origin may be junk
                 return _response(text_reply(403, REASON_ORIGIN))
         if reply is not None:
             if route is not None and reply.status in (401, 403) and self.router.needs_token(route):
@@ -381,7 +381,7 @@ class PromptServer:
                 return _response(text_reply(503, "Too many operator panels are open.", ("Retry-After", "10")))
             return None
         if not self.connections.would_admit(address):
-            log.info("a visitor was turned away: %d connected", self.connections.total)
+            log.debug("a visitor was turned away: %d connected", self.connections.total)
             return _response(text_reply(503, protocol.REASON_BUSY, ("Retry-After", "30")))
         return None  # the websocket handshake goes on
 
@@ -403,7 +403,7 @@ class PromptServer:
         visitor = _Visitor(self, ws, self.sessions.open(address))
         self.visitors[visitor.id] = visitor
         where = f" from {address}" if self.settings.log_addresses else ""
-        log.info("visitor %s connected%s (%d now)", visitor.id, where, len(self.visitors))
+        log.debug("visitor %s connected%s (%d now)", visitor.id, where, len(self.visitors))
         try:
             self.director.subscribe(visitor.id, visitor.push)
             state = self.director.visitor_state()
@@ -420,7 +420,7 @@ class PromptServer:
             self.connections.release(address)
             self.flood.forget(visitor.id)
             self._depart(visitor)
-            log.info("visitor %s left (%d now)", visitor.id, len(self.visitors))
+            log.debug("visitor %s left (%d now)", visitor.id, len(self.visitors))
 
     async def _stream(self, session: str, ws: ServerConnection) -> None:
         """A stream viewer's websocket (the JPEG websocket, WebRTC signalling): the connection is the boundary."""
@@ -444,7 +444,7 @@ class PromptServer:
                 self.sessions.overhear(vid, message)
 
             self.director.subscribe(vid, overhear)
-            log.info("visitor %s dropped; their prompt waits %.0f s for them", vid, self.sessions.grace_s)
+            log.debug("visitor %s dropped; their prompt waits %.0f s for them", vid, self.sessions.grace_s)
             self._schedule_reap()
         self._let_go(let_go)
 
@@ -477,14 +477,14 @@ class PromptServer:
         old_id = visitor.id
         place = self.sessions.resume(visitor.session, token)
         if place is None:
-            log.info("visitor %s: nothing to resume", visitor.id)
+            log.debug("visitor %s: nothing to resume", visitor.id)
             return
         self.director.unsubscribe(old_id)  # the new connection's own id had nothing waiting
         self.visitors.pop(old_id, None)
         self.flood.forget(old_id)
         self.visitors[visitor.id] = visitor
         self.director.subscribe(visitor.id, visitor.push)
-        log.info("visitor %s came back to their place", visitor.id)
+        log.debug("visitor %s came back to their place", visitor.id)
         if place.last is not None:
             await visitor.push(place.last)
 
@@ -496,7 +496,7 @@ class PromptServer:
                     data = await visitor.ws.recv()
             except TimeoutError:  # cancelling recv() loses nothing (websockets guarantees it)
                 if self.sessions.idle_for(visitor.session) >= idle_limit:
-                    log.info("visitor %s: idle for %.0f s, closing", visitor.id, idle_limit)
+                    log.debug("visitor %s: idle for %.0f s, closing", visitor.id, idle_limit)
                     await visitor.ws.close(protocol.CLOSE_NORMAL, protocol.REASON_IDLE)
                     return
                 continue
@@ -506,8 +506,8 @@ class PromptServer:
                 message = parse_message(data, self.limits)
             except ProtocolViolation as violation:
                 await visitor.reply(violation.reply)
-                if violation.closes:
-                    log.info("visitor %s: closing (%d): %s", visitor.id, violation.close_code, violation)
+                if violation.close_code is not None:
+                    log.debug("visitor %s: closing (%d): %s", visitor.id, violation.close_code, violation)
                     await visitor.ws.close(violation.close_code, violation.close_reason)
                     return
                 continue
@@ -521,7 +521,7 @@ class PromptServer:
 
     async def _submit(self, visitor: _Visitor, text: str) -> None:
         where = f" from {visitor.address}" if self.settings.log_addresses else ""
-        log.info("visitor %s%s: prompt %r", visitor.id, where, text)
+        log.debug("visitor %s%s: prompt %r", visitor.id, where, text)
         try:
             reply = await self.director.submit(visitor.id, text, self.sessions.newcomer(visitor.session))
         except Exception:
@@ -644,7 +644,7 @@ class ServerThread:
         assert self.server.port is not None
         return self.server.port
 
-    def submit(self, coro: Awaitable[Any]) -> concurrent.futures.Future:
+    def submit(self, coro: Coroutine[Any, Any, Any]) -> concurrent.futures.Future:
         """Run a coroutine on the server's loop from another thread (e.g. an operator command)."""
         if self.loop is None or not self._ready.is_set():
             raise ServerError("the visitor server is not running")

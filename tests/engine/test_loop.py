@@ -100,9 +100,11 @@ def test_posted_target_is_reached_in_the_configured_time(tiny_model):
     sink = RecordingSink()
     loop = _loop(tiny_model, sink, transition_s=0.6)
     loop.post(TargetChanged(StyleMix.single(3, 2)))
-    loop.run(duration=0.25)
-    early = loop.stats.snapshot()["mix"]
+    loop.run(max_frames=1)  # the event is applied at the glide's start, t0; the mix is judged at set times
+    glide = loop.state.glide
+    early = loop.current_mix(glide.t0 + 0.25).named(["ink", "ember", "moss"])
     assert 0.05 < early["moss"] < 0.95 and early["ink"] == pytest.approx(1.0 - early["moss"])
+    assert glide.duration == pytest.approx(0.6) and loop.current_mix(glide.t0).weights[2] < 0.05
     loop = _loop(tiny_model, sink, transition_s=0.6)
     loop.post(TargetChanged(StyleMix.single(3, 2)))
     loop.run(duration=0.8)

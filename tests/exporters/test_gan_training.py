@@ -8,7 +8,7 @@ from PIL import Image
 from engine.errors import ExportError
 from exporters.gan_training import GanTrainer, KernelDistance, PaintingCrops, kid, plot_kid, polynomial_mmd2, write_grid
 from exporters.images import list_images
-from tests.conftest import SQUEEZENET, STYLES
+from tests.conftest import SQUEEZENET, STYLES, needs_shared
 from tests.exporters.tiny_gan import tiny_config
 
 
@@ -16,6 +16,7 @@ def _params(module: torch.nn.Module) -> list[torch.Tensor]:
     return [t.detach().clone() for t in list(module.parameters()) + list(module.buffers())]
 
 
+@needs_shared(STYLES)
 def test_crops_are_random_squares_in_minus_one_to_one():
     """Painting crops come out at the asked size, in [-1, 1], and differ from crop to crop."""
     crops = PaintingCrops(list_images(STYLES), 64, (0.3, 0.75), np.random.default_rng(0))
@@ -61,6 +62,7 @@ def test_polynomial_mmd_separates_shifted_sets():
     assert polynomial_mmd2(a, b + 1.0) > 1.0
 
 
+@needs_shared(STYLES, SQUEEZENET)
 def test_kid_tells_painting_crops_from_noise():
     """KID in SqueezeNet space is far smaller between two sets of painting crops than between crops and noise."""
     metric = KernelDistance(SQUEEZENET, "fire9", resolution=64)
@@ -73,6 +75,7 @@ def test_kid_tells_painting_crops_from_noise():
     assert different > 10 * abs(same) and different > 0
 
 
+@needs_shared(SQUEEZENET)
 def test_kid_layer_must_exist():
     """Asking KID for a layer the loss network does not have is an ExportError listing the layers."""
     with pytest.raises(ExportError, match="fire9"):

@@ -9,7 +9,7 @@ from engine.errors import ExportError
 from engine.manifest import load_manifest
 from exporters.johnson import TransformerNet, load_transformer_net
 from exporters.ship import export_johnson_model
-from tests.conftest import PHOTOS
+from tests.conftest import parity_photo
 
 
 def _examples_checkpoint(path):
@@ -45,7 +45,7 @@ def test_wrong_checkpoint_is_a_clear_error(tmp_path):
 def test_johnson_export_records_pixel_range(tmp_path):
     """The classic net exports to ONNX with parity, and its manifest says pixels are 0..255."""
     ckpt = _examples_checkpoint(tmp_path / "candy.pth")
-    manifest = export_johnson_model(ckpt, tmp_path, "candy", [PHOTOS / "coffee.png"])
+    manifest = export_johnson_model(ckpt, tmp_path, "candy", [parity_photo(tmp_path)])
     assert manifest.extra["parity"]["passed"]
     again = load_manifest(tmp_path / "candy.json")
     assert again.image_input.range == (0.0, 255.0) and again.style_input is None

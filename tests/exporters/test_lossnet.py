@@ -5,9 +5,10 @@ import torch
 from engine.errors import ExportError
 from exporters.images import load_rgb
 from exporters.lossnet import SQUEEZENET_LAYERS, VGGFeatures, gram, load_loss_network
-from tests.conftest import PHOTOS, SQUEEZENET
+from tests.conftest import PHOTOS, SQUEEZENET, needs_shared
 
 
+@needs_shared(SQUEEZENET, PHOTOS / "chelsea.png")
 def test_squeezenet_features_from_shared_weights():
     """The shared SqueezeNet loads and returns its five feature layers at the expected depths."""
     net = load_loss_network(SQUEEZENET)
@@ -17,6 +18,7 @@ def test_squeezenet_features_from_shared_weights():
     assert all(torch.isfinite(f).all() for f in feats.values())
 
 
+@needs_shared(SQUEEZENET, PHOTOS / "chelsea.png", PHOTOS / "coffee.png")
 def test_squeezenet_features_tell_photos_apart():
     """Features are real: the same photo gives the same Gram, a different photo a different one."""
     net = load_loss_network(SQUEEZENET)

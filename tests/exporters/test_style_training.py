@@ -4,7 +4,9 @@ import torch
 from PIL import Image
 
 from exporters.style_training import StyleTrainer, StyleTrainingConfig
-from tests.conftest import PHOTOS, SQUEEZENET, STYLES
+from tests.conftest import PHOTOS, SQUEEZENET, STYLES, needs_shared
+
+pytestmark = needs_shared(PHOTOS / "coffee.png", STYLES / "starry_night.jpg", STYLES / "great_wave.jpg", SQUEEZENET)
 
 
 def _config(tmp_path, steps, **kw):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import SQUEEZENET, STYLES
+from tests.conftest import SQUEEZENET, STYLES, require_shared
 
 
 def tiny_config(out_dir: Path, **overrides):
-    """A GanTrainingConfig small enough that a step takes milliseconds."""
+    """A GanTrainingConfig small enough that a step takes milliseconds (skips without the shared paintings)."""
+    require_shared(STYLES, SQUEEZENET)
     from exporters.gan_training import GanTrainingConfig
 
     settings = dict(

@@ -22,3 +22,18 @@ def interpreter(embedder, shipped_manifest):
     from installation.prompts.interpreter import Interpreter
 
     return Interpreter(embedder, list(shipped_manifest.styles))
+
+
+@pytest.fixture()
+def corrupt_model(tmp_path):
+    """A copy of the shipped lantern model in tmp_path with one byte of its ONNX file flipped: the manifest
+    (returned) no longer matches it."""
+    import shutil
+
+    for f in (ROOT / "models").glob("lantern.*"):
+        shutil.copy(f, tmp_path / f.name)
+    onnx = tmp_path / "lantern.onnx"
+    data = bytearray(onnx.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    onnx.write_bytes(bytes(data))
+    return tmp_path / "lantern.json"

@@ -104,7 +104,7 @@ def test_hot_reload_in_a_running_show(tiny_model, tmp_path):
     def operator():
         try:
             wait_for(lambda: inst.server_thread is not None and inst.show.loop.stats.frames > 0)
-            edit({**data, "director": {"min_show_s": 5}, "moderation": {"block": ["lanterns"]}})
+            edit({**data, "director": {"min_show_s": 5, "newcomer_burst": 3}, "moderation": {"block": ["lanterns"]}})
             wait_for(
                 lambda: (
                     inst.director.settings.min_show_s == 5
@@ -112,6 +112,7 @@ def test_hot_reload_in_a_running_show(tiny_model, tmp_path):
                 )
             )
             observed["min_show_s"] = inst.director.settings.min_show_s
+            observed["newcomer_burst"] = inst.director.queue.newcomer_burst
             observed["blocked"] = not inst.director.moderator.check("many lanterns").allowed
             edit({**data, "director": {"min_show_s": "soon"}})
             wait_for(lambda: inst.reloader.last is not None and bool(inst.reloader.last.error))
@@ -124,7 +125,7 @@ def test_hot_reload_in_a_running_show(tiny_model, tmp_path):
     t.start()
     inst.run(seconds=60)
     t.join()
-    assert observed["min_show_s"] == 5 and observed["blocked"]
+    assert observed["min_show_s"] == 5 and observed["blocked"] and observed["newcomer_burst"] == 3
     assert observed["after_bad"] == 5 and "director.min_show_s" in observed["error"]
 
 

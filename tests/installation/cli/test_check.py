@@ -43,17 +43,9 @@ def test_check_refuses_what_run_refuses_all_at_once(tmp_path):
     assert run.returncode == 78 and "starry_nite" in run.stderr
 
 
-def test_check_refuses_a_corrupt_model(tmp_path):
+def test_check_refuses_a_corrupt_model(tmp_path, corrupt_model):
     """A model whose bytes no longer match its manifest's sha256: exit 78 naming model.manifest."""
-    import shutil
-
-    for f in (ROOT / "models").glob("lantern.*"):
-        shutil.copy(f, tmp_path / f.name)
-    onnx = tmp_path / "lantern.onnx"
-    data = bytearray(onnx.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    onnx.write_bytes(bytes(data))
     cfg = tmp_path / "show.yaml"
-    cfg.write_text("source: {type: pattern}\nmodel: {manifest: lantern.json}\n")
+    cfg.write_text(f"source: {{type: pattern}}\nmodel: {{manifest: {corrupt_model.name}}}\n")
     proc = _laterna("check", str(cfg))
     assert proc.returncode == 78 and "model.manifest" in proc.stderr and "sha256 does not match" in proc.stderr

@@ -45,16 +45,10 @@ def test_missing_config_says_where_to_start(tmp_path):
     assert not config.ok and "not found" in config.detail and str(DEFAULT_CONFIG) in config.fix
 
 
-def test_corrupted_model_is_a_failed_check_with_a_fix(tmp_path):
+def test_corrupted_model_is_a_failed_check_with_a_fix(tmp_path, corrupt_model):
     """A model file whose bytes no longer match its manifest's sha256 fails the model check, with a fix."""
-    for f in (ROOT / "models").glob("lantern.*"):
-        shutil.copy(f, tmp_path / f.name)
-    onnx = tmp_path / "lantern.onnx"
-    data = bytearray(onnx.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    onnx.write_bytes(bytes(data))
     cfg = tmp_path / "show.yaml"
-    cfg.write_text(DEFAULT_CONFIG.read_text().replace("model:\n", f"model:\n  manifest: {tmp_path / 'lantern.json'}\n"))
+    cfg.write_text(DEFAULT_CONFIG.read_text().replace("model:\n", f"model:\n  manifest: {corrupt_model}\n"))
     checks = by_name(run_doctor(cfg))
     assert checks["config"].ok
     model = checks["model"]

@@ -3,7 +3,7 @@ import json
 
 from engine.manifest import load_manifest
 from installation.cli.generator import add_parser
-from tests.conftest import STYLES
+from tests.conftest import SQUEEZENET, STYLES, needs_shared
 
 
 def run(argv: list[str]) -> int:
@@ -13,6 +13,7 @@ def run(argv: list[str]) -> int:
     return args.func(args)
 
 
+@needs_shared(STYLES, SQUEEZENET)
 def test_train_then_export_a_generator_from_the_command_line(tmp_path, capsys):
     """train-generator leaves a checkpoint and samples; export-generator turns it into a verified generator model."""
     out = tmp_path / "run"

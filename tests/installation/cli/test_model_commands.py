@@ -6,7 +6,7 @@ import pytest
 
 from engine.manifest import load_manifest
 from installation.cli.main import build_parser, main
-from tests.conftest import PHOTOS, save_tiny_checkpoint
+from tests.conftest import parity_photo, save_tiny_checkpoint
 
 
 def _errors(caplog) -> str:
@@ -34,7 +34,9 @@ def test_export_refuses_existing_outputs_before_any_work(tmp_path, caplog):
     (out / "lantern.json").write_text("{}\n")
     ckpt = save_tiny_checkpoint(tmp_path / "weights.pt")
     with caplog.at_level(logging.ERROR):
-        rc = main(["export", str(ckpt), "--out", str(out), "--variants", "", "--real-images", str(PHOTOS)])
+        rc = main(
+            ["export", str(ckpt), "--out", str(out), "--variants", "", "--real-images", str(parity_photo(tmp_path))]
+        )
     assert rc != 0 and str(out / "lantern.json") in _errors(caplog) and "--force" in _errors(caplog)
     assert [p.name for p in out.iterdir()] == ["lantern.json"] and (out / "lantern.json").read_text() == "{}\n"
 
@@ -43,7 +45,7 @@ def test_export_writes_every_output_into_the_given_folder(tmp_path, capsys):
     """`laterna export --out DIR` puts the ONNX file, TorchScript, slim checkpoint and manifest there, nothing else."""
     ckpt = save_tiny_checkpoint(tmp_path / "weights.pt")
     out = tmp_path / "elsewhere"
-    photo = min(PHOTOS.iterdir())
+    photo = parity_photo(tmp_path)
     assert (
         main(["export", str(ckpt), "--out", str(out), "--name", "tiny", "--variants", "", "--real-images", str(photo)])
         == 0
@@ -89,7 +91,10 @@ def test_export_with_triton_refuses_an_existing_repository_before_any_work(tmp_p
     out = tmp_path / "models"
     ckpt = save_tiny_checkpoint(tmp_path / "weights.pt")
     with caplog.at_level(logging.ERROR):
-        rc = main(["export", str(ckpt), "--out", str(out), "--variants", "", "--triton", str(repo)])
+        photo = str(parity_photo(tmp_path))
+        rc = main(
+            ["export", str(ckpt), "--out", str(out), "--variants", "", "--real-images", photo, "--triton", str(repo)]
+        )
     assert rc != 0 and "config.pbtxt" in _errors(caplog) and "--force" in _errors(caplog)
     assert not out.exists() and (repo / "lantern" / "config.pbtxt").read_text() == "shipped\n"
 
@@ -98,7 +103,7 @@ def test_export_with_triton_writes_the_model_and_its_repository(tmp_path):
     """`laterna export --triton DIR` writes the usual outputs and a Triton repository of the same model file."""
     ckpt = save_tiny_checkpoint(tmp_path / "weights.pt")
     out, repo = tmp_path / "models", tmp_path / "repo"
-    photo = min(PHOTOS.iterdir())
+    photo = parity_photo(tmp_path)
     argv = ["export", str(ckpt), "--out", str(out), "--name", "tiny", "--variants", "", "--real-images", str(photo)]
     assert main([*argv, "--triton", str(repo)]) == 0
     assert (repo / "tiny" / "1" / "model.onnx").is_file()

@@ -91,6 +91,17 @@ def test_merged_config_stays_a_validated_show_config(tmp_path):
     assert reloader.current.hours == load_config(path).hours and reloader.current.attract.idle_s == 30
 
 
+def test_an_emptied_file_keeps_the_running_config(tmp_path):
+    """A file caught empty mid-write is refused, not loaded as all the defaults; the finished write applies."""
+    path, reloader, applied, clock = _setup(tmp_path)
+    _touch(path, "", clock)
+    result = reloader.check()
+    assert not result.ok and "empty" in result.error and applied == []
+    assert reloader.current.director.min_show_s == 20
+    _touch(path, BASE.replace("min_show_s: 20", "min_show_s: 5"), clock)
+    assert reloader.check().applied == ["director.min_show_s"] and reloader.current.director.min_show_s == 5
+
+
 PROJECTORS = """
 source: {type: pattern}
 display:

@@ -36,17 +36,24 @@ def _director(interpreter, clock, **kw):
     return d, posted
 
 
+def _listening(director, visitor="v"):
+    """Subscribe ``visitor`` to the Director; the list its messages arrive in."""
+    inbox = []
+
+    async def send(message):
+        inbox.append(message)
+
+    director.subscribe(visitor, send)
+    return inbox
+
+
 def test_prompt_is_queued_then_shown_and_the_engine_told(interpreter):
     """submit -> queued (position 1); its turn -> TargetChanged posted and the visitor hears 'showing'."""
     clock = Clock()
     d, posted = _director(interpreter, clock)
-    inbox = []
+    inbox = _listening(d, "v1")
 
     async def go():
-        async def send(msg):
-            inbox.append(msg)
-
-        d.subscribe("v1", send)
         reply = await d.submit("v1", "swirling night sky full of stars")
         assert reply["type"] == "queued" and reply["position"] == 1
         assert await d.step() is not None
@@ -64,13 +71,9 @@ def test_each_prompt_gets_its_minimum_showing_time(interpreter):
     """A second prompt waits until the first has been shown for min_show_s; waiting visitors get positions."""
     clock = Clock()
     d, posted = _director(interpreter, clock)
-    inbox = []
+    inbox = _listening(d, "b")
 
     async def go():
-        async def send(msg):
-            inbox.append(msg)
-
-        d.subscribe("b", send)
         await d.submit("a", "stormy sea")
         await d.submit("b", "calm pond")
         await d.step()
@@ -197,16 +200,6 @@ def test_attract_mode_switches_to_the_generator_and_a_prompt_brings_the_room_bac
 
 
 # -- what visitors are told about the show -----------------------------------------------------------------
-def _listening(director, visitor="v"):
-    inbox = []
-
-    async def send(message):
-        inbox.append(message)
-
-    director.subscribe(visitor, send)
-    return inbox
-
-
 def test_outside_opening_hours_prompts_are_refused_with_when_it_opens():
     """Closed: submit answers 'rejected' saying when the show opens (and queues nothing), visitors are told
     with a status message (accepting false, note 'closed', opens_at), and /status shows opens_at."""
@@ -326,6 +319,19 @@ def test_once_running_the_director_is_reconfigured_only_on_its_own_thread():
     assert len(errors) == 2 and all("submit a coroutine" in str(e) for e in errors)
     assert director.settings.min_show_s == 5.0 and director.queue.max_length == 7 and director.queue.max_age_s == 30.0
     assert director.moderator is strict and director.attract is None
+
+
+def test_reconfigured_newcomer_limits_take_effect(interpreter):
+    """configure() with new newcomer_* settings (a config reload) changes who the queue lets in: with
+    newcomer_share 0 a newcomer is refused as crowded while a visitor who stayed is still queued."""
+    clock = Clock()
+    director, _ = _director(interpreter, clock)
+    assert asyncio.run(director.submit("early", "warm fire glow", newcomer=True))["type"] == "queued"
+    director.configure(DirectorSettings(min_show_s=10.0, newcomer_share=0.0, newcomer_burst=3, newcomer_rate=1.0))
+    assert (director.queue.newcomer_share, director.queue.newcomer_burst, director.queue.newcomer_rate) == (0, 3, 1)
+    assert asyncio.run(director.submit("new", "blue ice", newcomer=True))["type"] == "rejected"
+    assert asyncio.run(director.submit("stayed", "blue ice", newcomer=False))["type"] == "queued"
+    assert len(director.queue) == 2
 
 
 def test_a_new_prompt_wakes_the_director_without_waiting_for_its_tick():

@@ -2,6 +2,7 @@ import pytest
 
 from engine.errors import ConfigError
 from installation.prompts.queue import Crowded, NearDuplicate, PromptQueue, QueueFull, shingles, similarity
+from tests.installation.prompts.toy_director import DISTINCT_WORDS
 
 
 class Clock:
@@ -86,28 +87,7 @@ def test_a_flood_of_near_duplicates_is_noticed_and_forgotten():
     assert not q.flooded()
 
 
-WORDS = (
-    "harbour",
-    "dusk",
-    "violet",
-    "storm",
-    "amber",
-    "forest",
-    "meadow",
-    "glacier",
-    "copper",
-    "lantern",
-    "velvet",
-    "thunder",
-    "orchid",
-    "canyon",
-    "marble",
-    "ember",
-    "willow",
-    "comet",
-    "saffron",
-    "tide",
-)
+WORDS = DISTINCT_WORDS[:20]
 
 
 def varied(i: int) -> str:

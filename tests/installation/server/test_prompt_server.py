@@ -16,7 +16,7 @@ from installation.prompts.moderation import Moderator
 from installation.server import protocol
 from installation.server.prompt_server import PromptServer, ServerError, ServerThread, VisitorServerSettings
 from installation.server.visitor_page import qr_svg
-from tests.installation.prompts.toy_director import make_director
+from tests.installation.prompts.toy_director import DISTINCT_WORDS, make_director
 
 TIMEOUT = 5.0  # generous: the machine may be busy; tests finish long before this when they pass
 
@@ -442,62 +442,6 @@ def test_a_connect_prompt_disconnect_flood_cannot_hold_the_queue():
     run(scenario())
 
 
-FLOOD_WORDS = (
-    "harbour",
-    "dusk",
-    "violet",
-    "storm",
-    "amber",
-    "forest",
-    "meadow",
-    "glacier",
-    "copper",
-    "lantern",
-    "velvet",
-    "thunder",
-    "orchid",
-    "canyon",
-    "marble",
-    "ember",
-    "willow",
-    "comet",
-    "saffron",
-    "tide",
-    "basalt",
-    "heron",
-    "cobalt",
-    "dune",
-    "fjord",
-    "poppy",
-    "quartz",
-    "raven",
-    "sable",
-    "tundra",
-    "umber",
-    "vapour",
-    "walnut",
-    "yarrow",
-    "zephyr",
-    "aurora",
-    "bramble",
-    "cinder",
-    "delta",
-    "fennel",
-    "garnet",
-    "hollow",
-    "indigo",
-    "juniper",
-    "kelp",
-    "lagoon",
-    "mangrove",
-    "nebula",
-    "obsidian",
-    "pewter",
-    "quill",
-    "russet",
-    "sierra",
-    "thistle",
-)
 HONEST = "a harbour at dusk, in warm orange light"
 
 
@@ -549,7 +493,7 @@ async def _flood_with(director, clock, settle_s: float, events: list[str]) -> di
             if honest is not None and not honest_reply and clock.now >= 45.0:
                 honest_reply = await ask(honest, {"type": "prompt", "text": HONEST})
             bot = await held.enter_async_context(connect(url, local_addr=(f"127.1.{i // 200}.{i % 200 + 1}", 0)))
-            flood_replies.append(await ask(bot, {"type": "prompt", "text": " ".join(rng.sample(FLOOD_WORDS, 5))}))
+            flood_replies.append(await ask(bot, {"type": "prompt", "text": " ".join(rng.sample(DISTINCT_WORDS, 5))}))
         assert len(server.visitors) == 301  # the flood held every connection open to the end
         waiting = director.queue.pending()
         return {
@@ -625,14 +569,35 @@ def test_prompts_are_logged_without_addresses_unless_asked(caplog):
             async with connect(url) as ws:
                 await ask(ws, {"type": "prompt", "text": "harbour lights"})
 
-    with caplog.at_level(logging.INFO, logger="installation.server.prompt_server"):
+    with caplog.at_level(logging.DEBUG, logger="installation.server.prompt_server"):
         run(scenario())
     lines = [r.getMessage() for r in caplog.records if "harbour lights" in r.getMessage()]
     assert lines and not any("127.0.0.1" in line for line in lines)
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="installation.server.prompt_server"):
+    with caplog.at_level(logging.DEBUG, logger="installation.server.prompt_server"):
         run(scenario(log_addresses=True))
     assert any("127.0.0.1" in r.getMessage() for r in caplog.records if "harbour lights" in r.getMessage())
+
+
+def test_a_visitor_prompt_logs_nothing_at_info(caplog):
+    """A visitor connecting, prompting, being shown and leaving logs at DEBUG only: the log stays the operator's."""
+
+    async def scenario():
+        async with running() as (server, url):
+            caplog.clear()  # the server's own start-up lines are the operator's
+            async with connect(url) as ws:
+                assert (await ask(ws, {"type": "prompt", "text": "harbour lights"}))["type"] == "queued"
+                assert (await answer(ws))["type"] == "showing"
+            deadline = asyncio.get_running_loop().time() + TIMEOUT
+            while server.visitors and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.01)
+            visit = [r for r in caplog.records if r.name.startswith("installation.")]
+        return visit
+
+    with caplog.at_level(logging.DEBUG, logger="installation"):
+        visit = run(scenario())
+    assert any("harbour lights" in r.getMessage() for r in visit)  # it is still there for `laterna -v`
+    assert [r.getMessage() for r in visit if r.levelno >= logging.INFO] == []
 
 
 # -- HTTP routes -----------------------------------------------------------------------------------------
