@@ -119,6 +119,9 @@ def test_ar_session_places_the_framed_canvas_where_the_hit_test_meets_the_wall(s
     assert shows(headset, BLUE), sample(headset)
     # Looking down at the floor, a second select moves the canvas there, standing upright and facing the visitor.
     headset.execute_script("window.__iwer.quaternion.set(-Math.sin(Math.PI / 6), 0, 0, Math.cos(Math.PI / 6))")
+    # The select acts where the reticle is: wait for a frame whose hit test found the floor (a busy machine renders
+    # the emulated headset at ~2 frames/s, and a select before that frame would hang the canvas on the wall again).
+    assert wait_for(lambda: (r := state(headset)["reticleAt"]) is not None and r[2] > -1.5), state(headset)
     xr_select(headset)
     assert wait_for(lambda: state(headset)["placedAt"][2] > -1.5), state(headset)
     x, y, z = state(headset)["placedAt"]

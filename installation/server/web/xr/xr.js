@@ -457,6 +457,9 @@ window.laternaXR = {
     presenting: renderer.xr.isPresenting,
     hitTest: hitTestSource !== null,
     reticle: reticle.visible,
+    reticleAt: reticle.visible
+      ? new THREE.Vector3().setFromMatrixPosition(reticle.matrix).toArray().map((v) => +v.toFixed(3))
+      : null,
     placed: canvasFrame.userData.placed === true,
     placedAt: canvasFrame.userData.placed ? canvasFrame.position.toArray().map((v) => +v.toFixed(3)) : null,
     placedFacing: canvasFrame.userData.placed
