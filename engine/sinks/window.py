@@ -38,25 +38,15 @@ from engine.sinks.blend import BlendSpec, EdgeBlend
 from engine.sinks.keystone import check_corners, is_identity, keystone_matrix, warp
 from engine.sinks.mesh import Maps, check_grid, remap, unit_keystone, warp_maps
 from engine.sinks.mesh import is_identity as is_identity_mesh
+from engine.sinks.painted_overlays import ANCHORS, POSITIONS
 from engine.sources.transform import crop_box, fit_size, resize
 
 log = logging.getLogger(__name__)
 
 FITS = ("letterbox", "fill")
 _CENTRED_ON = 0x2FFF0000  # SDL_WINDOWPOS_CENTERED_DISPLAY(n) = this | n
-# Overlay position -> (column, row) in a 3x3 grid of the window.
-_ANCHORS = {
-    "top-left": (0, 0),
-    "top": (1, 0),
-    "top-right": (2, 0),
-    "left": (0, 1),
-    "center": (1, 1),
-    "right": (2, 1),
-    "bottom-left": (0, 2),
-    "bottom": (1, 2),
-    "bottom-right": (2, 2),
-}
-POSITIONS = tuple(_ANCHORS)
+# Overlay position -> (column, row) in a 3x3 grid of the window: the same grid as the streams' overlays.
+_ANCHORS = ANCHORS
 TEXT_RGB = (255, 255, 255)
 BOX_RGBA = (0, 0, 0, 150)
 FONT_CANDIDATES = (  # the first that exists is used; pygame's own font is always there
