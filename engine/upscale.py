@@ -198,42 +198,21 @@ def guided_coefficients(
     return mean_a, mean_b
 
 
-class GuidedUpscaler(Upscaler):
-    """The guided upscaler on the CPU (numpy/OpenCV); see the module's docstring. ``band_rows``: output rows
-    per band of the full-resolution pass (0: the whole picture at once; the result is the same)."""
+class GuidedBase(Upscaler):
+    """What the CPU and GPU guided upscalers share: their parameters (checked once), and the fall-back to a
+    plain resize, said once, when the source does not arrive at the output size. Subclasses ``apply``."""
 
-    name = "guided"
     needs_guide = True
 
-    def __init__(
-        self,
-        radius: int = 4,
-        eps: float = 1e-3,
-        guide: str = "rgb",
-        form: str = "detail",
-        detail: float = 2.0,
-        coarse: int = 2,
-        band_rows: int = 48,
-    ) -> None:
+    def __init__(self, radius: int, eps: float, guide: str, form: str, detail: float, coarse: int) -> None:
         check_guided(radius, eps, guide, form, detail)
         if coarse not in (1, 2):
             raise ConfigError(f"guided upscaler: coarse must be 1 or 2, got {coarse}")
-        self.coarse = coarse
-        self.form = form
-        self.detail = detail
-        self.band_rows = band_rows
-        self.radius = radius
-        self.eps = eps
-        self.guide = guide
-        self._buffers = _Buffers()
+        self.radius, self.eps, self.guide = radius, eps, guide
+        self.form, self.detail, self.coarse = form, detail, coarse
         self._fallback = ResizeUpscaler()
         self._warned = False
         self._warn_lock = threading.Lock()
-
-    def describe(self) -> str:
-        if self.form == "filter":
-            return f"guided filter (r={self.radius}, eps={self.eps:g}, {self.guide})"
-        return f"guided detail x{self.detail:g} (r={self.radius}, eps={self.eps:g}, {self.guide})"
 
     def upscale(
         self, styled: np.ndarray, guide_low: np.ndarray, guide_full: np.ndarray | None, size: tuple[int, int]
@@ -257,6 +236,36 @@ class GuidedUpscaler(Upscaler):
             size[1],
             got,
         )
+
+    @abc.abstractmethod
+    def apply(self, styled: np.ndarray, guide_low: np.ndarray, guide_full: np.ndarray) -> Pixels:
+        """``styled`` enlarged to ``guide_full``'s size, edges taken from ``guide_full``."""
+
+
+class GuidedUpscaler(GuidedBase):
+    """The guided upscaler on the CPU (numpy/OpenCV); see the module's docstring. ``band_rows``: output rows
+    per band of the full-resolution pass (0: the whole picture at once; the result is the same)."""
+
+    name = "guided"
+
+    def __init__(
+        self,
+        radius: int = 4,
+        eps: float = 1e-3,
+        guide: str = "rgb",
+        form: str = "detail",
+        detail: float = 2.0,
+        coarse: int = 2,
+        band_rows: int = 48,
+    ) -> None:
+        super().__init__(radius, eps, guide, form, detail, coarse)
+        self.band_rows = band_rows
+        self._buffers = _Buffers()
+
+    def describe(self) -> str:
+        if self.form == "filter":
+            return f"guided filter (r={self.radius}, eps={self.eps:g}, {self.guide})"
+        return f"guided detail x{self.detail:g} (r={self.radius}, eps={self.eps:g}, {self.guide})"
 
     def apply(self, styled: np.ndarray, guide_low: np.ndarray, guide_full: np.ndarray) -> Pixels:
         """``styled`` enlarged to ``guide_full``'s size, edges taken from ``guide_full``."""

@@ -15,7 +15,7 @@ import numpy as np
 
 from engine.errors import ConfigError
 from engine.frame import Pixels, uint8_pixels
-from engine.upscale import A_LIMIT, ResizeUpscaler, Upscaler, check_guided
+from engine.upscale import A_LIMIT, GuidedBase
 
 if TYPE_CHECKING:
     import torch
@@ -91,11 +91,10 @@ def guided_upsample(
     return a_up * guide_full + b_up
 
 
-class TorchGuidedUpscaler(Upscaler):
+class TorchGuidedUpscaler(GuidedBase):
     """``GuidedUpscaler`` on a torch device (``cuda``, ``cuda:1``, or ``cpu``): uint8 pictures in and out."""
 
     name = "guided-torch"
-    needs_guide = True
 
     def __init__(
         self,
@@ -107,20 +106,13 @@ class TorchGuidedUpscaler(Upscaler):
         coarse: int = 2,
         device: str = "cuda",
     ) -> None:
-        check_guided(radius, eps, guide, form, detail)
-        if coarse not in (1, 2):
-            raise ConfigError(f"guided upscaler: coarse must be 1 or 2, got {coarse}")
-        self.form, self.detail, self.coarse = form, detail, coarse
+        super().__init__(radius, eps, guide, form, detail, coarse)
         import torch
 
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise ConfigError(f"guided upscaler: device {device!r} asked for, but PyTorch sees no CUDA device")
         self._torch = torch
         self.device = torch.device(device)
-        self.radius = radius
-        self.eps = eps
-        self.guide = guide
-        self._fallback = ResizeUpscaler()
 
     def describe(self) -> str:
         return f"guided-torch {self.form} on {self.device} (r={self.radius}, eps={self.eps:g}, {self.guide})"
@@ -136,13 +128,7 @@ class TorchGuidedUpscaler(Upscaler):
         y = rgb[:, 0:1] * r + rgb[:, 1:2] * g + rgb[:, 2:3] * b
         return (y * 255.0).round_().div_(255.0)
 
-    def upscale(
-        self, styled: np.ndarray, guide_low: np.ndarray, guide_full: np.ndarray | None, size: tuple[int, int]
-    ) -> Pixels:
-        if (styled.shape[1], styled.shape[0]) == size:
-            return styled
-        if guide_full is None or (guide_full.shape[1], guide_full.shape[0]) != size:
-            return self._fallback.upscale(styled, guide_low, None, size)
+    def apply(self, styled: np.ndarray, guide_low: np.ndarray, guide_full: np.ndarray) -> Pixels:
         torch = self._torch
         with torch.inference_mode():
             p, g_low, g_full = self._tensor(styled), self._tensor(guide_low), self._tensor(guide_full)

@@ -30,6 +30,18 @@ ANCHORS = {
     "bottom-right": (2, 2),
 }
 POSITIONS = tuple(ANCHORS)
+
+
+def check_overlay(position: str, image: np.ndarray | None, size_px: int) -> None:
+    """Raise ``ValueError`` for an overlay no sink can draw (the window's and the streams' rule)."""
+    if size_px < 0:
+        raise ValueError(f"overlay size_px must be >= 0, got {size_px}")
+    if position not in POSITIONS:
+        raise ValueError(f"overlay position must be one of {POSITIONS}, got {position!r}")
+    if image is not None and (image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3):
+        raise ValueError(f"overlay image must be uint8 HxWx3, got {image.dtype} {image.shape}")
+
+
 _BOX_ALPHA = 150 / 255  # the window's box: black at 150/255
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 
@@ -96,12 +108,7 @@ class PaintedOverlays:
         size_px: int = 0,
     ) -> None:
         """Show ``lines`` (and ``image`` above them) at ``position`` under ``name``; None removes it."""
-        if size_px < 0:
-            raise ValueError(f"overlay size_px must be >= 0, got {size_px}")
-        if position not in POSITIONS:
-            raise ValueError(f"overlay position must be one of {POSITIONS}, got {position!r}")
-        if image is not None and (image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3):
-            raise ValueError(f"overlay image must be uint8 HxWx3, got {image.dtype} {image.shape}")
+        check_overlay(position, image, size_px)
         with self._lock:
             if lines is None:
                 self._overlays.pop(name, None)

@@ -38,7 +38,7 @@ from engine.sinks.blend import BlendSpec, EdgeBlend
 from engine.sinks.keystone import check_corners, is_identity, keystone_matrix, warp
 from engine.sinks.mesh import Maps, check_grid, remap, unit_keystone, warp_maps
 from engine.sinks.mesh import is_identity as is_identity_mesh
-from engine.sinks.painted_overlays import ANCHORS, POSITIONS
+from engine.sinks.painted_overlays import ANCHORS, check_overlay
 from engine.sources.transform import crop_box, fit_size, resize
 
 log = logging.getLogger(__name__)
@@ -307,12 +307,7 @@ class ProjectorSink(FrameSink):
         """Show ``lines`` of text (and an optional RGB ``image`` above them, e.g. a QR code) at
         ``position`` (e.g. "bottom", "top-left") under ``name``, ``size_px`` high (0: the window's
         default size); None removes it."""
-        if size_px < 0:
-            raise ValueError(f"overlay size_px must be >= 0, got {size_px}")
-        if position not in POSITIONS:
-            raise ValueError(f"overlay position must be one of {POSITIONS}, got {position!r}")
-        if image is not None and (image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3):
-            raise ValueError(f"overlay image must be uint8 HxWx3, got {image.dtype} {image.shape}")
+        check_overlay(position, image, size_px)
         with self._overlay_lock:
             if lines is None:
                 self._overlays.pop(name, None)
