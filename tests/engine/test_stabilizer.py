@@ -30,3 +30,50 @@ def test_motion_is_not_smeared():
     stab.apply(a, a)
     out = stab.apply(b, b)  # everything changed
     assert out.min() >= 250
+
+
+def _pictures(seed, shape=(64, 96, 3)):
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, shape).astype(np.uint8) for _ in range(2)]
+
+
+def test_a_still_input_blends_the_whole_picture_with_the_smoothing_amount():
+    """When the input did not change at all, every pixel is (1 - amount) * new + amount * previous output."""
+    stab = Stabilizer(amount=0.6)
+    scene = np.full((64, 96, 3), 90, np.uint8)
+    first, second = _pictures(1)
+    stab.apply(scene, first.copy())
+    got = stab.apply(scene, second.copy())
+    want = 0.4 * second.astype(np.float64) + 0.6 * first
+    assert np.abs(got - want).max() <= 1.0
+
+
+def test_where_the_input_moved_the_new_output_is_kept_and_elsewhere_smoothed():
+    """A moving left half keeps the new output exactly; the still right half is blended with the amount."""
+    stab = Stabilizer(amount=0.5, scale=8)
+    before = np.full((64, 96, 3), 40, np.uint8)
+    after = before.copy()
+    after[:, :40] = 220  # the left part changed a lot
+    first, second = _pictures(2)
+    stab.apply(before, first.copy())
+    got = stab.apply(after, second.copy()).astype(np.float64)
+    assert np.array_equal(got[:, :16], second[:, :16])  # far inside the moving part
+    want = 0.5 * second.astype(np.float64) + 0.5 * first
+    assert np.abs(got[:, 72:] - want[:, 72:]).max() <= 1.0  # far inside the still part
+    mid = got[:, 44:60]  # the weight ramps between the two: neither picture exactly
+    assert not np.array_equal(mid, second[:, 44:60])
+
+
+def test_smoothing_never_changes_the_picture_it_handed_out_before():
+    """The previous result (which the sinks may still be showing) is left untouched by the next frame."""
+    stab = Stabilizer(amount=0.5)
+    rng = np.random.default_rng(3)
+    inputs = [rng.integers(0, 256, (48, 64, 3)).astype(np.uint8) for _ in range(2)]
+    inputs[1][:, :32] = inputs[0][:, :32]  # half still, half moving: the per-pixel blend
+    first, second = _pictures(4, (48, 64, 3))
+    shown = stab.apply(inputs[0], first)
+    kept = shown.copy()
+    for frame in (second, _pictures(5, (48, 64, 3))[0]):
+        result = stab.apply(inputs[1], frame)
+        assert np.array_equal(shown, kept)
+        shown, kept = result, result.copy()
