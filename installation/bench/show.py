@@ -29,7 +29,7 @@ from engine.sinks.headless import HeadlessSink
 from engine.sources.pattern import PatternSource
 from engine.stabilizer import Stabilizer
 from engine.style import StyleMix
-from installation.bench.timing import bare_inference, loop_fps, table, time_calls
+from installation.bench.timing import SHOW_WORKERS, bare_inference, loop_fps, run_loop, table, time_calls
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +138,123 @@ def e2e_table(manifest: Manifest, seconds: float, quick: bool) -> str:
     )
 
 
+class _StepClock:
+    """CPU ms (thread time) per named step, summed over whichever threads ran it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.ms: dict[str, float] = {}
+
+    def add(self, step: str, t0: float) -> None:
+        took = (time.thread_time() - t0) * 1000.0
+        with self._lock:
+            self.ms[step] = self.ms.get(step, 0.0) + took
+
+    def clear(self) -> None:
+        with self._lock:
+            self.ms.clear()
+
+
+class _TimedBackend(OnnxRuntimeBackend):
+    def __init__(self, manifest: Manifest, options: BackendOptions, clock: _StepClock) -> None:
+        super().__init__(manifest, options)
+        self._steps = clock
+
+    def _infer(self, image, style):
+        t0 = time.thread_time()
+        try:
+            return super()._infer(image, style)
+        finally:
+            self._steps.add("model", t0)
+
+
+class _TimedStabilizer(Stabilizer):
+    def __init__(self, amount: float, clock: _StepClock) -> None:
+        super().__init__(amount)
+        self._steps = clock
+
+    def apply(self, inp, out):
+        t0 = time.thread_time()
+        try:
+            return super().apply(inp, out)
+        finally:
+            self._steps.add("smoothing", t0)
+
+
+class _TimedStylizer(Stylizer):
+    def __init__(self, backends, work_size, stabilizer, clock: _StepClock) -> None:
+        super().__init__(backends, work_size, stabilizer)
+        self._steps = clock
+
+    def process(self, frame, mix):
+        t0 = time.thread_time()
+        try:
+            return super().process(frame, mix)
+        finally:
+            self._steps.add("worker", t0)
+
+
+class _TimedPattern(PatternSource):
+    def __init__(self, width: int, height: int, clock: _StepClock) -> None:
+        super().__init__(width=width, height=height, fps=1000.0)
+        self._steps = clock
+
+    def read(self):
+        t0 = time.thread_time()
+        try:
+            return super().read()
+        finally:
+            self._steps.add("source", t0)
+
+
+def overhead_table(manifest: Manifest, size: tuple[int, int], sessions: int, threads: int, seconds: float) -> str:
+    """Where an end-to-end frame's CPU time goes, beside the bare model's, in one run: the loop of
+    ``e2e_table`` with each step's thread CPU time summed (a separate run: the headline fps carry no timers)."""
+    bare = bare_inference(manifest, size, sessions, threads, seconds)
+    steps = _StepClock()
+    options = BackendOptions(threads=threads, sessions=sessions)
+    stylizer = _TimedStylizer(
+        [lambda: _TimedBackend(manifest, options, steps)], size, _TimedStabilizer(0.5, steps), steps
+    )
+    source = _TimedPattern(size[0], size[1], steps)
+    source.open()
+    try:
+        mix = StyleMix.single(len(manifest.styles), 0)
+        stats = run_loop(source, stylizer, mix, size, max(SHOW_WORKERS, sessions), seconds, on_start=steps.clear)
+    finally:
+        stylizer.close()
+        source.close()
+    n = max(1, stats["frames"])
+    ms = {k: v / n for k, v in steps.ms.items()}
+    model, smoothing, source_ms = ms.get("model", 0.0), ms.get("smoothing", 0.0), ms.get("source", 0.0)
+    conversions = ms.get("worker", 0.0) - model - smoothing
+    rest = stats["cpu_ms"] - ms.get("worker", 0.0) - source_ms
+    rows = [
+        ("model: ONNX Runtime session runs", "inference workers", model),
+        ("picture <-> tensor, checks, mix", "inference workers", conversions),
+        ("smoothing (Stabilizer)", "inference workers", smoothing),
+        ("built-in source: render", "feeder", source_ms),
+        ("loop, sink, hand-over between threads", "render loop, feeder, workers", rest),
+    ]
+    base = bare["cpu_ms"]
+    body = [[name, where, f"{v:.2f}", f"{v / base * 100:.1f}%"] for name, where, v in rows]
+    body.append(
+        [
+            "all (e2e, CPU ms per frame shown)",
+            "process",
+            f"{stats['cpu_ms']:.2f}",
+            f"{stats['cpu_ms'] / base * 100:.1f}%",
+        ]
+    )
+    body.append(["bare model (same sessions x threads)", "process", f"{base:.2f}", "100.0%"])
+    return table(
+        f"Where an end-to-end frame's CPU time goes, {size[0]}x{size[1]} {sessions}x{threads}, ONNX Runtime CPU "
+        f"({stats['fps_overall']:.1f} fps e2e, {bare['fps']:.1f} fps bare; % of the bare model's CPU ms per frame)",
+        ["step", "thread", "CPU ms/frame", "% of bare"],
+        body,
+    )
+
+
 def run_bench(
     quick: bool = False,
     seconds: float = 6.0,
@@ -149,7 +266,8 @@ def run_bench(
     if "model" in tables:
         parts += [model_table(manifest, quick), ""]
     if "e2e" in tables:
-        parts += [e2e_table(manifest, seconds if not quick else min(seconds, 2.0), quick), ""]
+        e2e_s = seconds if not quick else min(seconds, 2.0)
+        parts += [e2e_table(manifest, e2e_s, quick), "", overhead_table(manifest, (640, 360), 2, 1, e2e_s), ""]
     if "turn" in tables:
         parts += [turn_table(manifest), ""]
     if "streams" in tables:

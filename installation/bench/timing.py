@@ -16,6 +16,7 @@ from engine.sinks.headless import HeadlessSink
 from engine.sources.base import FrameSource
 from engine.stabilizer import Stabilizer
 from engine.style import StyleMix
+from installation.show_settings import PipelineSettings
 
 
 def time_calls(fn: Callable[[], Any], budget_s: float, max_runs: int) -> list[float]:
@@ -74,6 +75,38 @@ def bare_inference(
     return result
 
 
+SHOW_WORKERS: int = PipelineSettings().workers  # the show's inference threads, whatever its sessions x threads
+
+
+def run_loop(
+    source: FrameSource,
+    stylizer: Stylizer,
+    mix: StyleMix,
+    size: tuple[int, int],
+    workers: int,
+    seconds: float,
+    on_start: Callable[[], None] | None = None,
+) -> dict[str, Any]:
+    """Stats of ``source`` (opened) -> ``stylizer`` -> headless sink through the real, uncapped frame loop,
+    after a short warm-up run; ``fps_overall`` is frames shown over the wall time of the measured run and
+    ``cpu_ms`` the process CPU time per frame shown. ``on_start`` runs between the warm-up and the measured run."""
+
+    def loop() -> FrameLoop:
+        return FrameLoop(
+            source, stylizer, [HeadlessSink()], mix, size, display_fps=0.0, workers=workers, frame_budget_s=5.0
+        )
+
+    loop().run(duration=min(0.5, seconds))  # warm-up
+    measured = loop()
+    if on_start is not None:
+        on_start()
+    t0, c0 = time.perf_counter(), time.process_time()
+    stats = measured.run(duration=seconds)
+    stats["fps_overall"] = stats["frames"] / (time.perf_counter() - t0)
+    stats["cpu_ms"] = (time.process_time() - c0) * 1000.0 / max(1, stats["frames"])
+    return stats
+
+
 def loop_fps(
     make_source: Callable[[], FrameSource],
     style: Manifest,
@@ -82,29 +115,19 @@ def loop_fps(
     threads: int,
     seconds: float,
     smoothing: float = 0.5,
+    workers: int | None = None,
 ) -> dict[str, Any]:
-    """Stats of source -> stylize (+ smoothing) -> headless sink through the real, uncapped frame loop,
-    after a short warm-up run; ``fps_overall`` is frames shown over the wall time of the measured run and
-    ``cpu_ms`` the process CPU time per frame shown."""
+    """``run_loop`` with an ONNX Runtime stylizer of ``sessions`` x ``threads`` (+ smoothing) on ``workers``
+    inference threads (default: as many as the show runs, ``SHOW_WORKERS``, or one per session if more)."""
     options = BackendOptions(threads=threads, sessions=sessions)
     stylizer = Stylizer(
         [lambda: OnnxRuntimeBackend(style, options)], size, Stabilizer(smoothing) if smoothing > 0 else None
     )
-    mix = StyleMix.single(len(style.styles), 0)
     source = make_source()
     source.open()
     try:
-        FrameLoop(
-            source, stylizer, [HeadlessSink()], mix, size, display_fps=0.0, workers=sessions, frame_budget_s=5.0
-        ).run(duration=min(0.5, seconds))  # warm-up
-        loop = FrameLoop(
-            source, stylizer, [HeadlessSink()], mix, size, display_fps=0.0, workers=sessions, frame_budget_s=5.0
-        )
-        t0, c0 = time.perf_counter(), time.process_time()
-        stats = loop.run(duration=seconds)
-        stats["fps_overall"] = stats["frames"] / (time.perf_counter() - t0)
-        stats["cpu_ms"] = (time.process_time() - c0) * 1000.0 / max(1, stats["frames"])
+        mix = StyleMix.single(len(style.styles), 0)
+        return run_loop(source, stylizer, mix, size, workers or max(SHOW_WORKERS, sessions), seconds)
     finally:
         stylizer.close()
         source.close()
-    return stats
