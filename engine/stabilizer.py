@@ -48,7 +48,7 @@ class Stabilizer:
         if self._keep is None or self._take is None or self._keep.shape != (h, w):
             self._keep, self._take = np.empty((h, w), np.float32), np.empty((h, w), np.float32)
         cv2.resize(keep, (w, h), dst=self._keep, interpolation=cv2.INTER_LINEAR)
-        cv2.subtract(1.0, self._keep, dst=self._take)
+        np.subtract(np.float32(1.0), self._keep, out=self._take)
         return self._keep, self._take
 
     def apply(self, inp: Pixels, out: Pixels) -> Pixels:
