@@ -102,6 +102,29 @@ def test_to_tensor_is_contiguous_nchw_in_unit_range():
     assert np.allclose(t[0], px.transpose(2, 0, 1) / 255.0)
 
 
+def test_to_tensor_writes_into_a_buffer_of_the_right_shape_only():
+    """to_tensor fills the given float32 1x3xHxW buffer in place; a buffer of another size gets a new array."""
+    px = np.random.default_rng(2).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    buf = np.full((1, 3, 5, 7), -1.0, np.float32)
+    assert to_tensor(px, buf) is buf and np.array_equal(buf, to_tensor(px))
+    other = np.zeros((1, 3, 4, 7), np.float32)
+    fresh = to_tensor(px, other)
+    assert fresh is not other and fresh.shape == (1, 3, 5, 7) and not other.any()
+
+
+def test_each_frame_is_stylised_from_its_own_picture_with_the_reused_tensor(tiny_model):
+    """Frames of different pictures and sizes in turn on one thread give what a fresh stylizer gives for each."""
+    mix = StyleMix.single(3, 2)
+    frames = [_frame(seed=1), _frame(seed=2), _frame(h=36, w=64, seed=3), _frame(seed=1)]
+    reused = Stylizer([lambda: OnnxRuntimeBackend(tiny_model)], (64, 36))
+    got = [reused.process(f, mix).frame.pixels for f in frames]
+    for frame, pixels in zip(frames, got):
+        fresh = Stylizer([lambda: OnnxRuntimeBackend(tiny_model)], (64, 36))
+        assert np.array_equal(pixels, fresh.process(frame, mix).frame.pixels)
+        fresh.close()
+    reused.close()
+
+
 class FlakyBackend(BrokenBackend):
     """A backend that fails with a different cause every third frame."""
 
