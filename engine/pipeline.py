@@ -42,8 +42,8 @@ def to_tensor(pixels: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 
     One pass per channel straight into the NCHW array (cv2.split, then a scaling cast): a transposed
     ``astype`` keeps the HWC memory order, so the backend had to copy it once more (~0.4 ms at 640x360).
-    A fresh 2.8 MB array costs ~700 page faults (~1 ms of CPU here) wherever the allocator hands back new
-    pages, so the Stylizer passes each worker thread's own buffer."""
+    A fresh 2.8 MB array can cost up to ~700 page faults (1.6 us each on the build machine) when the
+    allocator hands back new pages, so the Stylizer passes each worker thread's own buffer."""
     h, w = pixels.shape[:2]
     if out is None or out.shape != (1, 3, h, w) or out.dtype != np.float32:
         out = np.empty((1, 3, h, w), np.float32)
