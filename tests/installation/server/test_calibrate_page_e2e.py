@@ -46,9 +46,10 @@ def test_a_point_dragged_on_the_page_moves_the_running_windows_mesh_and_saves(
     tmp_path,
     monkeypatch,
 ):
-    """Sign in on /operator/calibrate; the test pattern button puts the pattern on the projectors; dragging the
-    second projector's centre point with the mouse moves that window's mesh point in the running show (and an
-    arrow key nudges it on); Save writes it into the show's file, the old file kept as .bak."""
+    """From the panel's link to /operator/calibrate (signed in from the tab's token), Test pattern puts the
+    pattern on the projectors; dragging the second projector's centre point with the mouse moves that window's
+    mesh point in the running show (an arrow key nudges it on); Save writes it into the show's file, the old
+    file kept as .bak; Test pattern again gives the show back."""
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -69,9 +70,11 @@ def test_a_point_dragged_on_the_page_moves_the_running_windows_mesh_and_saves(
     def technician():
         try:
             assert wait_for(lambda: inst.server_thread is not None and loop.stats.frames > 0, 60)
-            browser.get(f"http://127.0.0.1:{inst.port}/operator/calibrate")
+            browser.get(f"http://127.0.0.1:{inst.port}/operator")
             browser.find_element(By.ID, "token").send_keys(TOKEN)
             browser.find_element(By.CSS_SELECTOR, "form button").click()
+            until(lambda: browser.find_element(By.ID, "calibrate-link").is_displayed(), "the panel's calibrate link")
+            browser.find_element(By.ID, "calibrate-link").click()  # signs in again from sessionStorage on its own
             until(lambda: len(browser.find_elements(By.CSS_SELECTOR, "canvas[data-output]")) == 2, "two canvases")
             until(lambda: browser.find_element(By.ID, "connection").get_attribute("data-state") == "open", "connected")
 
