@@ -10,6 +10,7 @@
   const STEP = 0.002; // an arrow key moves a point this much of the picture (Shift: 10x), as `laterna calibrate`
   const THUMB_EVERY_MS = 1500;
   const HIT_PX = 28; // a press this close to a point takes it
+  const INSET = 12; // CSS px of black around the picture, so points on its edges can be seen and taken
   const token = sessionStorage.getItem(KEY) || "";
 
   let socket = null;
@@ -167,6 +168,7 @@
         canvas.className = "calibrate-canvas";
         canvas.tabIndex = 0;
         canvas.dataset.output = String(o.number);
+        canvas.dataset.inset = String(INSET);
         canvas.setAttribute("role", "application");
         canvas.setAttribute("aria-label", `Projector ${o.number}: its points over its picture. Drag a point, ` +
           "or use the arrow keys to move the selected one.");
@@ -215,8 +217,9 @@
       const g = canvas.getContext("2d");
       g.fillStyle = "#000";
       g.fillRect(0, 0, w, h);
-      if (o.thumb) g.drawImage(o.thumb, 0, 0, w, h);
-      const at = (p) => [p[0] * (w - 1), p[1] * (h - 1)];
+      const m = INSET * ratio;
+      if (o.thumb) g.drawImage(o.thumb, m, m, w - 2 * m, h - 2 * m); // the picture before the warp
+      const at = (p) => [m + p[0] * (w - 1 - 2 * m), m + p[1] * (h - 1 - 2 * m)];
       g.lineWidth = Math.max(1, ratio);
       g.strokeStyle = "rgba(255, 179, 71, 0.9)";
       g.beginPath();
@@ -246,7 +249,10 @@
     // -- the hand -------------------------------------------------------------------------------------
     function where(o, event) {
       const box = o.canvas.getBoundingClientRect();
-      return [(event.clientX - box.left) / Math.max(1, box.width - 1), (event.clientY - box.top) / Math.max(1, box.height - 1)];
+      return [
+        (event.clientX - box.left - INSET) / Math.max(1, box.width - 1 - 2 * INSET),
+        (event.clientY - box.top - INSET) / Math.max(1, box.height - 1 - 2 * INSET),
+      ];
     }
 
     function nearest(o, xy) {
@@ -254,7 +260,7 @@
       let best = -1;
       let bestPx = Infinity;
       pointsOf(o).forEach((p, k) => {
-        const d = Math.hypot((p[0] - xy[0]) * box.width, (p[1] - xy[1]) * box.height);
+        const d = Math.hypot((p[0] - xy[0]) * (box.width - 2 * INSET), (p[1] - xy[1]) * (box.height - 2 * INSET));
         if (d < bestPx) {
           bestPx = d;
           best = k;

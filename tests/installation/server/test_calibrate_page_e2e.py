@@ -91,7 +91,8 @@ def test_a_point_dragged_on_the_page_moves_the_running_windows_mesh_and_saves(
                 -10, 5
             ).release().perform()
             height = browser.execute_script("return arguments[0].getBoundingClientRect().height", canvas)
-            seen["expected"] = (0.5 - 40 / (width - 1), 0.5 + 15 / (height - 1))
+            inset = int(canvas.get_attribute("data-inset"))  # black around the picture, in CSS px
+            seen["expected"] = (0.5 - 40 / (width - 1 - 2 * inset), 0.5 + 15 / (height - 1 - 2 * inset))
             seen["dragged"] = wait_for(
                 lambda: (
                     windows[1].mesh is not None
