@@ -3,8 +3,9 @@
 Table 1, the model: ms/frame and FPS of the default model through ONNX Runtime CPU and PyTorch at
 320x180 .. 1920x1080, beside the classic Johnson TransformerNet run by PyTorch eager as
 pytorch/examples runs it (random weights: timing only).
-Table 2, end to end: built-in source -> stylize -> headless sink through the real frame loop, beside
-a bare inference loop with the same backend settings, so the engine's own overhead shows.
+Table 2, end to end: built-in source -> stylize -> headless sink through the real frame loop (on the
+show's inference workers), beside a bare inference loop with the same backend settings, so the engine's
+own overhead shows; then where an end-to-end frame's CPU time goes, step by step (``overhead_table``).
 """
 
 from __future__ import annotations
