@@ -139,6 +139,7 @@ class RedisBus(Bus):
         self._main: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._ready = threading.Event()
+        self._caught_up = threading.Event()  # a node has posted the hub's state into its loop once
         self._down = Notice(log)
         self._bad = Notice(log)
         self.connected = False
@@ -190,6 +191,10 @@ class RedisBus(Bus):
         self._thread = threading.Thread(target=self._run, name="laterna-bus", daemon=True)
         self._thread.start()
         self._ready.wait(5.0)
+        if self.loop is not None and self.role in ("node", "both"):
+            # Start-up only, before the frame loop runs: give the hub's current look (the state key, read
+            # on connect) up to timeout_s to reach the loop's queue, so the first frame already shows it.
+            self._caught_up.wait(self.settings.timeout_s)
         log.info("bus: Redis at %s as %s%s", self.where, self.role, "" if self.role == "hub" else f" ({self.name})")
 
     def stop(self) -> None:
@@ -497,6 +502,7 @@ class RedisBus(Bus):
             ok = post(SelectSource(state.source)) and ok
         if ok:  # a full event queue: the next broadcast tries again
             self.applied = state
+            self._caught_up.set()
 
     async def _node_beat(self) -> None:
         """Heartbeat (and now and then a preview) every ``heartbeat_s``; the hub's absence watched."""
