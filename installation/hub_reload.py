@@ -53,6 +53,8 @@ class HubReloader:
         if not path or not Path(path).is_file():
             return None
         reloader = cls(hub)
+        reloader.watch.force = True  # the first check compares the file with what the hub started with:
+        # an edit made while the hub was starting is not missed (no change: nothing is said)
         if hub.cfg.hours.schedule:
             reloader._on_server_thread(reloader._set_hours(hub.cfg), "the opening hours")
         if threading.current_thread() is threading.main_thread():

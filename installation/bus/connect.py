@@ -56,6 +56,7 @@ def client_options(settings: BusSettings, url: str) -> dict[str, Any]:
     if url.startswith("rediss://"):
         tls = settings.tls_files()
         options["ssl_cert_reqs"] = "required"  # always check the server, with tls_ca or the system's CAs
+        options["ssl_check_hostname"] = True  # and the name in its certificate (redis-py 5 did not by default)
         if tls.ca:
             options["ssl_ca_certs"] = tls.ca
         if tls.cert:

@@ -252,8 +252,6 @@ class RedisBus(Bus):
             "retry": Retry(NoBackoff(), 0),
             **connect.client_options(s, self.url),  # user, password (read afresh), TLS files
         }
-        if self.url.startswith("rediss://"):
-            kwargs["ssl_check_hostname"] = True  # redis-py 5 did not check it by default
         return redis.Redis.from_url(self.url, **kwargs)
 
     async def _guard(self, what: str, job: Callable[[], Coroutine[Any, Any, None]]) -> None:

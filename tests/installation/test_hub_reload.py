@@ -19,10 +19,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def write(path: Path, data: dict | str) -> None:
-    """Write the file and move its mtime on by a second, so the watch sees a change whatever the clock."""
-    path.write_text(data if isinstance(data, str) else yaml.safe_dump(data), encoding="utf-8")
-    st = os.stat(path)
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    """Replace the file in one step, its mtime a second on from the old one, so the watch sees exactly one
+    change whatever the clock's resolution."""
+    before = os.stat(path).st_mtime_ns if path.exists() else 0
+    draft = path.with_suffix(".draft")
+    draft.write_text(data if isinstance(data, str) else yaml.safe_dump(data), encoding="utf-8")
+    st = os.stat(draft)
+    os.utime(draft, ns=(st.st_atime_ns, max(st.st_mtime_ns, before) + 1_000_000_000))
+    os.replace(draft, path)
 
 
 @pytest.fixture()
@@ -88,3 +92,20 @@ def test_a_bad_or_empty_file_is_refused_once_and_the_hub_keeps_its_settings(runn
     write(path, data)
     wait_for(lambda: hub.director.settings.min_show_s == 4.0, 15, "the next good file applies")
     assert len(refused()) == 1
+
+
+def test_the_hubs_opening_hours_reach_its_director_at_start(hub_config, monkeypatch):
+    """A hub whose file has opening hours hands them to its Director when it starts (visitors are told)."""
+    monkeypatch.delenv("LATERNA_BUS_URL", raising=False)
+    monkeypatch.setenv("LATERNA_OPERATOR_TOKEN", "hub-reload-test-operator-token-0123")
+    path, data = hub_config
+    data["hours"] = {"schedule": {"mon-sun": "00:00-23:59"}}
+    write(path, data)
+    hub = HubInstallation(load_config(path), port=0)
+    thread = threading.Thread(target=hub.run, name="test-hub", daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: hub.director.hours is not None, 30, "the Director has the opening hours")
+    finally:
+        hub.stop()
+        thread.join(timeout=150)

@@ -48,6 +48,7 @@ def test_tls_files_come_from_the_environment_first(tmp_path, monkeypatch):
     assert settings.tls_files() == ("/etc/laterna/ca.pem", "/etc/laterna/node.pem", "/from/file/node.key")
     options = connect.client_options(settings, "rediss://hub:6380/0")
     assert options["ssl_ca_certs"] == "/etc/laterna/ca.pem" and options["ssl_cert_reqs"] == "required"
+    assert options["ssl_check_hostname"] is True
     assert (options["ssl_certfile"], options["ssl_keyfile"]) == ("/etc/laterna/node.pem", "/from/file/node.key")
     assert "ssl_ca_certs" not in connect.client_options(settings, "redis://hub:6379/0")
 
