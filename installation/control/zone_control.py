@@ -3,7 +3,8 @@
 Commands that change what a room shows take an optional ``"zone"``: ``{"cmd": "blackout", "on": true,
 "zone": "room-2"}`` blacks out room 2 only; without a zone the command acts on every zone (the whole
 show). Those commands: skip, pin, strength, transition, blackout, freeze, source, snapshot. ``remove``
-finds the prompt in whichever zone's queue holds it. The rest (block and unblock: the moderator is
+without a zone finds the prompt in whichever zone's queue holds it (each zone numbers its own prompts, so
+an id waiting in two zones needs the zone). The rest (block and unblock: the moderator is
 show-wide; stream viewers, warping) go to the default zone's control, which holds them for the show.
 
 ``state()`` is the default zone's panel state plus ``zones``: per zone its label, mode, queue length,
@@ -64,6 +65,7 @@ class ZoneControl:
                     "label": self.labels(name),
                     "mode": getattr(d, "mode", ""),
                     "queue_length": len(d.queue),
+                    "queue": [{"id": p.id, "text": p.text} for p in d.queue.pending()],
                     "prompt": current.text if current is not None and getattr(d, "mode", "") == "prompt" else None,
                     "pinned": control.pinned,
                     "blackout": bool(flags.get("blackout", False)),
@@ -95,11 +97,12 @@ class ZoneControl:
                 zone, reply = failed[0]
                 return {**reply, "error": f"{zone}: {reply.get('error')}"}
             return {**replies[self.default], "zones": list(self.controls)}
-        if name == "remove":
-            answer: dict = {}
-            for control in self.controls.values():
-                answer = control.apply(command)
-                if answer.get("ok"):
-                    break
-            return answer
+        if name == "remove":  # each zone numbers its own queue: the id is enough when one zone has it
+            prompt_id = command.get("id")
+            holding = [
+                z for z, c in self.controls.items() if any(p.id == prompt_id for p in c.director.queue.pending())
+            ]
+            if len(holding) > 1:
+                return {"ok": False, "error": f"prompt {prompt_id} waits in {' and '.join(holding)}: name the zone"}
+            return self.controls[holding[0] if holding else self.default].apply(command)
         return self.main.apply(command)
