@@ -6,9 +6,9 @@ import os
 import re
 from typing import Literal
 
-from pydantic import Field, StrictFloat, StrictInt, StrictStr, field_validator
+from pydantic import Field, StrictFloat, StrictInt, StrictStr, field_validator, model_validator
 
-from installation.config.base import PathText, Settings
+from installation.config.base import PathText, Settings, related
 
 ZONE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")  # in Redis keys and visitor URLs: /?zone=room-2
 URL_ENV = "LATERNA_BUS_URL"  # overrides bus.url, so one set of files serves every site
@@ -74,6 +74,14 @@ class BusSettings(Settings):
         if len(set(zones)) != len(zones):
             raise ValueError("each zone may be named once")
         return zones
+
+    @model_validator(mode="after")
+    def _zones_on_a_hub(self) -> BusSettings:
+        if self.zones and self.role != "hub":
+            raise related(
+                "zones", "no zones unless role is hub (a node shows its bus.zone; a 'both' process has one look)"
+            )
+        return self
 
     def effective_url(self) -> str:
         """``$LATERNA_BUS_URL`` if set, else ``url`` ("" = the in-process bus)."""
