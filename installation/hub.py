@@ -108,6 +108,14 @@ class HubInstallation:
             "source": ", ".join(sorted({str(n.report.get("source")) for n in live})) or None,
         }
 
+    def director_status(self) -> dict:
+        """The default zone's Director's status, with prompts accepted, declined and waiting summed over zones."""
+        statuses = [d.status() for d in self.directors.values()]
+        out = dict(statuses[0] if len(statuses) == 1 else self.director.status())
+        for key in ("accepted", "declined", "queue_length"):
+            out[key] = sum(int(st.get(key) or 0) for st in statuses)
+        return out
+
     def preview(self) -> np.ndarray | None:
         """The first live node's preview picture (RGB), for the panel."""
         import cv2
@@ -178,7 +186,7 @@ class HubInstallation:
         class LiveMetrics:
             def render(self) -> tuple[bytes, str]:
                 visitors = hub.server.connected_visitors if hub.server else 0
-                metrics.update(hub.stats(), hub.director.status(), visitors)
+                metrics.update(hub.stats(), hub.director_status(), visitors)
                 metrics.update_nodes(bus.nodes())
                 return metrics.render()
 

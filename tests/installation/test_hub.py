@@ -108,6 +108,7 @@ def test_a_prompt_from_a_rooms_page_steers_that_room_and_zone_commands_stay_in_t
         assert zones["room-1"]["blackout"] and not zones["room-2"]["blackout"]
         assert zones["room-2"]["label"] == text and zones["room-2"]["queue_length"] == 0
         assert zones["room-1"]["nodes"] == ["n1"] and zones["room-2"]["nodes"] == ["n2"]
+        assert hub.director_status()["accepted"] == 1  # /metrics counts every zone's prompts
         refused = operator(port, {"cmd": "blackout", "on": False, "zone": "room-9"})
         assert not refused["ok"] and "room-1, room-2" in refused["error"]
         assert operator(port, {"cmd": "blackout", "on": False})["ok"]
