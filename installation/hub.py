@@ -219,10 +219,17 @@ class HubInstallation:
 
         o = self.cfg.osc
         assert self.server_thread is not None and self.server_thread.loop is not None
-        submit = director_submitter(self.director.submit, self.server_thread.loop)
-        self.osc = OscControl(
-            self.bus.post, self.manifest.style_names, lambda: self.bus.keeper.state.target, submit, port=o.port
-        )
+        bus, loop, names = self.bus, self.server_thread.loop, self.manifest.style_names
+
+        def zone_osc(zone: str) -> OscControl:
+            """/laterna/zone/<zone>/...: that zone's look and queue (the plain addresses act on every zone)."""
+            keeper = bus.keeper_of(zone)
+            submit = director_submitter(self.directors[zone].submit, loop)
+            return OscControl(lambda event: bus.post(event, zone), names, lambda: keeper.state.target, submit)
+
+        zones = {zone: zone_osc(zone) for zone in bus.zones}
+        submit = director_submitter(self.director.submit, loop)
+        self.osc = OscControl(bus.post, names, lambda: bus.keeper.state.target, submit, port=o.port, zones=zones)
         self.osc.start()
         if o.feedback_host:
             feedback = self.osc_feedback = OscFeedback(
