@@ -111,7 +111,7 @@ class HubInstallation:
     def director_status(self) -> dict:
         """The default zone's Director's status, with prompts accepted, declined and waiting summed over zones."""
         statuses = [d.status() for d in self.directors.values()]
-        out = dict(statuses[0] if len(statuses) == 1 else self.director.status())
+        out = dict(self.director.status())
         for key in ("accepted", "declined", "queue_length"):
             out[key] = sum(int(st.get(key) or 0) for st in statuses)
         return out

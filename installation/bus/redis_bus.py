@@ -496,14 +496,18 @@ class RedisBus(Bus):
         """This node's consumer group on its zone's stream: what it missed first (pending), then new entries;
         chosen again when the hub's zones change (``_node_beat`` notices)."""
         client = self._client()
+        before = self.follows
         try:
             while True:
-                await self._follow_stream(client, await self._choose(client))
+                follows = await self._choose(client)
+                await self._follow_stream(client, follows, switched=before is not None and before != follows)
+                before = follows
         finally:
             await client.aclose()
 
-    async def _follow_stream(self, client: Any, follows: str) -> None:
-        """Read ``follows``'s stream until this node follows another zone."""
+    async def _follow_stream(self, client: Any, follows: str, switched: bool = False) -> None:
+        """Read ``follows``'s stream until this node follows another zone. ``switched``: it followed another
+        zone a moment ago, so what this stream kept for it from an earlier time is stale (skipped)."""
         from redis.exceptions import ResponseError
 
         events, state = self.keys(follows)
@@ -513,6 +517,8 @@ class RedisBus(Bus):
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
+            if switched:
+                await client.xgroup_setid(events, self.name, id="$")
         raw = await client.get(state)  # a node started late has the current look at once
         if raw:
             self._offer(raw, from_stream=False)
