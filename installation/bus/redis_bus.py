@@ -137,10 +137,11 @@ class RedisBus(Bus):
         self.attract: Any = None  # AttractMode for when the hub is gone
         self.model_hash = ""
         self.applied: ShowState | None = None
-        self.received = 0  # stream entries applied and acknowledged
+        self.received = 0  # stream entries applied and acknowledged (not those skipped as another zone's)
         self.latencies_ms: collections.deque[float] = collections.deque(maxlen=2000)
         self.alone = False  # the hub has been gone for hub_gone_s: local attract mode
         self.follows: str | None = None  # the zone whose keys this node reads ("": the plain ones); None: not yet
+        self._since = -math.inf  # hub time this node moved to the zone it follows: older entries are not its own
         self._hub_seen = time.monotonic()
         # the thread
         self._thread: threading.Thread | None = None
@@ -489,25 +490,28 @@ class RedisBus(Bus):
         follows = zone if directed else ""
         if follows != self.follows:
             log.info("bus: following %s", f"zone {zone}" if follows else "the show's plain keys (no zone of its own)")
-            self.follows, self.applied = follows, None
+            self._move(follows)
         return follows
+
+    def _move(self, follows: str) -> None:
+        """(bus thread) Follow ``follows``'s keys from now on. A move from another zone (not the start) skips
+        what that stream kept from before: it was decided for other rooms while this node was away from it."""
+        if self.follows is not None:
+            self._since = self.clock.now()
+        self.follows, self.applied = follows, None
 
     async def _node_stream(self) -> None:
         """This node's consumer group on its zone's stream: what it missed first (pending), then new entries;
         chosen again when the hub's zones change (``_node_beat`` notices)."""
         client = self._client()
-        before = self.follows
         try:
             while True:
-                follows = await self._choose(client)
-                await self._follow_stream(client, follows, switched=before is not None and before != follows)
-                before = follows
+                await self._follow_stream(client, await self._choose(client))
         finally:
             await client.aclose()
 
-    async def _follow_stream(self, client: Any, follows: str, switched: bool = False) -> None:
-        """Read ``follows``'s stream until this node follows another zone. ``switched``: it followed another
-        zone a moment ago, so what this stream kept for it from an earlier time is stale (skipped)."""
+    async def _follow_stream(self, client: Any, follows: str) -> None:
+        """Read ``follows``'s stream until this node follows another zone."""
         from redis.exceptions import ResponseError
 
         events, state = self.keys(follows)
@@ -517,8 +521,6 @@ class RedisBus(Bus):
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
-            if switched:
-                await client.xgroup_setid(events, self.name, id="$")
         raw = await client.get(state)  # a node started late has the current look at once
         if raw:
             self._offer(raw, from_stream=False)
@@ -537,13 +539,15 @@ class RedisBus(Bus):
                 pending = False
                 continue
             if entries:
-                self._apply_entries(entries, events)
+                if self.follows == follows:  # else this node moved to another zone while it waited: not its own
+                    self.received += self._apply_entries(entries, events)
                 await client.xack(events, self.name, *[entry_id for entry_id, _ in entries])
-                self.received += len(entries)
 
-    def _apply_entries(self, entries: list[Any], stream: str = "") -> None:
-        """Non-state events (snapshots, generator steering) each in order; the newest full state once."""
+    def _apply_entries(self, entries: list[Any], stream: str = "") -> int:
+        """Non-state events (snapshots, generator steering) each in order; the newest full state once. Returns
+        how many entries were this node's to apply."""
         newest: dict[str, Any] | None = None
+        applied = 0
         for _entry_id, fields in entries:
             try:
                 message = json.loads(fields[b"m"])
@@ -553,12 +557,16 @@ class RedisBus(Bus):
             except (KeyError, TypeError, ValueError, BusMessageError) as exc:
                 self._bad.fail(f"bus: a message on {stream or self.k_events} was not understood ({exc}); skipped")
                 continue
+            if t < self._since:  # written before this node moved to this zone's stream
+                continue
             self.latencies_ms.append((self.clock.now() - t) * 1000.0)
             if not isinstance(event, STATE_EVENTS) and not self.alone:
                 self.loop.post(event)
             newest = state
+            applied += 1
         if newest is not None:
             self._apply_state(newest)
+        return applied
 
     async def _node_state(self) -> None:
         """The hub's full-state broadcasts on the channel of the zone this node follows."""
@@ -577,7 +585,8 @@ class RedisBus(Bus):
                     await pubsub.subscribe(want)
                     channel = want
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
-                if message is not None and message.get("channel") in (channel, channel.encode()):
+                now = self.keys(self.follows)[1]  # not a channel this node left while it waited
+                if message is not None and message.get("channel") in (now, now.encode()):
                     self._offer(message["data"], from_stream=False)
                 self._up()
         finally:
@@ -638,7 +647,7 @@ class RedisBus(Bus):
                     want = self.settings.zone if directed else ""
                     if self.follows is not None and directed is not None and want != self.follows:
                         log.info("bus: the hub's zones changed; following %s", f"zone {want}" if want else "the show")
-                        self.follows, self.applied = want, None
+                        self._move(want)
                     if self.alone:
                         log.warning("bus: the hub is back; showing what it decides again")
                         self.alone, self.applied = False, None

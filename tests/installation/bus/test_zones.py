@@ -6,7 +6,7 @@ Redis outage all behave per zone as they do for the whole show."""
 import json
 import logging
 
-from engine.events import Blackout, TargetChanged
+from engine.events import Blackout, Snapshot, TargetChanged
 from engine.style import StyleMix
 from installation.bus.build import build_bus
 from installation.bus.settings import BusSettings
@@ -174,4 +174,41 @@ def test_a_redis_outage_loses_nothing_accepted_for_a_zone(tiny_model, redis_serv
             "room-2's group read and acknowledged everything",
         )
     finally:
+        show.close()
+
+
+def test_a_node_moved_back_to_the_plain_keys_skips_what_they_kept_from_before(tiny_model, redis_server, tmp_path):
+    """A room-2 node started before the hub (plain keys), then on room-2's keys while room-1's snapshot went to
+    the plain stream; moved back to the plain keys by a hub without zones, it does not take that old snapshot."""
+    show = Show(tiny_model, redis_server.url)
+    plain = build_bus(BusSettings(url=redis_server.url, role="hub", hub_gone_s=2.0), None, StyleMix.single(3, 0))
+    try:
+        early = show.node("n2", "room-2")
+        wait_for(lambda: early.bus.follows == "", 10, "the plain keys while there is no hub")
+        show.hub.start()
+        wait_for(lambda: early.bus.follows == "room-2", 10, "room-2's keys")
+        r = redis_server.client()
+        show.hub.post(TargetChanged(StyleMix.single(3, 2), seconds=0.0), "room-1")  # the default zone: also plain
+        wait_for(  # taken (not applied) and acknowledged by the plain reader's last read: it has stopped
+            lambda: (
+                r.xlen("laterna:events") == 1
+                and r.xinfo_groups("laterna:events")[0]["pending"] == 0
+                and r.xinfo_groups("laterna:events")[0]["last-delivered-id"]
+                == r.xinfo_stream("laterna:events")["last-generated-id"]
+            ),
+            10,
+            "the plain reader done",
+        )
+        assert early.bus.received == 0 and early.loop.state.target != StyleMix.single(3, 2)
+        shot = tmp_path / "room-1.png"
+        show.hub.post(Snapshot(shot), "room-1")
+        wait_for(lambda: r.xlen("laterna:events") == 2, 10, "room-1's snapshot on the plain stream")
+        show.hub.stop()
+        plain.start()
+        wait_for(lambda: early.bus.follows == "", 10, "the plain keys again, under a hub without zones")
+        plain.post(TargetChanged(StyleMix.single(3, 1), seconds=0.0, label="one look"))
+        wait_for(lambda: early.loop.label == "one look" and early.bus.received >= 1, 10, "the new hub's look")
+        assert early.bus.received == 1 and not shot.exists()  # its entry only: not the old snapshot
+    finally:
+        plain.stop()
         show.close()
