@@ -179,6 +179,7 @@
       renderStreams(state.streams || null);
       renderZones(state.zones || []);
       renderNodes(state.nodes || [], state.zones || []);
+      document.getElementById("calibrate-link").hidden = !state.projectors; // a show with projector windows
     }
 
     // A cluster hub's zones: the zone picker for commands, and each zone's look, queue and flags.
