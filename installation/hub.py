@@ -3,9 +3,12 @@
 
 The Director and ``ShowControl`` are the same code as in a one-machine show: they post events to
 ``bus.post`` where they posted to ``loop.post``, and the panel reads the hub's ``ShowState`` (the target,
-blackout, freeze) and the nodes' heartbeats where it read the loop. Threads: main (waits; a tick every
-0.2 s for ``/healthz``), the server thread (Director, panel), the bus thread, the brain thread (loads the
-sentence model once, then hands the interpreter to the Director on its thread).
+blackout, freeze) and the nodes' heartbeats where it read the loop. With ``bus.zones`` each zone has its
+own Director and ``ShowControl`` posting to ``bus.post(event, zone)``; ``ZoneDirectors`` and ``ZoneControl``
+put them behind the one visitor server and panel (the first zone is the default; docs/cluster.md).
+Threads: main (waits; a tick every 0.2 s for ``/healthz``), the server thread (Directors, panel), the bus
+thread, the brain thread (loads the sentence model once, then hands the interpreter to the Directors on
+their thread).
 """
 
 from __future__ import annotations
@@ -56,20 +59,9 @@ class HubInstallation:
         from installation.prompts.embedding import SentenceEmbedder
 
         self.embedder = SentenceEmbedder()
-        a = cfg.attract
-        self.director = Director(
-            self.bus.post,
-            None,
-            None,
-            build_moderator(cfg, self.embedder),
-            cfg.director,
-            attract=AttractMode(len(names), a) if a.enabled else None,
-            default_strength=cfg.style.strength,
-        )
-        if a.enabled and a.source != "live":
-            self.director.attract_source = a.source
-        director = self.director
-        self.bus.mode = lambda: director.mode
+        moderator = build_moderator(cfg, self.embedder)  # one for every zone: moderation is show-wide
+        self.directors = {zone: self._director(zone, moderator) for zone in self.bus.keepers}
+        self.director = self.directors[self.bus.default_zone]  # the default zone's (the whole show's without zones)
         self.port = cfg.server.port if port is None else port
         self.server: PromptServer | None = None
         self.server_thread: ServerThread | None = None
@@ -81,6 +73,23 @@ class HubInstallation:
         self._stop = threading.Event()
         self._brain: threading.Thread | None = None
         self.started = time.monotonic()
+
+    def _director(self, zone: str, moderator: object) -> Director:
+        """The Director of one zone ("": the whole show): its own queue, turns and attract mode."""
+        cfg, bus, a = self.cfg, self.bus, self.cfg.attract
+        director = Director(
+            lambda event: bus.post(event, zone or None),
+            None,
+            None,
+            moderator,
+            cfg.director,
+            attract=AttractMode(len(self.manifest.style_names), a) if a.enabled else None,
+            default_strength=cfg.style.strength,
+        )
+        if a.enabled and a.source != "live":
+            director.attract_source = a.source
+        bus.modes[zone] = lambda: director.mode
+        return director
 
     # -- what the panel and /metrics read ---------------------------------------------------------------
     def stats(self) -> dict:
@@ -98,6 +107,14 @@ class HubInstallation:
             "backend": "cluster",
             "source": ", ".join(sorted({str(n.report.get("source")) for n in live})) or None,
         }
+
+    def director_status(self) -> dict:
+        """The default zone's Director's status, with prompts accepted, declined and waiting summed over zones."""
+        statuses = [d.status() for d in self.directors.values()]
+        out = dict(self.director.status())
+        for key in ("accepted", "declined", "queue_length"):
+            out[key] = sum(int(st.get(key) or 0) for st in statuses)
+        return out
 
     def preview(self) -> np.ndarray | None:
         """The first live node's preview picture (RGB), for the panel."""
@@ -121,42 +138,55 @@ class HubInstallation:
     def _start_server(self) -> None:
         from installation.control.show_control import LoopView, ShowControl
         from installation.control.warning_log import WarningLog
+        from installation.control.zone_control import ZoneControl
         from installation.ops.metrics import Metrics
         from installation.ops.supervision import Health
+        from installation.prompts.zone_directors import ZoneDirectors
         from installation.server.prompt_server import PromptServer, ServerThread
         from installation.server.settings import ServerSettings
 
         cfg, s, bus = self.cfg, self.cfg.server, self.bus
         warnings = self.warnings = WarningLog()
         warnings.install()
-        view = LoopView(
-            post=bus.post,
-            stats=self.stats,
-            target=lambda: bus.keeper.state.target,
-            on_screen=self.preview,
-            flags=lambda: {"blackout": bus.keeper.state.blackout, "frozen": bus.keeper.state.frozen},
-            sources=("live", "generator") if cfg.attract.source == "generator" else (),
-            selected_source=lambda: bus.keeper.state.source,
-        )
-        control = ShowControl(
-            view,
-            self.director,
-            self.manifest.style_names,
-            cfg.resolve(cfg.operator.snapshot_dir),
-            warnings,
-            transition_s=cfg.style.transition_s,
-            nodes=bus.nodes,
-            node_preview=bus.preview,
-        )
-        self.control = control
-        self.director.is_pinned = lambda: control.pinned is not None
+
+        def zone_control(zone: str, director: Director) -> ShowControl:
+            keeper = bus.keeper_of(zone)
+            view = LoopView(
+                post=lambda event: bus.post(event, zone or None),
+                stats=self.stats,
+                target=lambda: keeper.state.target,
+                on_screen=self.preview,
+                flags=lambda: {"blackout": keeper.state.blackout, "frozen": keeper.state.frozen},
+                sources=("live", "generator") if cfg.attract.source == "generator" else (),
+                selected_source=lambda: keeper.state.source,
+            )
+            control = ShowControl(
+                view,
+                director,
+                self.manifest.style_names,
+                cfg.resolve(cfg.operator.snapshot_dir),
+                warnings,
+                transition_s=cfg.style.transition_s,
+                nodes=bus.nodes,
+                node_preview=bus.preview,
+            )
+            director.is_pinned = lambda: control.pinned is not None
+            return control
+
+        controls = {zone: zone_control(zone, d) for zone, d in self.directors.items()}
+        self.control = controls[bus.default_zone]
+        panel: ShowControl | ZoneControl = self.control
+        visitors: Director | ZoneDirectors = self.director
+        if bus.zones:
+            panel = ZoneControl(controls, labels=lambda zone: bus.keeper_of(zone).state.label)
+            visitors = ZoneDirectors(self.directors)
         metrics = Metrics()
         hub = self
 
         class LiveMetrics:
             def render(self) -> tuple[bytes, str]:
                 visitors = hub.server.connected_visitors if hub.server else 0
-                metrics.update(hub.stats(), hub.director.status(), visitors)
+                metrics.update(hub.stats(), hub.director_status(), visitors)
                 metrics.update_nodes(bus.nodes())
                 return metrics.render()
 
@@ -172,15 +202,15 @@ class HubInstallation:
         from installation.app import Installation
 
         server = self.server = PromptServer(
-            self.director,
+            visitors,
             settings,
             status_provider=lambda: {**self.stats(), "prompt": self.director.status().get("prompt")},
             operator_token=Installation.operator_token(self),  # type: ignore[arg-type]
-            control=control,
+            control=panel,  # type: ignore[arg-type]  # ZoneControl: ShowControl's reading and acting, per zone
             health=Health(lambda: self.last_tick, degraded=self.problems),
             metrics=LiveMetrics(),
         )
-        thread = self.server_thread = ServerThread(server, background=[self.director.run])
+        thread = self.server_thread = ServerThread(server, background=[d.run for d in self.directors.values()])
         self.port = thread.start()
         log.info("hub: visitors at %s; decisions go to Redis at %s", server.url, bus.where)
 
@@ -189,10 +219,17 @@ class HubInstallation:
 
         o = self.cfg.osc
         assert self.server_thread is not None and self.server_thread.loop is not None
-        submit = director_submitter(self.director.submit, self.server_thread.loop)
-        self.osc = OscControl(
-            self.bus.post, self.manifest.style_names, lambda: self.bus.keeper.state.target, submit, port=o.port
-        )
+        bus, loop, names = self.bus, self.server_thread.loop, self.manifest.style_names
+
+        def zone_osc(zone: str) -> OscControl:
+            """/laterna/zone/<zone>/...: that zone's look and queue (the plain addresses act on every zone)."""
+            keeper = bus.keeper_of(zone)
+            submit = director_submitter(self.directors[zone].submit, loop)
+            return OscControl(lambda event: bus.post(event, zone), names, lambda: keeper.state.target, submit)
+
+        zones = {zone: zone_osc(zone) for zone in bus.zones}
+        submit = director_submitter(self.director.submit, loop)
+        self.osc = OscControl(bus.post, names, lambda: bus.keeper.state.target, submit, port=o.port, zones=zones)
         self.osc.start()
         if o.feedback_host:
             feedback = self.osc_feedback = OscFeedback(
@@ -214,7 +251,8 @@ class HubInstallation:
             return
 
         async def install() -> None:
-            self.director.set_interpreter(interp, expander)
+            for director in self.directors.values():
+                director.set_interpreter(interp, expander)
             log.info("prompt interpreter ready (%d styles)", len(interp.names))
 
         coro = install()

@@ -97,8 +97,9 @@ class HubReloader:
             log.info("%s were not applied: %s", what, exc)
 
     async def _set_hours(self, cfg: ShowConfig) -> None:
-        """(server thread) The Director's opening hours (None: prompts are welcome at any time)."""
-        self.hub.director.hours = OpeningHours(cfg.hours.schedule) if cfg.hours.schedule else None
+        """(server thread) The Directors' opening hours (None: prompts are welcome at any time), every zone's."""
+        for director in self.hub.directors.values():
+            director.hours = OpeningHours(cfg.hours.schedule) if cfg.hours.schedule else None
 
     async def _reconfigure(self, new: ShowConfig) -> None:
         """(server thread) Pacing, moderation, attract mode and opening hours from a reloaded config."""
@@ -109,14 +110,15 @@ class HubReloader:
         changes: dict[str, Any] = {}
         if new.director != old.director:
             nd = changes["settings"] = new.director
-            if d.interpreter is not None:
+            if d.interpreter is not None:  # one interpreter for every zone's Director
                 d.interpreter.tune(nd.temperature, nd.top_k)
         if new.moderation != old.moderation:
-            changes["moderator"] = build_moderator(new, self.hub.embedder)
-        if new.attract != old.attract:
-            a = new.attract
-            changes["attract"] = AttractMode(len(self.hub.manifest.style_names), a) if a.enabled else None
-        d.configure(**changes)
+            changes["moderator"] = build_moderator(new, self.hub.embedder)  # one for every zone: show-wide
+        for director in self.hub.directors.values():  # with bus.zones, each zone's Director
+            if new.attract != old.attract:
+                a = new.attract
+                changes["attract"] = AttractMode(len(self.hub.manifest.style_names), a) if a.enabled else None
+            director.configure(**changes)
         if new.hours != old.hours:
             await self._set_hours(new)
         log.info("the hub's director has the reloaded settings")

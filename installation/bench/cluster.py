@@ -325,6 +325,8 @@ def cluster_table(
                     node.stop()
                 hub.stop()
                 _stop_loops(loops, threads)
+            zones = tuple(f"room-{i + 1}" for i in range(nodes))  # the same loops, each a zone of its own
+            rows.append(_redis_row(url, manifest, nodes, zones))
     except (ImportError, RuntimeError) as exc:
         note = f"\nRedis rows skipped: {exc}"
     header = [
@@ -370,3 +372,49 @@ def cluster_table(
             late_rows,
         )
     return text + note
+
+
+def _redis_row(url: str, manifest: Manifest, nodes: int, zones: tuple[str, ...]) -> list[str]:
+    """One table row: a Redis hub and ``nodes`` loops following it; with ``zones``, each loop in a zone of its
+    own and every decision show-wide (the hub writes it to each zone's stream and state)."""
+    from installation.bus.redis_bus import RedisBus
+    from installation.bus.settings import BusSettings
+
+    n_styles = len(manifest.styles)
+    loops = _loops(manifest, nodes)
+    threads = _run_loops(loops)
+    initial = StyleMix.single(n_styles, 0)
+    prefix = f"bench{len(zones)}"  # each row its own keys on the one Redis
+    hub = RedisBus(BusSettings(url=url, role="hub", zones=zones, prefix=prefix), initial=initial)
+    followers = []
+    for i, loop in enumerate(loops):
+        zone = zones[i] if zones else "main"
+        node = RedisBus(BusSettings(url=url, role="node", node=f"bench-{i}", zone=zone, prefix=prefix), initial=initial)
+        node.follow(loop)
+        followers.append(node)
+    try:
+        hub.start()
+        for node in followers:
+            node.start()
+        end = time.monotonic() + 10
+        while not all(n.connected and n.follows == (zones[i] if zones else "") for i, n in enumerate(followers)):
+            if time.monotonic() > end:
+                raise RuntimeError("the nodes did not find their zones within 10 s")
+            time.sleep(0.05)
+        time.sleep(0.5)  # the groups exist and the first state has landed
+        r = _measure(hub, loops, n_styles)
+        bus_ms = sorted(ms for n in followers for ms in n.latencies_ms)
+        return [
+            f"Redis (unix socket), {len(zones)} zones" if zones else "Redis (unix socket)",
+            str(nodes),
+            f"{r['p50']:.1f}",
+            f"{r['p99']:.1f}",
+            f"{statistics.median(bus_ms):.2f}",
+            f"{bus_ms[min(len(bus_ms) - 1, int(0.99 * len(bus_ms)))]:.2f}",
+            f"{r['spread']:.5f}",
+        ]
+    finally:
+        for node in followers:
+            node.stop()
+        hub.stop()
+        _stop_loops(loops, threads)

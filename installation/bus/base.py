@@ -27,8 +27,9 @@ class Bus(ABC):
     """See the module docstring. ``start``/``stop`` bracket its threads; ``stop`` is idempotent."""
 
     @abstractmethod
-    def post(self, event: Event) -> bool:
-        """(any thread) Send one decision to every frame loop of the show; False if it could not be queued."""
+    def post(self, event: Event, zone: str | None = None) -> bool:
+        """(any thread) Send one decision to the frame loops of ``zone`` (None: every loop of the show);
+        False if it could not be queued."""
 
     def start(self) -> None:
         """Start the bus's own thread, if it has one."""

@@ -14,5 +14,5 @@ class InProcessBus(Bus):
     def __init__(self, loop_post: Callable[[Event], bool]) -> None:
         self._post = loop_post
 
-    def post(self, event: Event) -> bool:
-        return self._post(event)
+    def post(self, event: Event, zone: str | None = None) -> bool:
+        return self._post(event)  # one machine, one loop: the show has one zone

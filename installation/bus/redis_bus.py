@@ -8,7 +8,12 @@ What travels (keys under ``bus.prefix``, default ``laterna``):
   Redis keeps what it accepted in its outbox and sends it when Redis is back. Nothing accepted is lost.
 - ``laterna:state``, a key and a pub/sub channel: the full ``ShowState`` several times a second, so a lost
   message costs nothing and a node started late has the current look at once.
-- ``laterna:hub`` and ``laterna:node:<name>``, keys with a TTL: the hub is alive; each node's heartbeat
+- Zones (``bus.zones`` on the hub): each zone has its own stream ``laterna:zone:<zone>:events`` and state
+  key and channel ``laterna:zone:<zone>:state``; the plain ``laterna:events`` and ``laterna:state`` carry the
+  default (first) zone's, for a node whose zone the hub does not direct. Without zones the plain keys are
+  the whole show's, as they always were. A node follows its zone's keys when the hub (its key lists its
+  zones) directs that zone, else the plain ones, and switches when the hub's zones change.
+- ``laterna:hub`` and ``laterna:node:<name>``, keys with a TTL: the hub is alive (and its zones); each node's heartbeat
   (fps, frame p99, errors, source, backend, model hash, version, zone, its glide on the hub's clock);
   ``laterna:preview:<name>``: a node's small, size-capped JPEG.
 
@@ -116,11 +121,16 @@ class RedisBus(Bus):
         p = settings.prefix
         self.k_events, self.k_state, self.k_hub = f"{p}:events", f"{p}:state", f"{p}:hub"
         self.k_node, self.k_preview = f"{p}:node:", f"{p}:preview:"
-        # hub side (bus thread owns the keeper and the outbox; others read ``keeper.state``, swapped whole)
+        # hub side (bus thread owns the keepers and the outbox; others read ``keeper.state``, swapped whole)
         self.hub = settings.role in ("hub", "both")
-        self.keeper = StateKeeper(initial, transition_s, ease, clock=self.clock.now)
-        self.mode: Callable[[], str] = lambda: ""
-        self._outbox: collections.deque[dict[str, Any]] = collections.deque()
+        self.zones: tuple[str, ...] = tuple(settings.zones) if self.hub else ()
+        self.default_zone = self.zones[0] if self.zones else ""  # "": the whole show, one look
+        self.keepers = {
+            zone: StateKeeper(initial, transition_s, ease, clock=self.clock.now) for zone in self.zones or ("",)
+        }
+        self.modes: dict[str, Callable[[], str]] = {}  # each zone's Director's mode, for the broadcast
+        self._outbox: collections.deque[tuple[str, dict[str, Any]]] = collections.deque()
+        self._strays: set[str] = set()  # nodes of zones this hub does not direct (warned once each)
         self._nodes: dict[str, NodeStatus] = {}
         self._previews: dict[str, bytes] = {}
         self.on_node_change: list[Callable[[str, str], object]] = []  # (name, "gone" | "back"), bus thread
@@ -129,9 +139,11 @@ class RedisBus(Bus):
         self.attract: Any = None  # AttractMode for when the hub is gone
         self.model_hash = ""
         self.applied: ShowState | None = None
-        self.received = 0  # stream entries applied and acknowledged
+        self.received = 0  # stream entries applied and acknowledged (not those skipped as another zone's)
         self.latencies_ms: collections.deque[float] = collections.deque(maxlen=2000)
         self.alone = False  # the hub has been gone for hub_gone_s: local attract mode
+        self.follows: str | None = None  # the zone whose keys this node reads ("": the plain ones); None: not yet
+        self._since = -math.inf  # hub time this node moved to the zone it follows: older entries are not its own
         self._hub_seen = time.monotonic()
         # the thread
         self._thread: threading.Thread | None = None
@@ -149,17 +161,43 @@ class RedisBus(Bus):
         """Render node: post the hub's decisions into ``loop``; wander with ``attract`` while the hub is gone."""
         self.loop, self.attract, self.model_hash = loop, attract, model_hash
 
+    def keys(self, zone: str) -> tuple[str, str]:
+        """The stream and the state key (and channel) of ``zone``; "" is the plain, whole-show pair."""
+        p = self.settings.prefix
+        return (f"{p}:zone:{zone}:events", f"{p}:zone:{zone}:state") if zone else (self.k_events, self.k_state)
+
+    @property
+    def keeper(self) -> StateKeeper:
+        """The default zone's state keeper (the whole show's when the hub has no zones)."""
+        return self.keepers[self.default_zone]
+
+    def keeper_of(self, zone: str | None) -> StateKeeper:
+        """``zone``'s state keeper; the default zone's for None or ""."""
+        return self.keepers[zone] if zone else self.keeper
+
+    @property
+    def mode(self) -> Callable[[], str]:
+        return self.modes.get(self.default_zone, lambda: "")
+
+    @mode.setter
+    def mode(self, read: Callable[[], str]) -> None:
+        self.modes[self.default_zone] = read
+
     # -- any thread ----------------------------------------------------------------------------------
-    def post(self, event: Event) -> bool:
+    def post(self, event: Event, zone: str | None = None) -> bool:
+        """Send one decision to ``zone``'s nodes; None: to every zone (the whole show)."""
         aloop = self._aloop
         if not self.hub or aloop is None or aloop.is_closed():
             log.warning("the bus is not running; %s dropped", type(event).__name__)
+            return False
+        if zone is not None and zone not in self.keepers:
+            log.warning("the hub does not direct a zone %r; %s dropped", zone, type(event).__name__)
             return False
         if len(self._outbox) >= OUTBOX_MAX:
             log.warning("%d decisions wait for Redis at %s; %s refused", OUTBOX_MAX, self.where, type(event).__name__)
             return False
         try:
-            aloop.call_soon_threadsafe(self._take, event, self.clock.now())
+            aloop.call_soon_threadsafe(self._take, event, self.clock.now(), zone)
         except RuntimeError:  # the bus's loop closed meanwhile
             return False
         return True
@@ -182,6 +220,7 @@ class RedisBus(Bus):
             "connected": self.connected,
             "clock_rtt_ms": self.clock.rtt_ms,
             "waiting": len(self._outbox),
+            "zones": list(self.zones),
             "nodes": {n.name: n.health for n in self.nodes()},
         }
 
@@ -288,23 +327,31 @@ class RedisBus(Bus):
             await client.aclose()
 
     # -- hub -------------------------------------------------------------------------------------------
-    def _take(self, event: Event, t_hub: float) -> None:
-        """(bus thread) One decision: into the state, into the outbox, the sender woken."""
+    def _take(self, event: Event, t_hub: float, zone: str | None = None) -> None:
+        """(bus thread) One decision: into the state of its zone (every zone for None), into the outbox, the
+        sender woken."""
         try:
             encoded = encode_event(event)
         except BusMessageError as exc:
             log.warning("bus: %s", exc)
             return
-        self.keeper.apply(event)
-        state = self.keeper.state.to_dict()
-        self._outbox.append({"event": encoded, "state": state, "t": t_hub})
+        for name in self.keepers if zone is None else (zone,):
+            keeper = self.keepers[name]
+            keeper.apply(event)
+            self._outbox.append((name, {"event": encoded, "state": keeper.state.to_dict(), "t": t_hub}))
         if self._wake is not None:
             self._wake.set()
 
-    def _state_message(self) -> str:
-        state = self.keeper.state.to_dict()
-        state["mode"] = self.mode()
+    def _state_message(self, zone: str = "") -> str:
+        state = self.keeper_of(zone).state.to_dict()
+        state["mode"] = self.modes.get(zone or self.default_zone, lambda: "")()
         return json.dumps({"state": state, "t": self.clock.now()})
+
+    def _channels(self, zone: str) -> list[str]:
+        """Where ``zone``'s stream entries and states go: its own keys; the default zone's also to the plain
+        ones, which nodes of zones the hub does not direct follow."""
+        events, state = self.keys(zone)
+        return [events, state] + ([self.k_events, self.k_state] if zone and zone == self.default_zone else [])
 
     async def _hub_send(self) -> None:
         """The outbox to the stream (oldest first, each removed only once Redis has it), the full state to
@@ -314,16 +361,22 @@ class RedisBus(Bus):
         try:
             while True:
                 while self._outbox:
-                    entry = self._outbox[0]
-                    await client.xadd(self.k_events, {"m": json.dumps(entry)}, maxlen=STREAM_MAXLEN, approximate=True)
+                    zone, entry = self._outbox[0]
+                    channels = self._channels(zone)
+                    fields = {"m": json.dumps(entry)}
+                    pipe = client.pipeline(transaction=False)
+                    for stream in channels[::2]:
+                        pipe.xadd(stream, fields, maxlen=STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
+                    await pipe.execute()
                     self._outbox.popleft()
-                message = self._state_message()
                 pipe = client.pipeline(transaction=False)
-                pipe.set(self.k_state, message)
-                pipe.publish(self.k_state, message)
-                pipe.set(
-                    self.k_hub, json.dumps({"t": self.clock.now(), "pid": os.getpid()}), px=int(s.hub_gone_s * 1000)
-                )
+                for zone in self.keepers:
+                    message = self._state_message(zone)
+                    for key in self._channels(zone)[1::2]:
+                        pipe.set(key, message)
+                        pipe.publish(key, message)
+                hub = {"t": self.clock.now(), "pid": os.getpid(), "zones": list(self.zones)}
+                pipe.set(self.k_hub, json.dumps(hub), px=int(s.hub_gone_s * 1000))
                 await pipe.execute()
                 self._up()
                 self._wake.clear()
@@ -356,6 +409,7 @@ class RedisBus(Bus):
                         continue
                     health = "green" if age <= late_after else "late"
                     seen[name] = NodeStatus(name, health, str(report.get("zone", "")), round(age, 2), report)
+                    self._stray(name, seen[name].zone)
                 nodes = dict(self._nodes)
                 for name, old in nodes.items():
                     if name not in seen and old.health != "gone":
@@ -379,6 +433,18 @@ class RedisBus(Bus):
         finally:
             await client.aclose()
 
+    def _stray(self, name: str, zone: str) -> None:
+        """Warn once about a node of a zone this hub does not direct: it shows the default zone."""
+        if self.zones and zone not in self.zones and name not in self._strays:
+            self._strays.add(name)
+            log.warning(
+                "render node %s is in zone %r, which this hub does not direct (bus.zones: %s); it shows %s",
+                name,
+                zone,
+                ", ".join(self.zones),
+                self.default_zone,
+            )
+
     def _tell(self, name: str, change: str) -> None:
         if change == "gone":
             log.warning("render node %s is gone (no heartbeat for %.0f s)", name, self.settings.node_gone_s)
@@ -393,45 +459,84 @@ class RedisBus(Bus):
                 log.exception("node-change alert for %s failed", name)
 
     # -- node --------------------------------------------------------------------------------------------
-    async def _node_stream(self) -> None:
-        """This node's consumer group on the stream: what it missed first (pending), then new entries."""
-        from redis.exceptions import ResponseError
+    def _directed(self, raw_hub: bytes | str | None) -> bool | None:
+        """Whether the hub's key (its value) says it directs this node's zone; None without a readable key."""
+        if not raw_hub:
+            return None
+        try:
+            zones = json.loads(raw_hub).get("zones") or []
+        except (TypeError, ValueError, AttributeError):
+            return None
+        return self.settings.zone in zones
 
+    async def _choose(self, client: Any) -> str:
+        """The zone whose keys to follow: this node's if the hub directs it (its key says so; without a hub,
+        if that zone's state key exists), else "" (the plain keys: the whole show, or the default zone)."""
+        zone = self.settings.zone
+        directed = self._directed(await client.get(self.k_hub))
+        if directed is None:
+            directed = bool(await client.exists(self.keys(zone)[1]))
+        follows = zone if directed else ""
+        if follows != self.follows:
+            log.info("bus: following %s", f"zone {zone}" if follows else "the show's plain keys (no zone of its own)")
+            self._move(follows)
+        return follows
+
+    def _move(self, follows: str) -> None:
+        """(bus thread) Follow ``follows``'s keys from now on. A move from another zone (not the start) skips
+        what that stream kept from before: it was decided for other rooms while this node was away from it."""
+        if self.follows is not None:
+            self._since = self.clock.now()
+        self.follows, self.applied = follows, None
+
+    async def _node_stream(self) -> None:
+        """This node's consumer group on its zone's stream: what it missed first (pending), then new entries;
+        chosen again when the hub's zones change (``_node_beat`` notices)."""
         client = self._client()
         try:
-            try:
-                await client.xgroup_create(self.k_events, self.name, id="$", mkstream=True)
-                log.info("bus: consumer group %s created", self.name)
-            except ResponseError as exc:
-                if "BUSYGROUP" not in str(exc):
-                    raise
-            raw = await client.get(self.k_state)  # a node started late has the current look at once
-            if raw:
-                self._offer(raw, from_stream=False)
-            pending = True
             while True:
-                reply = await client.xreadgroup(
-                    self.name,
-                    self.name,
-                    {self.k_events: "0" if pending else ">"},
-                    count=200,
-                    block=None if pending else 500,
-                )
-                entries = reply[0][1] if reply else []
-                self._up()
-                if pending and not entries:
-                    pending = False
-                    continue
-                if entries:
-                    self._apply_entries(entries)
-                    await client.xack(self.k_events, self.name, *[entry_id for entry_id, _ in entries])
-                    self.received += len(entries)
+                await self._follow_stream(client, await self._choose(client))
         finally:
             await client.aclose()
 
-    def _apply_entries(self, entries: list[Any]) -> None:
-        """Non-state events (snapshots, generator steering) each in order; the newest full state once."""
+    async def _follow_stream(self, client: Any, follows: str) -> None:
+        """Read ``follows``'s stream until this node follows another zone."""
+        from redis.exceptions import ResponseError
+
+        events, state = self.keys(follows)
+        try:
+            await client.xgroup_create(events, self.name, id="$", mkstream=True)
+            log.info("bus: consumer group %s created on %s", self.name, events)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        raw = await client.get(state)  # a node started late has the current look at once
+        if raw:
+            self._offer(raw, from_stream=False)
+        pending = True
+        while self.follows == follows:
+            reply = await client.xreadgroup(
+                self.name,
+                self.name,
+                {events: "0" if pending else ">"},
+                count=200,
+                block=None if pending else 500,
+            )
+            entries = reply[0][1] if reply else []
+            self._up()
+            if pending and not entries:
+                pending = False
+                continue
+            if entries:
+                if self.follows == follows:  # else this node moved to another zone while it waited: not its own
+                    self.received += self._apply_entries(entries, events)
+                await client.xack(events, self.name, *[entry_id for entry_id, _ in entries])
+
+    def _apply_entries(self, entries: list[Any], stream: str = "") -> int:
+        """Non-state events (snapshots, generator steering) each in order; the newest full state once. Returns
+        how many entries were this node's to apply."""
         newest: dict[str, Any] | None = None
+        applied = 0
         for _entry_id, fields in entries:
             try:
                 message = json.loads(fields[b"m"])
@@ -439,24 +544,38 @@ class RedisBus(Bus):
                 state = message["state"]
                 t = float(message["t"])
             except (KeyError, TypeError, ValueError, BusMessageError) as exc:
-                self._bad.fail(f"bus: a message on {self.k_events} was not understood ({exc}); skipped")
+                self._bad.fail(f"bus: a message on {stream or self.k_events} was not understood ({exc}); skipped")
+                continue
+            if t < self._since:  # written before this node moved to this zone's stream
                 continue
             self.latencies_ms.append((self.clock.now() - t) * 1000.0)
             if not isinstance(event, STATE_EVENTS) and not self.alone:
                 self.loop.post(event)
             newest = state
+            applied += 1
         if newest is not None:
             self._apply_state(newest)
+        return applied
 
     async def _node_state(self) -> None:
-        """The hub's full-state broadcasts."""
+        """The hub's full-state broadcasts on the channel of the zone this node follows."""
         client = self._client()
         pubsub = client.pubsub()
+        channel: str | None = None
         try:
-            await pubsub.subscribe(self.k_state)
             while True:
+                if self.follows is None:  # _node_stream has not chosen yet
+                    await asyncio.sleep(0.05)
+                    continue
+                want = self.keys(self.follows)[1]
+                if want != channel:
+                    if channel is not None:
+                        await pubsub.unsubscribe(channel)
+                    await pubsub.subscribe(want)
+                    channel = want
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
-                if message is not None:
+                now = self.keys(self.follows)[1]  # not a channel this node left while it waited
+                if message is not None and message.get("channel") in (now, now.encode()):
                     self._offer(message["data"], from_stream=False)
                 self._up()
         finally:
@@ -509,10 +628,16 @@ class RedisBus(Bus):
         last_preview = -math.inf
         try:
             while True:
-                hub_here = await client.exists(self.k_hub)
+                raw_hub = await client.get(self.k_hub)
+                hub_here = raw_hub is not None
                 now = time.monotonic()
                 if hub_here:
                     self._hub_seen = now
+                    directed = self._directed(raw_hub)
+                    want = self.settings.zone if directed else ""
+                    if self.follows is not None and directed is not None and want != self.follows:
+                        log.info("bus: the hub's zones changed; following %s", f"zone {want}" if want else "the show")
+                        self._move(want)
                     if self.alone:
                         log.warning("bus: the hub is back; showing what it decides again")
                         self.alone, self.applied = False, None
@@ -552,6 +677,7 @@ class RedisBus(Bus):
         return {
             "name": self.name,
             "zone": self.settings.zone,
+            "follows": self.follows,
             "t": self.clock.now(),
             "pid": os.getpid(),
             "fps": stats.get("fps"),

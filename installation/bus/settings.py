@@ -6,10 +6,11 @@ import os
 import re
 from typing import Literal, NamedTuple
 
-from pydantic import Field, StrictFloat, StrictInt, StrictStr, field_validator
+from pydantic import Field, StrictFloat, StrictInt, StrictStr, field_validator, model_validator
 
-from installation.config.base import PathText, Settings
+from installation.config.base import PathText, Settings, related
 
+ZONE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")  # in Redis keys and visitor URLs: /?zone=room-2
 URL_ENV = "LATERNA_BUS_URL"  # overrides bus.url, so one set of files serves every site
 PASSWORD_ENV = "LATERNA_BUS_PASSWORD"  # the Redis password when no password_file is named
 TLS_ENV = {
@@ -36,7 +37,14 @@ class BusSettings(Settings):
     role: Literal["hub", "node", "both"] = Field(
         "both", description="hub: visitors, Director, operator, no frame loop; node: renders what the hub decides"
     )
-    zone: StrictStr = Field("main", description="the room or zone this node shows (heartbeats, operator panel)")
+    zone: StrictStr = Field(
+        "main", description="the room or zone this node shows: it follows that zone's look when the hub directs it"
+    )
+    zones: tuple[StrictStr, ...] = Field(
+        (),
+        description="hub: the zones it directs, each with its own look, queue and turns; the first is the default "
+        "(visitors without ?zone=); empty: one look for the whole show",
+    )
     node: StrictStr = Field("", description="this node's name on the panel (empty: the host name and the zone)")
     password_file: PathText = Field(
         "", description=f"a file holding the Redis password (else ${PASSWORD_ENV}); never logged"
@@ -68,6 +76,31 @@ class BusSettings(Settings):
         if url and not re.match(r"^(redis|rediss|unix)://", url):
             raise ValueError("expected a redis://, rediss:// or unix:// URL, or nothing")
         return url
+
+    @field_validator("zone")
+    @classmethod
+    def _zone_name(cls, zone: str) -> str:
+        if not ZONE_NAME.match(zone):
+            raise ValueError("expected a zone name of lower-case letters, digits, - and _ (up to 40), like room-1")
+        return zone
+
+    @field_validator("zones")
+    @classmethod
+    def _zone_names(cls, zones: tuple[str, ...]) -> tuple[str, ...]:
+        for zone in zones:
+            if not ZONE_NAME.match(zone):
+                raise ValueError(f"{zone!r} is not a zone name: lower-case letters, digits, - and _ (up to 40)")
+        if len(set(zones)) != len(zones):
+            raise ValueError("each zone may be named once")
+        return zones
+
+    @model_validator(mode="after")
+    def _zones_on_a_hub(self) -> BusSettings:
+        if self.zones and self.role != "hub":
+            raise related(
+                "zones", "no zones unless role is hub (a node shows its bus.zone; a 'both' process has one look)"
+            )
+        return self
 
     def effective_url(self) -> str:
         """``$LATERNA_BUS_URL`` if set, else ``url`` ("" = the in-process bus)."""

@@ -19,7 +19,7 @@ import asyncio
 import logging
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pythonosc.dispatcher import Dispatcher
@@ -68,6 +68,10 @@ class OscControl:
     ``current_target`` returns the loop's published target mix (``lambda: loop.target``), to check the
     show has the styles OSC knows; a style message posts ``SetStyleWeight``, which the loop applies to
     its own target when it ticks. ``port=0`` binds a free port; ``port`` says which after ``start()``.
+
+    ``zones`` (a cluster hub with ``bus.zones``): per zone an ``OscControl`` (never started itself) whose
+    post, target and prompts are that zone's; its messages are this server's under ``/laterna/zone/<zone>/``
+    (``/laterna/zone/room-2/blackout 1``). The plain addresses stay this control's: every zone.
     """
 
     def __init__(
@@ -78,8 +82,10 @@ class OscControl:
         submit_prompt: Callable[[str], None] | None,
         host: str = "0.0.0.0",
         port: int = 9000,
+        zones: Mapping[str, OscControl] | None = None,
     ) -> None:
         self.loop_post = loop_post
+        self.zones = dict(zones or {})
         self.style_names = list(style_names)
         self.current_target = current_target
         self.submit_prompt = submit_prompt
@@ -100,13 +106,19 @@ class OscControl:
 
     def dispatcher(self) -> Dispatcher:
         d = Dispatcher(strict_timing=False)  # bundles are applied on arrival, never parked in a sleep
-        for name in self.style_names:
-            d.map(f"{PREFIX}/style/{name}", self._guard(self._on_style), name)
-        d.map(f"{PREFIX}/strength", self._guard(self._on_strength))
-        d.map(f"{PREFIX}/blackout", self._guard(self._on_blackout))
-        d.map(f"{PREFIX}/prompt", self._guard(self._on_prompt))
+        self._map(d, PREFIX)
+        for zone, control in self.zones.items():
+            control._map(d, f"{PREFIX}/zone/{zone}")
         d.set_default_handler(self._guard(self._on_unknown))
         return d
+
+    def _map(self, d: Dispatcher, prefix: str) -> None:
+        """This control's messages under ``prefix``."""
+        for name in self.style_names:
+            d.map(f"{prefix}/style/{name}", self._guard(self._on_style), name)
+        d.map(f"{prefix}/strength", self._guard(self._on_strength))
+        d.map(f"{prefix}/blackout", self._guard(self._on_blackout))
+        d.map(f"{prefix}/prompt", self._guard(self._on_prompt))
 
     def start(self) -> OscControl:
         """Bind the UDP port and serve on a daemon thread; ConfigError if the port cannot be bound."""
@@ -207,7 +219,11 @@ class OscControl:
         log.info("OSC prompt submitted: %r", text)
 
     def _on_unknown(self, address: str, *args: Any) -> None:
-        if address.startswith(f"{PREFIX}/style/"):
+        if address.startswith(f"{PREFIX}/zone/") and address.split("/")[3] not in self.zones:
+            log.warning(
+                "OSC %s: no zone %r here (zones: %s)", address, address.split("/")[3], list(self.zones) or "none"
+            )
+        elif address.startswith(f"{PREFIX}/style/"):
             log.warning(
                 "OSC %s: unknown style %r; this model has %s", address, address.rsplit("/", 1)[-1], self.style_names
             )

@@ -36,6 +36,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from http import HTTPStatus
 from typing import Any, Protocol
+from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
@@ -405,8 +406,12 @@ class PromptServer:
         where = f" from {address}" if self.settings.log_addresses else ""
         log.debug("visitor %s connected%s (%d now)", visitor.id, where, len(self.visitors))
         try:
+            director: Any = self.director
+            enter = getattr(director, "enter", None)
+            if enter is not None:  # a hub's zones (prompts.zone_directors): the page's ?zone= picks the Director
+                director = enter(visitor.id, _query(ws, "zone"))
             self.director.subscribe(visitor.id, visitor.push)
-            state = self.director.visitor_state()
+            state = director.visitor_state()
             if state.get("note") is not None:  # closed, warming up or pinned: say so before anything else
                 await visitor.push(state)
             await self._converse(visitor)
@@ -604,6 +609,14 @@ class PromptServer:
 def _address(connection: ServerConnection) -> str:
     peer = connection.remote_address
     return str(peer[0]) if peer else "unknown"
+
+
+def _query(connection: ServerConnection, key: str) -> str | None:
+    """One parameter of the websocket's address (``/ws?zone=room-2``), or None."""
+    if connection.request is None:
+        return None
+    values = parse_qs(urlsplit(connection.request.path).query).get(key)
+    return values[0] if values else None
 
 
 def _response(reply: HttpReply) -> Response:

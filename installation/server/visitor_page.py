@@ -19,9 +19,10 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from engine.errors import ConfigError
+from installation.bus.settings import ZONE_NAME
 
 log = logging.getLogger(__name__)
 
@@ -183,8 +184,15 @@ class VisitorPage:
             return self._status()
         if path == "/qr.svg":
             url = self.page_url()
+            zone = parse_qs(urlsplit(target).query).get("zone", [""])[0]
+            if zone:  # /qr.svg?zone=room-2: the code for one room's wall (a cluster hub's zones)
+                if not ZONE_NAME.match(zone):
+                    return text_reply(400, "A zone is named with lower-case letters, digits, - and _.")
+                url += ("&" if "?" in url else "?") + urlencode({"zone": zone})
             if url not in self._qr_cache:
-                self._qr_cache = {url: qr_svg(url)}  # one address at a time is all a show needs
+                if len(self._qr_cache) >= 32:  # one address per room is all a show needs
+                    self._qr_cache.clear()
+                self._qr_cache[url] = qr_svg(url)
             return http_reply(200, "image/svg+xml", self._qr_cache[url])
         return text_reply(404, "Not found.")
 

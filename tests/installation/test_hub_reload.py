@@ -56,8 +56,8 @@ def running_hub(hub_config, monkeypatch):
 
 
 def test_a_running_hub_takes_safe_changes_from_its_file(running_hub, caplog):
-    """Pacing, moderation words, opening hours and the glide time change in the running hub: the Director
-    on its thread, the glide time in the state every node follows; a changed port is only named."""
+    """Pacing, moderation words, opening hours and the glide time change in the running hub: every zone's
+    Director on its thread, the glide time in every zone's state; a changed port is only named."""
     caplog.set_level(logging.INFO)
     hub, path, data = running_hub
     director = hub.director
@@ -73,6 +73,11 @@ def test_a_running_hub_takes_safe_changes_from_its_file(running_hub, caplog):
     wait_for(lambda: director.hours is not None, 10, "the opening hours reach the Director")
     assert director.moderator.check("a beige sky").allowed is False
     assert any("server.port" in r.getMessage() and "restart" in r.getMessage() for r in caplog.records)
+    assert list(hub.directors) == ["room-1", "room-2", "room-3"]  # configs/cluster/hub.yaml's zones: each one's
+    for zone, each in hub.directors.items():
+        wait_for(lambda each=each: each.settings.min_show_s == 5.0 and each.hours is not None, 10, zone)
+        assert each.moderator.check("a beige sky").allowed is False
+        assert hub.bus.keeper_of(zone).state.transition_s == 7.5
 
 
 @pytest.mark.parametrize("bad", ["", "director: {min_show_s: -3}\n", "director: [unclosed\n"])

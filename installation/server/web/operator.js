@@ -7,6 +7,8 @@
   const KEY = "laterna.operator.token";
   const HISTORY_S = 120; // the graph's window
   const STRENGTH_SEND_MS = 150; // at most this often while the slider moves
+  // commands that take a zone on a cluster hub with zones (docs/cluster.md); without one: every zone
+  const ZONED = new Set(["skip", "pin", "strength", "transition", "blackout", "freeze", "source", "snapshot"]);
 
   // The sign-in page put the token in this tab's sessionStorage before it loaded the panel in its place.
   const token = sessionStorage.getItem(KEY) || "";
@@ -18,6 +20,7 @@
   let previewUrl = null;
   let strengthTimer = null;
   let strengthHeld = false; // the operator's hand is on the slider: do not move it under them
+  let defaultZone = null; // a hub's first zone: the one the Prompt card's queue is
   const pendingRefs = new Map();
   const samples = []; // {t, fps, latency}: what the graph draws
 
@@ -40,6 +43,7 @@
       feedback: $("feedback"), warnings: $("warnings"), warningsEmpty: $("warnings-empty"),
       streamsCard: $("streams-card"), streamCount: $("stream-count"), streamOutputs: $("stream-outputs"),
       streamViewers: $("stream-viewers"), streamEmpty: $("stream-empty"),
+      zonesCard: $("zones-card"), zoneTarget: $("zone-target"), zones: $("zones"),
     };
 
     // -- talking to the server ------------------------------------------------------------------------
@@ -87,6 +91,8 @@
         say("error", "Not connected.");
         return;
       }
+      const zone = el.zoneTarget.value;
+      if (zone && ZONED.has(command.cmd) && !("zone" in command)) command = { ...command, zone };
       const ref = nextRef++;
       pendingRefs.set(ref, command.cmd);
       socket.send(JSON.stringify({ ...command, ref }));
@@ -171,16 +177,59 @@
       el.freeze.setAttribute("aria-pressed", String(Boolean(state.frozen)));
       renderWarnings(state.warnings || []);
       renderStreams(state.streams || null);
-      renderNodes(state.nodes || []);
+      renderZones(state.zones || []);
+      renderNodes(state.nodes || [], state.zones || []);
       document.getElementById("calibrate-link").hidden = !state.projectors; // a show with projector windows
+    }
+
+    // A cluster hub's zones: the zone picker for commands, and each zone's look, queue and flags.
+    function renderZones(zones) {
+      el.zonesCard.hidden = zones.length === 0;
+      defaultZone = zones.length ? zones[0].name : null;
+      const names = zones.map((z) => z.name);
+      const options = [...el.zoneTarget.options].slice(1).map((o) => o.value);
+      if (options.join("\n") !== names.join("\n")) {
+        const chosen = el.zoneTarget.value;
+        el.zoneTarget.replaceChildren(el.zoneTarget.options[0], ...names.map((name) => new Option(name, name)));
+        el.zoneTarget.value = names.includes(chosen) ? chosen : "";
+      }
+      const chosen = zones.find((z) => z.name === el.zoneTarget.value);
+      if (chosen) { // the Show card's toggles say what the chosen zone shows
+        el.blackout.setAttribute("aria-pressed", String(Boolean(chosen.blackout)));
+        el.freeze.setAttribute("aria-pressed", String(Boolean(chosen.frozen)));
+      }
+      el.zones.replaceChildren(...zones.map((z) => {
+        const li = document.createElement("li");
+        const name = document.createElement("strong");
+        name.textContent = z.name;
+        const flags = [z.blackout ? "BLACKOUT" : "", z.frozen ? "FROZEN" : "", z.pinned ? `pinned ${z.pinned}` : ""];
+        const what = z.prompt ? `“${z.prompt}”` : z.label || z.mode || "";
+        li.append(name, document.createTextNode(
+          ` ${what} · ${z.queue_length} waiting · ${z.nodes.length} node(s) ${flags.filter(Boolean).join(" ")}`));
+        return li;
+      }));
     }
 
     // A cluster hub's render nodes: a row each (green / late / gone) with its preview, fetched every 2 s.
     const nodePictures = {};
-    function renderNodes(nodes) {
+    function renderNodes(nodes, zones) {
       const card = document.getElementById("nodes-card");
       card.hidden = nodes.length === 0;
-      document.getElementById("nodes").replaceChildren(...nodes.map((n) => {
+      const order = zones.map((z) => z.name);
+      const rank = (n) => (order.includes(n.zone) ? order.indexOf(n.zone) : order.length);
+      const sorted = zones.length ? [...nodes].sort((a, b) => rank(a) - rank(b)) : nodes;
+      const rows = [];
+      sorted.forEach((n, i) => {
+        if (zones.length && (i === 0 || rank(sorted[i - 1]) !== rank(n))) { // grouped by zone on a hub with zones
+          const head = document.createElement("li");
+          head.className = "zone-head";
+          head.textContent = order.includes(n.zone) ? n.zone : `${n.zone} (not directed: shows ${order[0]})`;
+          rows.push(head);
+        }
+        rows.push(n);
+      });
+      document.getElementById("nodes").replaceChildren(...rows.map((n) => {
+        if (n instanceof HTMLElement) return n;
         const li = document.createElement("li");
         li.dataset.health = n.health;
         const img = document.createElement("img");
@@ -274,7 +323,8 @@
           remove.type = "button";
           remove.className = "small";
           remove.textContent = "Remove";
-          remove.addEventListener("click", () => send({ cmd: "remove", id: p.id }));
+          remove.addEventListener("click", () => send(defaultZone ? { cmd: "remove", id: p.id, zone: defaultZone }
+            : { cmd: "remove", id: p.id }));
           li.append(position, text, waited, remove);
           return li;
         }));

@@ -78,7 +78,10 @@ export function startPromptBox({ onFeedback = () => {}, onConnection = () => {} 
   }
 
   function socketUrl() {
-    return `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}/ws`;
+    // a room's kiosk or QR code opens /?zone=room-2: its prompts steer that room (docs/cluster.md)
+    const zone = new URLSearchParams(location.search).get("zone");
+    const query = zone ? `?zone=${encodeURIComponent(zone)}` : "";
+    return `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}/ws${query}`;
   }
 
   function connect() {

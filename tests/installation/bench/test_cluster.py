@@ -1,5 +1,5 @@
-"""``laterna bench --tables cluster`` prints the in-process and Redis rows side by side (or says why not),
-and, on the same Redis, how a node started late catches up with the hub's look."""
+"""``laterna bench --tables cluster`` prints the in-process, Redis and Redis-with-zones rows side by side (or
+says why not), and, on the same Redis, how a node started late catches up with the hub's look."""
 
 import re
 import shutil
@@ -8,12 +8,13 @@ from installation.bench.cluster import cluster_table
 
 
 def test_cluster_table_has_both_buses(tiny_model):
-    """One run, one table: an in-process row, and a Redis row where redis-server exists, else the reason;
-    with Redis, a late node's bus and a late `laterna run` node process both reach the hub's look."""
+    """One run, one table: an in-process row, and Redis rows (one zone; a zone per loop) where redis-server
+    exists, else the reason; with Redis, a late node's bus and a late `laterna run` node process both reach
+    the hub's look."""
     text = cluster_table(tiny_model.path, nodes=2, late_starts=2, late_processes=1)
     assert "| in-process" in text
     if shutil.which("redis-server"):
-        assert "| Redis (unix socket)" in text
+        assert "| Redis (unix socket) " in text and "| Redis (unix socket), 2 zones" in text
         assert re.search(r"\| a running node's bus +\| 2 +\| bus start", text)
         assert re.search(r"\| node process \(laterna run\) +\| 1 +\| process spawn", text)
     else:

@@ -1,7 +1,8 @@
 """One hub and three headless render nodes as separate ``laterna run`` processes on a real redis-server:
 a visitor's prompt reaches every node, in step; an operator blackout reaches every node; Redis killed and
 restarted 5 s later loses nothing accepted while the nodes keep rendering; a killed node is shown gone
-within 5 s, and back, caught up at once. The tests of this module run in order on one cluster."""
+within 5 s, and back, caught up at once. The tests of this module run in order on one cluster, with the
+hub's zones taken out of its config: one look for the whole show, as before zones existed."""
 
 import json
 import os
@@ -38,6 +39,7 @@ def variant(name: str, folder: Path, url: str) -> Path:
             data[section].update(SIZE)
     if name == "hub":
         data["director"] = {"min_show_s": 1.0}
+        data["bus"].pop("zones", None)  # one look on every node: the single-zone show (zones: test_zones, test_hub)
     path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     return path

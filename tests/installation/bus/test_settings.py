@@ -42,3 +42,18 @@ def test_no_url_is_the_in_process_bus_and_a_hub_needs_one(monkeypatch):
     assert isinstance(bus, InProcessBus)
     with pytest.raises(ConfigError, match="hub"):
         build_bus(BusSettings(role="hub"), posted.append, StyleMix.single(2, 0))
+
+
+def test_zone_names_are_checked_and_each_named_once():
+    """bus.zones and bus.zone take names like room-1 (they go into Redis keys and visitor URLs); a zone
+    named twice, a name with spaces or capitals, or zones on a node, is an error naming the key."""
+    assert BusSettings(role="hub", zones=("room-1", "foyer_2")).zones == ("room-1", "foyer_2")
+    assert BusSettings().zones == ()  # one look for the whole show, as before
+    with pytest.raises(ConfigError, match="bus.zones"):
+        config_from_dict({"bus": {"role": "hub", "zones": ["room-1", "room-1"]}})
+    with pytest.raises(ConfigError, match="bus.zones"):
+        config_from_dict({"bus": {"role": "hub", "zones": ["Room 1"]}})
+    with pytest.raises(ConfigError, match="zones: expected no zones unless role is hub"):
+        config_from_dict({"bus": {"role": "node", "zones": ["room-1"]}})
+    with pytest.raises(ConfigError, match="bus.zone"):
+        config_from_dict({"bus": {"zone": "room/1"}})

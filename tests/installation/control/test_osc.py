@@ -227,3 +227,30 @@ def test_feedback_sends_a_node_lost_alert(receiver):
     finally:
         feedback.stop()
     assert got == {"/laterna/node": ("node-2", "gone")}
+
+
+def test_zone_addresses_reach_only_their_zone_and_plain_ones_the_whole_show(caplog):
+    """On a hub with zones, /laterna/zone/room-2/... posts through room-2's control only (its style weights,
+    blackout and prompts); the plain addresses stay the show-wide control's; an unknown zone is warned about."""
+    show, room_1, room_2 = Posted(), Posted(), Posted()
+    prompts_2 = Posted()
+    mix = StyleMix.single(3, 0)
+    zones = {
+        "room-1": OscControl(room_1, NAMES, lambda: mix, None),
+        "room-2": OscControl(room_2, NAMES, lambda: mix, prompts_2),
+    }
+    osc = OscControl(show, NAMES, lambda: mix, None, host="127.0.0.1", port=0, zones=zones).start()
+    try:
+        client = SimpleUDPClient("127.0.0.1", osc.port)
+        with caplog.at_level(logging.WARNING, logger="installation.control.osc"):
+            client.send_message("/laterna/zone/room-9/blackout", 1)
+            client.send_message("/laterna/zone/room-2/style/moss", 0.5)
+            client.send_message("/laterna/zone/room-2/blackout", 1)
+            client.send_message("/laterna/zone/room-2/prompt", "green moss")
+            client.send_message("/laterna/blackout", 0)
+            assert show.wait_for(1) == [Blackout(False)]  # sent last: everything before it has been handled
+        assert room_2.wait_for(2) == [SetStyleWeight(2, 0.5, label="osc: moss 0.5"), Blackout(True)]
+        assert prompts_2.wait_for(1) == ["green moss"] and room_1.events == []
+        assert any("no zone 'room-9'" in r.getMessage() for r in caplog.records)
+    finally:
+        osc.stop()

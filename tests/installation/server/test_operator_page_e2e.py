@@ -123,3 +123,74 @@ def test_operator_signs_in_sees_the_show_and_turns_blackout_on(browser, show):  
         e for e in browser.get_log("browser") if e["level"] == "SEVERE" and "status of 40" not in e["message"]
     ]  # the sign-in pages are 401/403 on purpose
     assert problems == []
+
+
+@pytest.fixture()
+def zoned_show(tmp_path):
+    """A hub-like panel with two zones (a ShowControl and a Director each, behind one ZoneControl) and three
+    render nodes: one in each zone and one of a zone the hub does not direct."""
+    from installation.bus.base import NodeStatus
+    from installation.control.zone_control import ZoneControl
+
+    nodes = [
+        NodeStatus("n2", "green", "room-2"),
+        NodeStatus("n9", "late", "room-9"),
+        NodeStatus("n1", "green", "room-1"),
+    ]
+    posted: dict[str, list] = {"room-1": [], "room-2": []}
+    controls, directors = {}, {}
+    for zone in posted:
+        director, _ = make_director(min_show_s=60.0)
+        view = LoopView(posted[zone].append, lambda: {"fps": 30.0}, lambda: StyleMix.single(3, 0), lambda: None)
+        controls[zone] = ShowControl(
+            view, director, [s.name for s in STYLES], tmp_path, WarningLog(), nodes=lambda: nodes
+        )
+        directors[zone] = director
+    control = ZoneControl(controls, labels=lambda zone: f"{zone} look")
+    server = PromptServer(
+        directors["room-1"],
+        VisitorServerSettings(host="127.0.0.1", port=0, page_title="Laterna zones", state_interval_s=0.2),
+        operator_token=TOKEN,
+        control=control,  # type: ignore[arg-type]
+    )
+    thread = ServerThread(server, background=[d.run for d in directors.values()])
+    port = thread.start()
+    yield f"http://127.0.0.1:{port}/operator", thread, directors, posted
+    thread.stop()
+
+
+def test_the_panel_groups_nodes_by_zone_and_sends_commands_to_the_chosen_zone(browser, zoned_show):  # noqa: F811
+    """On a hub with zones the panel lists each zone with its label and queue length, groups the render nodes
+    under their zone (a node of a zone the hub does not direct last, said so), and Blackout with room-2
+    chosen blacks out room-2 only."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    url, thread, directors, posted = zoned_show
+    thread.submit(directors["room-2"].submit("visitor", "green moss")).result(WAIT_S)
+    thread.submit(directors["room-2"].submit("another", "fire glow at night")).result(WAIT_S)
+    browser.get(url)
+    browser.find_element(By.ID, "token").send_keys(TOKEN)
+    browser.find_element(By.CSS_SELECTOR, "form button").click()
+    _wait(
+        browser,
+        lambda d: d.find_elements(By.ID, "zones-card") and d.find_element(By.ID, "zones-card").is_displayed(),
+        "the zones",
+    )
+    rows = _wait(browser, lambda d: [li.text for li in d.find_elements(By.CSS_SELECTOR, "#zones li")], "the zone rows")
+    assert rows[0].startswith("room-1") and "room-1 look" in rows[0] and "0 waiting" in rows[0]
+    _wait(
+        browser,
+        lambda d: any(
+            li.text.startswith("room-2") and "1 waiting" in li.text
+            for li in d.find_elements(By.CSS_SELECTOR, "#zones li")
+        ),
+        "room-2's queue",
+    )
+    nodes = _wait(browser, lambda d: [li.text for li in d.find_elements(By.CSS_SELECTOR, "#nodes li")], "the nodes")
+    assert [n.split()[0] for n in nodes] == ["room-1", "n1", "room-2", "n2", "room-9", "n9"]
+    assert "not directed" in nodes[4]
+    Select(browser.find_element(By.ID, "zone-target")).select_by_value("room-2")
+    browser.find_element(By.ID, "blackout").click()
+    _wait(browser, lambda d: Blackout(True) in posted["room-2"], "room-2's blackout")
+    assert Blackout(True) not in posted["room-1"]

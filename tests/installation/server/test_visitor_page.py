@@ -63,3 +63,13 @@ def test_page_has_no_external_resources():
     for name in ["index.html", "visitor.js", "visitor.css", "icon.svg"]:
         text = (WEB_ROOT / name).read_text()
         assert "https://" not in text and "http://" not in text.replace("http://www.w3.org/2000/svg", "")
+
+
+def test_a_rooms_qr_code_carries_its_zone():
+    """/qr.svg?zone=room-2 encodes the page's address with ?zone=room-2 (the code on that room's wall); a zone
+    name that is not one (spaces, capitals) is refused with a 400."""
+    page = VisitorPage(public_url="https://lantern.example/")
+    assert page.reply("GET", "/qr.svg?zone=room-2").body == qr_svg("https://lantern.example/?zone=room-2")
+    assert page.reply("GET", "/qr.svg?zone=room-3").body == qr_svg("https://lantern.example/?zone=room-3")
+    assert page.reply("GET", "/qr.svg").body == qr_svg("https://lantern.example/")
+    assert page.reply("GET", "/qr.svg?zone=Room%202").status == 400
