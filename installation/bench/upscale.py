@@ -296,7 +296,7 @@ def upscale_tables(
     quick: bool = False,
     radius: int = 4,
     eps: float = 1e-3,
-    guide: str = "rgb",
+    guide: str = "luma",
     detail: float = 2.0,
 ) -> str:
     """The three tables (see the module's docstring), measured in this one run."""
