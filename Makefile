@@ -36,13 +36,20 @@ redis:
 	    apt-get install -y -qq redis-server >/dev/null) ; } || \
 	  echo "redis-server not installed: cluster tests will be skipped"
 
-# A virtual X server and xwd for the projector-window tests (two real windows, X screenshots). Best
-# effort: without them those tests skip and say why.
+# A virtual X server and xwd for the projector-window tests (two real windows, X screenshots), and Xorg
+# with the dummy driver (two heads, xrandr) for the `monitor: N` test. Best effort: without them those
+# tests skip and say why.
 xvfb:
 	@command -v Xvfb >/dev/null 2>&1 && command -v xwd >/dev/null 2>&1 || \
 	  { command -v apt-get >/dev/null 2>&1 && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	    apt-get install -y -qq xvfb x11-apps >/dev/null) ; } || \
 	  echo "Xvfb/xwd not installed: the projector-window tests will be skipped"
+	@{ command -v Xorg >/dev/null 2>&1 && test -f /usr/lib/xorg/modules/drivers/dummy_drv.so && \
+	   command -v xrandr >/dev/null 2>&1 ; } || \
+	  { command -v apt-get >/dev/null 2>&1 && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends xserver-xorg-core xserver-xorg-video-dummy \
+	    x11-xserver-utils >/dev/null) ; } || \
+	  echo "Xorg's dummy driver not installed: the two-display (monitor: N) test will be skipped"
 
 # A real Triton Inference Server for the Triton tests and `laterna bench --tables triton`: PyPI's
 # nvidia-pytriton bundles a CPU-only tritonserver (Python backend). It pins numpy<2, so it lives in its

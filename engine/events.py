@@ -11,9 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.style import StyleMix
 from engine.transition import Glide
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class Event:
@@ -109,6 +113,14 @@ class SetWarp(Event):
     output: int
     keystone: tuple[tuple[float, float], ...] | None = None
     mesh: tuple[tuple[tuple[float, float], ...], ...] | None = None
+
+
+@dataclass(frozen=True)
+class ShowStill(Event):
+    """Every output shows ``pixels`` (RGB uint8, e.g. the projectors' test pattern) instead of the show's
+    picture, until a ``ShowStill(None)``; the show's picture goes on being made underneath."""
+
+    pixels: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

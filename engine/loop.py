@@ -38,6 +38,7 @@ from engine.events import (
     SetTransition,
     SetWarmth,
     SetWarp,
+    ShowStill,
     Snapshot,
     SteerGenerator,
     Stop,
@@ -105,6 +106,7 @@ class FrameLoop:
         self._on_screen: np.ndarray | None = None
         self._still: np.ndarray | None = None  # blackout picture: black or a slide
         self._slide: Path | None = None
+        self._shown_still: np.ndarray | None = None  # ShowStill: shown instead of everything (a test pattern)
         self._stalled = False  # showing the picture unstyled because inference owes one
 
     # -- thread-safe API -------------------------------------------------------------------------
@@ -207,6 +209,8 @@ class FrameLoop:
             self.snapshot(Path(event.path))
         elif isinstance(event, SetWarp):
             apply_warp(self.sinks, event)
+        elif isinstance(event, ShowStill):
+            self._shown_still = event.pixels
         elif isinstance(event, (SteerGenerator, ReleaseGenerator, SelectSource)):
             apply_to_sources(self.source, event)
         elif isinstance(event, Stop):
@@ -276,7 +280,10 @@ class FrameLoop:
         self._drain_events()
         state = self._state
         wait = 1.0 / self.display_fps if self.display_fps > 0 else 0.25
-        if state.blackout:
+        if self._shown_still is not None:  # a test pattern, over blackout and freeze: projectors are being lined up
+            self._present(self._shown_still, self.clock(), False)
+            self._drain_events(wait)
+        elif state.blackout:
             w, h = self.output_size
             if self._still is None or self._still.shape[:2] != (h, w):
                 self._still = np.zeros((h, w, 3), np.uint8)

@@ -102,7 +102,9 @@ class Stylizer:
         self._retry_at = 0.0
         self._retrying = False
         self._closed = False
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entered: _fail holds it when it falls back through _advance
+        self._users: dict[int, int] = {}  # id(backend) -> frames it is running now (see _use / _done)
+        self._retired: dict[int, Backend] = {}  # replaced backends still running a frame: closed by the last
         self._stab_lock = threading.Lock()
         self._index = -1
         self.backend: Backend | None = None
@@ -124,15 +126,46 @@ class Stylizer:
                 self.load_error = str(exc)
                 log.warning("backend %d of %d unavailable: %s", self._index + 1, len(self._factories), exc)
                 continue
-            old, self.backend = self.backend, backend
-            if old is not None:
-                old.close()
+            with self._lock:
+                old, self.backend = self.backend, backend
+                self._retire(old)
             log.info("stylising with %s", backend.describe())
             self._retry_at = self._clock() + self.retry_s
             return
         self._retry_at = self._clock() + self.retry_s
         if self.backend is None:
             log.error("no backend could be loaded; showing the picture unstyled")
+
+    # -- who may close a backend --------------------------------------------------------------------
+    def _use(self) -> Backend | None:
+        """The current backend, counted as running one more frame until ``_done`` (any worker thread)."""
+        with self._lock:
+            backend = self.backend
+            if backend is not None:
+                self._users[id(backend)] = self._users.get(id(backend), 0) + 1
+            return backend
+
+    def _done(self, backend: Backend) -> None:
+        """One frame on ``backend`` ended; the last one on a replaced backend closes it."""
+        with self._lock:
+            left = self._users[id(backend)] - 1
+            if left:
+                self._users[id(backend)] = left
+                return
+            del self._users[id(backend)]
+            old = self._retired.pop(id(backend), None)
+        if old is not None:
+            old.close()
+
+    def _retire(self, old: Backend | None) -> None:
+        """Close a replaced backend now, or when the frames still running on it end (caller holds the lock):
+        a worker must never find its backend closed under it."""
+        if old is None:
+            return
+        if self._users.get(id(old)):
+            self._retired[id(old)] = old
+        else:
+            old.close()
 
     @property
     def unstyled_reason(self) -> str | None:
@@ -200,6 +233,8 @@ class Stylizer:
                     else:
                         old, self.backend, self._index, self._consecutive = self.backend, backend, i, 0
                         log.warning("backend %s is back; stylising with it again", backend.describe())
+                        self._retire(old)
+                        old = None
                 if old is not None:
                     old.close()
                 return
@@ -241,9 +276,17 @@ class Stylizer:
     def process(self, frame: Frame, mix: StyleMix) -> StylizeResult:
         self._maybe_retry()
         pixels = self.prepare(frame)
-        backend = self.backend
-        if backend is None or mix.is_unstyled:
+        if mix.is_unstyled:
             return self._finish(frame, pixels, pixels, False, 0.0)
+        backend = self._use()
+        if backend is None:
+            return self._finish(frame, pixels, pixels, False, 0.0)
+        try:
+            return self._stylise(frame, pixels, mix, backend)
+        finally:
+            self._done(backend)
+
+    def _stylise(self, frame: Frame, pixels: np.ndarray, mix: StyleMix, backend: Backend) -> StylizeResult:
         fixed = backend.fixed_hw
         image = pixels if fixed is None else cv2.resize(pixels, (fixed[1], fixed[0]), interpolation=cv2.INTER_AREA)
         t0 = time.perf_counter()
@@ -271,8 +314,8 @@ class Stylizer:
         return self._finish(frame, pixels, out, True, model_ms)
 
     def close(self) -> None:
+        """Close the backend (at once, or when the frames still running on it end)."""
         with self._lock:
             self._closed = True
-        if self.backend is not None:
-            self.backend.close()
-            self.backend = None
+            old, self.backend = self.backend, None
+            self._retire(old)

@@ -53,6 +53,13 @@ class Calibration:
     """Which projector and point are selected, and every projector's corners and mesh."""
 
     def __init__(self, display: DisplaySettings, mesh_size: int = 5) -> None:
+        cw, ch = self.canvas = display.canvas_size
+        self.regions = [
+            cast("tuple[int, int, int, int]", tuple(o.region) or (0, 0, cw, ch)) for o in display.all_outputs
+        ]
+        # each window's size (0: its display's, unknown here: the region's, which has its aspect ratio)
+        self.sizes = [(o.width or r[2], o.height or r[3]) for o, r in zip(display.all_outputs, self.regions)]
+        self._pattern: np.ndarray | None = None
         self.outputs = []
         for out in display.all_outputs:
             cal = OutputCalibration()
@@ -112,6 +119,28 @@ class Calibration:
     def mesh_of(self, index: int) -> list[list[list[float]]] | None:
         mesh = self.outputs[index].mesh
         return None if np.allclose(mesh, identity_grid(*np.shape(mesh)[:2])) else mesh
+
+    def test_pattern(self) -> np.ndarray:
+        """The canvas-sized test pattern, the selected projector's points marked on it (see ``_with_points``)."""
+        if self._pattern is None:
+            self._pattern = calibration_pattern(*self.canvas, self.regions)
+        return _with_points(self._pattern, self, self.output, self.regions[self.output])
+
+    def describe(self) -> dict[str, Any]:
+        """Every projector's window size, region, corners and mesh, and what is selected (JSON-able)."""
+        return {
+            "outputs": [
+                {
+                    "number": i + 1,
+                    "size": list(self.sizes[i]),
+                    "region": list(self.regions[i]),
+                    "corners": [list(p) for p in out.corners],
+                    "mesh": [[list(p) for p in row] for row in out.mesh],
+                }
+                for i, out in enumerate(self.outputs)
+            ],
+            "selected": {"output": self.output + 1, "mode": self.mode, "point": self.point},
+        }
 
 
 # -- saving ----------------------------------------------------------------------------------------
@@ -229,9 +258,8 @@ def run_calibration(
     display = cfg.display
     cal = Calibration(display, mesh_size)
     sinks = cast("list[ProjectorSink]", projector_sinks(display))
-    cw, ch = display.canvas_size
-    regions = [cast("tuple[int, int, int, int]", o.region or (0, 0, cw, ch)) for o in display.all_outputs]
-    pattern = calibration_pattern(cw, ch, regions)
+    regions = cal.regions
+    pattern = calibration_pattern(*cal.canvas, regions)
     for sink in sinks:
         sink.hide_cursor = False
         sink.draws_overlays = True  # every projector says which it is

@@ -18,7 +18,9 @@ Commands are JSON objects (see docs/operator.md)::
     {"cmd": "snapshot"}                    save the picture on screen as a PNG
     {"cmd": "source", "name": "generator"} crossfade to another source of the show ("live" = the camera)
     {"cmd": "warp", "output": 2, "mode": "mesh", "point": 12, "by": [0.01, 0]}  nudge a projector's point
+    {"cmd": "warp", "output": 2, "mode": "mesh", "point": 12, "to": [0.5, 0.4]} put it there (a drag)
     {"cmd": "warp_save"}                   write every projector's corners and mesh into the show's file
+    {"cmd": "pattern", "on": true}         the test pattern on every projector instead of the show
 
 ``apply(command)`` answers ``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}`` and never
 raises. ``handle_message`` does the same for one raw websocket message. The state never carries
@@ -43,7 +45,17 @@ from typing import Any
 import numpy as np
 
 from engine.errors import ConfigError
-from engine.events import Blackout, Event, Freeze, SelectSource, SetStrength, SetTransition, Snapshot, TargetChanged
+from engine.events import (
+    Blackout,
+    Event,
+    Freeze,
+    SelectSource,
+    SetStrength,
+    SetTransition,
+    ShowStill,
+    Snapshot,
+    TargetChanged,
+)
 from engine.style import StyleMix
 from installation.control.warning_log import WarningLog
 
@@ -155,6 +167,19 @@ def _whole(command: dict, key: str, low: int, high: int) -> int:
     return value
 
 
+def _pair(command: dict, key: str, low: float, high: float, expected: str) -> tuple[float, float]:
+    value = command.get(key)
+    if not (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and _finite(v) and low <= v <= high for v in value
+        )
+    ):
+        raise CommandError(f"'{key}' must be {expected}")
+    return float(value[0]), float(value[1])
+
+
 def _finite(value: int | float) -> bool:
     """``math.isfinite`` that says False for an int too large for a float instead of raising OverflowError."""
     try:
@@ -229,7 +254,9 @@ class ShowControl:
             "close_viewer": self._close_viewer,
             "warp": self._warp,
             "warp_save": self._warp_save,
+            "pattern": self._pattern,
         }
+        self.pattern_on = False  # the projectors show the calibration test pattern
         self.calibration: Any = None  # installation.calibration.Calibration of the show's projectors, if any
         self.config_path: Path | None = None  # where warp_save writes
 
@@ -302,7 +329,14 @@ class ShowControl:
             "warnings": self.warnings.recent(20),
             "streams": self._read("the stream viewers", self._streams_state, None) if self.streams else None,
             "nodes": [_node_row(n) for n in self._read("the render nodes", self.nodes, [])] if self.nodes else [],
+            "projectors": self._projectors_state(),
         }
+
+    def _projectors_state(self) -> dict | None:
+        """The projectors' corners and mesh for the calibration page; None in a show without projector windows."""
+        if self.calibration is None:
+            return None
+        return {**self.calibration.describe(), "pattern": self.pattern_on, "can_save": self.config_path is not None}
 
     def _streams_state(self) -> dict:
         """Per output its stats, and every stream viewer (kind, output, client name, how long, drops)."""
@@ -321,8 +355,9 @@ class ShowControl:
         ]
         return {"outputs": self.streams.stats(), "viewers": viewers, "max_viewers": self.streams.max_viewers}
 
-    def preview_jpeg(self, width: int = 320, quality: int = 75) -> bytes | None:
-        """The picture on screen, ``width`` pixels wide, as JPEG bytes; None before the first frame."""
+    def preview_jpeg(self, width: int = 320, quality: int = 75, output: int | None = None) -> bytes | None:
+        """The picture on screen, ``width`` pixels wide, as JPEG bytes; None before the first frame. ``output``
+        (1, 2, ...): only the region of the picture that projector shows (CommandError: no such projector)."""
         import cv2  # imported here: only the preview needs it
 
         frame = self._read("the preview picture", self.loop.on_screen, None)
@@ -332,6 +367,8 @@ class ShowControl:
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8 or min(frame.shape[:2]) < 1:
             log.debug("preview: expected an RGB uint8 picture, got %s %s", frame.shape, frame.dtype)
             return None
+        if output is not None:
+            frame = self._region_of(frame, output)
         width = int(min(max(width, PREVIEW_WIDTHS[0]), PREVIEW_WIDTHS[1]))
         h, w = frame.shape[:2]
         if w != width:
@@ -339,6 +376,20 @@ class ShowControl:
             frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA if width < w else cv2.INTER_LINEAR)
         ok, buffer = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
         return buffer.tobytes() if ok else None
+
+    def _region_of(self, frame: np.ndarray, output: int) -> np.ndarray:
+        """The part of ``frame`` (the picture on screen, at the canvas's size or scaled) projector ``output`` shows."""
+        cal = self.calibration
+        if cal is None or not 1 <= output <= len(cal.regions):
+            count = 0 if cal is None else len(cal.regions)
+            raise CommandError(
+                f"'output' must be a projector from 1 to {count}" if count else "this show has no projectors"
+            )
+        x, y, w, h = cal.regions[output - 1]
+        sx, sy = frame.shape[1] / cal.canvas[0], frame.shape[0] / cal.canvas[1]
+        x0, y0 = int(round(x * sx)), int(round(y * sy))
+        x1, y1 = max(x0 + 1, int(round((x + w) * sx))), max(y0 + 1, int(round((y + h) * sy)))
+        return np.ascontiguousarray(frame[y0:y1, x0:x1])
 
     def node_preview_jpeg(self, name: str) -> bytes | None:
         """A cluster node's latest preview JPEG (as it sent it); None without one."""
@@ -386,21 +437,19 @@ class ShowControl:
         if mode not in ("mesh", "corners"):
             raise CommandError('\'mode\' must be "mesh" or "corners"')
         point = _whole(command, "point", 0, len(cal.outputs[index].points(mode)) - 1)
-        by = command.get("by")
-        if not (
-            isinstance(by, list)
-            and len(by) == 2
-            and all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) and _finite(v) and abs(v) <= 0.1 for v in by
-            )
-        ):
-            raise CommandError("'by' must be [dx, dy], each from -0.1 to 0.1 of the picture")
+        if "to" in command:  # a drag: where the point is now
+            to = _pair(command, "to", -0.5, 1.5, "[x, y], each from -0.5 to 1.5 of the picture")
+        else:
+            by = _pair(command, "by", -0.1, 0.1, "[dx, dy], each from -0.1 to 0.1 of the picture")
         cal.select_output(index)
         if cal.mode != mode:
             cal.toggle_mode()
         cal.point = point
         before = list(cal.current.points(mode)[point])
-        cal.move(float(by[0]), float(by[1]))
+        if "to" in command:
+            cal.place(*to)
+        else:
+            cal.move(*by)
         keystone, mesh = cal.keystone_of(index), cal.mesh_of(index)
         try:
             self._post(
@@ -414,8 +463,20 @@ class ShowControl:
             cal.place(*before)
             raise
         at = cal.current.points(mode)[cal.point]
+        if self.pattern_on:  # the marks on the pattern follow the selected point (if the queue is full: next time)
+            self.loop.post(ShowStill(cal.test_pattern()))
         log.info("operator: projector %d %s point %d moved to %s", index + 1, mode, cal.point, at)
         return {"output": index + 1, "mode": mode, "point": cal.point, "at": list(at)}
+
+    def _pattern(self, command: dict) -> dict:
+        """The calibration test pattern on every projector (and stream) instead of the show, or the show back."""
+        on = _flag(command, "on")
+        if on and self.calibration is None:
+            raise CommandError("this show has no projector windows to calibrate")
+        self._post(ShowStill(self.calibration.test_pattern() if on and self.calibration is not None else None))
+        self.pattern_on = on
+        log.info("operator: test pattern %s", "on" if on else "off")
+        return {"on": on}
 
     def _warp_save(self, command: dict) -> dict:
         """Write the projectors' corners and mesh into the show's config file (a .bak beside it)."""

@@ -2,7 +2,8 @@
 the answers for someone without the right token.
 
 The panel is one HTML document: ``web/operator.html`` with ``operator.css`` and ``operator.js``
-put inline when it is loaded, so a single token-protected answer carries everything (a browser
+put inline when it is loaded (the calibration page likewise: ``calibrate.html`` with the same
+``operator.css`` and ``calibrate.js``), so a single token-protected answer carries everything (a browser
 cannot send a token with ``<script src>``). The Content-Security-Policy allows exactly those inline
 blocks by their SHA-256 hashes, and nothing from anywhere else. The page keeps the token in
 sessionStorage and opens ``/operator/ws?token=...`` (the one route where the query counts).
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
 from engine.errors import ConfigError
+from installation.control.show_control import CommandError
 from installation.server.auth import TOKEN_ENV, Access
 from installation.server.visitor_page import SECURITY_HEADERS, WEB_ROOT, HttpReply, http_reply, json_bytes, text_reply
 
@@ -34,11 +36,21 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PAGE_PATH = "/operator"
+CALIBRATE_PATH = "/operator/calibrate"
+PAGE_PATHS = (PAGE_PATH, CALIBRATE_PATH)  # the HTML pages: a browser without the token gets the sign-in page
 STATE_PATH = "/operator/state"
 PREVIEW_PATH = "/operator/preview.jpg"
 WEBSOCKET_PATH = "/operator/ws"
 
-FILES = ("operator.html", "operator-login.html", "operator.css", "operator.js", "operator-login.js")
+FILES = (
+    "operator.html",
+    "operator-login.html",
+    "operator.css",
+    "operator.js",
+    "operator-login.js",
+    "calibrate.html",
+    "calibrate.js",
+)
 BEARER_CHALLENGE = ("WWW-Authenticate", 'Bearer realm="laterna-operator"')
 
 REASON_MISSING = "This is the operator's side of the show. It needs the operator token."
@@ -100,13 +112,17 @@ class OperatorPage:
             text[name] = path.read_text(encoding="utf-8")
         style = text["operator.css"]
         self._page = _InlinePage(text["operator.html"], style, text["operator.js"], title)
-        self._login = _InlinePage(
-            text["operator-login.html"], style, text["operator-login.js"], title, text["operator.js"]
-        )
+        self._calibrate = _InlinePage(text["calibrate.html"], style, text["calibrate.js"], title)
+        pages = (text["operator.js"], text["calibrate.js"])  # the sign-in page puts either in its own place
+        self._login = _InlinePage(text["operator-login.html"], style, text["operator-login.js"], title, *pages)
 
     # -- for the right token -----------------------------------------------------------------------------
     def page(self, target: str = PAGE_PATH) -> HttpReply:
         return self._page.reply(200)
+
+    def calibrate(self, target: str = CALIBRATE_PATH) -> HttpReply:
+        """The projector calibration page (points over each projector's picture, test pattern, save)."""
+        return self._calibrate.reply(200)
 
     def state(self, target: str = STATE_PATH) -> HttpReply:
         if self.control is None:
@@ -129,14 +145,23 @@ class OperatorPage:
             if jpeg is None:
                 return text_reply(404, "No preview from that node.")
             return http_reply(200, "image/jpeg", jpeg, cache="no-store")
-        values = parse_qs(urlsplit(target).query).get("width")
+        query = parse_qs(urlsplit(target).query)
+        values = query.get("width")
         if values:
             try:
                 width = int(values[0])
             except ValueError:
                 return text_reply(400, "width: expected a whole number of pixels.")
+        output = None
+        if query.get("output"):  # one projector's region of the picture (the calibration page's thumbnails)
+            try:
+                output = int(query["output"][0])
+            except ValueError:
+                return text_reply(400, "output: expected a projector's number (1, 2, ...).")
         try:
-            jpeg = self.control.preview_jpeg(width)
+            jpeg = self.control.preview_jpeg(width, output=output)
+        except CommandError as exc:
+            return text_reply(404, f"{exc}.")
         except Exception:
             log.exception("the preview picture could not be made")
             return text_reply(500, "The preview is not available right now.")

@@ -122,6 +122,12 @@ class Router:
                 lambda target, host: self.operator.page(target),
             ),
             Route(
+                operator_page.CALIBRATE_PATH,
+                OPERATOR,
+                "the projector calibration page (HTML, assets inline)",
+                lambda target, host: self.operator.calibrate(target),
+            ),
+            Route(
                 operator_page.STATE_PATH,
                 OPERATOR,
                 "the panel's state once (JSON)",
@@ -196,7 +202,7 @@ class Router:
         if self.needs_token(route):
             access = self.auth.check(authorization, target, query=self.token_in_query(route))
             if access is not Access.OK:
-                return route, self.operator.refused(access, page=route.path == operator_page.PAGE_PATH)
+                return route, self.operator.refused(access, page=route.path in operator_page.PAGE_PATHS)
         if method != "GET":
             return route, text_reply(405, "Only GET is served here.", ("Allow", "GET"))
         return route, route.answer(target, host)

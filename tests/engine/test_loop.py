@@ -127,6 +127,24 @@ def test_blackout_stop_and_snapshot_events(tiny_model, tmp_path):
     assert loop.run()["frames"] >= 4  # returns at once
 
 
+def test_show_still_replaces_the_picture_over_blackout_until_taken_back(tiny_model):
+    """ShowStill(pixels) puts that picture on every sink and on screen, even in a blackout; ShowStill(None)
+    gives the show back (here: black, as the blackout is still on)."""
+    from engine.events import ShowStill
+
+    sink = RecordingSink()
+    loop = _loop(tiny_model, sink)
+    pattern = np.zeros((36, 64, 3), np.uint8)
+    pattern[::6, :] = 255
+    loop.post(Blackout(True))
+    loop.post(ShowStill(pattern))
+    loop.run(max_frames=3)
+    assert np.array_equal(sink.shown[-1], pattern) and np.array_equal(loop.on_screen, pattern)
+    loop.post(ShowStill(None))
+    loop.run(max_frames=5)
+    assert sink.shown[-1].max() == 0
+
+
 def test_post_is_bounded(tiny_model):
     """post() never blocks and never grows without bound: a full queue refuses the event."""
     loop = _loop(tiny_model, RecordingSink(), max_events=4)

@@ -244,3 +244,55 @@ def test_a_local_backend_that_failed_is_not_retried(tiny_model):
         assert loads == [1] and stylizer.backend_name.startswith("onnxruntime")
     finally:
         stylizer.close()
+
+
+class HeldBackend(Backend):
+    """A backend whose first frame waits at a gate and whose later frames fail; it records when it is closed
+    while a frame is still running on it (what a real session would crash on)."""
+
+    name = "held"
+
+    def __init__(self, manifest, gate, entered):
+        super().__init__(manifest)
+        self.gate, self.entered, self.calls, self.running = gate, entered, 0, 0
+        self.closed_while_running = False
+
+    def _load(self) -> None:
+        pass
+
+    def _infer(self, image, style):
+        self.calls += 1
+        if self.calls > 1:
+            raise RuntimeError("device lost")
+        self.running += 1
+        self.entered.set()
+        self.gate.wait(timeout=60)
+        self.running -= 1
+        return image
+
+    def _close(self) -> None:
+        self.closed_while_running = self.running > 0
+
+
+def test_a_backend_replaced_mid_frame_is_closed_only_after_that_frame(tiny_model):
+    """When one worker's failures switch to the next backend while another worker is still inside the old
+    one, the old backend stays open until that frame ends, then is closed (no session closed under a run)."""
+    import threading
+
+    gate, entered = threading.Event(), threading.Event()
+    held = HeldBackend(tiny_model, gate, entered)
+    stylizer = Stylizer([lambda: held, lambda: OnnxRuntimeBackend(tiny_model)], (64, 36), max_consecutive_errors=1)
+    results = []
+    worker = threading.Thread(target=lambda: results.append(stylizer.process(_frame(), StyleMix.single(3, 0))))
+    worker.start()
+    try:
+        assert entered.wait(timeout=60)
+        assert not stylizer.process(_frame(seed=1), StyleMix.single(3, 0)).styled  # fails: falls back
+        assert stylizer.backend_name.startswith("onnxruntime") and held.loaded  # still running a frame
+        gate.set()
+        worker.join(timeout=60)
+        assert results and results[0].styled and not held.loaded and not held.closed_while_running
+        assert stylizer.process(_frame(seed=2), StyleMix.single(3, 0)).styled
+    finally:
+        gate.set()
+        stylizer.close()

@@ -19,19 +19,31 @@ def wait_for(condition, seconds: float = 30.0) -> bool:
     return bool(condition())
 
 
+def _show_data(tiny_model, **sections):
+    """A tiny real show's config as YAML data: the built-in source, the tiny model, a headless sink, a
+    server on a free loopback port; ``sections`` replace whole sections."""
+    return {
+        "source": {"type": "pattern", "width": 96, "height": 54},
+        "model": {"manifest": str(tiny_model.path), "sessions": 1},
+        "pipeline": {"width": 96, "height": 54, "workers": 1},
+        "style": {"start": {"moss": 1.0}},
+        "display": {"type": "headless", "width": 96, "height": 54},
+        "server": {"port": 0, "host": "127.0.0.1", "join_hint": False},
+        **sections,
+    }
+
+
 def _config(tiny_model, **extra):
     return config_from_dict(
-        {
-            "source": {"type": "pattern", "width": 96, "height": 54},
-            "model": {"manifest": str(tiny_model.path), "sessions": 1},
-            "pipeline": {"width": 96, "height": 54, "workers": 1},
-            "style": {"start": {"moss": 1.0}, "transition_s": 0.3},
-            "display": {"type": "headless", "width": 96, "height": 54},
-            "server": {"port": 0, "host": "127.0.0.1", "join_hint": False},
-            "director": {"min_show_s": 0},
-            "attract": {"enabled": False},
-            **extra,
-        },
+        _show_data(
+            tiny_model,
+            **{
+                "style": {"start": {"moss": 1.0}, "transition_s": 0.3},
+                "director": {"min_show_s": 0},
+                "attract": {"enabled": False},
+                **extra,
+            },
+        ),
         "test.yaml",
     )
 
@@ -82,15 +94,7 @@ def test_hot_reload_in_a_running_show(tiny_model, tmp_path):
     from installation.config.schema import load_config
 
     path = tmp_path / "show.yaml"
-    data = {
-        "source": {"type": "pattern", "width": 96, "height": 54},
-        "model": {"manifest": str(tiny_model.path), "sessions": 1},
-        "pipeline": {"width": 96, "height": 54, "workers": 1},
-        "style": {"start": {"moss": 1.0}},
-        "display": {"type": "headless", "width": 96, "height": 54},
-        "server": {"port": 0, "host": "127.0.0.1", "join_hint": False},
-        "director": {"min_show_s": 20},
-    }
+    data = _show_data(tiny_model, director={"min_show_s": 20})
     path.write_text(yaml.safe_dump(data))
     inst = Installation(load_config(path), headless=True)
     inst.reloader.every_s = 0.05
@@ -307,16 +311,9 @@ def test_a_signal_at_any_moment_of_start_up_exits_cleanly_with_stats(tiny_model,
     config = tmp_path / "show.yaml"
     config.write_text(
         yaml.safe_dump(
-            {
-                "name": "test",
-                "source": {"type": "pattern", "width": 96, "height": 54},
-                "model": {"manifest": str(tiny_model.path), "sessions": 1},
-                "pipeline": {"width": 96, "height": 54, "workers": 1},
-                "style": {"start": {"moss": 1.0}},
-                "display": {"type": "headless", "width": 96, "height": 54},
-                "server": {"host": "127.0.0.1", "join_hint": False},
-                "attract": {"enabled": False},
-            }
+            _show_data(
+                tiny_model, name="test", server={"host": "127.0.0.1", "join_hint": False}, attract={"enabled": False}
+            )
         )
     )
     stats_out = tmp_path / "stats.json"
@@ -377,14 +374,9 @@ def test_a_saved_calibration_reaches_the_running_windows(tiny_model, tmp_path):
     from installation.config.schema import load_config
 
     path = tmp_path / "show.yaml"
-    data = {
-        "source": {"type": "pattern", "width": 96, "height": 54},
-        "model": {"manifest": str(tiny_model.path), "sessions": 1},
-        "pipeline": {"width": 96, "height": 54, "workers": 1},
-        "style": {"start": {"moss": 1.0}},
-        "display": {"type": "window", "width": 96, "height": 54, "vsync": False},
-        "server": {"enabled": False},
-    }
+    data = _show_data(
+        tiny_model, display={"type": "window", "width": 96, "height": 54, "vsync": False}, server={"enabled": False}
+    )
     path.write_text(yaml.safe_dump(data))
     inst = Installation(load_config(path), server=False)
     inst.reloader.every_s = 0.05
@@ -421,15 +413,11 @@ def test_the_operators_warp_command_moves_the_running_windows_mesh(tiny_model, t
 
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     path = tmp_path / "show.yaml"
-    data = {
-        "source": {"type": "pattern", "width": 96, "height": 54},
-        "model": {"manifest": str(tiny_model.path), "sessions": 1},
-        "pipeline": {"width": 96, "height": 54, "workers": 1},
-        "style": {"start": {"moss": 1.0}},
-        "display": {"type": "window", "width": 96, "height": 54, "vsync": False},
-        "server": {"port": 0, "host": "127.0.0.1", "join_hint": False},
-        "attract": {"enabled": False},
-    }
+    data = _show_data(
+        tiny_model,
+        display={"type": "window", "width": 96, "height": 54, "vsync": False},
+        attract={"enabled": False},
+    )
     path.write_text(yaml.safe_dump(data))
     inst = Installation(load_config(path), headless=False)
     window = inst.show.sinks[0]

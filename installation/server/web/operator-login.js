@@ -1,11 +1,14 @@
 // Laterna operator sign-in. The token never goes into an address: the form's token (or the one this
-// tab already holds in sessionStorage) is sent as an Authorization header to /operator, and the panel
-// that comes back replaces this page. A wrong token is forgotten, so the tab never loops.
+// tab already holds in sessionStorage) is sent as an Authorization header to /operator (or
+// /operator/calibrate, whichever was asked for), and the page that comes back replaces this one. A
+// wrong token is forgotten, so the tab never loops.
 // See docs/operator.md.
 "use strict";
 
 (() => {
   const KEY = "laterna.operator.token";
+  const PAGES = ["/operator", "/operator/calibrate"]; // the page asked for comes back in this one's place
+  const PAGE = PAGES.includes(location.pathname) ? location.pathname : "/operator";
 
   function say(text) {
     const feedback = document.querySelector(".feedback");
@@ -15,7 +18,7 @@
   async function open(token) {
     let reply;
     try {
-      reply = await fetch("/operator", { headers: { Authorization: `Bearer ${token}` }, cache: "no-store",
+      reply = await fetch(PAGE, { headers: { Authorization: `Bearer ${token}` }, cache: "no-store",
         credentials: "omit", redirect: "error" });
     } catch {
       say("The show could not be reached. Try again in a moment.");

@@ -172,6 +172,7 @@
       renderWarnings(state.warnings || []);
       renderStreams(state.streams || null);
       renderNodes(state.nodes || []);
+      document.getElementById("calibrate-link").hidden = !state.projectors; // a show with projector windows
     }
 
     // A cluster hub's render nodes: a row each (green / late / gone) with its preview, fetched every 2 s.

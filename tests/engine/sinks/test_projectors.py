@@ -7,7 +7,7 @@ from engine.frame import Frame
 from engine.sinks.blend import BlendSpec, Zones
 from engine.sinks.mesh import identity_grid
 from engine.sinks.window import ProjectorSink
-from tests.xserver import screenshot, xvfb
+from tests.xserver import screenshot, xorg_heads, xvfb
 
 W, H, OVERLAP = 320, 180, 64
 CANVAS_W = 2 * W - OVERLAP
@@ -107,3 +107,39 @@ def test_a_separate_window_warps_through_its_mesh(x_display):
         left.close()
     ys, xs = np.nonzero(shown[:, :, 0] > 64)
     assert abs(xs.mean() - 0.6 * (W - 1)) < 1.5 and abs(ys.mean() - 0.4 * (H - 1)) < 1.5
+
+
+def test_monitor_1_opens_the_window_on_the_second_display(monkeypatch, tmp_path):
+    """On an X server with two heads (SDL lists two displays), `monitor: 1` puts the first projector's window
+    inside the second display's bounds, and `monitor: 0` the separate window inside the first's: each
+    display's part of an X screenshot shows its own projector's region."""
+    head_w, head_h = 800, 400
+    with xorg_heads(2, head_w, head_h, str(tmp_path)) as display:
+        monkeypatch.setenv("DISPLAY", display)
+        monkeypatch.setenv("SDL_VIDEODRIVER", "x11")
+        first = ProjectorSink(W, H, vsync=False, display=1, region=(0, 0, W, H))
+        second = ProjectorSink(W, H, vsync=False, display=0, region=(W, 0, W, H), separate=True)
+        first.companions = [second]
+        canvas = np.zeros((H, 2 * W, 3), np.uint8)
+        canvas[:, :W] = (200, 30, 30)
+        canvas[:, W:] = (30, 200, 30)
+        try:
+            first.open()
+            second.open()
+            import pygame
+            from pygame._sdl2.video import Window
+
+            assert pygame.display.get_num_displays() == 2
+            show([first, second], canvas)
+            window = Window.from_display_module()
+            placed = (window.display_index, window.position), (second._window.display_index, second._window.position)
+            screen = screenshot(display)
+        finally:
+            first.close()
+    (first_display, (x1, y1)), (second_display, (x2, y2)) = placed
+    assert first_display == 1 and head_w <= x1 and x1 + W <= 2 * head_w and 0 <= y1 and y1 + H <= head_h
+    assert second_display == 0 and 0 <= x2 and x2 + W <= head_w and 0 <= y2 and y2 + H <= head_h
+    assert np.array_equal(screen[y1 : y1 + H, x1 : x1 + W], canvas[:, :W])
+    assert np.array_equal(screen[y2 : y2 + H, x2 : x2 + W], canvas[:, W:])
+    assert not (screen[:, head_w:] == (30, 200, 30)).all(axis=2).any()  # nothing of the second on display 1
+    assert not (screen[:, :head_w] == (200, 30, 30)).all(axis=2).any()  # nor of the first on display 0

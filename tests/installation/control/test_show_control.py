@@ -209,6 +209,7 @@ BAD_COMMANDS = {
     "close_viewer": [{}, {"id": 7}, {"id": "no-such-viewer"}, {"id": "x" * 65}],
     "warp": [{}, {"output": 1, "point": 0, "by": [0.01, 0]}],  # this show has no projector windows
     "warp_save": [{}],
+    "pattern": [{}, {"on": "yes"}, {"on": True}],  # on: true too, as this show has no projector windows
 }
 
 
@@ -418,6 +419,10 @@ def test_warp_nudges_a_projectors_mesh_point_live(show, tmp_path):
         {"output": 1, "point": 0, "by": [math.nan, 0]},
         {"output": 1, "point": 0, "by": [0.01]},
         {"output": 1, "point": 0, "by": "left"},
+        {"output": 1, "point": 0, "to": [1.6, 0.5]},
+        {"output": 1, "point": 0, "to": [0.5, math.inf]},
+        {"output": 1, "point": 0, "to": [True, 0.5]},
+        {"output": 1, "point": 0, "to": None},
     ],
 )
 def test_warp_refuses_bad_arguments_and_moves_nothing(show, tmp_path, extra):
@@ -447,3 +452,68 @@ def test_warp_save_writes_the_file_with_a_backup(show, tmp_path):
     assert result["ok"] and result["backup"] == str(tmp_path / "show.yaml.bak")
     assert load_config(path).display.outputs[0].mesh[2][2] == (0.52, 0.5)
     assert "# the right one" in path.read_text() and (tmp_path / "show.yaml.bak").read_text() == WARP_SHOW
+
+
+def test_warp_to_puts_a_point_where_a_drag_left_it(show, tmp_path):
+    """{"to": [x, y]} (the calibration page's drag) places the point there, rounded to 4 decimals, and posts
+    SetWarp with it; "to" wins over "by"."""
+    from engine.events import SetWarp
+
+    with_projectors(show, tmp_path)
+    result = show.control.apply({"cmd": "warp", "output": 2, "point": 6, "to": [0.312345, 0.2], "by": [0.1, 0.1]})
+    assert result == {"ok": True, "cmd": "warp", "output": 2, "mode": "mesh", "point": 6, "at": [0.3123, 0.2]}
+    (event,) = show.posted
+    assert isinstance(event, SetWarp) and event.output == 1 and event.mesh[1][1] == (0.3123, 0.2)
+
+
+def test_the_state_describes_each_projector_for_the_calibration_page(show, tmp_path):
+    """With projector windows, state["projectors"] has each one's window size, region, corners and mesh, what is
+    selected, the pattern flag and whether saving is possible; without, it is None."""
+    assert show.control.state()["projectors"] is None
+    with_projectors(show, tmp_path)
+    show.control.apply({"cmd": "warp", "output": 2, "mode": "corners", "point": 3, "to": [0.1, 0.9]})
+    state = show.control.state()["projectors"]
+    first, second = state["outputs"]
+    assert first["number"] == 1 and first["size"] == [320, 180] and second["region"] == [256, 0, 320, 180]
+    assert second["corners"][3] == [0.1, 0.9] and len(second["mesh"]) == 5 and second["mesh"][2][2] == [0.5, 0.5]
+    assert state["selected"] == {"output": 2, "mode": "corners", "point": 3}
+    assert state["pattern"] is False and state["can_save"] is True
+    json.dumps(state)
+
+
+def test_pattern_shows_the_test_pattern_and_its_marks_follow_the_selected_point(show, tmp_path):
+    """pattern on posts ShowStill with the canvas-sized test pattern (the selected projector's points marked);
+    a warp while it is on posts it again with the mark moved; pattern off posts ShowStill(None)."""
+    from engine.events import SetWarp, ShowStill
+
+    with_projectors(show, tmp_path)
+    assert show.control.apply({"cmd": "pattern", "on": True}) == {"ok": True, "cmd": "pattern", "on": True}
+    (still,) = show.posted
+    assert isinstance(still, ShowStill) and still.pixels.shape == (180, 576, 3)
+    assert show.control.state()["projectors"]["pattern"] is True
+    # the selected point's red mark, above the pattern's colour bars (which have a red bar of their own)
+    red = lambda img: np.argwhere((img[:120] == (255, 0, 0)).all(axis=2))  # noqa: E731
+    assert red(still.pixels)[:, 1].max() < 320  # projector 1, point 0: the top-left of the left region
+    show.control.apply({"cmd": "warp", "output": 2, "point": 12, "by": [0.0, 0.0]})
+    warp, again = show.posted[1:]
+    assert isinstance(warp, SetWarp) and isinstance(again, ShowStill)
+    centre = red(again.pixels).mean(axis=0)
+    assert abs(centre[1] - (256 + 319 / 2)) < 2 and abs(centre[0] - 179 / 2) < 2  # projector 2's centre point
+    assert show.control.apply({"cmd": "pattern", "on": False})["ok"] and show.posted[-1] == ShowStill(None)
+    assert show.control.state()["projectors"]["pattern"] is False
+
+
+def test_the_preview_of_one_projector_is_its_region_of_the_picture(show, tmp_path):
+    """preview_jpeg(output=2) is the right projector's region of the picture on screen (here at half the canvas
+    size, so the region is scaled); a projector that does not exist is refused."""
+    from installation.control.show_control import CommandError
+
+    with_projectors(show, tmp_path)
+    frame = np.zeros((90, 288, 3), np.uint8)  # the 576x180 canvas at half size
+    frame[:, 128:] = (0, 200, 0)  # from canvas x 256 on: projector 2's region
+    show.frame = frame
+    jpeg = show.control.preview_jpeg(width=160, output=2)
+    picture = cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    assert picture.shape == (90, 160, 3) and np.abs(picture.astype(int) - (0, 200, 0)).max() < 12
+    with pytest.raises(CommandError):
+        show.control.preview_jpeg(output=3)

@@ -19,18 +19,28 @@ def _sha256(text: str) -> str:
 
 
 @pytest.mark.parametrize(
-    "reply", [OperatorPage().page(), OperatorPage().refused(Access.MISSING, page=True)], ids=["panel", "sign-in"]
+    "reply",
+    [OperatorPage().page(), OperatorPage().calibrate(), OperatorPage().refused(Access.MISSING, page=True)],
+    ids=["panel", "calibrate", "sign-in"],
 )
 def test_inline_script_and_style_are_allowed_by_hash_and_nothing_else(reply):
     """The CSP allows exactly the page's one inline script and one inline style, by SHA-256, and no inline else;
-    the sign-in page, which puts the panel in its own place once the token is right, also the panel's script."""
+    the sign-in page, which puts the panel or the calibration page in its own place once the token is right,
+    also their scripts (all pages share one style, so the sign-in page's style hash covers them)."""
     body = reply.body.decode()
     (script,) = re.findall(r"<script>(.*?)</script>", body, re.S)
     (style,) = re.findall(r"<style>(.*?)</style>", body, re.S)
     csp = _csp(reply)
-    panel = re.findall(r"<script>(.*?)</script>", OperatorPage().page().body.decode(), re.S)[0]
-    scripts = [_sha256(script)] if script == panel else [_sha256(script), _sha256(panel)]
+    pages = [
+        re.findall(r"<script>(.*?)</script>", p.body.decode(), re.S)[0]
+        for p in (OperatorPage().page(), OperatorPage().calibrate())
+    ]
+    scripts = [_sha256(script)] if script in pages else [_sha256(script)] + [_sha256(p) for p in pages]
     assert f"script-src {' '.join(scripts)};" in csp and f"style-src {_sha256(style)};" in csp
+    assert all(
+        re.findall(r"<style>(.*?)</style>", p.body.decode(), re.S) == [style]
+        for p in (OperatorPage().page(), OperatorPage().calibrate())
+    )
     assert "unsafe-inline" not in csp and "default-src 'none'" in csp and "{{" not in body
     assert ("Cache-Control", "no-store") in reply.headers
 

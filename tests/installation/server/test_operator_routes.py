@@ -178,6 +178,24 @@ def test_the_right_token_opens_the_page_the_state_and_the_preview(tmp_path):
     run(scenario())
 
 
+def test_the_calibration_page_signs_in_like_the_panel_and_its_thumbnails_name_a_projector(tmp_path):
+    """/operator/calibrate answers the calibration page to the token and the sign-in page (401, HTML) without;
+    /operator/preview.jpg?output=N answers 400 for a non-number and 404 for a projector the show lacks."""
+
+    async def scenario():
+        async with running(tmp_path) as show:
+            status, headers, body = await get(show.port, "/operator/calibrate", bearer(TOKEN))
+            assert status == 200 and headers["content-type"].startswith("text/html")
+            assert b"projector calibration" in body and b'"warp"' in body and TOKEN.encode() not in body
+            status, headers, body = await get(show.port, "/operator/calibrate")
+            assert status == 401 and headers["content-type"].startswith("text/html") and b'id="token"' in body
+            assert (await get(show.port, "/operator/preview.jpg?output=one", bearer(TOKEN)))[0] == 400
+            status, _, body = await get(show.port, "/operator/preview.jpg?output=1", bearer(TOKEN))
+            assert status == 404 and b"no projectors" in body
+
+    run(scenario())
+
+
 def test_operator_websocket_pushes_state_and_preview_and_takes_commands(tmp_path):
     """The operator websocket sends state (JSON) and the preview (binary JPEG); a blackout command posts
     Blackout(True), is answered with its ref, and the next state shows it."""
