@@ -22,11 +22,12 @@ between the stylised picture's brightness and the source's and adds the one-chan
 to all three colours (a third of the full-resolution work; the same sharpness and style, measured).
 
 Cost: the fit is a dozen box filters and products at the working size (or half of it), whatever the
-output size. The detail form's full-resolution part, in bands of rows that stay in the CPU's cache and
-buffers kept per thread, is: ``p`` enlarged in 8 bits (OpenCV's fastest resize), the guide and the gain
-enlarged in 16-bit fixed point, one difference, and the signed detail added in two saturating 8-bit
-steps; with the luminance guide a 1920x1080 frame costs about 10 ms on one core (16 ms with rgb) and
-allocates only its output. The filter form runs in 16-bit fixed point (``A`` in Q10, ``b`` in Q2).
+output size. With the luminance guide the detail form's full-resolution part, in bands of rows that stay
+in the CPU's cache and buffers kept per thread, is ``p`` enlarged in 8 bits (OpenCV's fastest resize),
+the guide's low copy and the gain enlarged in 16-bit fixed point, one difference, and the one-channel
+signed detail added to the three colours in two saturating 8-bit steps: about two thirds of the time of
+the per-colour (rgb) form, which, like the filter form, runs as ``A_up * I_full + b_up`` in 16-bit fixed
+point (``A`` in Q10, ``b`` in Q2). A frame allocates only its output.
 Every call is thread-safe (the scheduler's worker threads call ``upscale`` at once).
 ``engine.upscale_torch`` holds the same maths in PyTorch for the GPU path.
 """
@@ -294,15 +295,24 @@ class GuidedUpscaler(GuidedBase):
         return self._apply_filter(styled, guide_low, guide_full)
 
     def _apply_detail(self, styled: np.ndarray, g_low: np.ndarray, guide_full: np.ndarray) -> Pixels:
-        """``q = up(p) + A'_up * (I_full - up(I_low))``, at full resolution in bands: ``p`` enlarged in 8 bits
-        (OpenCV's fastest resize), the guide's enlargement, the difference (both in Q4) and the gain (Q10)
-        in 16 bits, and the signed detail added as two saturating 8-bit steps (its positive part added, its
-        negative part taken away), which is exactly ``saturate(up(p) + detail)``. A luminance guide makes the
-        detail one channel, added to all three colours."""
+        """The detail form. With a luminance guide: ``q = up(p) + A'_up * (Y_full - up(Y_low))`` computed as it
+        reads, in bands: ``p`` enlarged in 8 bits (OpenCV's fastest resize), the guide's low copy (Q4) and
+        the gain (Q10) enlarged in 16 bits, one difference, and the one-channel signed detail spread to three
+        colours and added as two saturating 8-bit steps (its positive part added, its negative part taken
+        away), which is exactly ``saturate(up(p) + detail)``. Per colour (an rgb guide) the same formula is
+        fewer full-size steps as ``A'_up * I_full + b'_up`` with ``b' = p - A' * I_low`` (equal up to the
+        bilinear rounding of a product), in the filter form's fixed point."""
         bufs = self._buffers
-        height, width = guide_full.shape[:2]
-        luma = g_low.ndim == 2
         gain = detail_gain(g_low, styled, self.radius, self.eps, bufs, self.detail, self.coarse)
+        if g_low.ndim == 3:
+            inv = np.float32(1.0 / 255.0)
+            g = bufs.get("g_rgb", gain.shape, np.float32)
+            np.multiply(g_low, inv, out=g, casting="unsafe")
+            b = bufs.get("b_rgb", gain.shape, np.float32)
+            np.multiply(styled, inv, out=b, casting="unsafe")
+            cv2.subtract(b, cv2.multiply(gain, g, dst=g), dst=b)
+            return self._apply_linear(gain, b, guide_full)
+        height, width = guide_full.shape[:2]
         h = gain.shape[0]
         a16 = bufs.get("a16", gain.shape, np.int16)
         np.multiply(gain, np.float32(A_Q), out=a16, casting="unsafe")  # truncating: < 1/1024
@@ -313,45 +323,46 @@ class GuidedUpscaler(GuidedBase):
         for (y0, y1), (r0, r1), skip in bands(h, height, self.band_rows):
             rows = (r1 - r0) * (height // h) if skip >= 0 else height
             s0, n = max(skip, 0), y1 - y0
-            g_shape = (rows, width) if luma else (rows, width, 3)
-            d_shape = (n, width) if luma else (n, width, 3)
             p_up = cv2.resize(styled[r0:r1], (width, rows), dst=bufs.get("p_up", (rows, width, 3), np.uint8))
-            g_up = cv2.resize(g16[r0:r1], (width, rows), dst=bufs.get("g_up", g_shape, np.int16))
-            a_up = cv2.resize(a16[r0:r1], (width, rows), dst=bufs.get("a_up", g_shape, np.int16))
-            g_full = guide_full[y0:y1]
-            if luma:
-                g_full = cv2.cvtColor(g_full, cv2.COLOR_RGB2GRAY, dst=bufs.get("y_full", d_shape, np.uint8))
-            diff = bufs.get("diff", d_shape, np.int16)
-            cv2.addWeighted(g_full, G_Q, g_up[s0 : s0 + n], -1.0, 0.0, dst=diff, dtype=cv2.CV_16S)
+            g_up = cv2.resize(g16[r0:r1], (width, rows), dst=bufs.get("g_up", (rows, width), np.int16))
+            a_up = cv2.resize(a16[r0:r1], (width, rows), dst=bufs.get("a_up", (rows, width), np.int16))
+            y_full = cv2.cvtColor(guide_full[y0:y1], cv2.COLOR_RGB2GRAY, dst=bufs.get("y_full", (n, width), np.uint8))
+            diff = bufs.get("diff", (n, width), np.int16)
+            cv2.addWeighted(y_full, G_Q, g_up[s0 : s0 + n], -1.0, 0.0, dst=diff, dtype=cv2.CV_16S)
             a_band = a_up[s0 : s0 + n]
-            pos = cv2.multiply(a_band, diff, dst=bufs.get("pos", d_shape, np.uint8), scale=scale, dtype=cv2.CV_8U)
-            neg = cv2.multiply(a_band, diff, dst=bufs.get("neg", d_shape, np.uint8), scale=-scale, dtype=cv2.CV_8U)
-            if luma:
-                pos = cv2.cvtColor(pos, cv2.COLOR_GRAY2RGB, dst=bufs.get("pos3", (n, width, 3), np.uint8))
-                neg = cv2.cvtColor(neg, cv2.COLOR_GRAY2RGB, dst=bufs.get("neg3", (n, width, 3), np.uint8))
+            pos = cv2.multiply(a_band, diff, dst=bufs.get("pos", (n, width), np.uint8), scale=scale, dtype=cv2.CV_8U)
+            neg = cv2.multiply(a_band, diff, dst=bufs.get("neg", (n, width), np.uint8), scale=-scale, dtype=cv2.CV_8U)
+            pos3 = cv2.cvtColor(pos, cv2.COLOR_GRAY2RGB, dst=bufs.get("pos3", (n, width, 3), np.uint8))
+            neg3 = cv2.cvtColor(neg, cv2.COLOR_GRAY2RGB, dst=bufs.get("neg3", (n, width, 3), np.uint8))
             band = out[y0:y1]
-            cv2.add(p_up[s0 : s0 + n], pos, dst=band)
-            cv2.subtract(band, neg, dst=band)
+            cv2.add(p_up[s0 : s0 + n], pos3, dst=band)
+            cv2.subtract(band, neg3, dst=band)
         return uint8_pixels(out)
 
     def _apply_filter(self, styled: np.ndarray, g_low: np.ndarray, guide_full: np.ndarray) -> Pixels:
-        """The published form, ``q = A_up * I_full + b_up``, in 16-bit fixed point (A in Q10, b in Q2), in bands."""
-        bufs = self._buffers
-        height, width = guide_full.shape[:2]
-        full = (height, width, 3)
+        """The published form, ``q = A_up * I_full + b_up`` (a luminance guide spread to three channels)."""
         guide = guide_full
         if g_low.ndim == 2:
-            y = cv2.cvtColor(guide_full, cv2.COLOR_RGB2GRAY, dst=bufs.get("y_full", (height, width), np.uint8))
+            bufs, full = self._buffers, guide_full.shape
+            y = cv2.cvtColor(guide_full, cv2.COLOR_RGB2GRAY, dst=bufs.get("y_full", full[:2], np.uint8))
             guide = cv2.cvtColor(y, cv2.COLOR_GRAY2RGB, dst=bufs.get("y3_full", full, np.uint8))
-        mean_a, mean_b = guided_coefficients(g_low, styled, self.radius, self.eps, bufs)
-        h, w = mean_a.shape[:2]
+        mean_a, mean_b = guided_coefficients(g_low, styled, self.radius, self.eps, self._buffers)
+        return self._apply_linear(mean_a, mean_b, guide)
+
+    def _apply_linear(self, a: np.ndarray, b: np.ndarray, guide: np.ndarray) -> Pixels:
+        """``a_up * guide + b_up`` for working-size float32 HxWx3 ``a`` and ``b`` (b in 0..1 units; both clipped
+        here, in place) and a full-size RGB ``guide``: in bands, in 16-bit fixed point (A in Q10, b and the
+        product in Q2)."""
+        bufs = self._buffers
+        height, width = guide.shape[:2]
+        h, w = a.shape[:2]
         a16, b16 = bufs.get("a16", (h, w, 3), np.int16), bufs.get("b16", (h, w, 3), np.int16)
-        np.clip(mean_a, -A_LIMIT, A_LIMIT, out=mean_a)  # A in Q10 and A*255 in Q2 then fit int16
+        np.clip(a, -A_LIMIT, A_LIMIT, out=a)  # A in Q10 and A*255 in Q2 then fit int16
         limit = np.float32(32767.0 / (255.0 * B_Q))
-        np.clip(mean_b, -limit, limit, out=mean_b)
-        np.multiply(mean_a, np.float32(A_Q), out=a16, casting="unsafe")  # one pass each, truncating: < 1/1024
-        np.multiply(mean_b, np.float32(255.0 * B_Q), out=b16, casting="unsafe")
-        out = np.empty(full, np.uint8)  # handed on to other threads: never reused
+        np.clip(b, -limit, limit, out=b)
+        np.multiply(a, np.float32(A_Q), out=a16, casting="unsafe")  # one pass each, truncating: < 1/1024
+        np.multiply(b, np.float32(255.0 * B_Q), out=b16, casting="unsafe")
+        out = np.empty((height, width, 3), np.uint8)  # handed on to other threads: never reused
         for (y0, y1), (r0, r1), skip in bands(h, height, self.band_rows):
             rows = (r1 - r0) * (height // h) if skip >= 0 else height
             a_up = cv2.resize(a16[r0:r1], (width, rows), dst=bufs.get("fa_up", (rows, width, 3), np.int16))

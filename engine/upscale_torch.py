@@ -89,14 +89,17 @@ def guided_upsample(
     """The guided upscaler on NCHW float tensors in [0, 1]: ``styled`` (N,3,h,w) guided by ``guide_low``
     (N,C,h,w; C = 3, or 1 for a luminance guide) fitted at (h, w), applied to ``guide_full`` (N,C,H,W).
 
-    The detail form is ``up(p) + A'_up * (I_full - up(I_low))`` with the two enlarged pictures rounded to
-    whole levels, as the CPU version's 8-bit enlargement does;
-    the guide's enlargement is not rounded (the CPU keeps it in 1/16 levels); ``styled_fit`` is what the gain is fitted
-    on (the brightness of ``styled`` for a luminance guide; default ``styled``)."""
+    The detail form with ``styled_fit`` (the brightness of ``styled``: one gain, for a luminance guide) is
+    ``up(p) + A'_up * (I_full - up(I_low))`` with the enlarged ``p`` rounded to whole levels, as the CPU
+    version's 8-bit enlargement does (the guide's enlargement is not rounded: the CPU keeps 1/16 levels).
+    Without it (per colour) it is ``A'_up * I_full + b'_up`` with ``b' = p - A' * I_low``, as the CPU
+    computes that case."""
     size = guide_full.shape[-2:]
     if form == "detail":
-        fit = styled if styled_fit is None else styled_fit
-        a = detail_gain(fit, guide_low, radius, eps, detail, coarse)
+        if styled_fit is None:  # per colour: A'_up * I_full + b'_up, b' = p - A' * I_low, as the CPU computes it
+            a = detail_gain(styled, guide_low, radius, eps, detail, coarse)
+            return _up(a, size) * guide_full + _up(styled - a * guide_low, size)
+        a = detail_gain(styled_fit, guide_low, radius, eps, detail, coarse)
         p_up = (_up(styled, size) * 255.0).round_()
         return (p_up + _up(a, size) * (guide_full - _up(guide_low, size)) * 255.0).div_(255.0)
     a, b = guided_coefficients(styled, guide_low, radius, eps)

@@ -158,8 +158,8 @@ def test_bad_parameters_are_refused(kwargs):
 @pytest.mark.parametrize("guide", ["rgb", "luma"])
 @pytest.mark.parametrize("coarse", [1, 2])
 def test_torch_version_equals_the_cpu_version(form, guide, coarse):
-    """The PyTorch upscaler (here on the CPU device) gives the OpenCV one's output to within a level (two
-    at a few pixels of the detail form, where OpenCV's 8-bit enlargement rounds the other way)."""
+    """The PyTorch upscaler (here on the CPU device) gives the OpenCV one's output to within a level (two at a
+    few pixels of the luma detail form, where OpenCV's 8-bit enlargement rounds the other way)."""
     pytest.importorskip("torch")
     from engine.upscale_torch import TorchGuidedUpscaler
 
@@ -169,7 +169,7 @@ def test_torch_version_equals_the_cpu_version(form, guide, coarse):
     torch_out = TorchGuidedUpscaler(device="cpu", **kwargs).upscale(styled, small, source, FULL)
     assert torch_out.dtype == np.uint8 and torch_out.shape == cpu.shape
     diff = np.abs(cpu.astype(int) - torch_out)
-    assert diff.max() <= (1 if form == "filter" else 2)
+    assert diff.max() <= (2 if (form, guide) == ("detail", "luma") else 1)
     assert (diff > 1).mean() < 0.002
 
 
