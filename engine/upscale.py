@@ -25,7 +25,7 @@ Cost: the fit is a dozen box filters and products at the working size (or half o
 output size. With the luminance guide the detail form's full-resolution part, in bands of rows that stay
 in the CPU's cache and buffers kept per thread, is ``p`` enlarged in 8 bits (OpenCV's fastest resize),
 the guide's low copy and the gain enlarged in 16-bit fixed point, one difference, and the one-channel
-signed detail added to the three colours in two saturating 8-bit steps: about two thirds of the time of
+signed detail added to the three colours in two saturating 8-bit steps: about three quarters of the time of
 the per-colour (rgb) form, which, like the filter form, runs as ``A_up * I_full + b_up`` in 16-bit fixed
 point (``A`` in Q10, ``b`` in Q2). A frame allocates only its output.
 Every call is thread-safe (the scheduler's worker threads call ``upscale`` at once).

@@ -37,7 +37,7 @@ class UpscaleSettings(Settings):
     guide: Literal["rgb", "luma"] = Field(
         "luma",
         description="guided: fit each colour against the same colour of the source (rgb), or use its brightness "
-        "(luma: one gain, the brightness detail added to all three colours; as sharp, about two thirds of the time)",
+        "(luma: one gain, the brightness detail added to all three colours; as sharp, 3/4 of the time)",
     )
     device: StrictStr = Field(
         "cpu", description="guided: cpu (OpenCV), or a torch device (cuda, cuda:1) for the GPU path"
