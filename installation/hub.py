@@ -234,9 +234,14 @@ class HubInstallation:
             self._brain.start()
             if self.cfg.osc.enabled:
                 self._start_osc()
+            from installation.hub_reload import HubReloader
+
+            reloader = HubReloader.start(self)  # the config file watched, as on one machine
             end = None if seconds is None else time.monotonic() + seconds
             while not self._stop.wait(0.2):
                 self.last_tick = time.monotonic()
+                if reloader is not None:
+                    reloader.check()
                 if end is not None and self.last_tick >= end:
                     break
             return self.summary()

@@ -42,9 +42,10 @@ from engine.events import Blackout, Event, FollowGlide, Freeze, SelectSource, Se
 from engine.notice import Notice
 from engine.style import StyleMix
 from engine.transition import Glide
+from installation.bus import connect
 from installation.bus.base import Bus, NodeStatus
 from installation.bus.codec import BusMessageError, decode_event, encode_event, mix_to_dict
-from installation.bus.settings import PASSWORD_ENV, BusSettings, redact
+from installation.bus.settings import BusSettings, redact
 from installation.bus.state import STATE_EVENTS, ShowState, StateKeeper
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,7 @@ class RedisBus(Bus):
         if not self.url:
             raise EngineError("RedisBus needs bus.url or $LATERNA_BUS_URL")
         self.where = redact(self.url)
+        connect.check(settings, self.url)  # an unreadable password file, TLS files for a plain URL: said now
         self.role = settings.role
         self.name = settings.node or default_node_name(settings.zone)
         self.base = base
@@ -137,6 +139,7 @@ class RedisBus(Bus):
         self._main: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._ready = threading.Event()
+        self._caught_up = threading.Event()  # a node has posted the hub's state into its loop once
         self._down = Notice(log)
         self._bad = Notice(log)
         self.connected = False
@@ -188,6 +191,10 @@ class RedisBus(Bus):
         self._thread = threading.Thread(target=self._run, name="laterna-bus", daemon=True)
         self._thread.start()
         self._ready.wait(5.0)
+        if self.loop is not None and self.role in ("node", "both"):
+            # Start-up only, before the frame loop runs: give the hub's current look (the state key, read
+            # on connect) up to timeout_s to reach the loop's queue, so the first frame already shows it.
+            self._caught_up.wait(self.settings.timeout_s)
         log.info("bus: Redis at %s as %s%s", self.where, self.role, "" if self.role == "hub" else f" ({self.name})")
 
     def stop(self) -> None:
@@ -243,27 +250,9 @@ class RedisBus(Bus):
             "socket_timeout": s.timeout_s,
             "socket_connect_timeout": s.timeout_s,
             "retry": Retry(NoBackoff(), 0),
+            **connect.client_options(s, self.url),  # user, password (read afresh), TLS files
         }
-        password = self._password()
-        if password:
-            kwargs["password"] = password
-        if s.username:
-            kwargs["username"] = s.username
-        if self.url.startswith("rediss://"):
-            if s.tls_ca:
-                kwargs["ssl_ca_certs"] = s.tls_ca
-            if s.tls_cert:
-                kwargs["ssl_certfile"], kwargs["ssl_keyfile"] = s.tls_cert, s.tls_key or None
         return redis.Redis.from_url(self.url, **kwargs)
-
-    def _password(self) -> str:
-        s = self.settings
-        if s.password_file:
-            try:
-                return Path(s.password_file).read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise EngineError(f"bus.password_file {s.password_file} cannot be read ({exc})") from None
-        return os.environ.get(PASSWORD_ENV, "")
 
     async def _guard(self, what: str, job: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Run ``job`` for ever: on a Redis failure say so once, wait (growing back-off), run it again."""
@@ -277,8 +266,8 @@ class RedisBus(Bus):
                 return
             except (RedisError, OSError, TimeoutError, EngineError) as exc:
                 self.connected = False
-                self._down.fail(f"bus: Redis at {self.where} is unreachable ({type(exc).__name__}: {exc}); retrying")
-                log.debug("bus job %s failed: %s", what, exc)
+                self._down.fail(connect.explain(exc, self.where, self.settings))
+                log.debug("bus job %s failed: %s", what, type(exc).__name__)
             if time.monotonic() - started > 10.0:
                 wait = BACKOFF_S[0]  # it ran well for a while: this is a new outage
             await asyncio.sleep(wait)
@@ -511,6 +500,7 @@ class RedisBus(Bus):
             ok = post(SelectSource(state.source)) and ok
         if ok:  # a full event queue: the next broadcast tries again
             self.applied = state
+            self._caught_up.set()
 
     async def _node_beat(self) -> None:
         """Heartbeat (and now and then a preview) every ``heartbeat_s``; the hub's absence watched."""

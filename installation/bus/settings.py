@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import Field, StrictFloat, StrictInt, StrictStr, field_validator
 
@@ -12,6 +12,19 @@ from installation.config.base import PathText, Settings
 
 URL_ENV = "LATERNA_BUS_URL"  # overrides bus.url, so one set of files serves every site
 PASSWORD_ENV = "LATERNA_BUS_PASSWORD"  # the Redis password when no password_file is named
+TLS_ENV = {
+    "ca": "LATERNA_BUS_TLS_CA",
+    "cert": "LATERNA_BUS_TLS_CERT",
+    "key": "LATERNA_BUS_TLS_KEY",
+}  # override bus.tls_*
+
+
+class TlsFiles(NamedTuple):
+    """The TLS files in effect (environment over config); "" where none is named."""
+
+    ca: str
+    cert: str
+    key: str
 
 
 class BusSettings(Settings):
@@ -29,9 +42,15 @@ class BusSettings(Settings):
         "", description=f"a file holding the Redis password (else ${PASSWORD_ENV}); never logged"
     )
     username: StrictStr = Field("", description="Redis ACL user (empty: the default user)")
-    tls_ca: PathText = Field("", description="CA file to check the Redis server's TLS certificate (rediss://)")
-    tls_cert: PathText = Field("", description="client certificate for TLS (optional)")
-    tls_key: PathText = Field("", description="client key for TLS (optional)")
+    tls_ca: PathText = Field(
+        "",
+        description=f"CA file that signed the Redis server's TLS certificate (rediss://; else the system's CAs; "
+        f"${TLS_ENV['ca']} overrides)",
+    )
+    tls_cert: PathText = Field(
+        "", description=f"client certificate, where Redis asks for one (--tls-auth-clients; ${TLS_ENV['cert']})"
+    )
+    tls_key: PathText = Field("", description=f"the client certificate's key (${TLS_ENV['key']})")
     hub_gone_s: StrictFloat = Field(
         10.0, gt=0, description="no word from the hub for this long: a node goes to its own attract mode"
     )
@@ -54,7 +73,13 @@ class BusSettings(Settings):
         """``$LATERNA_BUS_URL`` if set, else ``url`` ("" = the in-process bus)."""
         return os.environ.get(URL_ENV, "").strip() or self.url
 
+    def tls_files(self) -> TlsFiles:
+        """``$LATERNA_BUS_TLS_CA`` / ``_CERT`` / ``_KEY`` where set, else ``tls_ca`` / ``tls_cert`` / ``tls_key``."""
+        env = {k: os.environ.get(v, "").strip() for k, v in TLS_ENV.items()}
+        return TlsFiles(env["ca"] or self.tls_ca, env["cert"] or self.tls_cert, env["key"] or self.tls_key)
+
 
 def redact(url: str) -> str:
-    """The URL with any password replaced by ``***``, for logs and pages."""
-    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
+    """The URL with any password (before the host's last ``@``, or ``?password=``) replaced by ``***``."""
+    url = re.sub(r"(://[^:/@]*:)[^/]*@", r"\1***@", url)
+    return re.sub(r"([?&]password=)[^&#]*", r"\1***", url)

@@ -23,6 +23,9 @@ def test_passwords_are_redacted():
     assert redact("redis://show:s3cret@hub.local:6379/0") == "redis://show:***@hub.local:6379/0"
     assert redact("rediss://:s3cret@hub:6380") == "rediss://:***@hub:6380"
     assert redact("unix:///run/redis.sock") == "unix:///run/redis.sock"
+    assert redact("rediss://show:p@ss:w@rd@hub:6380/0") == "rediss://show:***@hub:6380/0"  # an unescaped @ too
+    assert redact("redis://hub:6379/0?password=s3cret&db=1") == "redis://hub:6379/0?password=***&db=1"
+    assert redact("rediss://show@hub:6380/0") == "rediss://show@hub:6380/0"
 
 
 def test_a_wrong_url_names_the_key():
