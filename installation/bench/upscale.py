@@ -211,31 +211,39 @@ def cpu_ms_per_call(fn: Callable[[], Any], budget_s: float, max_runs: int) -> fl
     return statistics.median(times)
 
 
-def upscale_cost_rows(guided: GuidedUpscaler, seconds: float) -> list[list[str]]:
-    """CPU ms per frame of each upscaler alone on one OpenCV thread (as a worker thread gets it while the other
-    runs the model), on a built-in frame, at each output size."""
+def upscale_cost_rows(
+    guided: GuidedUpscaler,
+    seconds: float,
+    outputs: tuple[tuple[int, int], ...] = OUTPUTS,
+    work: tuple[int, int] = WORK,
+) -> list[list[str]]:
+    """CPU ms per frame of each output-size step on one OpenCV thread (as a worker thread gets it while the other
+    runs the model), on a built-in frame, at each output size: the source rendered there, its ``work``-size copy,
+    the guided upscaler with each guide, and a resize."""
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
     try:
-        return _cost_rows(guided, seconds)
+        return _cost_rows(guided, seconds, outputs, work)
     finally:
         cv2.setNumThreads(threads)
 
 
-def _cost_rows(guided: GuidedUpscaler, seconds: float) -> list[list[str]]:
+def _cost_rows(
+    guided: GuidedUpscaler, seconds: float, outputs: tuple[tuple[int, int], ...], work: tuple[int, int]
+) -> list[list[str]]:
     other = "rgb" if guided.guide == "luma" else "luma"
     twin = GuidedUpscaler(guided.radius, guided.eps, other, guided.form, guided.detail, guided.coarse)
     rows = []
-    for w, h in OUTPUTS:
+    for w, h in outputs:
         pattern = PatternSource(w, h)
         source = pattern.render(10.0)
-        small = cv2.resize(source, WORK, interpolation=cv2.INTER_AREA)
+        small = cv2.resize(source, work, interpolation=cv2.INTER_AREA)
         styled = cv2.GaussianBlur(small, (5, 5), 0)
         steps: list[tuple[str, Callable[[], Any]]] = [
             (f"built-in source rendered at {w}x{h} (the guide)", partial(pattern.render, 10.0)),
             (
-                f"its {WORK[0]}x{WORK[1]} copy for the model (INTER_AREA)",
-                partial(cv2.resize, source, WORK, None, 0, 0, cv2.INTER_AREA),
+                f"its {work[0]}x{work[1]} copy for the model (INTER_AREA)",
+                partial(cv2.resize, source, work, None, 0, 0, cv2.INTER_AREA),
             ),
         ]
         steps += [
