@@ -42,32 +42,37 @@ def _gain(g: torch.Tensor, p: torch.Tensor, radius: int, eps: float) -> tuple[to
     return a, _box(a, radius), mean_g, mean_p
 
 
-def guided_coefficients(
-    styled: torch.Tensor,
-    guide_low: torch.Tensor,
-    radius: int,
-    eps: float,
-    form: str = "filter",
-    detail: float = 1.0,
-    coarse: int = 1,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(A, b) at the working size from NCHW float tensors in [0, 1], as ``engine.upscale.guided_coefficients``."""
+def detail_gain(
+    styled: torch.Tensor, guide_low: torch.Tensor, radius: int, eps: float, detail: float = 1.0, coarse: int = 1
+) -> torch.Tensor:
+    """The detail form's gain ``A'`` at the working size, as ``engine.upscale.detail_gain``: ``styled`` and
+    ``guide_low`` are NCHW in [0, 1] with as many channels as gains wanted (3, or 1 for brightness)."""
     import torch.nn.functional as F
 
-    if form == "detail":
-        if coarse > 1:
-            h, w = styled.shape[-2:]
-            size = (max(1, h // coarse), max(1, w // coarse))
-            g_c = F.interpolate(guide_low, size=size, mode="area")
-            p_c = F.interpolate(styled, size=size, mode="area")
-            _, mean_a_c, _, _ = _gain(g_c, p_c, max(1, round(radius / coarse)), eps)
-            mean_a = F.interpolate(mean_a_c, size=(h, w), mode="bilinear", align_corners=False)
-        else:
-            _, mean_a, _, _ = _gain(guide_low, styled, radius, eps)
-        mean_a = (mean_a * detail).clamp(-A_LIMIT, A_LIMIT)
-        return mean_a, styled - mean_a * guide_low
+    if coarse > 1:
+        h, w = styled.shape[-2:]
+        size = (max(1, h // coarse), max(1, w // coarse))
+        g_c = F.interpolate(guide_low, size=size, mode="area")
+        p_c = F.interpolate(styled, size=size, mode="area")
+        _, mean_a_c, _, _ = _gain(g_c, p_c, max(1, round(radius / coarse)), eps)
+        mean_a = F.interpolate(mean_a_c, size=(h, w), mode="bilinear", align_corners=False)
+    else:
+        _, mean_a, _, _ = _gain(guide_low, styled, radius, eps)
+    return (mean_a * detail).clamp(-A_LIMIT, A_LIMIT)
+
+
+def guided_coefficients(
+    styled: torch.Tensor, guide_low: torch.Tensor, radius: int, eps: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The published filter's (mean A, mean b) at the working size, as ``engine.upscale.guided_coefficients``."""
     a, mean_a, mean_g, mean_p = _gain(guide_low, styled, radius, eps)
     return mean_a.clamp(-A_LIMIT, A_LIMIT), _box(mean_p - a * mean_g, radius)
+
+
+def _up(x: torch.Tensor, size: torch.Size) -> torch.Tensor:
+    import torch.nn.functional as F
+
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
 
 def guided_upsample(
@@ -79,16 +84,26 @@ def guided_upsample(
     form: str = "filter",
     detail: float = 1.0,
     coarse: int = 1,
+    styled_fit: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The guided upscaler on NCHW float tensors in [0, 1]: ``styled`` (N,3,h,w) guided by ``guide_low``
-    (N,C,h,w; C = 3, or 1 for a luminance guide) fitted at (h, w), applied to ``guide_full`` (N,C,H,W)."""
-    import torch.nn.functional as F
+    (N,C,h,w; C = 3, or 1 for a luminance guide) fitted at (h, w), applied to ``guide_full`` (N,C,H,W).
 
-    a, b = guided_coefficients(styled, guide_low, radius, eps, form, detail, coarse)
+    The detail form with ``styled_fit`` (the brightness of ``styled``: one gain, for a luminance guide) is
+    ``up(p) + A'_up * (I_full - up(I_low))`` with the enlarged ``p`` rounded to whole levels, as the CPU
+    version's 8-bit enlargement does (the guide's enlargement is not rounded: the CPU keeps 1/16 levels).
+    Without it (per colour) it is ``A'_up * I_full + b'_up`` with ``b' = p - A' * I_low``, as the CPU
+    computes that case."""
     size = guide_full.shape[-2:]
-    a_up = F.interpolate(a, size=size, mode="bilinear", align_corners=False)
-    b_up = F.interpolate(b, size=size, mode="bilinear", align_corners=False)
-    return a_up * guide_full + b_up
+    if form == "detail":
+        if styled_fit is None:  # per colour: A'_up * I_full + b'_up, b' = p - A' * I_low, as the CPU computes it
+            a = detail_gain(styled, guide_low, radius, eps, detail, coarse)
+            return _up(a, size) * guide_full + _up(styled - a * guide_low, size)
+        a = detail_gain(styled_fit, guide_low, radius, eps, detail, coarse)
+        p_up = (_up(styled, size) * 255.0).round_()
+        return (p_up + _up(a, size) * (guide_full - _up(guide_low, size)) * 255.0).div_(255.0)
+    a, b = guided_coefficients(styled, guide_low, radius, eps)
+    return _up(a, size) * guide_full + _up(b, size)
 
 
 class TorchGuidedUpscaler(GuidedBase):
@@ -100,7 +115,7 @@ class TorchGuidedUpscaler(GuidedBase):
         self,
         radius: int = 4,
         eps: float = 1e-3,
-        guide: str = "rgb",
+        guide: str = "luma",
         form: str = "detail",
         detail: float = 2.0,
         coarse: int = 2,
@@ -132,8 +147,12 @@ class TorchGuidedUpscaler(GuidedBase):
         torch = self._torch
         with torch.inference_mode():
             p, g_low, g_full = self._tensor(styled), self._tensor(guide_low), self._tensor(guide_full)
+            p_fit = None
             if self.guide == "luma":
                 g_low, g_full = self._luma(g_low), self._luma(g_full)
-            q = guided_upsample(p, g_low, g_full, self.radius, self.eps, self.form, self.detail, self.coarse)
+                p_fit = self._luma(p) if self.form == "detail" else None  # one gain, fitted on brightness
+            q = guided_upsample(
+                p, g_low, g_full, self.radius, self.eps, self.form, self.detail, self.coarse, styled_fit=p_fit
+            )
             out = q.mul_(255.0).round_().clamp_(0, 255).to(torch.uint8)[0].permute(1, 2, 0).contiguous()
             return uint8_pixels(out.cpu().numpy())

@@ -35,7 +35,9 @@ class UpscaleSettings(Settings):
         1e-3, gt=0, le=1, description="guided: smoothing (a variance, colours in 0..1); larger keeps less source detail"
     )
     guide: Literal["rgb", "luma"] = Field(
-        "rgb", description="guided: fit each colour against the same colour of the source (rgb) or its brightness"
+        "luma",
+        description="guided: fit each colour against the same colour of the source (rgb), or use its brightness "
+        "(luma: one gain, the brightness detail added to all three colours; as sharp, 3/4 of the time)",
     )
     device: StrictStr = Field(
         "cpu", description="guided: cpu (OpenCV), or a torch device (cuda, cuda:1) for the GPU path"

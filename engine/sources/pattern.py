@@ -135,21 +135,8 @@ class PatternSource(FrameSource):
         pal = self._palette(t)
         sky_top, horizon, far, near, sun_rgb, cloud_rgb = pal
 
-        # Smooth sky at low resolution: gradient, sun, clouds.
-        sky = np.empty((self._lh, self._lw, 3), dtype=np.float32)
-        sky[:] = sky_top + (horizon - sky_top) * self._sky_ramp[:, :, None]
-        aspect = self.width / self.height
-        sun_x = (0.2 + 0.6 * ((t / DAY_SECONDS + self._day_offset) % 1.0)) * aspect
-        sun_y = 0.42 - 0.25 * math.sin(math.pi * ((t / DAY_SECONDS + self._day_offset) % 1.0))
-        d2 = (self._gx - sun_x) ** 2 + (self._gy - sun_y) ** 2
-        glow = np.exp(-d2 / 0.004) + 0.35 * np.exp(-d2 / 0.04)
-        sky += (sun_rgb - sky) * np.clip(glow, 0.0, 1.0)[:, :, None]
-        for cy, radius, speed, phase, stretch in self._clouds:
-            cx = ((phase + speed * t) % 1.4 - 0.2) * aspect
-            d2 = ((self._gx - cx) / stretch) ** 2 + (self._gy - cy) ** 2
-            sky += (cloud_rgb - sky) * (0.55 * np.exp(-d2 / (radius * radius)))[:, :, None]
-        sky8 = np.clip(sky, 0, 255).astype(np.uint8)
-        img = cv2.resize(sky8, (self.width, self.height), interpolation=cv2.INTER_LINEAR)
+        # The smooth sky at low resolution, enlarged; a 1080p or 4K sky costs no more to compute than a 720p one.
+        img = cv2.resize(self.sky(t, pal), (self.width, self.height), interpolation=cv2.INTER_LINEAR)
 
         # Hills at full resolution with anti-aliased edges, hazier further away.
         shades = (far * 0.75 + horizon * 0.25, far * 0.45 + near * 0.55, near)
@@ -166,7 +153,37 @@ class PatternSource(FrameSource):
                 ]
                 cv2.polylines(img, lines, False, dark, max(1, self.height // 240), cv2.LINE_AA, shift=4)
         self._draw_trees(img, self._hills[2], near, t)
-        return uint8_pixels(cv2.subtract(img, self._grain))
+        return uint8_pixels(cv2.subtract(img, self._grain, dst=img))  # in place: one full-size picture a frame
+
+    def sky(self, t: float, palette: np.ndarray | None = None) -> np.ndarray:
+        """The smooth sky at time ``t`` on the low-resolution grid (uint8 lh x lw x 3): gradient, sun, clouds.
+        Every glow is a Gaussian, so each is the outer product of a row and a column of exponentials (a few
+        hundred of them, not a grid's worth)."""
+        sky_top, horizon, _, _, sun_rgb, cloud_rgb = self._palette(t) if palette is None else palette
+        sky = np.empty((self._lh, self._lw, 3), dtype=np.float32)
+        sky[:] = sky_top + (horizon - sky_top) * self._sky_ramp[:, :, None]
+        aspect = self.width / self.height
+        day = (t / DAY_SECONDS + self._day_offset) % 1.0
+        sun_x = (0.2 + 0.6 * day) * aspect
+        sun_y = 0.42 - 0.25 * math.sin(math.pi * day)
+        dx2, dy2 = (self._gx - sun_x) ** 2, (self._gy - sun_y) ** 2
+        glow = np.exp(dy2 / -0.004) * np.exp(dx2 / -0.004) + np.exp(dy2 / -0.04) * (0.35 * np.exp(dx2 / -0.04))
+        self._blend(sky, sun_rgb, np.minimum(glow, np.float32(1.0)))
+        for cy, radius, speed, phase, stretch in self._clouds:
+            cx = ((phase + speed * t) % 1.4 - 0.2) * aspect
+            r2 = float(radius * radius)
+            across = np.exp(((self._gx - float(cx)) / float(stretch)) ** 2 / -r2)
+            self._blend(sky, cloud_rgb, np.exp((self._gy - float(cy)) ** 2 / -r2) * (0.55 * across))
+        sky8 = np.empty((self._lh, self._lw, 3), dtype=np.uint8)
+        np.copyto(sky8, np.clip(sky, 0, 255, out=sky), casting="unsafe")
+        return sky8
+
+    @staticmethod
+    def _blend(sky: np.ndarray, colour: np.ndarray, weight: np.ndarray) -> None:
+        """``sky`` moved towards ``colour`` by ``weight`` (HxW in 0..1) at every point, in place."""
+        diff = colour.astype(np.float32) - sky
+        diff *= weight[:, :, None]
+        sky += diff
 
     def _draw_trees(self, img: np.ndarray, hill: Hill, near: np.ndarray, t: float) -> None:
         positions, heights = self._trees

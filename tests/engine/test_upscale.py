@@ -59,6 +59,36 @@ def test_flat_regions_keep_the_stylised_colour(form, guide):
     assert np.abs(out.astype(int) - (210, 35, 120)).max() <= 1
 
 
+def reference_detail(styled: np.ndarray, small: np.ndarray, source: np.ndarray, detail: float) -> np.ndarray:
+    """The detail form written out in float numpy with one brightness gain fitted at the working size (r=4):
+    ``up(p) + detail * A_up * (Y_full - up(Y_low))``, the same detail in all three colours."""
+    k = (9, 9)
+    y_low = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255
+    p_y = cv2.cvtColor(styled, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255
+    mean_g, mean_p = cv2.boxFilter(y_low, -1, k), cv2.boxFilter(p_y, -1, k)
+    var = cv2.boxFilter(y_low * y_low, -1, k) - mean_g * mean_g
+    cov = cv2.boxFilter(y_low * p_y, -1, k) - mean_g * mean_p
+    gain = cv2.boxFilter(cov / (var + 1e-3), -1, k) * detail
+    y_full = cv2.cvtColor(source, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    up = cv2.resize(styled.astype(np.float32), FULL)
+    extra = cv2.resize(gain, FULL) * (y_full - cv2.resize(y_low * 255, FULL))
+    return np.clip(up + extra[:, :, None], 0, 255)
+
+
+def test_the_luma_detail_form_adds_one_brightness_detail_to_all_three_colours():
+    """With the luminance guide the detail form is the stylised picture enlarged plus one gain times the
+    source's brightness detail, the same in R, G and B (checked against the formula in float)."""
+    source, small, styled = three_pictures()
+    out = GuidedUpscaler(guide="luma", coarse=1, detail=2.0).upscale(styled, small, source, FULL)
+    ref = reference_detail(styled, small, source, 2.0)
+    diff = np.abs(out - ref)
+    assert diff.max() <= 2.5 and diff.mean() < 0.5
+    added = out.astype(int) - ResizeUpscaler().upscale(styled, small, None, FULL)
+    inside = ((out > 8) & (out < 247)).all(axis=2)  # (saturation clips channels apart)
+    assert np.abs(added[inside] - added[inside][:, :1]).max() <= 2
+    assert np.abs(added).max() > 20  # and there is detail to add
+
+
 def test_detail_zero_is_a_resize():
     """With detail 0 the detail form adds nothing: the output is the bilinear enlargement, to within a level."""
     source, small, styled = three_pictures()
@@ -90,9 +120,10 @@ def test_bands_cover_every_row_once_and_match_the_whole_picture():
         assert (covered == 1).all()
     assert bands(72, 200, 48) == [((0, 200), (0, 72), -1)]  # not a whole factor: one band
     source, small, styled = three_pictures()
-    whole = GuidedUpscaler(band_rows=0).upscale(styled, small, source, FULL)
-    banded = GuidedUpscaler(band_rows=12).upscale(styled, small, source, FULL)
-    assert np.array_equal(whole, banded)
+    for kwargs in ({"guide": "rgb"}, {"guide": "luma"}, {"form": "filter"}):
+        whole = GuidedUpscaler(band_rows=0, **kwargs).upscale(styled, small, source, FULL)
+        banded = GuidedUpscaler(band_rows=12, **kwargs).upscale(styled, small, source, FULL)
+        assert np.array_equal(whole, banded), kwargs
 
 
 def test_a_source_of_the_wrong_size_falls_back_to_a_resize_and_says_so_once(caplog):
@@ -127,7 +158,8 @@ def test_bad_parameters_are_refused(kwargs):
 @pytest.mark.parametrize("guide", ["rgb", "luma"])
 @pytest.mark.parametrize("coarse", [1, 2])
 def test_torch_version_equals_the_cpu_version(form, guide, coarse):
-    """The PyTorch upscaler (here on the CPU device) gives the OpenCV one's output to within a level."""
+    """The PyTorch upscaler (here on the CPU device) gives the OpenCV one's output to within a level (two at a
+    few pixels of the luma detail form, where OpenCV's 8-bit enlargement rounds the other way)."""
     pytest.importorskip("torch")
     from engine.upscale_torch import TorchGuidedUpscaler
 
@@ -136,21 +168,26 @@ def test_torch_version_equals_the_cpu_version(form, guide, coarse):
     cpu = GuidedUpscaler(**kwargs).upscale(styled, small, source, FULL)
     torch_out = TorchGuidedUpscaler(device="cpu", **kwargs).upscale(styled, small, source, FULL)
     assert torch_out.dtype == np.uint8 and torch_out.shape == cpu.shape
-    assert np.abs(cpu.astype(int) - torch_out).max() <= 1
+    diff = np.abs(cpu.astype(int) - torch_out)
+    assert diff.max() <= (2 if (form, guide) == ("detail", "luma") else 1)
+    assert (diff > 1).mean() < 0.002
 
 
 @pytest.mark.gpu
 def test_torch_version_on_cuda_equals_the_cpu_version():
-    """On a CUDA device the PyTorch upscaler gives the OpenCV one's output to within a level."""
+    """On a CUDA device the PyTorch upscaler gives the OpenCV one's output to within a level (two at a few
+    rounding ties), with either guide."""
     torch = pytest.importorskip("torch")
     if not torch.cuda.is_available():
         pytest.skip("no CUDA device")
     from engine.upscale_torch import TorchGuidedUpscaler
 
     source, small, styled = three_pictures()
-    cpu = GuidedUpscaler().upscale(styled, small, source, FULL)
-    gpu = TorchGuidedUpscaler(device="cuda").upscale(styled, small, source, FULL)
-    assert np.abs(cpu.astype(int) - gpu).max() <= 1
+    for guide in ("rgb", "luma"):
+        cpu = GuidedUpscaler(guide=guide).upscale(styled, small, source, FULL)
+        gpu = TorchGuidedUpscaler(guide=guide, device="cuda").upscale(styled, small, source, FULL)
+        diff = np.abs(cpu.astype(int) - gpu)
+        assert diff.max() <= 2 and (diff > 1).mean() < 0.002
 
 
 def test_torch_version_without_cuda_is_a_config_error():

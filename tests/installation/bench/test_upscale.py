@@ -4,7 +4,8 @@ import cv2
 import numpy as np
 import pytest
 
-from installation.bench.upscale import gradient_correlation
+from engine.upscale import GuidedUpscaler
+from installation.bench.upscale import gradient_correlation, upscale_cost_rows
 
 
 def _picture() -> np.ndarray:
@@ -36,3 +37,17 @@ def test_gradient_correlation_needs_equal_sizes():
     """Pictures of different sizes are refused, not silently compared."""
     with pytest.raises(ValueError, match="sizes differ"):
         gradient_correlation(_picture(), _picture()[:80])
+
+
+def test_cost_rows_time_each_output_size_step_with_both_guides():
+    """The cost table has, per output size, the source render, its working copy, the guided upscaler with the
+    default guide and the other one, and a resize, each with CPU ms and its share of a 30 fps frame; the
+    OpenCV thread count is given back."""
+    threads = cv2.getNumThreads()
+    rows = upscale_cost_rows(GuidedUpscaler(), 0.05, outputs=((192, 108),), work=(64, 36))
+    assert cv2.getNumThreads() == threads
+    assert [r[0] for r in rows] == ["192x108"] * 5
+    names = [r[1] for r in rows]
+    assert "rendered at 192x108" in names[0] and "64x36 copy" in names[1]
+    assert "luma" in names[2] and "rgb" in names[3] and names[4] == "resize"
+    assert all(float(r[2]) >= 0 and r[3].endswith("%") for r in rows)
