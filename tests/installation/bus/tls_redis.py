@@ -16,7 +16,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.installation.bus.redis_child import REDIS
+from tests.installation.bus.redis_child import REDIS, WHY_NOT
 
 USER = "laterna"
 PASSWORD = "s3cret-bus-pass-4711"  # the tests look for this exact text in the logs
@@ -25,7 +25,7 @@ PASSWORD = "s3cret-bus-pass-4711"  # the tests look for this exact text in the l
 def tls_missing() -> str | None:
     """Why the TLS tests cannot run here (no redis-server, no cryptography), or None."""
     if REDIS is None:
-        return "redis-server is not installed (Debian: apt-get install redis-server; `make test` tries)"
+        return WHY_NOT
     try:
         import cryptography  # noqa: F401
     except ImportError:
