@@ -188,6 +188,8 @@ class HubInstallation:
                 visitors = hub.server.connected_visitors if hub.server else 0
                 metrics.update(hub.stats(), hub.director_status(), visitors)
                 metrics.update_nodes(bus.nodes())
+                if bus.zones:
+                    metrics.update_zones({zone: d.status() for zone, d in hub.directors.items()})
                 return metrics.render()
 
         settings = ServerSettings(

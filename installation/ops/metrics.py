@@ -159,6 +159,32 @@ class Metrics:
                 self.node_p99.labels(*key).set(float(report.get("frame_p99") or 0.0) / 1000.0)
                 self.node_errors.labels(*key).set(float(report.get("errors") or 0.0))
 
+    def update_zones(self, statuses: dict[str, dict]) -> None:
+        """A zoned hub's Directors (``Director.status()`` per zone): prompts accepted and declined, and the queue
+        length, one series per zone (the unlabelled series are the show's sums)."""
+        with self._lock:
+            if not hasattr(self, "zone_prompts"):
+                r, ns = self.registry, "laterna"
+                self.zone_prompts = Counter(
+                    "zone_prompts",
+                    "Visitor prompts by zone and moderation outcome",
+                    ["zone", "outcome"],
+                    namespace=ns,
+                    registry=r,
+                )
+                self.zone_queue = Gauge(
+                    "zone_prompt_queue_length",
+                    "Prompts waiting for their turn, per zone",
+                    ["zone"],
+                    namespace=ns,
+                    registry=r,
+                )
+            for zone, status in statuses.items():
+                for outcome in ("accepted", "declined"):
+                    counter = self.zone_prompts.labels(zone=zone, outcome=outcome)
+                    self._advance(f"zone/{zone}/{outcome}", counter, status.get(outcome, 0))
+                self.zone_queue.labels(zone=zone).set(float(status.get("queue_length", 0)))
+
     def update(
         self,
         stats: dict,

@@ -71,7 +71,8 @@ def test_a_prompt_from_a_rooms_page_steers_that_room_and_zone_commands_stay_in_t
 ):
     """A prompt sent from /?zone=room-2 is shown by room-2's node and never written to room-1; a zone
     blackout blacks out room-1 only, a show-wide command reaches both; the panel lists both zones with
-    their labels, flags and nodes, and refuses a zone the hub does not direct."""
+    their labels, flags and nodes, /metrics counts the prompt in room-2's series, and the panel refuses a
+    zone the hub does not direct."""
     from websockets.sync.client import connect
 
     nodes = {
@@ -109,6 +110,10 @@ def test_a_prompt_from_a_rooms_page_steers_that_room_and_zone_commands_stay_in_t
         assert zones["room-2"]["label"] == text and zones["room-2"]["queue_length"] == 0
         assert zones["room-1"]["nodes"] == ["n1"] and zones["room-2"]["nodes"] == ["n2"]
         assert hub.director_status()["accepted"] == 1  # /metrics counts every zone's prompts
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as reply:
+            metrics = reply.read().decode()
+        assert 'laterna_zone_prompts_total{outcome="accepted",zone="room-2"} 1.0' in metrics
+        assert 'laterna_zone_prompts_total{outcome="accepted",zone="room-1"} 0.0' in metrics
         refused = operator(port, {"cmd": "blackout", "on": False, "zone": "room-9"})
         assert not refused["ok"] and "room-1, room-2" in refused["error"]
         assert operator(port, {"cmd": "blackout", "on": False})["ok"]

@@ -174,3 +174,19 @@ def test_cluster_nodes_are_exported_one_series_each():
     assert 'laterna_node_fps{node="node-1",zone="room-1"} 29.5' in text
     assert 'laterna_node_frame_p99_seconds{node="node-1",zone="room-1"} 0.04' in text
     assert 'laterna_node_errors{node="node-1",zone="room-1"} 2.0' in text
+
+
+def test_a_zoned_hub_exports_prompts_and_queue_per_zone():
+    """With zones, each zone's prompts accepted/declined and queue length are their own series; the counters
+    only go up by what a zone's total gained."""
+    m = Metrics()
+    m.update_zones(
+        {"room-1": {"accepted": 3, "declined": 1, "queue_length": 2}, "room-2": {"accepted": 0, "queue_length": 0}}
+    )
+    m.update_zones({"room-1": {"accepted": 5, "declined": 1, "queue_length": 1}, "room-2": {"accepted": 1}})
+    text = m.render()[0].decode()
+    assert 'laterna_zone_prompts_total{outcome="accepted",zone="room-1"} 5.0' in text
+    assert 'laterna_zone_prompts_total{outcome="declined",zone="room-1"} 1.0' in text
+    assert 'laterna_zone_prompts_total{outcome="accepted",zone="room-2"} 1.0' in text
+    assert 'laterna_zone_prompt_queue_length{zone="room-1"} 1.0' in text
+    assert 'laterna_zone_prompt_queue_length{zone="room-2"} 0.0' in text
