@@ -19,8 +19,9 @@ def picture(k: int) -> np.ndarray:
     return np.stack([(x * 4 + k * 8) % 256, (y * 5) % 256, np.full_like(x, (k * 8) % 256)], axis=-1).astype(np.uint8)
 
 
-def send_main(config_dir: str, name: str, seconds: float, out: Any) -> None:
-    """Send ``picture(k)`` at 30 fps for ``seconds`` as the NDI source ``name``; put the number sent on ``out``."""
+def send_main(config_dir: str, name: str, seconds: float, out: Any, stop: Any = None) -> None:
+    """Send ``picture(k)`` at 30 fps as the NDI source ``name`` for ``seconds`` or until the event ``stop`` is
+    set; put the number sent on ``out``."""
     from engine.ndi import use_config
 
     use_config(config_dir, ["127.0.0.1"], "laterna-test")
@@ -34,7 +35,7 @@ def send_main(config_dir: str, name: str, seconds: float, out: Any) -> None:
     ndi.open()
     k, due, end = 0, time.monotonic(), time.monotonic() + seconds
     try:
-        while time.monotonic() < end:
+        while time.monotonic() < end and not (stop is not None and stop.is_set()):
             sink.show(Frame(picture(k % 32)))
             k += 1
             due += 1 / FPS
@@ -45,8 +46,9 @@ def send_main(config_dir: str, name: str, seconds: float, out: Any) -> None:
         out.put(("sent", ndi.sent))
 
 
-def receive_main(config_dir: str, name: str, seconds: float, out: Any) -> None:
-    """Read the NDI source ``name`` for ``seconds`` (after it is found); put up to 40 pictures on ``out``."""
+def receive_main(config_dir: str, name: str, seconds: float, out: Any, stop: Any = None) -> None:
+    """Read the NDI source ``name`` until 40 pictures came or ``seconds`` passed (after it is found); put them
+    on ``out``, then set the event ``stop`` (the sender may end)."""
     from engine.ndi import use_config
 
     use_config(config_dir, ["127.0.0.1"], "laterna-test")
@@ -59,7 +61,7 @@ def receive_main(config_dir: str, name: str, seconds: float, out: Any) -> None:
     errors = 0
     end = time.monotonic() + seconds
     try:
-        while time.monotonic() < end:
+        while time.monotonic() < end and len(got) < 40:
             try:
                 frame = source.read()
             except SourceError:
@@ -69,8 +71,9 @@ def receive_main(config_dir: str, name: str, seconds: float, out: Any) -> None:
             if frame is None:
                 time.sleep(0.005)
                 continue
-            if len(got) < 40:
-                got.append(np.array(frame.pixels))
+            got.append(np.array(frame.pixels))
     finally:
         source.close()
         out.put(("received", got, errors))
+        if stop is not None:
+            stop.set()

@@ -80,7 +80,7 @@ def test_a_prompt_from_a_rooms_page_steers_that_room_and_zone_commands_stay_in_t
     }
     try:
         port = hub.server.port
-        wait_for(lambda: all(n.bus.follows == z for z, n in nodes.items()), 10, "each node on its zone")
+        wait_for(lambda: all(n.bus.follows == z for z, n in nodes.items()), 30, "each node on its zone")
         wait_for(lambda: all(d.ready for d in hub.directors.values()), 120, "the prompt interpreter loaded")
         text = "a harbour at dusk in warm orange light"
         with connect(f"ws://127.0.0.1:{port}/ws?zone=room-2", open_timeout=10) as ws:
@@ -88,13 +88,13 @@ def test_a_prompt_from_a_rooms_page_steers_that_room_and_zone_commands_stay_in_t
             replies: list[dict] = []
             while not any(r.get("type") == "showing" for r in replies):
                 replies.append(json.loads(ws.recv(timeout=60)))
-        wait_for(lambda: nodes["room-2"].loop.label == text, 10, "room-2 shows the prompt")
+        wait_for(lambda: nodes["room-2"].loop.label == text, 30, "room-2 shows the prompt")
         room_1 = redis_server.client().xrange("laterna:zone:room-1:events")
         assert all(text not in fields[b"m"].decode() for _, fields in room_1)
         assert nodes["room-1"].loop.label != text and hub.bus.keeper_of("room-1").state.label != text
 
         assert operator(port, {"cmd": "blackout", "on": True, "zone": "room-1"})["zone"] == "room-1"
-        wait_for(lambda: nodes["room-1"].loop.blackout, 10, "room-1 blacked out")
+        wait_for(lambda: nodes["room-1"].loop.blackout, 30, "room-1 blacked out")
         assert operator(port, {"cmd": "transition", "seconds": 2.5})["zones"] == ["room-1", "room-2"]
         wait_for(
             lambda: all(n.bus.applied is not None and n.bus.applied.transition_s == 2.5 for n in nodes.values()),
@@ -103,7 +103,7 @@ def test_a_prompt_from_a_rooms_page_steers_that_room_and_zone_commands_stay_in_t
         )
         assert not nodes["room-2"].loop.blackout
 
-        state = wait_for(lambda: (s := panel(port)) and len(s["nodes"]) == 2 and s, 10, "both nodes on the panel")
+        state = wait_for(lambda: (s := panel(port)) and len(s["nodes"]) == 2 and s, 30, "both nodes on the panel")
         zones = {z["name"]: z for z in state["zones"]}
         assert list(zones) == ["room-1", "room-2"]
         assert zones["room-1"]["blackout"] and not zones["room-2"]["blackout"]
@@ -117,7 +117,7 @@ def test_a_prompt_from_a_rooms_page_steers_that_room_and_zone_commands_stay_in_t
         refused = operator(port, {"cmd": "blackout", "on": False, "zone": "room-9"})
         assert not refused["ok"] and "room-1, room-2" in refused["error"]
         assert operator(port, {"cmd": "blackout", "on": False})["ok"]
-        wait_for(lambda: not nodes["room-1"].loop.blackout, 10, "room-1 shows again")
+        wait_for(lambda: not nodes["room-1"].loop.blackout, 30, "room-1 shows again")
     finally:
         for node in nodes.values():
             node.close()

@@ -69,8 +69,8 @@ def test_a_running_hub_takes_safe_changes_from_its_file(running_hub, caplog):
     data["server"]["port"] = 9999
     write(path, data)
     wait_for(lambda: director.settings.min_show_s == 5.0, 15, "the new pacing reaches the Director")
-    wait_for(lambda: hub.bus.keeper.state.transition_s == 7.5, 10, "the glide time reaches the hub's state")
-    wait_for(lambda: director.hours is not None, 10, "the opening hours reach the Director")
+    wait_for(lambda: hub.bus.keeper.state.transition_s == 7.5, 30, "the glide time reaches the hub's state")
+    wait_for(lambda: director.hours is not None, 30, "the opening hours reach the Director")
     assert director.moderator.check("a beige sky").allowed is False
     assert any("server.port" in r.getMessage() and "restart" in r.getMessage() for r in caplog.records)
     assert list(hub.directors) == ["room-1", "room-2", "room-3"]  # configs/cluster/hub.yaml's zones: each one's

@@ -90,7 +90,7 @@ def test_a_decision_reaches_the_frame_loop(tiny_model, pair_factory):
         mix = StyleMix.single(3, 2)
         assert pair.hub.post(TargetChanged(mix, seconds=0.0, label="harbour"))
         assert pair.hub.post(Blackout(True))
-        wait_for(lambda: loop.state.target == mix and loop.state.blackout, 10, "the target and blackout arrive")
+        wait_for(lambda: loop.state.target == mix and loop.state.blackout, 30, "the target and blackout arrive")
         assert loop.label == "harbour"
 
 
@@ -101,7 +101,7 @@ def test_the_later_decision_wins(tiny_model, pair_factory):
         first, second = StyleMix.single(3, 1), StyleMix.single(3, 2)
         pair.hub.post(TargetChanged(first, seconds=0.0))
         pair.hub.post(TargetChanged(second, seconds=0.0))
-        wait_for(lambda: loop.state.target == second, 10, "the second target")
+        wait_for(lambda: loop.state.target == second, 30, "the second target")
 
 
 def test_a_node_that_was_away_reads_what_it_missed(tiny_model, redis_server, tmp_path):
@@ -112,21 +112,21 @@ def test_a_node_that_was_away_reads_what_it_missed(tiny_model, redis_server, tmp
         node = build_bus(settings(redis_server.url, "node"), None, loop.target)
         node.follow(loop)
         node.start()
-        wait_for(lambda: node.connected and redis_server.client().exists("laterna:events"), 10, "the node's group")
-        wait_for(lambda: redis_server.client().xinfo_groups("laterna:events"), 10, "the node's group exists")
+        wait_for(lambda: node.connected and redis_server.client().exists("laterna:events"), 30, "the node's group")
+        wait_for(lambda: redis_server.client().xinfo_groups("laterna:events"), 30, "the node's group exists")
         node.stop()
         shot = tmp_path / "missed.png"
         mix = StyleMix.single(3, 1)
         hub.post(TargetChanged(mix, seconds=0.0, label="while away"))
         hub.post(Snapshot(shot))
-        wait_for(lambda: redis_server.client().xlen("laterna:events") >= 2, 10, "the hub wrote both")
+        wait_for(lambda: redis_server.client().xlen("laterna:events") >= 2, 30, "the hub wrote both")
         assert loop.state.target != mix
         again = build_bus(settings(redis_server.url, "node"), None, loop.target)
         again.follow(loop)
         again.start()
         try:
-            wait_for(lambda: again.received >= 2, 10, "the missed entries are read and acknowledged")
-            wait_for(lambda: loop.state.target == mix and shot.exists(), 10, "the missed target and snapshot")
+            wait_for(lambda: again.received >= 2, 30, "the missed entries are read and acknowledged")
+            wait_for(lambda: loop.state.target == mix and shot.exists(), 30, "the missed target and snapshot")
             assert redis_server.client().xpending("laterna:events", "n1")["pending"] == 0
         finally:
             again.stop()
@@ -144,9 +144,9 @@ def test_a_redis_outage_loses_nothing_accepted_and_the_loop_keeps_rendering(tiny
         try:
             first = StyleMix.single(3, 1)
             hub.post(TargetChanged(first, seconds=0.0))
-            wait_for(lambda: loop.state.target == first, 10, "the first target")
+            wait_for(lambda: loop.state.target == first, 30, "the first target")
             redis_server.kill()
-            wait_for(lambda: not node.connected and not hub.connected, 10, "both see the outage")
+            wait_for(lambda: not node.connected and not hub.connected, 30, "both see the outage")
             frames = loop.stats.frames
             second = StyleMix.single(3, 2)
             assert hub.post(TargetChanged(second, seconds=0.0, label="during the outage"))
@@ -161,7 +161,8 @@ def test_a_redis_outage_loses_nothing_accepted_and_the_loop_keeps_rendering(tiny
 
 
 def test_the_hub_sees_a_node_gone_and_back(tiny_model, redis_server):
-    """A node that stops its heartbeat is shown gone within its TTL and green again when it returns."""
+    """A node that stops its heartbeat is shown gone once its heartbeat key expires (the TTL, not a message)
+    and green again when it returns; the hub says new, gone, back once each."""
     with RunningLoop(tiny_model) as loop:
         hub = build_bus(settings(redis_server.url, "hub"), None, loop.target)
         changes = []
@@ -171,13 +172,13 @@ def test_the_hub_sees_a_node_gone_and_back(tiny_model, redis_server):
         node.follow(loop)
         node.start()
         try:
-            wait_for(lambda: [n.health for n in hub.nodes()] == ["green"], 10, "the node is green")
+            wait_for(lambda: [n.health for n in hub.nodes()] == ["green"], 30, "the node is green")
             node.stop()
-            wait_for(lambda: [n.health for n in hub.nodes()] == ["gone"], 5, "the node is gone")
+            wait_for(lambda: [n.health for n in hub.nodes()] == ["gone"], 30, "the node is gone")
             node = build_bus(settings(redis_server.url, "node"), None, loop.target)
             node.follow(loop)
             node.start()
-            wait_for(lambda: [n.health for n in hub.nodes()] == ["green"], 10, "the node is back")
+            wait_for(lambda: [n.health for n in hub.nodes()] == ["green"], 30, "the node is back")
             assert changes == [("n1", "new"), ("n1", "gone"), ("n1", "back")]
         finally:
             node.stop()
@@ -195,12 +196,12 @@ def test_without_the_hub_a_node_wanders_on_its_own(tiny_model, redis_server):
         start = loop.state.target
         node.start()
         try:
-            wait_for(lambda: node.alone, 10, "the node goes its own way")
-            wait_for(lambda: loop.state.label == "attract" and loop.state.target != start, 10, "it wanders")
+            wait_for(lambda: node.alone, 30, "the node goes its own way")
+            wait_for(lambda: loop.state.label == "attract" and loop.state.target != start, 30, "it wanders")
             hub = build_bus(settings(redis_server.url, "hub"), None, StyleMix.single(3, 2))
             hub.start()
             try:
-                wait_for(lambda: not node.alone and loop.state.target == StyleMix.single(3, 2), 10, "the hub leads")
+                wait_for(lambda: not node.alone and loop.state.target == StyleMix.single(3, 2), 30, "the hub leads")
             finally:
                 hub.stop()
         finally:

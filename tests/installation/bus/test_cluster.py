@@ -168,12 +168,12 @@ def test_the_operator_panel_lists_every_node_with_its_preview(cluster):
         rows = json.loads(get("/operator/state")[1])["nodes"]
         return len(rows) == 3 and all((r["fps"] or 0) > 0 for r in rows) and rows
 
-    rows = wait_for(rows_when_rendering, 10, "three rows, every node rendering")
+    rows = wait_for(rows_when_rendering, 30, "three rows, every node rendering")
     assert [(r["name"], r["zone"], r["health"]) for r in rows] == [
         (n, f"room-{i}", "green") for i, n in enumerate(NODES, 1)
     ]
     assert all(r["fps"] > 0 and r["backend"].startswith("onnxruntime") and len(r["model"]) == 64 for r in rows)
-    kind, jpeg = wait_for(lambda: _try(lambda: get("/operator/preview.jpg?node=node-2")), 10, "node-2's preview")
+    kind, jpeg = wait_for(lambda: _try(lambda: get("/operator/preview.jpg?node=node-2")), 30, "node-2's preview")
     assert kind == "image/jpeg" and jpeg[:2] == b"\xff\xd8" and len(jpeg) <= 24 * 1024
 
 
@@ -192,7 +192,7 @@ def test_a_visitor_prompt_reaches_every_node_in_step(cluster):
 
     text = "a harbour at dusk in warm orange light"
     with connect(f"ws://127.0.0.1:{cluster.port()}/ws", open_timeout=10) as ws:
-        wait_for(lambda: cluster.operator({"cmd": "skip"})["ok"], 10, "the hub answers")
+        wait_for(lambda: cluster.operator({"cmd": "skip"})["ok"], 30, "the hub answers")
         ws.send(json.dumps({"type": "prompt", "text": text}))
         replies = []
         while not any(r.get("type") == "showing" for r in replies):
@@ -214,9 +214,9 @@ def test_a_visitor_prompt_reaches_every_node_in_step(cluster):
 def test_an_operator_blackout_reaches_every_node(cluster):
     """Blackout on from the hub's operator websocket: every node blacks out; off: every node shows again."""
     assert cluster.operator({"cmd": "blackout", "on": True})["ok"]
-    wait_for(lambda: all(b["blackout"] for b in cluster.beats().values()), 10, "every node blacked out")
+    wait_for(lambda: all(b["blackout"] for b in cluster.beats().values()), 30, "every node blacked out")
     assert cluster.operator({"cmd": "blackout", "on": False})["ok"]
-    wait_for(lambda: not any(b["blackout"] for b in cluster.beats().values()), 10, "every node shows again")
+    wait_for(lambda: not any(b["blackout"] for b in cluster.beats().values()), 30, "every node shows again")
 
 
 def test_redis_killed_and_restarted_loses_nothing_and_nodes_keep_rendering(cluster):
@@ -263,7 +263,7 @@ def test_a_killed_node_is_gone_within_5_s_and_back_caught_up(cluster):
     heartbeats show the look the hub decided while it was away (it caught up)."""
     label = "pinned: udnie"
     assert cluster.operator({"cmd": "pin", "style": "udnie"})["ok"]
-    wait_for(lambda: all(b["label"] == label for b in cluster.beats().values()), 10, "every node pinned")
+    wait_for(lambda: all(b["label"] == label for b in cluster.beats().values()), 30, "every node pinned")
     proc = cluster.procs["node-3"]
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=10)
@@ -278,5 +278,5 @@ def test_a_killed_node_is_gone_within_5_s_and_back_caught_up(cluster):
     )
     # The catch-up time itself is a speed figure (laterna bench --tables cluster); here: it does catch up.
     wait_for(lambda: cluster.beat("node-3")["label"] == "pinned: the_scream", 30, f"node-3 caught up ({first})")
-    wait_for(lambda: 'laterna_node_up{node="node-3",zone="room-3"} 1.0' in cluster.metrics(), 10, "node-3 green")
+    wait_for(lambda: 'laterna_node_up{node="node-3",zone="room-3"} 1.0' in cluster.metrics(), 30, "node-3 green")
     assert cluster.operator({"cmd": "pin", "style": None})["ok"]

@@ -50,11 +50,11 @@ def test_a_hub_and_a_node_talk_over_tls_as_an_acl_user(tiny_model, tls_redis, mo
         try:
             hub.start()
             node.start()
-            wait_for(lambda: hub.connected and node.connected, 10, "both connected over TLS")
+            wait_for(lambda: hub.connected and node.connected, 30, "both connected over TLS")
             mix = StyleMix.single(3, 2)
             assert hub.post(TargetChanged(mix, seconds=0.0, label="over-tls"))
-            wait_for(lambda: loop.state.target == mix and loop.label == "over-tls", 10, "the decision arrives")
-            wait_for(lambda: [n.name for n in hub.nodes()] == ["n1"], 10, "the hub sees the node's heartbeat")
+            wait_for(lambda: loop.state.target == mix and loop.label == "over-tls", 30, "the decision arrives")
+            wait_for(lambda: [n.name for n in hub.nodes()] == ["n1"], 30, "the hub sees the node's heartbeat")
         finally:
             node.stop()
             hub.stop()
@@ -81,7 +81,7 @@ def test_a_wrong_password_is_said_once_and_mending_the_file_reconnects(tiny_mode
             node.start()
             wait_for(lambda: failures(caplog) >= 8, 20, "the node has retried several times")
             frames = loop.stats.frames
-            wait_for(lambda: loop.stats.frames >= frames + 10, 10, "the loop keeps rendering meanwhile")
+            wait_for(lambda: loop.stats.frames >= frames + 10, 30, "the loop keeps rendering meanwhile")
             told = warnings_matching(caplog, "refused the user and password")
             assert len(told) == 1 and str(secret) in told[0] and not node.connected
             assert hub.post(Blackout(True))
@@ -108,7 +108,7 @@ def test_an_untrusted_ca_is_named_once_and_the_show_goes_on(tiny_model, tls_redi
             node.start()
             wait_for(lambda: failures(caplog) >= 6 and hub.connected, 20, "the node has retried several times")
             frames = loop.stats.frames
-            wait_for(lambda: loop.stats.frames >= frames + 10, 10, "the loop keeps rendering meanwhile")
+            wait_for(lambda: loop.stats.frames >= frames + 10, 30, "the loop keeps rendering meanwhile")
             told = warnings_matching(caplog, "not trusted")
             assert len(told) == 1 and str(tls_redis.certs.stranger_ca) in told[0]
             assert hub.connected and not node.connected
@@ -134,7 +134,7 @@ def test_client_certificates_when_redis_asks_for_them(tiny_model, tls_redis_clie
             node.start()
             wait_for(lambda: failures(caplog) >= 6 and hub.connected, 20, "the node has retried several times")
             frames = loop.stats.frames
-            wait_for(lambda: loop.stats.frames >= frames + 10, 10, "the loop keeps rendering meanwhile")
+            wait_for(lambda: loop.stats.frames >= frames + 10, 30, "the loop keeps rendering meanwhile")
             told = warnings_matching(caplog, "client certificate")
             assert len(told) == 1 and "bus.tls_cert" in told[0]  # the first failure may be a reset or the alert
             assert hub.connected and not node.connected
