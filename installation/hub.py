@@ -234,8 +234,15 @@ class HubInstallation:
         self.osc = OscControl(bus.post, names, lambda: bus.keeper.state.target, submit, port=o.port, zones=zones)
         self.osc.start()
         if o.feedback_host:
+            directors = self.directors
             feedback = self.osc_feedback = OscFeedback(
-                o.feedback_host, o.feedback_port, self.stats, lambda: self.director.status().get("prompt")
+                o.feedback_host,
+                o.feedback_port,
+                self.stats,
+                lambda: self.director.status().get("prompt"),
+                zones=(lambda: {zone: d.status().get("prompt") for zone, d in directors.items()})
+                if bus.zones
+                else None,
             )
             feedback.start()
             self.bus.on_node_change.append(feedback.node_change)

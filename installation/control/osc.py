@@ -264,7 +264,8 @@ class OscFeedback:
 
     ``stats`` returns ``LiveStats.snapshot()`` (``fps``, ``strength``, ``mix`` {style: weight});
     ``prompt`` returns the prompt on screen or None. Sent: ``/laterna/fps f``, ``/laterna/strength f``,
-    ``/laterna/prompt s`` ("" when none) and ``/laterna/style/<name> f`` for each style.
+    ``/laterna/prompt s`` ("" when none) and ``/laterna/style/<name> f`` for each style. On a hub with zones,
+    ``zones`` returns each zone's prompt on screen, sent as ``/laterna/zone/<zone>/prompt s``.
     """
 
     def __init__(
@@ -274,9 +275,11 @@ class OscFeedback:
         stats: Callable[[], dict],
         prompt: Callable[[], str | None],
         every_s: float = 1.0,
+        zones: Callable[[], dict[str, str | None]] | None = None,
     ) -> None:
         if not (math.isfinite(every_s) and every_s > 0):
             raise ConfigError(f"OSC feedback: every_s must be a positive number of seconds, got {every_s!r}")
+        self.zones = zones
         self.client = SimpleUDPClient(client_host, client_port)
         self.target = (client_host, client_port)
         self.stats = stats
@@ -295,6 +298,8 @@ class OscFeedback:
         out.append((f"{PREFIX}/prompt", self.prompt() or ""))
         for name, weight in stats.get("mix", {}).items():
             out.append((f"{PREFIX}/style/{name}", float(weight)))
+        for zone, prompt in (self.zones() if self.zones else {}).items():
+            out.append((f"{PREFIX}/zone/{zone}/prompt", prompt or ""))
         return out
 
     def send_once(self) -> int:

@@ -4,6 +4,7 @@ operator commands take an optional zone (none: every zone); the panel's state ha
 queue, and groups the nodes by zone."""
 
 import json
+import socket
 import threading
 import urllib.request
 from pathlib import Path
@@ -34,7 +35,9 @@ def hub(tiny_model, redis_server, tmp_path, monkeypatch):
     data["model"] = {"manifest": str(tiny_model.path)}
     data["style"] = {"start": {}, "transition_s": 0.0}
     data["director"] = {"min_show_s": 0.2}
-    data["osc"] = {"enabled": False}
+    feedback = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    feedback.bind(("127.0.0.1", 0))  # held open so the hub's OSC feedback has somewhere to go
+    data["osc"] = {"enabled": True, "port": 0, "feedback_host": "127.0.0.1", "feedback_port": feedback.getsockname()[1]}
     cfg = config_from_dict(data, str(tmp_path / "hub.yaml"), base=tmp_path)
     installation = HubInstallation(cfg)
     thread = threading.Thread(target=installation.run, name="test-hub")
@@ -45,6 +48,7 @@ def hub(tiny_model, redis_server, tmp_path, monkeypatch):
     finally:
         installation.stop()
         thread.join(timeout=150)
+        feedback.close()
 
 
 def operator(port: int, command: dict) -> dict:
@@ -71,8 +75,8 @@ def test_a_prompt_from_a_rooms_page_steers_that_room_and_zone_commands_stay_in_t
 ):
     """A prompt sent from /?zone=room-2 is shown by room-2's node and never written to room-1; a zone
     blackout blacks out room-1 only, a show-wide command reaches both; the panel lists both zones with
-    their labels, flags and nodes, /metrics counts the prompt in room-2's series, and the panel refuses a
-    zone the hub does not direct."""
+    their labels, flags and nodes, /metrics counts the prompt in room-2's series, OSC feedback names each
+    zone's prompt, and the panel refuses a zone the hub does not direct."""
     from websockets.sync.client import connect
 
     nodes = {
@@ -114,6 +118,9 @@ def test_a_prompt_from_a_rooms_page_steers_that_room_and_zone_commands_stay_in_t
             metrics = reply.read().decode()
         assert 'laterna_zone_prompts_total{outcome="accepted",zone="room-2"} 1.0' in metrics
         assert 'laterna_zone_prompts_total{outcome="accepted",zone="room-1"} 0.0' in metrics
+        assert hub.osc_feedback is not None
+        sent = dict(hub.osc_feedback.messages())
+        assert sent["/laterna/zone/room-2/prompt"] == text and sent["/laterna/zone/room-1/prompt"] == ""
         refused = operator(port, {"cmd": "blackout", "on": False, "zone": "room-9"})
         assert not refused["ok"] and "room-1, room-2" in refused["error"]
         assert operator(port, {"cmd": "blackout", "on": False})["ok"]

@@ -209,6 +209,20 @@ def test_feedback_sends_fps_prompt_and_style_weights(receiver):
     assert got["/laterna/style/moss"] == (0.0,)
 
 
+def test_feedback_on_a_zoned_hub_sends_each_zones_prompt(receiver):
+    """With zones, OscFeedback also sends /laterna/zone/<zone>/prompt for every zone ("" where none shows)."""
+    port, receive = receiver
+    zones = {"room-1": "a red fox", "room-2": None}
+    feedback = OscFeedback("127.0.0.1", port, lambda: {"fps": 25.0}, lambda: "a red fox", zones=lambda: zones)
+    try:
+        assert feedback.send_once() == 4
+        got = receive(4)
+    finally:
+        feedback.stop()
+    assert got["/laterna/zone/room-1/prompt"] == ("a red fox",) and got["/laterna/zone/room-2/prompt"] == ("",)
+    assert got["/laterna/prompt"] == ("a red fox",)
+
+
 def test_feedback_thread_sends_at_start_with_empty_prompt(receiver):
     """Started, the feedback thread sends an update at once; no prompt on screen is sent as an empty string."""
     port, receive = receiver
