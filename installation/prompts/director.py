@@ -28,6 +28,7 @@ from engine.events import Event, ReleaseGenerator, SelectSource, SetSmoothing, S
 from installation.control.schedule import AttractMode, OpeningHours
 from installation.prompts.expander import Expander
 from installation.prompts.interpreter import Interpretation, Interpreter
+from installation.prompts.moderation import Moderator
 from installation.prompts.queue import Crowded, NearDuplicate, Prompt, PromptQueue, QueueFull
 from installation.prompts.settings import DirectorSettings  # the config's director section, one model
 
@@ -122,6 +123,8 @@ class Director:
                 settings.newcomer_share,
             )
         if moderator is not _KEEP:
+            if isinstance(moderator, Moderator) and isinstance(self.moderator, Moderator):
+                moderator.keep_edits_of(self.moderator)  # the panel's blocked/unblocked phrases survive a reload
             self.moderator = moderator
         if attract is not _KEEP:
             self.attract = attract  # type: ignore[assignment]

@@ -333,6 +333,7 @@ class Moderator:
         self.reason = reason
         self._lock = threading.Lock()
         self._phrases: dict[str, str] = {}  # phrase as given -> its pattern
+        self._edits: dict[str, tuple[str, bool]] = {}  # key -> (phrase, added?): the operator's, since start
         for phrase in (load_blocklist(DEFAULT_BLOCKLIST) if default_list else []) + list(phrases or []):
             self._phrases.setdefault(self._key(phrase), phrase_pattern(phrase))
         allowed = (load_allowlist(DEFAULT_ALLOWLIST) if default_allowlist else []) + list(allowed_words)
@@ -421,6 +422,7 @@ class Moderator:
                 return False
             phrases = {**self._phrases, key: pattern}
             self._matcher, self._phrases = self._compile(phrases), phrases
+            self._edits[key] = (phrase, True)
         log.info("moderation: a phrase was added to the block list (%d phrases)", len(phrases))
         return True
 
@@ -432,8 +434,20 @@ class Moderator:
                 return False
             phrases = {k: v for k, v in self._phrases.items() if k != key}
             self._matcher, self._phrases = self._compile(phrases), phrases
+            self._edits[key] = (phrase, False)
         log.info("moderation: a phrase was removed from the block list (%d phrases)", len(phrases))
         return True
+
+    def keep_edits_of(self, old: Moderator) -> int:
+        """Apply the phrases ``old`` was given or relieved of while it ran (the operator's block and unblock)
+        to this one, which replaces it after a config reload: the panel's edits outlive a reload. Returns
+        how many changed this list."""
+        with old._lock:
+            edits = list(old._edits.values())
+        changed = sum(self.add_phrase(p) if added else self.remove_phrase(p) for p, added in edits)
+        if edits:
+            log.info("moderation: %d of the operator's %d block-list edits carried over", changed, len(edits))
+        return changed
 
     def add_concept(self, concept: str) -> bool:
         """Decline prompts that mean something close to ``concept``; needs ``embed``."""

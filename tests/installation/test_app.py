@@ -85,11 +85,15 @@ def test_qr_code_image():
     assert set(map(int, img.reshape(-1))) == {0, 255} and img[:8].min() == 255
 
 
-def test_hot_reload_in_a_running_show(tiny_model, tmp_path):
-    """Editing the config while the show runs changes pacing and moderation; a broken edit changes nothing."""
+def test_hot_reload_in_a_running_show(tiny_model, tmp_path, monkeypatch):
+    """Editing the config while the show runs changes pacing and moderation, and a phrase the operator blocked
+    from the panel before stays blocked; a broken edit changes nothing."""
     import os
 
     import yaml
+    from websockets.sync.client import connect
+
+    monkeypatch.setenv("LATERNA_OPERATOR_TOKEN", "reload-test-token-0123456789")
 
     from installation.config.schema import load_config
 
@@ -101,13 +105,24 @@ def test_hot_reload_in_a_running_show(tiny_model, tmp_path):
     observed = {}
 
     def edit(new_data):
-        path.write_text(yaml.safe_dump(new_data))
+        """Replace the file in one step (a half-written file is refused on its own, which is not this test's)."""
         st = os.stat(path)
-        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+        part = path.with_suffix(".part")
+        part.write_text(yaml.safe_dump(new_data))
+        os.utime(part, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+        os.replace(part, path)
 
     def operator():
         try:
             wait_for(lambda: inst.server_thread is not None and inst.show.loop.stats.frames > 0)
+            url = f"ws://127.0.0.1:{inst.port}/operator/ws?token=reload-test-token-0123456789"
+            with connect(url, open_timeout=10) as ws:
+                ws.send(json.dumps({"cmd": "block", "phrase": "heron"}))
+                reply: dict = {}
+                while reply.get("type") != "result":
+                    message = ws.recv(timeout=10)  # previews come as binary frames between the replies
+                    reply = json.loads(message) if isinstance(message, str) else {}
+            observed["panel_block"] = reply.get("ok")
             edit({**data, "director": {"min_show_s": 5, "newcomer_burst": 3}, "moderation": {"block": ["lanterns"]}})
             wait_for(
                 lambda: (
@@ -118,6 +133,7 @@ def test_hot_reload_in_a_running_show(tiny_model, tmp_path):
             observed["min_show_s"] = inst.director.settings.min_show_s
             observed["newcomer_burst"] = inst.director.queue.newcomer_burst
             observed["blocked"] = not inst.director.moderator.check("many lanterns").allowed
+            observed["panel_kept"] = not inst.director.moderator.check("a grey heron").allowed
             edit({**data, "director": {"min_show_s": "soon"}})
             wait_for(lambda: inst.reloader.last is not None and bool(inst.reloader.last.error))
             observed["after_bad"] = inst.director.settings.min_show_s
@@ -130,6 +146,7 @@ def test_hot_reload_in_a_running_show(tiny_model, tmp_path):
     inst.run(seconds=60)
     t.join()
     assert observed["min_show_s"] == 5 and observed["blocked"] and observed["newcomer_burst"] == 3
+    assert observed["panel_block"] and observed["panel_kept"]
     assert observed["after_bad"] == 5 and "director.min_show_s" in observed["error"]
 
 

@@ -557,3 +557,14 @@ def test_a_two_faced_letter_is_read_both_ways(shipped):
     that only reads harmlessly either way ("ſtar") still passes."""
     assert blocked(shipped, "a \u017fuck painting")
     assert not blocked(shipped, "a \u017ftar over the sea")
+
+
+def test_a_replacing_moderator_keeps_the_operators_block_list_edits():
+    """A moderator built anew (a config reload) takes over the phrases the operator added and removed on the old
+    one, whatever its own list says; carrying them over twice changes nothing more."""
+    old = Moderator(["teal"], default_list=False)
+    assert old.add_phrase("heron") and old.remove_phrase("teal")
+    new = Moderator(["teal", "lanterns"], default_list=False)
+    assert new.keep_edits_of(old) == 2 and new.keep_edits_of(old) == 0
+    assert not new.check("a grey heron").allowed and new.check("a teal sea").allowed
+    assert not new.check("many lanterns").allowed
