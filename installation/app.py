@@ -84,6 +84,30 @@ class HoursWatch:
             loop.post(Blackout(not is_open, None if is_open else self.slide))
 
 
+def attract_mode(cfg: ShowConfig, n_styles: int) -> AttractMode | None:
+    """The Director's attract mode for ``cfg`` (None when it is off); each Director needs its own."""
+    return AttractMode(n_styles, cfg.attract) if cfg.attract.enabled else None
+
+
+def reconfigure_directors(
+    directors: list[Director], old: ShowConfig, new: ShowConfig, embed: Any, n_styles: int
+) -> None:
+    """(the Directors' thread: the server thread) Pacing, the interpreter's temperature, moderation and attract
+    mode from a reloaded config: one new moderator for all of them (moderation is show-wide), an attract
+    mode each. The one-machine show has one Director, a hub one per zone."""
+    changes: dict[str, Any] = {}
+    if new.director != old.director:
+        nd = changes["settings"] = new.director
+        for interpreter in {id(d.interpreter): d.interpreter for d in directors if d.interpreter}.values():
+            interpreter.tune(nd.temperature, nd.top_k)
+    if new.moderation != old.moderation:
+        changes["moderator"] = build_moderator(new, embed)
+    for director in directors:
+        if new.attract != old.attract:
+            changes["attract"] = attract_mode(new, n_styles)
+        director.configure(**changes)
+
+
 def build_moderator(cfg: ShowConfig, embed):
     from installation.prompts.moderation import DEFAULT_CONCEPTS, Moderator, load_blocklist, load_concepts
 
@@ -171,7 +195,7 @@ class Installation:
                 None,
                 build_moderator(cfg, self.embedder),
                 cfg.director,
-                attract=self._attract_mode(cfg),
+                attract=attract_mode(cfg, len(self.show.manifest.style_names)),
                 default_strength=cfg.style.strength,
             )
             self.director.hours = self.hours_watch.hours if self.hours_watch else None  # closed: visitors told
@@ -272,26 +296,10 @@ class Installation:
 
     async def _reconfigure_director(self, new: ShowConfig) -> None:
         """(server thread) Pacing, interpreter, moderation and attract mode from a reloaded config."""
-        d = self.director
-        assert d is not None
+        assert self.director is not None
         old, self._director_cfg = self._director_cfg, new
-        changes: dict[str, Any] = {}
-        if new.director != old.director:
-            nd = changes["settings"] = new.director
-            if d.interpreter is not None:
-                d.interpreter.tune(nd.temperature, nd.top_k)
-        if new.moderation != old.moderation:
-            changes["moderator"] = build_moderator(new, self.embedder)
-        if new.attract != old.attract:
-            changes["attract"] = self._attract_mode(new)
-        d.configure(**changes)
+        reconfigure_directors([self.director], old, new, self.embedder, len(self.show.manifest.style_names))
         log.info("the director has the reloaded settings")
-
-    def _attract_mode(self, cfg: ShowConfig) -> AttractMode | None:
-        a = cfg.attract
-        if not a.enabled:
-            return None
-        return AttractMode(len(self.show.manifest.style_names), a)
 
     # -- parts -------------------------------------------------------------------------------------
     def _load_brain(self) -> None:

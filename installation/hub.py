@@ -23,11 +23,10 @@ import numpy as np
 from engine.errors import ConfigError, EngineError
 from engine.manifest import load_manifest
 from engine.style import StyleMix
-from installation.app import build_expander, build_moderator
+from installation.app import attract_mode, build_expander, build_moderator
 from installation.bus.build import build_bus, uses_redis
 from installation.bus.redis_bus import RedisBus
 from installation.config.schema import ShowConfig
-from installation.control.schedule import AttractMode
 from installation.prompts.director import Director
 
 if TYPE_CHECKING:
@@ -83,7 +82,7 @@ class HubInstallation:
             None,
             moderator,
             cfg.director,
-            attract=AttractMode(len(self.manifest.style_names), a) if a.enabled else None,
+            attract=attract_mode(cfg, len(self.manifest.style_names)),
             default_strength=cfg.style.strength,
         )
         if a.enabled and a.source != "live":

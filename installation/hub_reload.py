@@ -29,7 +29,7 @@ from engine.errors import EngineError
 from engine.events import SetStrength, SetTransition
 from installation.config.reload import ConfigReloader, ReloadResult
 from installation.config.schema import ShowConfig
-from installation.control.schedule import AttractMode, OpeningHours
+from installation.control.schedule import OpeningHours
 
 if TYPE_CHECKING:
     from installation.hub import HubInstallation
@@ -103,22 +103,11 @@ class HubReloader:
 
     async def _reconfigure(self, new: ShowConfig) -> None:
         """(server thread) Pacing, moderation, attract mode and opening hours from a reloaded config."""
-        from installation.app import build_moderator
+        from installation.app import reconfigure_directors
 
-        d = self.hub.director
         old, self._director_cfg = self._director_cfg, new
-        changes: dict[str, Any] = {}
-        if new.director != old.director:
-            nd = changes["settings"] = new.director
-            if d.interpreter is not None:  # one interpreter for every zone's Director
-                d.interpreter.tune(nd.temperature, nd.top_k)
-        if new.moderation != old.moderation:
-            changes["moderator"] = build_moderator(new, self.hub.embedder)  # one for every zone: show-wide
-        for director in self.hub.directors.values():  # with bus.zones, each zone's Director
-            if new.attract != old.attract:
-                a = new.attract
-                changes["attract"] = AttractMode(len(self.hub.manifest.style_names), a) if a.enabled else None
-            director.configure(**changes)
+        hub = self.hub
+        reconfigure_directors(list(hub.directors.values()), old, new, hub.embedder, len(hub.manifest.style_names))
         if new.hours != old.hours:
             await self._set_hours(new)
         log.info("the hub's director has the reloaded settings")

@@ -69,9 +69,10 @@ class ZoneDirectors:
 
     def status(self) -> dict:
         """The default zone's status, and per zone its mode, prompt and queue length."""
-        out = dict(self.directors[self.default].status())
+        statuses = {name: d.status() for name, d in self.directors.items()}
+        out = dict(statuses[self.default])
         out["zones"] = {
-            name: {key: d.status()[key] for key in ("prompt", "mode", "queue_length", "pinned")}
-            for name, d in self.directors.items()
+            name: {key: st[key] for key in ("prompt", "mode", "queue_length", "pinned")}
+            for name, st in statuses.items()
         }
         return out
