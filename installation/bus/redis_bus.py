@@ -347,11 +347,11 @@ class RedisBus(Bus):
         state["mode"] = self.modes.get(zone or self.default_zone, lambda: "")()
         return json.dumps({"state": state, "t": self.clock.now()})
 
-    def _channels(self, zone: str) -> list[str]:
-        """Where ``zone``'s stream entries and states go: its own keys; the default zone's also to the plain
-        ones, which nodes of zones the hub does not direct follow."""
-        events, state = self.keys(zone)
-        return [events, state] + ([self.k_events, self.k_state] if zone and zone == self.default_zone else [])
+    def _channels(self, zone: str) -> list[tuple[str, str]]:
+        """Where ``zone``'s stream entries and states go, as (stream, state key) pairs: its own keys; the
+        default zone's also to the plain ones, which nodes of zones the hub does not direct follow."""
+        plain = [(self.k_events, self.k_state)] if zone and zone == self.default_zone else []
+        return [self.keys(zone), *plain]
 
     async def _hub_send(self) -> None:
         """The outbox to the stream (oldest first, each removed only once Redis has it), the full state to
@@ -362,17 +362,16 @@ class RedisBus(Bus):
             while True:
                 while self._outbox:
                     zone, entry = self._outbox[0]
-                    channels = self._channels(zone)
                     fields = {"m": json.dumps(entry)}
                     pipe = client.pipeline(transaction=False)
-                    for stream in channels[::2]:
+                    for stream, _ in self._channels(zone):
                         pipe.xadd(stream, fields, maxlen=STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
                     await pipe.execute()
                     self._outbox.popleft()
                 pipe = client.pipeline(transaction=False)
                 for zone in self.keepers:
                     message = self._state_message(zone)
-                    for key in self._channels(zone)[1::2]:
+                    for _, key in self._channels(zone):
                         pipe.set(key, message)
                         pipe.publish(key, message)
                 hub = {"t": self.clock.now(), "pid": os.getpid(), "zones": list(self.zones)}

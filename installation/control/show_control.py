@@ -473,7 +473,7 @@ class ShowControl:
         on = _flag(command, "on")
         if on and self.calibration is None:
             raise CommandError("this show has no projector windows to calibrate")
-        self._post(ShowStill(self.calibration.test_pattern() if on and self.calibration is not None else None))
+        self._post(ShowStill(self.calibration.test_pattern() if on else None))
         self.pattern_on = on
         log.info("operator: test pattern %s", "on" if on else "off")
         return {"on": on}

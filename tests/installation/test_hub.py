@@ -102,7 +102,7 @@ def test_a_prompt_from_a_rooms_page_steers_that_room_and_zone_commands_stay_in_t
         assert operator(port, {"cmd": "transition", "seconds": 2.5})["zones"] == ["room-1", "room-2"]
         wait_for(
             lambda: all(n.bus.applied is not None and n.bus.applied.transition_s == 2.5 for n in nodes.values()),
-            10,
+            30,
             "the show-wide transition on both nodes",
         )
         assert not nodes["room-2"].loop.blackout

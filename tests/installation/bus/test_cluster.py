@@ -199,7 +199,7 @@ def test_a_visitor_prompt_reaches_every_node_in_step(cluster):
             replies.append(json.loads(ws.recv(timeout=60)))
     beats = wait_for(
         lambda: (b := cluster.beats()) and all(x["label"] == text for x in b.values()) and len(b) == 3 and b,
-        10,
+        30,
         "the prompt on every node",
     )
     glides = [b["glide"] for b in beats.values()]
@@ -225,7 +225,7 @@ def test_redis_killed_and_restarted_loses_nothing_and_nodes_keep_rendering(clust
     earlier = cluster.beats()
     before = wait_for(  # two heartbeats 2 s apart: each node's own frame rate before the outage
         lambda: (b := cluster.beats()) and all(b[n]["t"] >= earlier[n]["t"] + 2.0 for n in NODES) and b,
-        10,
+        30,
         "two heartbeats 2 s apart",
     )
     rate = {n: (before[n]["frames"] - earlier[n]["frames"]) / (before[n]["t"] - earlier[n]["t"]) for n in NODES}
@@ -251,7 +251,7 @@ def test_redis_killed_and_restarted_loses_nothing_and_nodes_keep_rendering(clust
             and all(x["pending"] == 0 and x["last-delivered-id"] == last for x in g)
             and g
         ),
-        10,
+        30,
         "every group read and acknowledged the whole stream",
     )
     assert {g["name"].decode() for g in groups} == set(NODES)

@@ -104,7 +104,7 @@ def test_a_late_node_of_a_zone_reads_its_zones_state(tiny_model, redis_server):
         r = redis_server.client()
         wait_for(
             lambda: (raw := r.get("laterna:zone:room-2:state")) and json.loads(raw)["state"]["label"] == "late look",
-            10,
+            30,
             "room-2's state on its key",
         )
         late = show.node("n2", "room-2")
@@ -170,7 +170,7 @@ def test_a_redis_outage_loses_nothing_accepted_for_a_zone(tiny_model, redis_serv
                 and g[0]["pending"] == 0
                 and g[0]["last-delivered-id"] == r.xinfo_stream(stream)["last-generated-id"]
             ),
-            10,
+            30,
             "room-2's group read and acknowledged everything",
         )
     finally:
@@ -189,15 +189,11 @@ def test_a_node_moved_back_to_the_plain_keys_skips_what_they_kept_from_before(ti
         wait_for(lambda: early.bus.follows == "room-2", 30, "room-2's keys")
         r = redis_server.client()
         show.hub.post(TargetChanged(StyleMix.single(3, 2), seconds=0.0), "room-1")  # the default zone: also plain
-        wait_for(  # taken (not applied) and acknowledged by the plain reader's last read: it has stopped
-            lambda: (
-                r.xlen("laterna:events") == 1
-                and r.xinfo_groups("laterna:events")[0]["pending"] == 0
-                and r.xinfo_groups("laterna:events")[0]["last-delivered-id"]
-                == r.xinfo_stream("laterna:events")["last-generated-id"]
-            ),
-            10,
-            "the plain reader done",
+        wait_for(  # on the plain stream, and not left pending: the plain reader's last read took it (without
+            # applying it) or it had stopped before; either way the entry is from before the node came back
+            lambda: r.xlen("laterna:events") == 1 and r.xinfo_groups("laterna:events")[0]["pending"] == 0,
+            30,
+            "the entry on the plain stream, nothing pending",
         )
         assert early.bus.received == 0 and early.loop.state.target != StyleMix.single(3, 2)
         shot = tmp_path / "room-1.png"
