@@ -33,9 +33,11 @@ import numpy as np
 
 from engine.backends.base import BackendOptions
 from engine.backends.onnxruntime import OnnxRuntimeBackend
+from engine.convert import to_pixels, to_tensor
+from engine.frame import shrink
 from engine.loop import FrameLoop
 from engine.manifest import Manifest, load_manifest
-from engine.pipeline import Stylizer, to_pixels, to_tensor
+from engine.pipeline import Stylizer
 from engine.sinks.headless import HeadlessSink
 from engine.sources.pattern import PatternSource
 from engine.stabilizer import Stabilizer
@@ -118,7 +120,7 @@ def all_ways(
     """``source`` (the full size) made into an output picture each way, and the working-size output ("work");
     "filter" is the fast guided filter as published (``form="filter"``) with the same radius and eps."""
     size = (source.shape[1], source.shape[0])
-    small = cv2.resize(source, work, interpolation=cv2.INTER_AREA)
+    small = shrink(source, work)  # as the Stylizer makes it
     styled = stylise(backend, mix, small)
     classic = GuidedUpscaler(guided.radius, guided.eps, guided.guide, form="filter")
     return {
@@ -237,13 +239,13 @@ def _cost_rows(
     for w, h in outputs:
         pattern = PatternSource(w, h)
         source = pattern.render(10.0)
-        small = cv2.resize(source, work, interpolation=cv2.INTER_AREA)
+        small = shrink(source, work)
         styled = cv2.GaussianBlur(small, (5, 5), 0)
         steps: list[tuple[str, Callable[[], Any]]] = [
             (f"built-in source rendered at {w}x{h} (the guide)", partial(pattern.render, 10.0)),
             (
-                f"its {work[0]}x{work[1]} copy for the model (INTER_AREA)",
-                partial(cv2.resize, source, work, None, 0, 0, cv2.INTER_AREA),
+                f"its {work[0]}x{work[1]} copy for the model (engine.frame.shrink)",
+                partial(shrink, source, work),
             ),
         ]
         steps += [
