@@ -6,8 +6,10 @@ paper grain. Style networks need edges and texture to look good; the hills, furr
 them crisp anti-aliased edges, the grain gives flat areas something to work on.
 
 The smooth parts are computed at 1/8 size (at most 160 wide) and enlarged; only the polygons are drawn at full size,
-so a 640x360 frame costs about a millisecond. ``render(t)`` is a pure function of the seed and
-``t``; ``read()`` paces it at ``fps`` on the monotonic clock.
+so a 640x360 frame costs about a millisecond. The sky moves slowly, so it is computed exactly every
+``SKY_KEY_S`` seconds and blended between those keys on its small grid (a cloud moves under 1% of the
+width between keys; a third of a 640x360 frame's cost saved). ``render(t)`` is a pure function of the
+seed and ``t``; ``read()`` paces it at ``fps`` on the monotonic clock.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from engine.sources.pacing import FramePacer, smoothstep
 log = logging.getLogger(__name__)
 
 DAY_SECONDS = 120.0  # one dawn -> day -> dusk -> night cycle
+SKY_KEY_S = 0.25  # the sky is computed exactly at multiples of this, blended between them
 
 # (sky top, sky horizon, far hills, near hills, sun, cloud tint), RGB 0..255, one row per time of day.
 PALETTES = np.array(
@@ -95,6 +98,7 @@ class PatternSource(FrameSource):
         grain = uint8_pixels(cv2.GaussianBlur(grain, (3, 3), 0))
         self._grain = cv2.merge([grain, grain, grain])
         self._scale = np.array([width, height], dtype=np.float64)
+        self._sky_keys: dict[int, np.ndarray] = {}  # key index -> the float sky at that time (the last two)
 
     # -- FrameSource -------------------------------------------------------------------------------
     def open(self) -> None:
@@ -135,13 +139,14 @@ class PatternSource(FrameSource):
         pal = self._palette(t)
         sky_top, horizon, far, near, sun_rgb, cloud_rgb = pal
 
-        # The smooth sky at low resolution, enlarged; a 1080p or 4K sky costs no more to compute than a 720p one.
-        img = cv2.resize(self.sky(t, pal), (self.width, self.height), interpolation=cv2.INTER_LINEAR)
+        ridges = [self._ridge(hill, t) for hill in self._hills]
+        # The smooth sky at low resolution, enlarged down to the lowest point of the far hills' ridge (below it
+        # they cover everything); a 1080p or 4K sky costs no more to compute than a 720p one.
+        img = self._enlarged_sky(t, float(ridges[0][:, 1].max()) * self.height + 2.0)
 
         # Hills at full resolution with anti-aliased edges, hazier further away.
         shades = (far * 0.75 + horizon * 0.25, far * 0.45 + near * 0.55, near)
-        for depth, (hill, shade) in enumerate(zip(self._hills, shades)):
-            ridge = self._ridge(hill, t)
+        for depth, (ridge, shade) in enumerate(zip(ridges, shades)):
             poly = np.vstack([ridge, [[1.02, 1.02], [-0.02, 1.02]]])
             pts = (poly * self._scale * 16).astype(np.int32)  # 4 fractional bits
             colour = tuple(float(c) for c in shade)
@@ -155,8 +160,46 @@ class PatternSource(FrameSource):
         self._draw_trees(img, self._hills[2], near, t)
         return uint8_pixels(cv2.subtract(img, self._grain, dst=img))  # in place: one full-size picture a frame
 
+    def _enlarged_sky(self, t: float, rows: float) -> np.ndarray:
+        """A new full-size picture whose rows above ``rows`` are the sky at ``t`` as a whole-picture bilinear
+        resize gives them (the rest is left for the far hills to cover). With a whole-number enlargement the
+        resize stops one grid row past ``rows`` (its last rows, clamped at the cut, are not used)."""
+        sky = self.keyed_sky(t)
+        img = np.empty((self.height, self.width, 3), np.uint8)
+        factor = self.height // self._lh
+        if self.height % self._lh or self.width % self._lw:
+            return uint8_pixels(cv2.resize(sky, (self.width, self.height), dst=img, interpolation=cv2.INTER_LINEAR))
+        k = min(self._lh, math.ceil(max(rows, 0.0) / factor) + 1)
+        cv2.resize(sky[:k], (self.width, k * factor), dst=img[: k * factor], interpolation=cv2.INTER_LINEAR)
+        return img
+
+    def keyed_sky(self, t: float) -> np.ndarray:
+        """The sky at ``t`` as ``render`` draws it (uint8 lh x lw x 3): the exact skies at the keys either side
+        of ``t`` (multiples of ``SKY_KEY_S``), blended by where ``t`` lies between them."""
+        pos = t / SKY_KEY_S
+        k = math.floor(pos)
+        before, after = self._sky_key(k), self._sky_key(k + 1)
+        mixed = cv2.addWeighted(before, 1.0 - (pos - k), after, pos - k, 0.0)
+        sky8 = np.empty(mixed.shape, np.uint8)
+        np.copyto(sky8, mixed, casting="unsafe")  # both keys are in 0..255 already
+        return sky8
+
+    def _sky_key(self, k: int) -> np.ndarray:
+        sky = self._sky_keys.get(k)
+        if sky is None:
+            sky = self._sky_keys[k] = self._sky(k * SKY_KEY_S)
+            for old in [key for key in self._sky_keys if key not in (k - 1, k, k + 1)]:
+                del self._sky_keys[old]
+        return sky
+
     def sky(self, t: float, palette: np.ndarray | None = None) -> np.ndarray:
-        """The smooth sky at time ``t`` on the low-resolution grid (uint8 lh x lw x 3): gradient, sun, clouds.
+        """The exact smooth sky at time ``t`` on the low-resolution grid (uint8 lh x lw x 3)."""
+        sky8 = np.empty((self._lh, self._lw, 3), dtype=np.uint8)
+        np.copyto(sky8, self._sky(t, palette), casting="unsafe")
+        return sky8
+
+    def _sky(self, t: float, palette: np.ndarray | None = None) -> np.ndarray:
+        """The smooth sky at time ``t`` on the low-resolution grid (float32 in 0..255): gradient, sun, clouds.
         Every glow is a Gaussian, so each is the outer product of a row and a column of exponentials (a few
         hundred of them, not a grid's worth)."""
         sky_top, horizon, _, _, sun_rgb, cloud_rgb = self._palette(t) if palette is None else palette
@@ -174,9 +217,7 @@ class PatternSource(FrameSource):
             r2 = float(radius * radius)
             across = np.exp(((self._gx - float(cx)) / float(stretch)) ** 2 / -r2)
             self._blend(sky, cloud_rgb, np.exp((self._gy - float(cy)) ** 2 / -r2) * (0.55 * across))
-        sky8 = np.empty((self._lh, self._lw, 3), dtype=np.uint8)
-        np.copyto(sky8, np.clip(sky, 0, 255, out=sky), casting="unsafe")
-        return sky8
+        return np.clip(sky, 0, 255, out=sky)
 
     @staticmethod
     def _blend(sky: np.ndarray, colour: np.ndarray, weight: np.ndarray) -> None:
@@ -191,7 +232,10 @@ class PatternSource(FrameSource):
         ground = self._ground(hill, xs, t)
         half = heights * 0.22 * self.height / self.width
         colour = tuple(float(c) * 0.55 for c in near)
-        for x, g, h, w in zip(xs, ground, heights, half):
-            tri = np.array([[x - w, g + 0.01], [x + w, g + 0.01], [x, g - h]])
+        base = ground + 0.01
+        tris = np.stack(
+            [np.stack([xs - half, base], 1), np.stack([xs + half, base], 1), np.stack([xs, ground - heights], 1)], 1
+        )
+        for tri in (tris * self._scale * 16).astype(np.int32):
             # One call per tree: fillPoly with several overlapping polygons would hollow out the overlap.
-            cv2.fillConvexPoly(img, (tri * self._scale * 16).astype(np.int32), colour, cv2.LINE_AA, shift=4)
+            cv2.fillConvexPoly(img, tri, colour, cv2.LINE_AA, shift=4)

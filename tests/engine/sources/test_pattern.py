@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from engine.errors import ConfigError
-from engine.sources.pattern import PatternSource
+from engine.sources.pattern import SKY_KEY_S, PatternSource
 from tests.engine.sources.scripted import ManualClock
 
 
@@ -88,3 +88,32 @@ def test_the_full_hd_picture_has_crisp_full_resolution_edges():
     grey, grey_back = (cv2.cvtColor(x, cv2.COLOR_RGB2GRAY) for x in (img, back))
     lost = np.abs(grey.astype(int) - grey_back)
     assert (lost > 4).mean() > 0.002  # (measured 0.005; an enlarged 640x360 render would have none)
+
+
+@pytest.mark.parametrize("size", [(640, 360), (1920, 1080), (1000, 700), (200, 90)])
+def test_the_sky_stops_where_the_far_hills_cover_it_without_changing_a_pixel(size, monkeypatch):
+    """Enlarging the sky only down to the far hills' lowest ridge point gives the very picture a whole-picture
+    sky gives (sizes with and without a whole-number enlargement, several times of day)."""
+    source = PatternSource(*size, seed=4)
+    for t in (0.0, 13.3, 47.9, 88.8):
+        partial = source.render(t)
+
+        def whole_sky(t, rows):
+            return cv2.resize(source.keyed_sky(t), (source.width, source.height), interpolation=cv2.INTER_LINEAR)
+
+        monkeypatch.setattr(source, "_enlarged_sky", whole_sky)
+        assert np.array_equal(source.render(t), partial), t
+        monkeypatch.undo()
+
+
+def test_the_sky_between_keys_is_a_blend_of_the_exact_skies_at_the_keys():
+    """At a key time the drawn sky is the exact sky; between keys it lies between the two keys' skies (each
+    cloud glides, nothing jumps), and it is the same for the same t whatever was drawn before."""
+    source = PatternSource(320, 180, seed=5)
+    key = SKY_KEY_S * 40
+    assert np.abs(source.keyed_sky(key).astype(int) - source.sky(key)).max() <= 1
+    a, b = source.sky(key).astype(int), source.sky(key + SKY_KEY_S).astype(int)
+    mid = source.keyed_sky(key + SKY_KEY_S / 2).astype(int)
+    assert np.all(mid >= np.minimum(a, b) - 1) and np.all(mid <= np.maximum(a, b) + 1)
+    again = PatternSource(320, 180, seed=5).keyed_sky(key + SKY_KEY_S / 2)
+    assert np.array_equal(again, mid)
