@@ -108,6 +108,7 @@ class FrameLoop:
         self._slide: Path | None = None
         self._shown_still: np.ndarray | None = None  # ShowStill: shown instead of everything (a test pattern)
         self._stalled = False  # showing the picture unstyled because inference owes one
+        self._stats_of: tuple[StyleMix | None, object] = (None, None)  # the mix and backend the stats show
 
     # -- thread-safe API -------------------------------------------------------------------------
     def post(self, event: Event) -> bool:
@@ -293,10 +294,12 @@ class FrameLoop:
             self._drain_events(wait)
         else:
             self._show_newest(wait)
-        mix = state.mix_at(now)
-        self.stats.mix = mix.named(self.stylizer.style_names)
-        self.stats.strength = mix.strength
-        self.stats.backend = self.stylizer.backend_name
+        mix, backend = state.mix_at(now), self.stylizer.backend
+        if mix is not self._stats_of[0] or backend is not self._stats_of[1]:  # a glide, or another backend
+            self._stats_of = (mix, backend)
+            self.stats.mix = mix.named(self.stylizer.style_names)
+            self.stats.strength = mix.strength
+            self.stats.backend = self.stylizer.backend_name
         self.stats.backend_errors = self.stylizer.errors
         for hook in self.on_tick:
             hook(self)

@@ -74,8 +74,14 @@ class StyleMix:
         )
 
     def as_array(self) -> npt.NDArray[np.float32]:
-        """The weights as a 1 x n_styles float32 array, the backends' ``style`` input."""
-        return np.asarray([self.weights], dtype=np.float32)
+        """The weights as a 1 x n_styles float32 array, the backends' ``style`` input: made once per mix and
+        read-only, so a backend can tell the one it checked last by identity."""
+        array: npt.NDArray[np.float32] | None = self.__dict__.get("_array")
+        if array is None:
+            array = np.asarray([self.weights], dtype=np.float32)
+            array.flags.writeable = False
+            object.__setattr__(self, "_array", array)
+        return array
 
     def named(self, names: list[str]) -> dict[str, float]:
         return {n: round(w, 4) for n, w in zip(names, self.weights)}

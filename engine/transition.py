@@ -39,7 +39,10 @@ class Glide:
         return min(max((now - self.t0) / self.duration, 0.0), 1.0)
 
     def at(self, now: float) -> StyleMix:
-        return self.start.lerp(self.target, easing(self.ease)(self.progress(now)))
+        progress = self.progress(now)
+        if progress >= 1.0 and sum(self.target.weights) > 0:
+            return self.target  # what lerp gives at the end, without a new mix every frame (and its checks)
+        return self.start.lerp(self.target, easing(self.ease)(progress))
 
     def done(self, now: float) -> bool:
         return self.progress(now) >= 1.0

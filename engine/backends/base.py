@@ -71,6 +71,7 @@ class Backend(abc.ABC):
         self.fixed_hw = spec.fixed_hw()
         style = manifest.style_input
         self.n_styles = len(manifest.styles) if style is not None else 0
+        self._checked_style: FloatArray | None = None  # a read-only style array that passed check_style
 
     # -- public, checked -----------------------------------------------------------------------
     def load(self) -> Self:
@@ -91,6 +92,8 @@ class Backend(abc.ABC):
         """Validate a style-weight vector: the right length, finite, non-negative, not all zero."""
         if self.n_styles == 0:
             return None
+        if style is not None and style is self._checked_style and batch == 1:
+            return self._checked_style  # the same read-only array as last time (StyleMix.as_array): checked
         if style is None:
             raise BackendError(f"{self.manifest.name}: needs a style vector of {self.n_styles} weights")
         s = np.asarray(style, dtype=np.float32)
@@ -111,7 +114,10 @@ class Backend(abc.ABC):
             )
         if s.shape[0] == 1 and batch > 1:
             s = np.repeat(s, batch, axis=0)
-        return np.ascontiguousarray(s)
+        s = np.ascontiguousarray(s)
+        if s is style and not s.flags.writeable:
+            self._checked_style = s
+        return s
 
     def check_image(self, image: FloatArray) -> FloatArray:
         """``image`` itself if it is float32 Nx3xHxW of a size the model takes; BackendError otherwise."""

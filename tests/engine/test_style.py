@@ -45,3 +45,22 @@ def test_glide_from_unstyled_fades_strength_not_weights():
     target = StyleMix.single(2, 1)
     mid = Glide(none, target, 0.0, 1.0, "linear").at(0.5)
     assert mid.weights == (0.0, 1.0) and mid.strength == pytest.approx(0.5)
+
+
+def test_a_finished_glide_is_its_target_itself():
+    """Once a glide has arrived, it hands back the target mix itself (no new mix each frame), which gives the
+    backends the same read-only style array to feed the model."""
+    a, b = StyleMix.single(3, 0), StyleMix.single(3, 2, strength=0.7)
+    glide = Glide(a, b, t0=0.0, duration=1.0)
+    assert glide.at(0.5) is not b
+    assert glide.at(1.0) is b and glide.at(5.0) is b
+    assert b.as_array() is b.as_array() and not b.as_array().flags.writeable
+    assert b.as_array().tolist() == [[0.0, 0.0, 1.0]]
+
+
+def test_a_glide_to_no_style_still_ends_as_lerp_ends_it():
+    """A glide to all-zero weights is not short-cut: it ends where lerp ends it (the start's weights, the target's
+    strength), as before."""
+    a, none = StyleMix.single(2, 0), StyleMix((0.0, 0.0), 0.0)
+    end = Glide(a, none, t0=0.0, duration=1.0).at(2.0)
+    assert end == a.lerp(none, 1.0) and end.strength == 0.0

@@ -82,3 +82,22 @@ def test_provider_order_falls_back_to_cpu():
     ]
     with pytest.raises(BackendError, match="unknown execution provider"):
         choose_providers(("quantum",), ["CPUExecutionProvider"])
+
+
+def test_a_style_vector_is_checked_again_unless_it_cannot_have_changed(tiny_model):
+    """A read-only style array (StyleMix.as_array) that passed is not checked again frame after frame; a writable
+    one is, every time, so a vector made bad after a good frame is still refused."""
+    from engine.style import StyleMix
+
+    image = np.zeros((1, 3, 16, 16), np.float32)
+    with OnnxRuntimeBackend(tiny_model) as backend:
+        fixed = StyleMix.single(3, 1).as_array()
+        assert fixed is StyleMix.single(3, 1).as_array() or not fixed.flags.writeable
+        assert backend.check_style(fixed) is fixed and backend.check_style(fixed) is fixed
+        with pytest.raises(ValueError):
+            fixed[0, 0] = -1.0  # read-only: it cannot go bad behind the check
+        style = np.array([[0.2, 0.3, 0.5]], np.float32)
+        backend.infer(image, style)
+        style[0, 1] = -1.0
+        with pytest.raises(BackendError, match="must not be negative"):
+            backend.infer(image, style)
