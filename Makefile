@@ -65,7 +65,7 @@ $(TRITON_STAMP):
 	  touch $(TRITON_STAMP) || \
 	  echo "nvidia-pytriton not installed: the Triton server tests will be skipped"
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml Makefile engine/_frames.c
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip

@@ -25,37 +25,14 @@ import cv2
 import numpy as np
 
 from engine.backends.base import Backend
+from engine.convert import to_pixels, to_tensor
 from engine.errors import BackendError
-from engine.frame import Frame, uint8_pixels
+from engine.frame import Frame, shrink, uint8_pixels
 from engine.stabilizer import Stabilizer
 from engine.style import StyleMix
 from engine.upscale import Upscaler
 
 log = logging.getLogger(__name__)
-
-
-_INV_255 = np.float32(1.0 / 255.0)
-
-
-def to_tensor(pixels: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """uint8 HxWx3 -> C-contiguous float32 1x3xHxW in [0, 1], written into ``out`` when it has that shape.
-
-    One pass per channel straight into the NCHW array (cv2.split, then a scaling cast): a transposed
-    ``astype`` keeps the HWC memory order, so the backend had to copy it once more (~0.4 ms at 640x360).
-    A fresh 2.8 MB array can cost up to ~700 page faults (1.6 us each on the build machine) when the
-    allocator hands back new pages, so the Stylizer passes each worker thread's own buffer."""
-    h, w = pixels.shape[:2]
-    if out is None or out.shape != (1, 3, h, w) or out.dtype != np.float32:
-        out = np.empty((1, 3, h, w), np.float32)
-    for c, channel in enumerate(cv2.split(pixels)):
-        np.multiply(channel, _INV_255, out=out[0, c], casting="unsafe")
-    return out
-
-
-def to_pixels(tensor: np.ndarray) -> np.ndarray:
-    """float32 1x3xHxW in [0, 1] -> uint8 HxWx3 (cv2.convertScaleAbs per channel: ~20x numpy's speed)."""
-    chans = [cv2.convertScaleAbs(tensor[0, c], alpha=255.0) for c in range(3)]
-    return uint8_pixels(cv2.merge(chans))
 
 
 @functools.lru_cache(maxsize=64)
@@ -253,7 +230,7 @@ class Stylizer:
         w, h = self.work_size
         px = frame.pixels
         if (px.shape[1], px.shape[0]) != (w, h):
-            px = uint8_pixels(cv2.resize(px, (w, h), interpolation=cv2.INTER_AREA))
+            px = shrink(px, (w, h))
         return px
 
     def unstyled(self, frame: Frame) -> np.ndarray:
@@ -292,7 +269,7 @@ class Stylizer:
 
     def _stylise(self, frame: Frame, pixels: np.ndarray, mix: StyleMix, backend: Backend) -> StylizeResult:
         fixed = backend.fixed_hw
-        image = pixels if fixed is None else cv2.resize(pixels, (fixed[1], fixed[0]), interpolation=cv2.INTER_AREA)
+        image = pixels if fixed is None else shrink(pixels, (fixed[1], fixed[0]))
         t0 = time.perf_counter()
         try:
             weights = mix.as_array() if backend.n_styles else None
@@ -300,23 +277,33 @@ class Stylizer:
                 raise BackendError(
                     f"mix has {weights.shape[1]} styles, model {backend.manifest.name} has {backend.n_styles}"
                 )
-            tensor = to_tensor(image, getattr(self._buffers, "tensor", None))
+            # the smoothing's small grey picture of the input is made in the same pass as the model's input
+            motion = self.stabilizer.new_motion_picture(image) if self.stabilizer is not None else None
+            scale = self.stabilizer.scale if self.stabilizer is not None else 8
+            tensor = to_tensor(image, getattr(self._buffers, "tensor", None), motion, scale)
             self._buffers.tensor = tensor  # the backend is done with it when infer returns
-            out = to_pixels(backend.infer(tensor, weights))
+            if motion is not None and image is not pixels:  # a fixed-size model: compare the working-size input
+                motion = self.stabilizer.motion_picture(pixels) if self.stabilizer is not None else None
+            out_tensor = backend.infer(tensor, weights)
         except BackendError as exc:
             self._fail(backend, exc)
             return self._finish(frame, pixels, pixels, False, 0.0)
         model_ms = (time.perf_counter() - t0) * 1000.0
         self._consecutive = 0
-        if out.shape[:2] != pixels.shape[:2]:
-            out = cv2.resize(out, (pixels.shape[1], pixels.shape[0]), interpolation=cv2.INTER_LINEAR)
-        if self.stabilizer is not None:
-            with self._stab_lock:
-                out = self.stabilizer.apply(pixels, out)
+        if self.stabilizer is not None and motion is not None and out_tensor.shape[2:] == pixels.shape[:2]:
+            with self._stab_lock:  # converted and smoothed in one pass where engine._frames is built
+                out = self.stabilizer.apply_tensor(out_tensor, motion)
+        else:
+            out = to_pixels(out_tensor)
+            if out.shape[:2] != pixels.shape[:2]:
+                out = uint8_pixels(cv2.resize(out, (pixels.shape[1], pixels.shape[0]), interpolation=cv2.INTER_LINEAR))
+            if self.stabilizer is not None:
+                with self._stab_lock:
+                    out = self.stabilizer.apply(pixels, out, motion)
         if mix.strength < 1.0:
-            out = cv2.addWeighted(out, mix.strength, pixels, 1.0 - mix.strength, 0.0)
+            out = uint8_pixels(cv2.addWeighted(out, mix.strength, pixels, 1.0 - mix.strength, 0.0))
         if abs(mix.warmth) >= 0.01:
-            out = cv2.LUT(out, warmth_lut(mix.warmth))
+            out = uint8_pixels(cv2.LUT(out, warmth_lut(mix.warmth)))
         return self._finish(frame, pixels, out, True, model_ms)
 
     def close(self) -> None:

@@ -29,8 +29,8 @@ import numpy as np  # noqa: E402
 
 from engine.backends.base import BackendOptions  # noqa: E402
 from engine.backends.onnxruntime import OnnxRuntimeBackend  # noqa: E402
+from engine.convert import to_pixels, to_tensor  # noqa: E402
 from engine.manifest import load_manifest  # noqa: E402
-from engine.pipeline import to_pixels, to_tensor  # noqa: E402
 from engine.style import StyleMix  # noqa: E402
 from engine.upscale import GuidedUpscaler, ResizeUpscaler  # noqa: E402
 

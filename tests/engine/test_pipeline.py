@@ -2,9 +2,10 @@ import numpy as np
 
 from engine.backends.base import Backend
 from engine.backends.onnxruntime import OnnxRuntimeBackend
+from engine.convert import to_pixels, to_tensor
 from engine.errors import BackendError
 from engine.frame import Frame
-from engine.pipeline import Stylizer, to_pixels, to_tensor
+from engine.pipeline import Stylizer
 from engine.style import StyleMix
 
 

@@ -1,5 +1,7 @@
 import numpy as np
+import pytest
 
+from engine import convert, stabilizer
 from engine.stabilizer import Stabilizer
 
 
@@ -77,3 +79,49 @@ def test_smoothing_never_changes_the_picture_it_handed_out_before():
         result = stab.apply(inputs[1], frame)
         assert np.array_equal(shown, kept)
         shown, kept = result, result.copy()
+
+
+def _tensor(pixels):
+    return pixels.transpose(2, 0, 1)[None].astype(np.float32) / np.float32(255.0)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_the_models_output_is_smoothed_as_a_finished_picture_is(fused, monkeypatch):
+    """apply_tensor (the model's float output, converted and blended in one pass where engine._frames is built)
+    gives the pictures apply gives on the converted output, within two grey levels, frame after frame: the first
+    as it is, a still scene blended, a moved one kept."""
+    if fused and not convert.FUSED:
+        pytest.skip("engine._frames is not built")
+    if not fused:
+        monkeypatch.setattr(stabilizer, "FUSED", False)
+    rng = np.random.default_rng(5)
+    scene = np.kron(rng.integers(0, 80, (6, 10, 3)), np.ones((8, 8, 1))).astype(np.uint8)  # dark 8x8 tiles
+    moved = 255 - scene  # every tile changed by far more than the motion threshold
+    inputs = [scene, scene, scene, moved, moved]
+    outputs = [rng.integers(0, 256, (48, 80, 3), dtype=np.uint8) for _ in inputs]
+    by_tensor, by_picture = Stabilizer(0.6), Stabilizer(0.6)
+    results = []
+    for i, (inp, out) in enumerate(zip(inputs, outputs)):
+        a = by_tensor.apply_tensor(_tensor(out), by_tensor.motion_picture(inp))
+        b = by_picture.apply(inp, out.copy())
+        assert np.abs(a.astype(int) - b).max() <= 2, f"frame {i}"
+        results.append(a.astype(float))
+    assert np.abs(results[0] - outputs[0]).max() <= 1  # nothing to blend with yet
+    assert np.abs(results[1] - (0.4 * outputs[1] + 0.6 * results[0])).max() <= 2  # a still scene: blended
+    assert np.abs(results[3] - outputs[3]).max() <= 1  # everything moved: the new output as it is
+
+
+def test_a_finished_picture_after_model_outputs_blends_with_the_last_one():
+    """Mixing the two ways (a frame handed over as a picture between model outputs) blends with whichever picture
+    came last: the kept colour planes are not reused once apply has run."""
+    rng = np.random.default_rng(6)
+    scene = rng.integers(0, 256, (32, 64, 3), dtype=np.uint8)
+    stab = Stabilizer(0.5)
+    first = rng.integers(0, 256, (32, 64, 3), dtype=np.uint8)
+    stab.apply_tensor(_tensor(first), stab.motion_picture(scene))
+    second = rng.integers(0, 256, (32, 64, 3), dtype=np.uint8)
+    shown = stab.apply(scene, second.copy())
+    third = rng.integers(0, 256, (32, 64, 3), dtype=np.uint8)
+    out = stab.apply_tensor(_tensor(third), stab.motion_picture(scene))
+    expected = 0.5 * third.astype(float) + 0.5 * shown
+    assert np.abs(out - expected).max() <= 2

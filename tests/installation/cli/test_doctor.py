@@ -23,7 +23,7 @@ def test_default_config_passes_the_config_and_model_checks(default_copy):
     checks = by_name(run_doctor(default_copy))
     assert checks["config"].ok, checks["config"].detail
     assert checks["model"].ok and "sha256 matches" in checks["model"].detail
-    assert {"camera", "display", "gpu", "server port", "embeddings"} <= set(checks)
+    assert {"camera", "display", "gpu", "server port", "embeddings", "frame path"} <= set(checks)
     assert all(c.fix for c in checks.values() if not c.ok)  # every failure says how to fix it
 
 
@@ -199,3 +199,15 @@ def test_triton_check_runs_when_the_show_uses_a_triton_server(tmp_path):
     assert "docs/triton.md" in check.fix and "model.triton.url" in check.fix
     cfg.write_text(f"model: {{manifest: {ROOT / 'models/lantern.json'}}}\n")
     assert "triton" not in by_name(run_doctor(cfg))
+
+
+def test_frame_path_says_whether_the_compiled_loop_runs(monkeypatch):
+    """The frame-path check passes where engine._frames is built and, where it is not, says how to build it."""
+    from engine import convert
+    from installation.cli.doctor import check_frame_path
+
+    monkeypatch.setattr(convert, "FUSED", True)
+    assert check_frame_path().ok
+    monkeypatch.setattr(convert, "FUSED", False)
+    missing = check_frame_path()
+    assert not missing.ok and "gcc" in missing.fix and "pip install" in missing.fix
