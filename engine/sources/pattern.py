@@ -91,6 +91,20 @@ class PatternSource(FrameSource):
             phases = rng.uniform(0.0, 2 * math.pi, size=3)
             self._hills.append((base, speed, freqs, amps, phases))
         self._xs = np.linspace(-0.02, 1.02, 72)
+        # The same terms stacked (hill, term) so that a frame computes every ridge in one pass; the outlines in
+        # pixels (4 fractional bits) are kept and only their heights rewritten each frame.
+        self._bases = np.array([h[0] for h in self._hills])
+        self._speeds = np.array([h[1] for h in self._hills])
+        self._omegas = np.stack([2 * math.pi * h[2] for h in self._hills])
+        self._amps = np.stack([h[3] for h in self._hills])
+        self._phases = np.stack([h[4] for h in self._hills])
+        n = len(self._xs)
+        self._polys = np.empty((3, n + 2, 2), np.int32)  # each hill's ridge, then the two bottom corners
+        self._polys[:, :n, 0] = self._xs * width * 16
+        self._polys[:, n:] = np.array([[1.02 * width, 1.02 * height], [-0.02 * width, 1.02 * height]]) * 16
+        self._furrows = np.empty((2, 3, n, 2), np.int32)  # three lines under the ridge of the two nearer hills
+        self._furrows[..., 0] = self._xs * width * 16
+        self._furrow_drop = np.array([[0.025 * k * (depth + 1) for k in (1, 2, 3)] for depth in (1, 2)])[..., None]
         # Trees on the nearest range: positions along one screen-width period, heights.
         self._trees = np.sort(rng.uniform(0.0, 1.0, size=14)), rng.uniform(0.04, 0.09, size=14)
         # Fixed paper grain, subtracted from the finished picture.
@@ -131,32 +145,31 @@ class PatternSource(FrameSource):
         height: np.ndarray = base - waves.sum(0)
         return height
 
-    def _ridge(self, hill: Hill, t: float) -> np.ndarray:
-        return np.stack([self._xs, self._ground(hill, self._xs, t)], axis=1)
-
     def render(self, t: float) -> np.ndarray:
         """The picture at time ``t`` seconds: RGB uint8 height x width x 3, the same for the same seed and t."""
         pal = self._palette(t)
         sky_top, horizon, far, near, sun_rgb, cloud_rgb = pal
 
-        ridges = [self._ridge(hill, t) for hill in self._hills]
+        # Every ridge at once (hill x point): heights as fractions of H, down.
+        world = self._xs + (self._speeds * t)[:, None, None]
+        ridges = self._bases[:, None] - (
+            self._amps[..., None] * np.sin(self._omegas[..., None] * world + self._phases[..., None])
+        ).sum(1)
         # The smooth sky at low resolution, enlarged down to the lowest point of the far hills' ridge (below it
         # they cover everything); a 1080p or 4K sky costs no more to compute than a 720p one.
-        img = self._enlarged_sky(t, float(ridges[0][:, 1].max()) * self.height + 2.0)
+        img = self._enlarged_sky(t, float(ridges[0].max()) * self.height + 2.0)
 
-        # Hills at full resolution with anti-aliased edges, hazier further away.
-        shades = (far * 0.75 + horizon * 0.25, far * 0.45 + near * 0.55, near)
-        for depth, (ridge, shade) in enumerate(zip(ridges, shades)):
-            poly = np.vstack([ridge, [[1.02, 1.02], [-0.02, 1.02]]])
-            pts = (poly * self._scale * 16).astype(np.int32)  # 4 fractional bits
-            colour = tuple(float(c) for c in shade)
-            cv2.fillPoly(img, [pts], colour, cv2.LINE_AA, shift=4)
-            if depth >= 1:  # furrows: darker lines following the ridge
-                dark = tuple(float(c) * 0.8 for c in shade)
-                lines = [
-                    ((ridge + [0.0, 0.025 * k * (depth + 1)]) * self._scale * 16).astype(np.int32) for k in (1, 2, 3)
-                ]
-                cv2.polylines(img, lines, False, dark, max(1, self.height // 240), cv2.LINE_AA, shift=4)
+        # Hills at full resolution with anti-aliased edges, hazier further away; furrows on the nearer two.
+        n = len(self._xs)
+        np.multiply(ridges, self.height * 16, out=self._polys[:, :n, 1], casting="unsafe")
+        np.multiply(ridges[1:, None] + self._furrow_drop, self.height * 16, out=self._furrows[..., 1], casting="unsafe")
+        shades = [(far * 0.75 + horizon * 0.25).tolist(), (far * 0.45 + near * 0.55).tolist(), near.tolist()]
+        thickness = max(1, self.height // 240)
+        for depth, shade in enumerate(shades):
+            cv2.fillPoly(img, [self._polys[depth]], shade, cv2.LINE_AA, shift=4)
+            if depth >= 1:
+                lines = list(self._furrows[depth - 1])
+                cv2.polylines(img, lines, False, [c * 0.8 for c in shade], thickness, cv2.LINE_AA, shift=4)
         self._draw_trees(img, self._hills[2], near, t)
         return uint8_pixels(cv2.subtract(img, self._grain, dst=img))  # in place: one full-size picture a frame
 
@@ -179,10 +192,7 @@ class PatternSource(FrameSource):
         pos = t / SKY_KEY_S
         k = math.floor(pos)
         before, after = self._sky_key(k), self._sky_key(k + 1)
-        mixed = cv2.addWeighted(before, 1.0 - (pos - k), after, pos - k, 0.0)
-        sky8 = np.empty(mixed.shape, np.uint8)
-        np.copyto(sky8, mixed, casting="unsafe")  # both keys are in 0..255 already
-        return sky8
+        return uint8_pixels(cv2.addWeighted(before, 1.0 - (pos - k), after, pos - k, 0.0, dtype=cv2.CV_8U))
 
     def _sky_key(self, k: int) -> np.ndarray:
         sky = self._sky_keys.get(k)
