@@ -243,7 +243,88 @@ static PyObject *to_tensor(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* reflect-101 index, as OpenCV's default border: -1 -> 1, n -> n - 2 */
+static int reflect101(int i, int n) {
+    if (n == 1) return 0;
+    while (i < 0 || i >= n) i = i < 0 ? -i : 2 * (n - 1) - i;
+    return i;
+}
+
+PyDoc_STRVAR(motion_weights_doc,
+             "motion_weights(grey, prev_grey, keep, height, width, amount, threshold) -> float\n\n"
+             "grey, prev_grey: float32 height x width (the small grey pictures of two inputs); keep: float32\n"
+             "height x width, written with amount * max(0, 1 - m / threshold), m the absolute difference blurred\n"
+             "by OpenCV's 5x5 Gaussian (reflect-101 border). Returns the largest weight.");
+
+static PyObject *motion_weights(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *grey_o, *prev_o, *keep_o;
+    int h, w;
+    float amount, threshold;
+    if (!PyArg_ParseTuple(args, "OOOiiff", &grey_o, &prev_o, &keep_o, &h, &w, &amount, &threshold)) return NULL;
+    if (h <= 0 || w <= 0 || !(threshold > 0.0f))
+        return PyErr_Format(PyExc_ValueError, "size and threshold must be positive, got %dx%d, %f", w, h, threshold);
+    Py_ssize_t need = (Py_ssize_t)h * w * (Py_ssize_t)sizeof(float);
+    Py_buffer grey, prev, keep;
+    if (get(grey_o, &grey, 0, need, "grey") < 0) return NULL;
+    if (get(prev_o, &prev, 0, need, "prev_grey") < 0) {
+        PyBuffer_Release(&grey);
+        return NULL;
+    }
+    if (get(keep_o, &keep, 1, need, "keep") < 0) {
+        PyBuffer_Release(&prev);
+        PyBuffer_Release(&grey);
+        return NULL;
+    }
+    /* |a - b| with a 2-pixel reflect-101 margin on every side, blurred across then down (5 taps each) */
+    int pw = w + 4, ph = h + 4;
+    float *pad = PyMem_Malloc(sizeof(float) * (size_t)pw * (size_t)ph);
+    float *across = PyMem_Malloc(sizeof(float) * (size_t)w * (size_t)ph);
+    if (!pad || !across) {
+        PyMem_Free(pad);
+        PyMem_Free(across);
+        PyBuffer_Release(&keep);
+        PyBuffer_Release(&prev);
+        PyBuffer_Release(&grey);
+        return PyErr_NoMemory();
+    }
+    const float *a = grey.buf, *b = prev.buf;
+    float *k = keep.buf, top = 0.0f;
+    const float t0 = 1.0f / 16, t1 = 4.0f / 16, t2 = 6.0f / 16, slope = amount / threshold;
+    Py_BEGIN_ALLOW_THREADS;
+    for (int y = 0; y < ph; y++) {
+        int sy = reflect101(y - 2, h);
+        float *row = pad + (Py_ssize_t)y * pw;
+        const float *ra = a + (Py_ssize_t)sy * w, *rb = b + (Py_ssize_t)sy * w;
+        for (int x = 0; x < pw; x++) {
+            int sx = reflect101(x - 2, w);
+            row[x] = fabsf(ra[sx] - rb[sx]);
+        }
+        float *out = across + (Py_ssize_t)y * w;
+        for (int x = 0; x < w; x++)
+            out[x] = t0 * (row[x] + row[x + 4]) + t1 * (row[x + 1] + row[x + 3]) + t2 * row[x + 2];
+    }
+    for (int y = 0; y < h; y++) {
+        const float *r0 = across + (Py_ssize_t)y * w, *r1 = r0 + w, *r2 = r1 + w, *r3 = r2 + w, *r4 = r3 + w;
+        float *out = k + (Py_ssize_t)y * w;
+        for (int x = 0; x < w; x++) {
+            float m = t0 * (r0[x] + r4[x]) + t1 * (r1[x] + r3[x]) + t2 * r2[x];
+            float v = amount - m * slope;
+            out[x] = v > 0.0f ? v : 0.0f;
+        }
+        for (int x = 0; x < w; x++) top = out[x] > top ? out[x] : top;
+    }
+    Py_END_ALLOW_THREADS;
+    PyMem_Free(pad);
+    PyMem_Free(across);
+    PyBuffer_Release(&keep);
+    PyBuffer_Release(&prev);
+    PyBuffer_Release(&grey);
+    return PyFloat_FromDouble((double)top);
+}
+
 static PyMethodDef methods[] = {
+    {"motion_weights", motion_weights, METH_VARARGS, motion_weights_doc},
     {"to_tensor", to_tensor, METH_VARARGS, to_tensor_doc},
     {"to_planes", to_planes, METH_VARARGS, to_planes_doc},
     {NULL, NULL, 0, NULL},

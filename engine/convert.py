@@ -119,6 +119,22 @@ def to_planes(tensor: np.ndarray, out: Planes, prev: Planes | None = None, keep:
     return out
 
 
+def motion_weights(grey: Weights, prev_grey: Weights, amount: float, threshold: float) -> tuple[Weights, float]:
+    """The previous picture's weight on the motion map's grid, ``amount * max(0, 1 - m / threshold)`` with ``m``
+    the absolute difference of two small grey pictures blurred by a 5x5 Gaussian (OpenCV's, reflect-101 border),
+    and its largest value: one compiled call where built, five OpenCV/numpy calls otherwise (equal to 1e-6)."""
+    h, w = grey.shape
+    if _frames is not None and grey.flags.c_contiguous and prev_grey.flags.c_contiguous:
+        keep = np.empty((h, w), np.float32)
+        top = _frames.motion_weights(grey, prev_grey, keep, h, w, amount, threshold)
+        return keep, float(top)
+    motion = cv2.GaussianBlur(cv2.absdiff(grey, prev_grey), (5, 5), 0)
+    found: Weights = np.multiply(motion, np.float32(-amount / threshold), out=motion)  # in place: motion >= 0,
+    np.add(found, np.float32(amount), out=found)  # so only the low side of the clip is needed
+    np.maximum(found, np.float32(0.0), out=found)
+    return found, float(found.max())
+
+
 def merge(planes: Planes) -> Pixels:
     """uint8 3xHxW planes as a new HxWx3 picture."""
     return uint8_pixels(cv2.merge([planes[0], planes[1], planes[2]]))

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from engine.convert import FUSED, Planes, merge, small_grey, to_pixels, to_planes
+from engine.convert import FUSED, Planes, merge, motion_weights, small_grey, to_pixels, to_planes
 from engine.frame import Pixels, uint8_pixels
 
 Weights = npt.NDArray[np.float32]
@@ -85,16 +85,13 @@ class Stabilizer:
     def _weights(self, grey: Weights, shape: tuple[int, ...]) -> tuple[Weights | None, Pixels | None]:
         """The previous output's weight at the motion map's size and the previous output, for a new output of
         ``shape`` made from the input with motion picture ``grey``; (None, None) when nothing is to be blended
-        (the first picture, or a new size)."""
+        (the first picture, a new size, or everything moved)."""
         prev_in, prev_out = self._prev_in, self._prev_out
         self._prev_in = grey
         if prev_in is None or prev_out is None or prev_out.shape != shape or prev_in.shape != grey.shape:
             return None, None
-        motion = cv2.GaussianBlur(cv2.absdiff(grey, prev_in), (5, 5), 0)
-        # amount * clip(1 - motion / threshold, 0, 1) in place (motion >= 0, so only the low side clips)
-        keep: Weights = np.multiply(motion, np.float32(-self.amount / self.threshold), out=motion)
-        np.add(keep, np.float32(self.amount), out=keep)
-        return np.maximum(keep, np.float32(0.0), out=keep), prev_out
+        keep, top = motion_weights(grey, prev_in, self.amount, self.threshold)
+        return (keep, prev_out) if top > 0.0 else (None, None)
 
     def apply(self, inp: Pixels, out: Pixels, motion_picture: Weights | None = None) -> Pixels:
         """Smooth ``out`` (uint8 HxWx3) given the input picture ``inp`` it was made from (or its
@@ -126,7 +123,7 @@ class Stabilizer:
             self._planes = [np.empty(planes, np.uint8) for _ in range(2)]
             self._prev_planes = None
         prev, nxt = self._planes[::-1] if self._prev_planes is self._planes[1] else self._planes
-        if keep is not None and prev_out is not None and float(keep.max()) > 0.0:
+        if keep is not None and prev_out is not None:
             if self._prev_planes is None:  # the last picture came through ``apply``: its planes are not kept
                 cv2.split(prev_out, [prev[0], prev[1], prev[2]])
             to_planes(tensor, nxt, prev, keep)

@@ -114,3 +114,23 @@ def test_to_pixels_round_trips_a_picture(opencv_only):
     """to_pixels(to_tensor(px)) is px (the OpenCV path; the compiled one is checked against it above)."""
     px = _picture()
     assert np.array_equal(to_pixels(to_tensor(px)), px)
+
+
+@pytest.mark.parametrize("size", [(45, 80), (3, 5), (1, 1)])
+def test_motion_weights_are_the_same_both_ways(size, monkeypatch):
+    """The smoothing's weights from two small grey pictures (blurred difference, ramp, floor at 0) and their largest
+    value are the same in the compiled call and in OpenCV, up to float rounding, at any grid size."""
+    rng = np.random.default_rng(7)
+    grey = (rng.random(size) * 255).astype(np.float32)
+    prev = grey + rng.normal(0, 5, size).astype(np.float32)
+    ways = []
+    for built in (True, False):
+        if not built:
+            monkeypatch.setattr(convert, "_frames", None)
+        elif not convert.FUSED:
+            continue
+        ways.append(convert.motion_weights(grey, prev, 0.5, 12.0))
+    for keep, top in ways:
+        assert keep.shape == size and keep.min() >= 0.0 and keep.max() <= 0.5 and top == pytest.approx(keep.max())
+    if len(ways) == 2:
+        assert np.abs(ways[0][0] - ways[1][0]).max() < 1e-5
