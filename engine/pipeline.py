@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from engine.backends.base import Backend
-from engine.convert import to_pixels, to_tensor
+from engine.convert import FUSED, to_pixels, to_tensor
 from engine.errors import BackendError
 from engine.frame import Frame, shrink, uint8_pixels
 from engine.stabilizer import Stabilizer
@@ -93,6 +93,8 @@ class Stylizer:
         self._consecutive = 0
         self._causes: set[str] = set()  # causes already logged
         self.load_error: str | None = None  # why the last backend that failed to load did not
+        if not FUSED:
+            log.info("engine._frames is not built: OpenCV converts and smooths (slower; `laterna doctor` says how)")
         self._advance()
 
     # -- backend order --------------------------------------------------------------------------
