@@ -80,8 +80,14 @@ def to_tensor(
     h, w = pixels.shape[:2]
     if out is None or out.shape != (1, 3, h, w) or out.dtype != np.float32:
         out = np.empty((1, 3, h, w), np.float32)
-    whole_blocks = h >= scale and w >= scale
-    if _frames is not None and pixels.flags.c_contiguous and (grey is None or whole_blocks):
+    grey_fits = grey is None or (
+        h >= scale
+        and w >= scale
+        and grey.dtype == np.float32
+        and grey.shape == (h // scale, w // scale)
+        and grey.flags.c_contiguous
+    )
+    if _frames is not None and pixels.flags.c_contiguous and pixels.dtype == np.uint8 and grey_fits:
         _frames.to_tensor(pixels, out, h, w, grey, scale)
         return out
     planes = [_thread_buffer(f"plane{c}", (h, w)) for c in range(3)]
@@ -110,6 +116,9 @@ def to_planes(tensor: np.ndarray, out: Planes, prev: Planes | None = None, keep:
     if _frames is None:
         raise RuntimeError("engine._frames is not built")
     h, w = tensor.shape[2], tensor.shape[3]
+    for name, planes in (("out", out), ("prev", prev)):
+        if planes is not None and (planes.dtype != np.uint8 or planes.shape != (3, h, w)):
+            raise ValueError(f"to_planes: {name} must be uint8 3x{h}x{w}, got {planes.dtype} {planes.shape}")
     src = np.ascontiguousarray(tensor, dtype=np.float32)
     if prev is None or keep is None:
         _frames.to_planes(src, out, h, w)
