@@ -460,7 +460,7 @@ def check_frame_path() -> Check:
     return Check(
         "frame path",
         False,
-        "engine._frames is not built: OpenCV converts and smooths in more passes (~1 ms more a frame at 640x360)",
+        "engine._frames is not built: OpenCV converts and smooths in more passes (~1.5 ms more a frame at 640x360)",
         "install a C compiler and Python's headers (Debian: apt install gcc python3-dev), then `pip install -e .` "
         "again (or `make clean run`)",
     )
