@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from engine.frame import Pixels, uint8_pixels
+from engine.frame import Pixels, shrink, uint8_pixels
 
 log = logging.getLogger(__name__)
 
@@ -36,33 +36,32 @@ Planes = npt.NDArray[np.uint8]
 """Three 8-bit colour planes: uint8 3 x height x width."""
 
 _INV_255 = np.float32(1.0 / 255.0)
-_scratch = threading.local()  # each thread's scratch buffers (they never leave the thread)
 
 
-def _thread_buffer(name: str, shape: tuple[int, ...], dtype: type = np.uint8) -> np.ndarray:
-    """This thread's buffer ``name`` of ``shape``, made once: a fresh 230 KB+ array costs its page faults again
-    every frame (measured in the running show: to_tensor 0.9 ms with fresh planes, ~0.3 ms with these)."""
-    bufs: dict[str, np.ndarray] | None = getattr(_scratch, "bufs", None)
-    if bufs is None:
-        bufs = _scratch.bufs = {}
-    buf = bufs.get(name)
-    if buf is None or buf.shape != shape or buf.dtype != dtype:
-        buf = bufs[name] = np.empty(shape, dtype)
-    return buf
+class ThreadBuffers(threading.local):
+    """One thread's scratch arrays, by name, shape and dtype, made once: a frame allocates nothing once warm
+    (a fresh 230 KB+ array costs its page faults again every frame: in the running show to_tensor took 0.9 ms
+    with fresh planes, ~0.3 ms with these)."""
+
+    def __init__(self) -> None:
+        self.arrays: dict[tuple[str, tuple[int, ...], str], np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], dtype: npt.DTypeLike = np.uint8) -> np.ndarray:
+        key = (name, shape, np.dtype(dtype).str)
+        array = self.arrays.get(key)
+        if array is None:
+            array = self.arrays[key] = np.empty(shape, dtype)
+        return array
+
+
+_scratch = ThreadBuffers()  # the conversions' planes (they never leave their thread)
 
 
 def small_grey(pixels: Pixels, scale: int) -> Weights:
-    """The luma (0..255, float32) of ``pixels`` shrunk ``scale`` times: 2x2 averages (a bilinear resize to
-    exactly half the size) while they fit, INTER_AREA for the rest; three halvings make an 8x8 box."""
+    """The luma (0..255, float32) of ``pixels`` shrunk ``scale`` times by ``engine.frame.shrink`` (three 2x2
+    halvings make an 8x8 box)."""
     h, w = pixels.shape[:2]
-    size = (max(1, w // scale), max(1, h // scale))
-    small = pixels
-    while small.shape[1] >= 2 * size[0] and small.shape[0] >= 2 * size[1]:
-        half = (small.shape[1] // 2, small.shape[0] // 2)
-        dst = _thread_buffer(f"half{half}", (half[1], half[0], 3))
-        small = uint8_pixels(cv2.resize(small, half, dst=dst, interpolation=cv2.INTER_LINEAR))
-    if (small.shape[1], small.shape[0]) != size:
-        small = uint8_pixels(cv2.resize(small, size, interpolation=cv2.INTER_AREA))
+    small = shrink(pixels, (max(1, w // scale), max(1, h // scale)))
     return cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
 
 
@@ -90,7 +89,7 @@ def to_tensor(
     if _frames is not None and pixels.flags.c_contiguous and pixels.dtype == np.uint8 and grey_fits:
         _frames.to_tensor(pixels, out, h, w, grey, scale)
         return out
-    planes = [_thread_buffer(f"plane{c}", (h, w)) for c in range(3)]
+    planes = [_scratch.get(f"plane{c}", (h, w)) for c in range(3)]
     cv2.split(pixels, planes)
     for c, channel in enumerate(planes):
         np.multiply(channel, _INV_255, out=out[0, c], casting="unsafe")
@@ -103,7 +102,7 @@ def to_pixels(tensor: np.ndarray) -> Pixels:
     """float32 1x3xHxW in [0, 1] -> a new uint8 HxWx3 (cv2.convertScaleAbs per channel into this thread's
     planes, ~20x numpy's speed, then one merge into the picture that is handed on)."""
     h, w = tensor.shape[2], tensor.shape[3]
-    planes = [_thread_buffer(f"plane{c}", (h, w)) for c in range(3)]
+    planes = [_scratch.get(f"plane{c}", (h, w)) for c in range(3)]
     for c in range(3):
         cv2.convertScaleAbs(tensor[0, c], dst=planes[c], alpha=255.0)
     return uint8_pixels(cv2.merge(planes))

@@ -280,12 +280,12 @@ class Stylizer:
                     f"mix has {weights.shape[1]} styles, model {backend.manifest.name} has {backend.n_styles}"
                 )
             # the smoothing's small grey picture of the input is made in the same pass as the model's input
-            motion = self.stabilizer.new_motion_picture(image) if self.stabilizer is not None else None
-            scale = self.stabilizer.scale if self.stabilizer is not None else 8
-            tensor = to_tensor(image, getattr(self._buffers, "tensor", None), motion, scale)
+            stab = self.stabilizer
+            motion = stab.new_motion_picture(pixels) if stab is not None and image is pixels else None
+            tensor = to_tensor(image, getattr(self._buffers, "tensor", None), motion, stab.scale if stab else 8)
             self._buffers.tensor = tensor  # the backend is done with it when infer returns
-            if motion is not None and image is not pixels:  # a fixed-size model: compare the working-size input
-                motion = self.stabilizer.motion_picture(pixels) if self.stabilizer is not None else None
+            if stab is not None and stab.amount > 0 and image is not pixels:  # a fixed-size model: the working size
+                motion = stab.motion_picture(pixels)
             out_tensor = backend.infer(tensor, weights)
         except BackendError as exc:
             self._fail(backend, exc)

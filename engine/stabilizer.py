@@ -17,12 +17,9 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-import numpy.typing as npt
 
-from engine.convert import FUSED, Planes, merge, motion_weights, small_grey, to_pixels, to_planes
+from engine.convert import FUSED, Planes, Weights, merge, motion_weights, small_grey, to_pixels, to_planes
 from engine.frame import Pixels, uint8_pixels
-
-Weights = npt.NDArray[np.float32]
 
 
 class Stabilizer:

@@ -37,11 +37,11 @@ from __future__ import annotations
 import abc
 import logging
 import threading
-from typing import Any
 
 import cv2
 import numpy as np
 
+from engine.convert import ThreadBuffers
 from engine.errors import ConfigError
 from engine.frame import Pixels, uint8_pixels
 
@@ -99,22 +99,8 @@ def check_guided(radius: int, eps: float, guide: str, form: str = "detail", deta
         raise ConfigError(f"guided upscaler: guide must be one of {GUIDES}, got {guide!r}")
 
 
-class _Buffers(threading.local):
-    """One thread's scratch arrays, by name and shape: a frame allocates nothing once warm."""
-
-    def __init__(self) -> None:
-        self.arrays: dict[tuple[str, tuple[int, ...], str], np.ndarray] = {}
-
-    def get(self, name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-        key = (name, shape, np.dtype(dtype).str)
-        array = self.arrays.get(key)
-        if array is None:
-            array = self.arrays[key] = np.empty(shape, dtype)
-        return array
-
-
 def _gain(
-    g: np.ndarray, p: np.ndarray, radius: int, eps: float, bufs: _Buffers, tag: str
+    g: np.ndarray, p: np.ndarray, radius: int, eps: float, bufs: ThreadBuffers, tag: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(A, mean A, mean I, mean p) of the guided filter for float32 ``g`` and ``p`` (HxWx3 or HxW each; a
     one-channel ``g`` with a three-channel ``p`` serves all three channels)."""
@@ -156,7 +142,7 @@ def detail_gain(
     styled: np.ndarray,
     radius: int,
     eps: float,
-    buffers: _Buffers | None = None,
+    buffers: ThreadBuffers | None = None,
     detail: float = 1.0,
     coarse: int = 1,
 ) -> np.ndarray:
@@ -169,7 +155,7 @@ def detail_gain(
     default border (reflect-101), as the torch version does. With ``coarse=2`` A is fitted at half the
     working size (area-averaged, radius halved: the same window on the picture, a quarter of the work) and
     enlarged bilinearly."""
-    bufs = buffers or _Buffers()
+    bufs = buffers or ThreadBuffers()
     h, w = styled.shape[:2]
     inv = np.float32(1.0 / 255.0)
     if guide_low.ndim == 2:
@@ -193,12 +179,12 @@ def detail_gain(
 
 
 def guided_coefficients(
-    guide_low: np.ndarray, styled: np.ndarray, radius: int, eps: float, buffers: _Buffers | None = None
+    guide_low: np.ndarray, styled: np.ndarray, radius: int, eps: float, buffers: ThreadBuffers | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """The published filter's coefficients (mean A, mean b) at the working size, float32 HxWx3, such that the
     output is ``A_up * I + b_up``. ``guide_low`` and ``styled`` are uint8 HxWx3 (``guide_low`` may be HxW
     for a luminance guide, which then serves all three channels); units as in ``detail_gain``."""
-    bufs = buffers or _Buffers()
+    bufs = buffers or ThreadBuffers()
     h, w = styled.shape[:2]
     inv = np.float32(1.0 / 255.0)
     g = bufs.get("g", guide_low.shape, np.float32)
@@ -276,7 +262,7 @@ class GuidedUpscaler(GuidedBase):
     ) -> None:
         super().__init__(radius, eps, guide, form, detail, coarse)
         self.band_rows = band_rows
-        self._buffers = _Buffers()
+        self._buffers = ThreadBuffers()
 
     def describe(self) -> str:
         if self.form == "filter":
