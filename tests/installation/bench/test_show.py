@@ -1,3 +1,5 @@
+import pytest
+
 from installation.bench.show import e2e_table
 
 
@@ -22,3 +24,26 @@ def test_overhead_table_splits_an_end_to_end_frame_into_its_steps(tiny_model):
     smoothing = next(v for k, v in cells.items() if k.startswith("tensor -> picture + smoothing"))
     assert smoothing > 0 and cells["built-in source: render"] > 0
     assert abs(sum(cells[k] for k in steps) - cells["all (e2e, CPU ms per frame shown)"]) < 0.05
+
+
+def test_the_steady_rate_counts_the_show_running_not_its_start_and_stop():
+    """fps and CPU ms per frame come from the first and last marks only: frames shown between them over the time
+    between them (what came before the first mark, the pipeline filling up, and after the last, frames still in
+    work at the stop, are not counted); marks spanning no time or no frames give None."""
+    from installation.bench.timing import steady_rate
+
+    marks = [(10.0, 1.0, 2), (10.1, 1.004, 3), (10.3, 1.012, 5)]
+    fps, cpu_ms = steady_rate(marks)
+    assert fps == pytest.approx(10.0) and cpu_ms == pytest.approx(4.0)
+    assert steady_rate(marks[:1]) is None and steady_rate([(1.0, 0.0, 2), (1.0, 0.0, 3)]) is None
+
+
+def test_the_loop_reports_its_steady_rate_beside_the_whole_run(tiny_model):
+    """run_loop gives fps and CPU ms per frame both over the whole run and over the steady window; the steady
+    window holds fewer frames than the run (it starts once every worker has shown a picture)."""
+    from engine.sources.pattern import PatternSource
+    from installation.bench.timing import loop_fps
+
+    stats = loop_fps(lambda: PatternSource(64, 36, fps=1000.0), tiny_model, (64, 36), 2, 1, 0.4)
+    assert 0 < stats["frames_steady"] < stats["frames"] and stats["fps_steady"] > 0 and stats["cpu_ms_steady"] > 0
+    assert stats["fps_overall"] > 0 and stats["cpu_ms"] > 0
