@@ -104,12 +104,17 @@ def run_loop(
 
     loop().run(duration=min(0.5, seconds))  # warm-up
     measured = loop()
-    marks: list[tuple[float, float, int]] = []  # (wall, process CPU, frames shown) when a tick showed a picture
+    marks: list[tuple[float, float, int]] = []  # (wall, process CPU, frames shown): the first and the newest
 
     def mark(running: FrameLoop) -> None:
         frames = running.stats.frames
-        if frames >= workers and (not marks or marks[-1][2] != frames):
-            marks.append((time.perf_counter(), time.process_time(), frames))
+        if frames < workers or (marks and marks[-1][2] == frames):
+            return
+        now = (time.perf_counter(), time.process_time(), frames)
+        if marks:
+            marks[1:] = [now]  # the first stays, the newest is replaced
+        else:
+            marks.append(now)
 
     measured.on_tick.append(mark)
     if on_start is not None:
