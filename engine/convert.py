@@ -38,10 +38,10 @@ Planes = npt.NDArray[np.uint8]
 _INV_255 = np.float32(1.0 / 255.0)
 
 
-class ThreadBuffers(threading.local):
-    """One thread's scratch arrays, by name, shape and dtype, made once: a frame allocates nothing once warm
-    (a fresh 230 KB+ array costs its page faults again every frame: in the running show to_tensor took 0.9 ms
-    with fresh planes, ~0.3 ms with these)."""
+class Buffers:
+    """Scratch arrays by name, shape and dtype, made once: a frame allocates nothing once warm (a fresh 230 KB+
+    array costs its page faults again every frame: in the running show to_tensor took 0.9 ms with fresh planes,
+    ~0.3 ms with these)."""
 
     def __init__(self) -> None:
         self.arrays: dict[tuple[str, tuple[int, ...], str], np.ndarray] = {}
@@ -52,6 +52,10 @@ class ThreadBuffers(threading.local):
         if array is None:
             array = self.arrays[key] = np.empty(shape, dtype)
         return array
+
+
+class ThreadBuffers(Buffers, threading.local):
+    """``Buffers`` of each thread's own (for scratch arrays that several threads fill at once)."""
 
 
 _scratch = ThreadBuffers()  # the conversions' planes (they never leave their thread)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from engine.convert import FUSED, Planes, Weights, merge, motion_weights, small_grey, to_pixels, to_planes
+from engine.convert import FUSED, Buffers, Planes, Weights, merge, motion_weights, small_grey, to_pixels, to_planes
 from engine.frame import Pixels, uint8_pixels
 
 
@@ -35,10 +35,7 @@ class Stabilizer:
         self.scale = int(scale)
         self._prev_in: Weights | None = None  # small grey picture of the last input
         self._prev_out: Pixels | None = None
-        self._keep: Pixels | None = None  # full-size weight of the previous output (x255, 3 colours), reused
-        self._take: Pixels | None = None  # 255 - keep, reused
-        self._prev_part: Pixels | None = None  # the previous output's share of the blend, reused
-        self._scratch: dict[tuple[int, ...], Pixels] = {}  # other kept 8-bit buffers, by shape (apply's)
+        self._buffers = Buffers()  # the OpenCV blend's full-size 8-bit weights and products, kept
         self._planes: list[Planes] = []  # two uint8 3xHxW blocks: the last result's planes and the next one's
         self._prev_planes: Planes | None = None  # the last result as planes (fused path), or None
 
@@ -57,27 +54,20 @@ class Stabilizer:
         h, w = pixels.shape[:2]
         return np.empty((max(1, h // self.scale), max(1, w // self.scale)), np.float32)
 
-    def _buffer(self, shape: tuple[int, ...]) -> Pixels:
-        """A kept uint8 buffer of ``shape`` (a fresh 100 KB+ array costs its page faults every frame)."""
-        buf = self._scratch.get(shape)
-        if buf is None:
-            buf = self._scratch[shape] = np.empty(shape, np.uint8)
-        return buf
-
     def _blend(self, out: Pixels, prev_out: Pixels, keep: Weights) -> Pixels:
         """``out * (1 - keep) + prev_out * keep`` per pixel (``keep`` at the motion map's size, enlarged
         bilinearly), in 8 bits into ``out``'s buffer: within one grey level of the float blend."""
         h, w = out.shape[:2]
-        if self._keep is None or self._take is None or self._prev_part is None or self._keep.shape != out.shape:
-            self._keep, self._take, self._prev_part = (np.empty(out.shape, np.uint8) for _ in range(3))
+        full, prev_part = self._buffers.get("keep", out.shape), self._buffers.get("prev_part", out.shape)
+        take = self._buffers.get("take", out.shape)
         keep8 = np.empty(keep.shape, np.uint8)
         np.multiply(keep, np.float32(255.0), out=keep8, casting="unsafe")
-        grey = cv2.resize(keep8, (w, h), dst=self._buffer((h, w)), interpolation=cv2.INTER_LINEAR)
-        cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB, dst=self._keep)
-        cv2.bitwise_not(self._keep, dst=self._take)  # 255 - keep
-        cv2.multiply(prev_out, self._keep, dst=self._prev_part, scale=1.0 / 255.0)
-        cv2.multiply(out, self._take, dst=out, scale=1.0 / 255.0)
-        return uint8_pixels(cv2.add(out, self._prev_part, dst=out))
+        grey = cv2.resize(keep8, (w, h), dst=self._buffers.get("keep_grey", (h, w)), interpolation=cv2.INTER_LINEAR)
+        cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB, dst=full)  # x255, three colours
+        cv2.bitwise_not(full, dst=take)  # 255 - keep
+        cv2.multiply(prev_out, full, dst=prev_part, scale=1.0 / 255.0)
+        cv2.multiply(out, take, dst=out, scale=1.0 / 255.0)
+        return uint8_pixels(cv2.add(out, prev_part, dst=out))
 
     def _weights(self, grey: Weights, shape: tuple[int, ...]) -> tuple[Weights | None, Pixels | None]:
         """The previous output's weight at the motion map's size and the previous output, for a new output of

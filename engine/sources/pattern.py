@@ -148,7 +148,7 @@ class PatternSource(FrameSource):
     def render(self, t: float) -> np.ndarray:
         """The picture at time ``t`` seconds: RGB uint8 height x width x 3, the same for the same seed and t."""
         pal = self._palette(t)
-        sky_top, horizon, far, near, sun_rgb, cloud_rgb = pal
+        _, horizon, far, near, _, _ = pal  # (sky top, horizon, far hills, near hills, sun, clouds)
 
         # Every ridge at once (hill x point): heights as fractions of H, down.
         world = self._xs + (self._speeds * t)[:, None, None]
